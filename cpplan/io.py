@@ -1,0 +1,141 @@
+"""Files in and out: instances from YAML/JSON with one-line errors, plans as JSON.
+
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "bad.yaml")
+>>> _ = open(path, "w").write("hosts: {h1: {ram: 8}}\\nvms: {a: {ram: -4}}\\ninitial: {a: h1}\\n")
+>>> load_instance(path)
+Traceback (most recent call last):
+...
+cpplan.errors.InputError: bad.yaml: vms.a.ram: must be a non-negative number, got -4
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from .errors import InputError
+from .model import Instance
+from .plan import STATUSES, Plan
+
+TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_ratio", "links",
+                  "groups", "pinned")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice in one mapping (line {line})", key_node.start_mark)
+        seen[key] = True
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _json_no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {k!r} given twice in one mapping")
+        out[k] = v
+    return out
+
+
+def read_mapping(path, what: str = "file") -> tuple[dict, str]:
+    """Parse a YAML or JSON file that must hold a mapping; returns (data, short name)."""
+    name = os.path.basename(str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(name, "", f"no such {what}: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(name, "", f"cannot read {what}: {e}") from None
+    if not text.strip():
+        raise InputError(name, "", f"the {what} is empty")
+    try:
+        if str(path).endswith(".json"):
+            data = json.loads(text, object_pairs_hook=_json_no_duplicates)
+        else:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = e.problem or str(e).splitlines()[0]
+        raise InputError(name, "", f"{where}invalid YAML: {problem}") from None
+    except (yaml.YAMLError, ValueError) as e:
+        raise InputError(name, "", f"invalid {'JSON' if str(path).endswith('.json') else 'YAML'}: "
+                         f"{str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(name, "", f"must be a mapping at the top level, got {type(data).__name__}")
+    return data, name
+
+
+def instance_from_dict(data: dict, source: str = "") -> Instance:
+    """An :class:`Instance` from the mapping of SPEC section 2."""
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise InputError(source, str(key), f"unknown top-level key (expected one of: "
+                             f"{', '.join(TOP_LEVEL_KEYS)})")
+    for key in ("hosts", "vms", "initial"):
+        if key not in data:
+            raise InputError(source, key, "missing")
+    return Instance(**data, source=source)
+
+
+def load_instance(path) -> Instance:
+    """Read an instance file (YAML or JSON); bad input raises :class:`InputError`."""
+    data, name = read_mapping(path, "instance file")
+    return instance_from_dict(data, name)
+
+
+def load_plan(path) -> Plan:
+    """Read a plan file (JSON per SPEC section 3)."""
+    data, name = read_mapping(path, "plan file")
+    status = data.get("status")
+    if status not in STATUSES:
+        raise InputError(name, "status", f"must be one of {', '.join(STATUSES)}, got {status!r}")
+    if not isinstance(data.get("rounds", []), list):
+        raise InputError(name, "rounds", "must be a list of rounds")
+    return Plan.from_dict(data)
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=1) + "\n"
+
+
+def write_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_plan(plan: Plan, path) -> None:
+    write_atomic(path, plan_json(plan))
+
+
+def save_instance(inst: Instance, path) -> None:
+    """Write an instance as YAML (or JSON when the name ends in .json)."""
+    data = inst.to_dict()
+    text = (json.dumps(data, indent=1) + "\n" if str(path).endswith(".json")
+            else yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+    write_atomic(path, text)

@@ -1,0 +1,309 @@
+"""The cloud model: hosts, VMs, placements A and B, limits and service levels.
+
+An :class:`Instance` is immutable and keeps every size as a numpy array with
+name <-> index maps, so planners can work vectorised on large clouds.
+
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+...                 vms={"a": {"ram": 4}}, initial={"a": "h1"}, target={"a": "h2"})
+>>> inst.n_hosts, inst.n_vms, inst.resources
+(2, 1, ('ram',))
+>>> inst.moving.tolist()
+[True]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .constraints.capacity import fits
+from .errors import InputError
+
+HOST_RESERVED = ("max_migrations", "allocation_ratio")
+VM_RESERVED = ("cost",)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A shared network link: at most ``max_migrations`` migrations cross it per round."""
+
+    name: str
+    hosts: np.ndarray  # host indices
+    max_migrations: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """A service: anti-affinity and/or a cap on members migrating in one round."""
+
+    name: str
+    vms: np.ndarray  # VM indices
+    anti_affinity: bool
+    max_migrating: int | None
+
+
+def _number(value, source: str, key: str, *, integer: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (integer and value != int(value)):
+        kind = "a non-negative integer" if integer else "a non-negative number"
+        raise InputError(source, key, f"must be {kind}, got {value!r}")
+    return int(value) if integer else value
+
+
+def _mapping(value, source: str, key: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise InputError(source, key, f"must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _name_list(value, source: str, key: str, known: Mapping, what: str) -> list[str]:
+    if not isinstance(value, (list, tuple)):
+        raise InputError(source, key, f"must be a list of {what} names")
+    for i, name in enumerate(value):
+        if name not in known:
+            raise InputError(source, f"{key}[{i}]", f"unknown {what} {name!r}")
+    return list(value)
+
+
+def _unknown_keys(data: Mapping, allowed, source: str, prefix: str) -> None:
+    for k in data:
+        if k not in allowed:
+            raise InputError(source, f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
+
+
+class Instance:
+    """A cloud with its placements A (``initial``) and B (``target``), as in SPEC section 2.
+
+    Arrays (read-only): ``capacity`` and ``ratio`` [hosts x resources] (a
+    resource a host does not list is ``inf``), ``effective`` = capacity x
+    ratio, ``demand`` [vms x resources], ``cost`` [vms], ``initial`` and
+    ``target`` [vms] host indices, ``host_limit`` [hosts], ``pinned`` [vms].
+    """
+
+    def __init__(self, hosts: Mapping, vms: Mapping, initial: Mapping, target: Mapping | None = None,
+                 limits: Mapping | None = None, allocation_ratio: Mapping | None = None,
+                 links: Mapping | None = None, groups: Mapping | None = None,
+                 pinned: list | None = None, *, source: str = ""):
+        src = source
+        self.source = source
+        self._spec = copy.deepcopy({
+            k: v for k, v in dict(hosts=hosts, vms=vms, initial=initial, target=target,
+                                  limits=limits, allocation_ratio=allocation_ratio, links=links,
+                                  groups=groups, pinned=pinned).items() if v is not None})
+        hosts = _mapping(hosts, src, "hosts")
+        vms = _mapping(vms, src, "vms")
+        if not hosts:
+            raise InputError(src, "hosts", "must list at least one host")
+        self.host_names = tuple(str(h) for h in hosts)
+        self.vm_names = tuple(str(v) for v in vms)
+        self.host_index = {h: i for i, h in enumerate(self.host_names)}
+        self.vm_index = {v: i for i, v in enumerate(self.vm_names)}
+
+        # Resources: every numeric key of a host or VM that is not reserved.
+        resources: dict[str, None] = {}
+        for h, spec in hosts.items():
+            for k in _mapping(spec, src, f"hosts.{h}"):
+                if k not in HOST_RESERVED:
+                    resources[str(k)] = None
+        for v, spec in vms.items():
+            for k in _mapping(spec, src, f"vms.{v}"):
+                if k not in VM_RESERVED:
+                    resources[str(k)] = None
+        self.resources = tuple(resources)
+        self.resource_index = {r: i for i, r in enumerate(self.resources)}
+        H, V, R = len(self.host_names), len(self.vm_names), len(self.resources)
+
+        ratio_default = np.ones(R)
+        for r, x in _mapping(allocation_ratio or {}, src, "allocation_ratio").items():
+            if r in self.resource_index:
+                ratio_default[self.resource_index[r]] = _positive(x, src, f"allocation_ratio.{r}")
+        limits = _mapping(limits or {}, src, "limits")
+        _unknown_keys(limits, ("host", "total"), src, "limits.")
+        default_limit = _number(limits.get("host", 1), src, "limits.host", integer=True)
+        total = limits.get("total")
+        self.total_limit = None if total is None else _number(total, src, "limits.total", integer=True)
+
+        capacity = np.full((H, R), np.inf)
+        ratio = np.tile(ratio_default, (H, 1))
+        host_limit = np.full(H, default_limit, dtype=np.int64)
+        for i, (h, spec) in enumerate(hosts.items()):
+            for k, x in spec.items():
+                key = f"hosts.{h}.{k}"
+                if k == "max_migrations":
+                    host_limit[i] = _number(x, src, key, integer=True)
+                elif k == "allocation_ratio":
+                    for r, y in _mapping(x, src, key).items():
+                        if r in self.resource_index:
+                            ratio[i, self.resource_index[r]] = _positive(y, src, f"{key}.{r}")
+                else:
+                    capacity[i, self.resource_index[k]] = _number(x, src, key)
+        demand = np.zeros((V, R))
+        cost = np.zeros(V)
+        ram = self.resource_index.get("ram")
+        for j, (v, spec) in enumerate(vms.items()):
+            for k, x in spec.items():
+                if k != "cost":
+                    demand[j, self.resource_index[k]] = _number(x, src, f"vms.{v}.{k}")
+            if "cost" in spec:
+                cost[j] = _number(spec["cost"], src, f"vms.{v}.cost")
+            else:
+                cost[j] = demand[j, ram] if ram is not None else 0.0
+
+        initial = _mapping(initial, src, "initial")
+        start = np.full(V, -1, dtype=np.int64)
+        for v, h in initial.items():
+            if v not in self.vm_index:
+                raise InputError(src, f"initial.{v}", "unknown VM")
+            if h not in self.host_index:
+                raise InputError(src, f"initial.{v}", f"unknown host {h!r}")
+            start[self.vm_index[v]] = self.host_index[h]
+        if (start < 0).any():
+            missing = self.vm_names[int(np.flatnonzero(start < 0)[0])]
+            raise InputError(src, "initial", f"VM {missing!r} has no initial host")
+        end = start.copy()
+        for v, h in _mapping(target or {}, src, "target").items():
+            if v not in self.vm_index:
+                raise InputError(src, f"target.{v}", "unknown VM")
+            if h not in self.host_index:
+                raise InputError(src, f"target.{v}", f"unknown host {h!r}")
+            end[self.vm_index[v]] = self.host_index[h]
+
+        self.capacity, self.ratio, self.demand, self.cost = capacity, ratio, demand, cost
+        self.effective = capacity * ratio
+        self.host_limit, self.initial, self.target = host_limit, start, end
+
+        self.links = tuple(self._link(name, spec, src)
+                           for name, spec in _mapping(links or {}, src, "links").items())
+        self.groups = tuple(self._group(name, spec, src)
+                            for name, spec in _mapping(groups or {}, src, "groups").items())
+        self.pinned = np.zeros(V, dtype=bool)
+        for v in _name_list(pinned or [], src, "pinned", self.vm_index, "VM"):
+            self.pinned[self.vm_index[v]] = True
+        self._check_placements(src)
+        for a in (self.capacity, self.ratio, self.effective, self.demand, self.cost,
+                  self.host_limit, self.initial, self.target, self.pinned):
+            a.setflags(write=False)
+
+    def _link(self, name, spec, src) -> Link:
+        spec = _mapping(spec, src, f"links.{name}")
+        _unknown_keys(spec, ("hosts", "max_migrations"), src, f"links.{name}.")
+        members = _name_list(spec.get("hosts", []), src, f"links.{name}.hosts", self.host_index, "host")
+        cap = _number(spec.get("max_migrations", 1), src, f"links.{name}.max_migrations", integer=True)
+        return Link(str(name), np.array([self.host_index[h] for h in members], dtype=np.int64), cap)
+
+    def _group(self, name, spec, src) -> Group:
+        spec = _mapping(spec, src, f"groups.{name}")
+        _unknown_keys(spec, ("vms", "anti_affinity", "max_migrating"), src, f"groups.{name}.")
+        members = _name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
+        anti = spec.get("anti_affinity", False)
+        if not isinstance(anti, bool):
+            raise InputError(src, f"groups.{name}.anti_affinity", f"must be true or false, got {anti!r}")
+        cap = spec.get("max_migrating")
+        if cap is not None:
+            cap = _number(cap, src, f"groups.{name}.max_migrating", integer=True)
+        return Group(str(name), np.array([self.vm_index[v] for v in members], dtype=np.int64),
+                     anti, cap)
+
+    def _check_placements(self, src: str) -> None:
+        for g in self.groups:
+            if not g.anti_affinity:
+                continue
+            for key, place in (("initial", self.initial), ("target", self.target)):
+                hosts = place[g.vms]
+                uniq, counts = np.unique(hosts, return_counts=True)
+                if (counts > 1).any():
+                    h = int(uniq[counts > 1][0])
+                    pair = [self.vm_names[v] for v in g.vms[hosts == h][:2]]
+                    raise InputError(src, f"groups.{g.name}",
+                                     f"anti-affinity broken by the {key} placement: "
+                                     f"{pair[0]} and {pair[1]} both on {self.host_names[h]}")
+        final = self.load(self.target)
+        receiving = np.zeros(self.n_hosts, dtype=bool)
+        receiving[self.target[self.moving]] = True
+        over = ~fits(final, self.effective) & receiving[:, None]
+        if over.any():
+            h, r = (int(x[0]) for x in np.nonzero(over))
+            raise InputError(src, "target", f"overloads host {self.host_names[h]}: it would hold "
+                             f"{final[h, r]:g} {self.resources[r]}, capacity {self.effective[h, r]:g}")
+        bad = np.flatnonzero(self.pinned & (self.initial != self.target))
+        if bad.size:
+            v = int(bad[0])
+            raise InputError(src, f"target.{self.vm_names[v]}",
+                             f"VM is pinned to {self.host_names[self.initial[v]]} but its target "
+                             f"is {self.host_names[self.target[v]]}")
+
+    # ----------------------------------------------------------------- views
+    @property
+    def n_hosts(self) -> int:
+        return len(self.host_names)
+
+    @property
+    def n_vms(self) -> int:
+        return len(self.vm_names)
+
+    @property
+    def moving(self) -> np.ndarray:
+        """Boolean mask of VMs whose host must change."""
+        return self.initial != self.target
+
+    def load(self, placement: np.ndarray) -> np.ndarray:
+        """Summed demand per host and resource for a placement (host index per VM)."""
+        out = np.zeros((self.n_hosts, len(self.resources)))
+        np.add.at(out, placement, self.demand)
+        return out
+
+    def to_dict(self) -> dict:
+        """The instance as the mapping of SPEC section 2 (what the loader reads)."""
+        return copy.deepcopy(self._spec)
+
+    def replace(self, **changes) -> Instance:
+        """A new instance with some top-level keys replaced, e.g. ``replace(target={...})``."""
+        spec = self.to_dict()
+        spec.update(changes)
+        return Instance(**spec, source=self.source)
+
+    def with_cost(self, cost_of) -> Instance:
+        """A copy whose migration cost per VM is ``cost_of(vm)`` for each :class:`VM` view.
+
+        >>> inst = Instance(hosts={"h": {}}, vms={"a": {"ram": 4}}, initial={"a": "h"})
+        >>> inst.with_cost(lambda vm: 1 + vm.demand.get("ram", 0)).cost.tolist()
+        [5.0]
+        """
+        clone = copy.copy(self)
+        values = np.array([cost_of(self.vm(j)) for j in range(self.n_vms)], dtype=float)
+        if values.size and (not np.isfinite(values).all() or (values < 0).any()):
+            raise InputError(self.source, "cost", "a cost function must return non-negative numbers")
+        values.setflags(write=False)
+        clone.cost = values
+        return clone
+
+    def vm(self, j: int) -> VM:
+        """A readable view of VM ``j``."""
+        return VM(self.vm_names[j], {r: float(self.demand[j, i]) for i, r in enumerate(self.resources)},
+                  float(self.cost[j]), self.host_names[self.initial[j]], self.host_names[self.target[j]])
+
+    def __repr__(self) -> str:
+        return (f"Instance({self.n_hosts} hosts, {self.n_vms} VMs, {int(self.moving.sum())} moving, "
+                f"resources={list(self.resources)})")
+
+
+@dataclass(frozen=True)
+class VM:
+    """What a cost function sees of a VM."""
+
+    name: str
+    demand: dict
+    cost: float
+    initial: str
+    target: str
+
+
+def _positive(value, source: str, key: str) -> float:
+    x = _number(value, source, key)
+    if x <= 0:
+        raise InputError(source, key, f"must be a positive number, got {value!r}")
+    return x

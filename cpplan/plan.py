@@ -1,0 +1,96 @@
+"""A plan: rounds of concurrent migrations, with its status and proofs (SPEC section 3).
+
+>>> p = Plan("optimal", 64, [[{"vm": "db1", "from": "h1", "to": "h2"}]], planner="exact")
+>>> p.n_migrations, p.n_rounds
+(1, 1)
+>>> Plan.from_dict(p.to_dict()) == p
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATUSES = ("optimal", "feasible", "infeasible", "unknown")
+
+# A round in index form: (vm, from, to) integer arrays of equal length.
+IndexRound = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass
+class Plan:
+    """The answer of a planner.
+
+    ``rounds`` is a list of rounds, each a list of ``{"vm", "from", "to"}``
+    dicts, exactly as in the plan file. ``reason`` explains an ``infeasible``
+    or ``unknown`` status in words an operator can act on.
+    """
+
+    status: str
+    cost: float
+    rounds: list[list[dict]]
+    planner: str = ""
+    lower_bound: float | None = None
+    rounds_lower_bound: int | None = None
+    reason: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def n_rounds(self) -> int:
+        return sum(1 for r in self.rounds if r)
+
+    @property
+    def n_migrations(self) -> int:
+        return sum(len(r) for r in self.rounds)
+
+    @property
+    def found(self) -> bool:
+        """True when the plan carries rounds that reach the target."""
+        return self.status in ("optimal", "feasible")
+
+    def to_dict(self) -> dict:
+        out = {"status": self.status, "cost": _plain(self.cost), "rounds": self.rounds,
+               "planner": self.planner, "lower_bound": _plain(self.lower_bound),
+               "rounds_lower_bound": self.rounds_lower_bound}
+        if self.reason:
+            out["reason"] = self.reason
+        out["stats"] = self.stats
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        return cls(status=data["status"], cost=data.get("cost", 0), rounds=data.get("rounds", []),
+                   planner=data.get("planner", ""), lower_bound=data.get("lower_bound"),
+                   rounds_lower_bound=data.get("rounds_lower_bound"),
+                   reason=data.get("reason", ""), stats=data.get("stats", {}))
+
+    @classmethod
+    def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:
+        """Build a plan from rounds of index arrays; its cost is summed from ``inst.cost``."""
+        named, cost = [], 0.0
+        for vms, src, dst in rounds:
+            if len(vms) == 0:
+                continue
+            named.append([{"vm": inst.vm_names[v], "from": inst.host_names[s], "to": inst.host_names[d]}
+                          for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)])
+            cost += float(inst.cost[vms].sum())
+        return cls(status=status, cost=_plain(cost), rounds=named, **kw)
+
+    def index_rounds(self, inst) -> list[IndexRound]:
+        """The rounds as (vm, from, to) index arrays; names must be known to ``inst``."""
+        out = []
+        for r in self.rounds:
+            out.append((np.array([inst.vm_index[m["vm"]] for m in r], dtype=np.int64),
+                        np.array([inst.host_index[m["from"]] for m in r], dtype=np.int64),
+                        np.array([inst.host_index[m["to"]] for m in r], dtype=np.int64)))
+        return out
+
+
+def _plain(x):
+    """Numbers as JSON likes them: integral floats become ints."""
+    if x is None:
+        return None
+    x = float(x)
+    return int(x) if x.is_integer() else x

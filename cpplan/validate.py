@@ -1,0 +1,96 @@
+"""The validator: replay a plan from A and list every broken rule (SPEC section 4).
+
+This is the single source of truth for validity; every planner's plan goes
+through it before it leaves the package.
+
+>>> from cpplan.model import Instance
+>>> from cpplan.plan import Plan
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
+...                 initial={"a": "h1"}, target={"a": "h2"})
+>>> validate(inst, Plan("feasible", 4, [[{"vm": "a", "from": "h1", "to": "h2"}]]))
+[]
+>>> validate(inst, Plan("feasible", 0, []))
+['after the last round: VM a is on h1, its target is h2']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .constraints import ALL, Round
+from .plan import Plan
+
+COST_TOLERANCE = 1e-6
+
+
+def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
+    """Violations of ``plan`` for ``inst``; an empty list means the plan is valid."""
+    if not plan.found:
+        if plan.rounds:
+            return [f"a plan with status {plan.status!r} must have no rounds"]
+        return []
+    out: list[str] = []
+    placement = inst.initial.copy()
+    load = inst.load(placement)
+    cost = 0.0
+    for t, moves in enumerate(plan.rounds, start=1):
+        parsed = _parse_round(inst, t, moves, placement, out)
+        if parsed is None:
+            if len(out) >= max_violations:
+                break
+            continue
+        vms, src, dst = parsed
+        rnd = Round(t, placement, load, vms, src, dst)
+        for constraint in ALL:
+            out.extend(constraint.check(inst, rnd))
+        np.subtract.at(load, src, inst.demand[vms])
+        np.add.at(load, dst, inst.demand[vms])
+        placement = placement.copy()
+        placement[vms] = dst
+        cost += float(inst.cost[vms].sum())
+        if len(out) >= max_violations:
+            return out[:max_violations]
+    for v in np.flatnonzero(placement != inst.target)[:max_violations]:
+        out.append(f"after the last round: VM {inst.vm_names[v]} is on "
+                   f"{inst.host_names[placement[v]]}, its target is {inst.host_names[inst.target[v]]}")
+    if not isinstance(plan.cost, (int, float)) or abs(plan.cost - cost) > COST_TOLERANCE * max(1, cost):
+        out.append(f"the plan states cost {plan.cost}, its migrations cost {cost:g}")
+    return out[:max_violations]
+
+
+def _parse_round(inst, t, moves, placement, out):
+    """Index arrays of a round, or None (with violations added) when a name or host is wrong."""
+    if not isinstance(moves, list):
+        out.append(f"round {t}: must be a list of migrations")
+        return None
+    vms, src, dst, ok = [], [], [], True
+    seen = set()
+    for i, m in enumerate(moves):
+        if not isinstance(m, dict) or not {"vm", "from", "to"} <= m.keys():
+            out.append(f"round {t}, migration {i + 1}: must have keys vm, from, to")
+            ok = False
+            continue
+        v, s, d = inst.vm_index.get(m["vm"]), inst.host_index.get(m["from"]), inst.host_index.get(m["to"])
+        if v is None:
+            out.append(f"round {t}: unknown VM {m['vm']!r}")
+        elif s is None or d is None:
+            out.append(f"round {t}: VM {m['vm']} names unknown host "
+                       f"{m['from'] if s is None else m['to']!r}")
+        elif s != placement[v]:
+            out.append(f"round {t}: VM {m['vm']} is on {inst.host_names[placement[v]]}, "
+                       f"not {m['from']}")
+        elif s == d:
+            out.append(f"round {t}: VM {m['vm']} migrates from {m['from']} to itself")
+        elif v in seen:
+            out.append(f"round {t}: VM {m['vm']} migrates twice in one round")
+        else:
+            seen.add(v)
+            vms.append(v)
+            src.append(s)
+            dst.append(d)
+            continue
+        ok = False
+    if not ok:
+        return None
+    as_array = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
+    return as_array(vms), as_array(src), as_array(dst)
