@@ -1,0 +1,131 @@
+"""The command line: ``cpplan plan`` and ``cpplan validate`` (SPEC section 6), and friends.
+
+Exit codes: 0 a valid plan (or a valid plan file), 1 an invalid plan file,
+2 bad input, 3 proven infeasible, 4 no plan found within the limits.
+Every subcommand lives in its own function ``_cmd_NAME`` registered in
+:func:`build_parser`; bad input becomes one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import __version__
+from .errors import InputError
+from .io import load_instance, load_plan, plan_json, save_plan
+from .planners import PLANNERS, plan
+from .validate import validate
+
+EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_UNKNOWN = 0, 1, 2, 3, 4
+EXIT_BY_STATUS = {"optimal": EXIT_OK, "feasible": EXIT_OK, "infeasible": EXIT_INFEASIBLE,
+                  "unknown": EXIT_UNKNOWN}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 with one line, like every other bad input."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _time_limit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cpplan", description="Plan live migrations of VMs from placement A to B.")
+    parser.add_argument("--version", action="version", version=f"cpplan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="plan the migrations of an instance",
+                       description="Plan rounds of live migrations taking every VM to its target. "
+                                   "Prints a summary to stderr and the plan JSON to -o (or stdout).")
+    p.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
+    p.add_argument("--planner", choices=PLANNERS, default="auto",
+                   help="auto (default) picks exact, greedy and cp by size and time")
+    p.add_argument("--time-limit", type=_time_limit, default=30.0, metavar="SECONDS",
+                   help="wall-clock budget for planning (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
+    p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+    p.set_defaults(run=_cmd_plan)
+
+    v = sub.add_parser("validate", help="check a plan against an instance",
+                       description="Replay a plan and list every broken rule. "
+                                   "Exit 0 when valid, 1 when not, 2 on bad input.")
+    v.add_argument("instance", help="instance file (YAML or JSON)")
+    v.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    v.set_defaults(run=_cmd_validate)
+    return parser
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    return lambda message: print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def _cmd_plan(args) -> int:
+    inst = load_instance(args.instance)
+    started = time.perf_counter()
+    result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
+                  progress=_progress(args.quiet))
+    if args.output:
+        save_plan(result, args.output)
+    else:
+        sys.stdout.write(plan_json(result))
+    if not args.quiet:
+        print(summary(inst, result, time.perf_counter() - started), file=sys.stderr)
+    return EXIT_BY_STATUS[result.status]
+
+
+def summary(inst, result, seconds: float) -> str:
+    """A short human summary of a planning result."""
+    head = f"{result.status} ({result.planner})"
+    if not result.found:
+        return f"{head}: {result.reason or 'no plan'} [{seconds:.2f} s]"
+    gap = ""
+    if result.lower_bound:
+        gap = f" (lower bound {result.lower_bound:g}, +{100 * (result.cost / result.lower_bound - 1):.1f}%)"
+    return (f"{head}: cost {result.cost:g}{gap}, {result.n_rounds} rounds (lower bound "
+            f"{result.rounds_lower_bound}), {result.n_migrations} migrations of "
+            f"{int(inst.moving.sum())} VMs to move [{seconds:.2f} s]")
+
+
+def _cmd_validate(args) -> int:
+    inst = load_instance(args.instance)
+    violations = validate(inst, load_plan(args.plan))
+    if violations:
+        for line in violations:
+            print(line, file=sys.stderr)
+        print(f"invalid: {len(violations)} violation(s)", file=sys.stderr)
+        return EXIT_INVALID
+    print("valid", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as e:
+        print(f"cpplan: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        print(f"cpplan: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("cpplan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
