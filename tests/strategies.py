@@ -1,0 +1,52 @@
+"""Hypothesis strategies: random tiny clouds that the exact planner can settle in milliseconds.
+
+Use as ``@given(tiny_clouds())`` or ``@given(tiny_clouds(service_levels=True))``.
+"""
+
+from __future__ import annotations
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from cpplan import InputError, Instance
+
+
+@st.composite
+def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool = False):
+    """A random cloud of 2..max_hosts hosts and 1..max_vms VMs with a valid target."""
+    n_hosts = draw(st.integers(2, max_hosts))
+    n_vms = draw(st.integers(1, max_vms))
+    two = draw(st.booleans())
+    hosts = {}
+    for h in range(n_hosts):
+        spec = {"ram": draw(st.integers(2, 12))}
+        if two:
+            spec["cpu"] = draw(st.integers(1, 6))
+        hosts[f"h{h}"] = spec
+    vms = {}
+    for v in range(n_vms):
+        spec = {"ram": draw(st.integers(1, 6))}
+        if two:
+            spec["cpu"] = draw(st.integers(0, 3))
+        if draw(st.booleans()):
+            spec["cost"] = draw(st.integers(0, 9))
+        vms[f"vm{v}"] = spec
+    names = list(hosts)
+    initial = {v: draw(st.sampled_from(names)) for v in vms}
+    target = {v: draw(st.sampled_from(names)) for v in vms if draw(st.booleans())}
+    extra = {"limits": {"host": draw(st.integers(1, 2))}}
+    if draw(st.booleans()):
+        extra["limits"]["total"] = draw(st.integers(1, 3))
+    if service_levels:
+        members = draw(st.lists(st.sampled_from(list(vms)), min_size=1, max_size=3, unique=True))
+        if len(members) > 1:
+            extra["groups"] = {"g": {"vms": members, "anti_affinity": draw(st.booleans()),
+                                     "max_migrating": draw(st.integers(1, 2))}}
+        if draw(st.booleans()):
+            extra["links"] = {"uplink": {"hosts": names[:1], "max_migrations": 1}}
+        if draw(st.booleans()):
+            extra["pinned"] = [draw(st.sampled_from(list(vms)))]
+    try:
+        return Instance(hosts=hosts, vms=vms, initial=initial, target=target, **extra)
+    except InputError:
+        assume(False)
