@@ -14,7 +14,7 @@ name <-> index maps, so planners can work vectorised on large clouds.
 from __future__ import annotations
 
 import copy
-import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,7 +47,7 @@ class Group:
 
 
 def _number(value, source: str, key: str, *, integer: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
     if not ok or value < 0 or (integer and value != int(value)):
         kind = "a non-negative integer" if integer else "a non-negative number"
         raise InputError(source, key, f"must be {kind}, got {value!r}")
@@ -63,10 +63,22 @@ def _mapping(value, source: str, key: str) -> Mapping:
 def _name_list(value, source: str, key: str, known: Mapping, what: str) -> list[str]:
     if not isinstance(value, (list, tuple)):
         raise InputError(source, key, f"must be a list of {what} names")
+    seen = set()
     for i, name in enumerate(value):
-        if name not in known:
+        if not isinstance(name, str) or name not in known:
             raise InputError(source, f"{key}[{i}]", f"unknown {what} {name!r}")
+        if name in seen:
+            raise InputError(source, f"{key}[{i}]", f"{what} {name!r} listed twice")
+        seen.add(name)
     return list(value)
+
+
+def _string_keys(data: Mapping, source: str, prefix: str) -> Mapping:
+    """``data`` itself when every key is a string: names are strings (SPEC section 2)."""
+    for k in data:
+        if not isinstance(k, str):
+            raise InputError(source, f"{prefix}{k}", f"names must be strings, got {k!r} (quote it)")
+    return data
 
 
 def _unknown_keys(data: Mapping, allowed, source: str, prefix: str) -> None:
@@ -94,8 +106,8 @@ class Instance:
             k: v for k, v in dict(hosts=hosts, vms=vms, initial=initial, target=target,
                                   limits=limits, allocation_ratio=allocation_ratio, links=links,
                                   groups=groups, pinned=pinned).items() if v is not None})
-        hosts = _mapping(hosts, src, "hosts")
-        vms = _mapping(vms, src, "vms")
+        hosts = _string_keys(_mapping(hosts, src, "hosts"), src, "hosts.")
+        vms = _string_keys(_mapping(vms, src, "vms"), src, "vms.")
         if not hosts:
             raise InputError(src, "hosts", "must list at least one host")
         self.host_names = tuple(str(h) for h in hosts)
@@ -106,11 +118,11 @@ class Instance:
         # Resources: every numeric key of a host or VM that is not reserved.
         resources: dict[str, None] = {}
         for h, spec in hosts.items():
-            for k in _mapping(spec, src, f"hosts.{h}"):
+            for k in _string_keys(_mapping(spec, src, f"hosts.{h}"), src, f"hosts.{h}."):
                 if k not in HOST_RESERVED:
                     resources[str(k)] = None
         for v, spec in vms.items():
-            for k in _mapping(spec, src, f"vms.{v}"):
+            for k in _string_keys(_mapping(spec, src, f"vms.{v}"), src, f"vms.{v}."):
                 if k not in VM_RESERVED:
                     resources[str(k)] = None
         self.resources = tuple(resources)
@@ -119,8 +131,9 @@ class Instance:
 
         ratio_default = np.ones(R)
         for r, x in _mapping(allocation_ratio or {}, src, "allocation_ratio").items():
+            x = _positive(x, src, f"allocation_ratio.{r}")
             if r in self.resource_index:
-                ratio_default[self.resource_index[r]] = _positive(x, src, f"allocation_ratio.{r}")
+                ratio_default[self.resource_index[r]] = x
         limits = _mapping(limits or {}, src, "limits")
         _unknown_keys(limits, ("host", "total"), src, "limits.")
         default_limit = _number(limits.get("host", 1), src, "limits.host", integer=True)
@@ -137,8 +150,9 @@ class Instance:
                     host_limit[i] = _number(x, src, key, integer=True)
                 elif k == "allocation_ratio":
                     for r, y in _mapping(x, src, key).items():
+                        y = _positive(y, src, f"{key}.{r}")
                         if r in self.resource_index:
-                            ratio[i, self.resource_index[r]] = _positive(y, src, f"{key}.{r}")
+                            ratio[i, self.resource_index[r]] = y
                 else:
                     capacity[i, self.resource_index[k]] = _number(x, src, key)
         demand = np.zeros((V, R))
@@ -158,7 +172,7 @@ class Instance:
         for v, h in initial.items():
             if v not in self.vm_index:
                 raise InputError(src, f"initial.{v}", "unknown VM")
-            if h not in self.host_index:
+            if not isinstance(h, str) or h not in self.host_index:
                 raise InputError(src, f"initial.{v}", f"unknown host {h!r}")
             start[self.vm_index[v]] = self.host_index[h]
         if (start < 0).any():
@@ -168,7 +182,7 @@ class Instance:
         for v, h in _mapping(target or {}, src, "target").items():
             if v not in self.vm_index:
                 raise InputError(src, f"target.{v}", "unknown VM")
-            if h not in self.host_index:
+            if not isinstance(h, str) or h not in self.host_index:
                 raise InputError(src, f"target.{v}", f"unknown host {h!r}")
             end[self.vm_index[v]] = self.host_index[h]
 
