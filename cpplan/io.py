@@ -11,6 +11,7 @@ cpplan.errors.InputError: bad.yaml: vms.a.ram: must be a non-negative number, go
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import os
 import tempfile
@@ -34,10 +35,12 @@ def _construct_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            line = key_node.start_mark.line + 1
+        if not isinstance(key, collections.abc.Hashable):
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice in one mapping (line {line})", key_node.start_mark)
+                None, None, f"a key must be a name, got {type(key).__name__}", key_node.start_mark)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
         seen[key] = True
     return loader.construct_mapping(node, deep=deep)
 
@@ -78,6 +81,8 @@ def read_mapping(path, what: str = "file") -> tuple[dict, str]:
     except (yaml.YAMLError, ValueError) as e:
         raise InputError(name, "", f"invalid {'JSON' if str(path).endswith('.json') else 'YAML'}: "
                          f"{str(e).splitlines()[0]}") from None
+    if data is None:
+        raise InputError(name, "", f"the {what} is empty")
     if not isinstance(data, dict):
         raise InputError(name, "", f"must be a mapping at the top level, got {type(data).__name__}")
     return data, name
