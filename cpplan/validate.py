@@ -70,7 +70,9 @@ def _parse_round(inst, t, moves, placement, out):
             out.append(f"round {t}, migration {i + 1}: must have keys vm, from, to")
             ok = False
             continue
-        v, s, d = inst.vm_index.get(m["vm"]), inst.host_index.get(m["from"]), inst.host_index.get(m["to"])
+        v, s, d = (index.get(m[key]) if isinstance(m[key], str) else None
+                   for index, key in ((inst.vm_index, "vm"), (inst.host_index, "from"),
+                                      (inst.host_index, "to")))
         if v is None:
             out.append(f"round {t}: unknown VM {m['vm']!r}")
         elif s is None or d is None:
