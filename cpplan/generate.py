@@ -107,7 +107,7 @@ def _shuffle(rng, n_hosts):
 def _tight(rng, n_hosts):
     capacity = _effective(TIGHT_HOST)
     n_staging = max(1, n_hosts // 20)
-    fill = np.full(n_hosts, 0.985)
+    fill = np.full(n_hosts, 0.995)
     fill[rng.choice(n_hosts, size=n_staging, replace=False)] = 0.5
     demand, initial = _pack(rng, capacity, fill)
     staging = fill < 0.9
@@ -146,7 +146,6 @@ def _flavors(rng, n: int) -> np.ndarray:
 
 def _pack(rng, capacity, fill):
     """Draw VMs and pack them so host h holds at most ``fill[h]`` of its capacity (dominant share)."""
-    n_hosts = len(fill)
     mean_share = _dominant(_flavors(rng, 4096), capacity).mean()
     demand = _flavors(rng, int(fill.sum() / mean_share * 1.15) + 64)
     target = _assign(rng, capacity, demand, fill)
