@@ -194,12 +194,20 @@ class Instance:
                            for name, spec in _mapping(links or {}, src, "links").items())
         self.groups = tuple(self._group(name, spec, src)
                             for name, spec in _mapping(groups or {}, src, "groups").items())
+        # Membership as parallel arrays (group index, VM index), for vectorised checks.
+        self.member_group = np.repeat(np.arange(len(self.groups)), [len(g.vms) for g in self.groups])
+        self.member_vm = (np.concatenate([g.vms for g in self.groups]) if self.groups
+                          else np.zeros(0, dtype=np.int64))
+        self.group_cap = np.array([np.inf if g.max_migrating is None else g.max_migrating
+                                   for g in self.groups], dtype=float)
+        self.group_anti = np.array([g.anti_affinity for g in self.groups], dtype=bool)
         self.pinned = np.zeros(V, dtype=bool)
         for v in _name_list(pinned or [], src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
         self._check_placements(src)
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.cost,
-                  self.host_limit, self.initial, self.target, self.pinned):
+                  self.host_limit, self.initial, self.target, self.pinned, self.member_group,
+                  self.member_vm, self.group_cap, self.group_anti):
             a.setflags(write=False)
 
     def _link(self, name, spec, src) -> Link:
