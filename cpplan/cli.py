@@ -9,6 +9,7 @@ Every subcommand lives in its own function ``_cmd_NAME`` registered in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -64,6 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("instance", help="instance file (YAML or JSON)")
     v.add_argument("plan", help="plan file (JSON, SPEC section 3)")
     v.set_defaults(run=_cmd_validate)
+
+    s = sub.add_parser("show", help="print a plan as a table per round, optionally draw it",
+                       description="Print each round's migrations and the load of the hosts it touches "
+                                   "after the round. Exit 0 when shown, 1 when the plan is invalid, "
+                                   "2 on bad input.")
+    s.add_argument("instance", help="instance file (YAML or JSON)")
+    s.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    s.add_argument("--png", metavar="FILE", help="also draw the plan's timeline into this PNG "
+                                                "(needs the plot extra: pip install cpplan[plot])")
+    s.set_defaults(run=_cmd_show)
+
+    e = sub.add_parser("experiment", help="run planners over many instances and tabulate the results",
+                       description="Run every (instance x planner x repeat) of an experiment file and write "
+                                   "results.csv, summary.md, one plan JSON per run and PNG plots to OUT_DIR.")
+    e.add_argument("experiment", help="experiment file (YAML, see benchmarks/*.yaml)")
+    e.add_argument("-o", "--output", metavar="OUT_DIR", help="output directory (default: results/NAME)")
+    e.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None,
+                   help="write PNG plots (default: when matplotlib is installed)")
+    e.add_argument("--ray", action="store_true",
+                   help="fan the runs out over a Ray cluster, local by default (pip install cpplan[ray])")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary on stderr")
+    e.set_defaults(run=_cmd_experiment)
     return parser
 
 
@@ -110,6 +133,72 @@ def _cmd_validate(args) -> int:
         return EXIT_INVALID
     print("valid", file=sys.stderr)
     return EXIT_OK
+
+
+def _cmd_show(args) -> int:
+    from .plots import plot_timeline, require_matplotlib
+    from .show import plan_table
+
+    if args.png:
+        require_matplotlib("--png")
+    inst, result = load_instance(args.instance), load_plan(args.plan)
+    violations = validate(inst, result)
+    if violations:
+        for line in violations:
+            print(line, file=sys.stderr)
+        print(f"invalid: {len(violations)} violation(s); nothing to show", file=sys.stderr)
+        return EXIT_INVALID
+    print(plan_table(inst, result))
+    if args.png:
+        plot_timeline(inst, result, args.png)
+        print(f"wrote {args.png}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_experiment(args) -> int:
+    from pathlib import Path
+
+    from .experiments import load_experiment, output_name, require_ray, run_experiment
+    from .plots import matplotlib_available, require_matplotlib
+
+    exp = load_experiment(args.experiment)
+    executor = "ray" if args.ray else exp.executor
+    if executor == "ray":
+        require_ray()
+    if args.plots:
+        require_matplotlib("--plots")
+    plots = matplotlib_available() if args.plots is None else args.plots
+    out = Path(args.output) if args.output else Path("results") / output_name(exp)
+    with _progress_bar(len(exp.runs), exp.name, args.quiet) as advance:
+        results = run_experiment(exp, out, executor=executor, on_result=advance, plots=plots)
+    invalid = sum(r.row["valid"] is False for r in results)
+    errors = sum(r.row["status"] == "error" for r in results)
+    if not args.quiet:
+        print(f"{len(results)} runs, {errors} error(s), {invalid} invalid plan(s); wrote {out}/results.csv, "
+              f"{out}/summary.md{', PNG plots' if plots else ''} and the plans in {out}/plans/",
+              file=sys.stderr)
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, title: str, quiet: bool):
+    """Yield a callback advancing a progress bar over runs on stderr (None when quiet)."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(title, total=total)
+
+        def advance(result):
+            done = f"{title}: {result.run.name} {result.row['status']}"
+            progress.update(task, advance=1, description=done)
+
+        yield advance
+        progress.update(task, description=title)
 
 
 def main(argv: list[str] | None = None) -> int:

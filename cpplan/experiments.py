@@ -1,0 +1,484 @@
+"""Experiments: run every (instance x planner x repeat) of a YAML file and write the results.
+
+An experiment file names instances (files, glob patterns or generated clouds),
+planners, a time limit and a repeat count::
+
+    name: greedy-vs-cp
+    instances:
+      - file: ../models/swap-deadlock.yaml       # relative to this file
+      - files: ../cases/tiny/*.yaml              # every match, sorted
+      - generate: {family: rebalance, hosts: 20, seed: 1}
+    planners: [greedy, cp, exact]
+    time_limit: 10
+    repeat: 1
+
+The whole file is checked before anything runs (bad input is one
+:class:`InputError` line). Every plan goes through :func:`cpplan.validate`;
+a planner that raises is recorded as status ``error``, never fatal.
+:func:`write_outputs` writes ``results.csv``, ``summary.md`` and one plan
+JSON per run, each file atomically.
+
+>>> exp = Experiment("demo", (InstanceSpec("swap", file="swap.yaml"),), ("greedy", "cp"), repeat=2)
+>>> [run.name for run in exp.runs]
+['swap__greedy', 'swap__greedy__r2', 'swap__cp', 'swap__cp__r2']
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import importlib
+import io
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import InputError, InvalidPlanError
+from .io import load_instance, read_mapping, save_plan, write_atomic
+from .plan import Plan
+from .planners import PLANNERS
+
+COLUMNS = ("instance", "hosts", "vms", "moving", "planner", "status", "cost", "rounds", "lower_bound",
+           "rounds_lower_bound", "seconds", "valid")
+NUMERIC_COLUMNS = ("hosts", "vms", "moving", "cost", "rounds", "lower_bound", "rounds_lower_bound", "seconds")
+EXPERIMENT_KEYS = ("name", "instances", "planners", "time_limit", "repeat", "seed", "executor")
+EXECUTORS = ("local", "ray")
+GENERATE_KEYS = ("family", "hosts", "seed")
+STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One instance of an experiment: a file, or a generated cloud ``{family, hosts, seed}``.
+
+    >>> InstanceSpec("rebalance-20-s1", generate=(("family", "rebalance"), ("hosts", 20), ("seed", 1))).kind
+    'generate'
+    """
+
+    label: str
+    file: str | None = None
+    generate: tuple | None = None  # (key, value) pairs, hashable
+
+    @property
+    def kind(self) -> str:
+        return "file" if self.file is not None else "generate"
+
+    def load(self):
+        """The :class:`~cpplan.model.Instance` this spec names."""
+        if self.file is not None:
+            return load_instance(self.file)
+        return _generator().generate(**dict(self.generate))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One planner on one instance, one repeat."""
+
+    instance: InstanceSpec
+    planner: str
+    repeat: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """A file-safe name, unique within the experiment."""
+        tail = f"__r{self.repeat + 1}" if self.repeat else ""
+        return f"{_file_safe(self.instance.label)}__{self.planner}{tail}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed, fully checked experiment file."""
+
+    name: str
+    instances: tuple[InstanceSpec, ...]
+    planners: tuple[str, ...]
+    time_limit: float = 10.0
+    repeat: int = 1
+    seed: int = 0
+    executor: str = "local"
+    source: str = ""
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every run in a stable order: instance, then planner, then repeat."""
+        return [Run(spec, planner, k, self.seed + k)
+                for spec in self.instances for planner in self.planners for k in range(self.repeat)]
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "", base_dir: str | os.PathLike = ".") -> Experiment:
+        """Check an experiment mapping; ``file:`` paths are relative to ``base_dir``."""
+        if not isinstance(data, dict):
+            raise InputError(source, "", f"must be a mapping at the top level, got {type(data).__name__}")
+        _no_unknown_keys(data, EXPERIMENT_KEYS, source, "")
+        for key in ("instances", "planners"):
+            if key not in data:
+                raise InputError(source, key, "missing")
+        name = data.get("name", Path(source).stem or "experiment")
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(source, "name", f"must be a non-empty string, got {name!r}")
+        planners = data["planners"]
+        if isinstance(planners, str):
+            planners = [planners]
+        if not isinstance(planners, list) or not planners:
+            raise InputError(source, "planners", f"must be a non-empty list of: {', '.join(PLANNERS)}")
+        for i, p in enumerate(planners):
+            if p not in PLANNERS:
+                raise InputError(source, f"planners[{i}]", f"unknown planner {p!r} "
+                                 f"(choose from {', '.join(PLANNERS)})")
+        if len(set(planners)) != len(planners):
+            raise InputError(source, "planners", "a planner is listed twice")
+        time_limit = data.get("time_limit", 10.0)
+        if not _is_number(time_limit) or not time_limit > 0:
+            raise InputError(source, "time_limit", f"must be a positive number of seconds, "
+                             f"got {time_limit!r}")
+        repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1)
+        seed = _integer(data.get("seed", 0), source, "seed", minimum=0)
+        executor = data.get("executor", "local")
+        if executor not in EXECUTORS:
+            raise InputError(source, "executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        instances = _instance_specs(data["instances"], source, Path(base_dir))
+        return cls(name=name.strip(), instances=tuple(instances), planners=tuple(planners),
+                   time_limit=float(time_limit), repeat=repeat, seed=seed, executor=executor, source=source)
+
+
+def load_experiment(path) -> Experiment:
+    """Read and check an experiment file; every problem is one :class:`InputError` line."""
+    data, name = read_mapping(path, "experiment file")
+    return Experiment.from_dict(data, source=name, base_dir=Path(path).parent)
+
+
+def _instance_specs(entries, source: str, base_dir: Path) -> list[InstanceSpec]:
+    if not isinstance(entries, list) or not entries:
+        raise InputError(source, "instances", "must be a non-empty list of {file: ...}, {files: ...} "
+                         "or {generate: {family, hosts, seed}} entries")
+    specs: list[InstanceSpec] = []
+    for i, entry in enumerate(entries):
+        key = f"instances[{i}]"
+        if not isinstance(entry, dict) or len(set(entry) & {"file", "files", "generate"}) != 1:
+            raise InputError(source, key, "must have exactly one of file, files, generate")
+        _no_unknown_keys(entry, ("file", "files", "generate", "name"), source, f"{key}.")
+        if "name" in entry and ("files" in entry or not isinstance(entry["name"], str) or not entry["name"]):
+            raise InputError(source, f"{key}.name", "must be a non-empty string, only with file or generate")
+        if "file" in entry:
+            specs.append(_file_spec(entry["file"], entry.get("name"), source, f"{key}.file", base_dir))
+        elif "files" in entry:
+            pattern = entry["files"]
+            if not isinstance(pattern, str) or not pattern:
+                raise InputError(source, f"{key}.files", "must be a glob pattern such as cases/*.yaml")
+            matches = sorted(glob.glob(str(base_dir / pattern)))
+            if not matches:
+                raise InputError(source, f"{key}.files", f"no file matches {pattern!r}")
+            specs.extend(_file_spec(m, None, source, f"{key}.files", Path(".")) for m in matches)
+        else:
+            specs.append(_generate_spec(entry["generate"], entry.get("name"), source, f"{key}.generate"))
+    seen: dict[str, int] = {}
+    for spec in specs:
+        label = _file_safe(spec.label)
+        if label in seen:
+            raise InputError(source, "instances", f"instance {spec.label!r} is listed twice "
+                             "(give one of them a name:)")
+        seen[label] = 1
+    return specs
+
+
+def _file_spec(path, name, source: str, key: str, base_dir: Path) -> InstanceSpec:
+    if not isinstance(path, str) or not path:
+        raise InputError(source, key, f"must be a path to an instance file, got {path!r}")
+    full = Path(path) if os.path.isabs(path) else base_dir / path
+    if not full.is_file():
+        raise InputError(source, key, f"no such instance file: {full}")
+    load_instance(full)  # bad instances are reported before anything runs
+    return InstanceSpec(name or full.stem, file=str(full))
+
+
+def _generate_spec(params, name, source: str, key: str) -> InstanceSpec:
+    if not isinstance(params, dict):
+        raise InputError(source, key, "must be a mapping {family, hosts, seed}")
+    _no_unknown_keys(params, GENERATE_KEYS, source, f"{key}.")
+    if "family" not in params or "hosts" not in params:
+        raise InputError(source, key, "needs family and hosts")
+    family = params["family"]
+    families = getattr(_generator(source, key), "FAMILIES", None)
+    if not isinstance(family, str) or (families is not None and family not in families):
+        known = f" (choose from {', '.join(families)})" if families else ""
+        raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
+    hosts = _integer(params["hosts"], source, f"{key}.hosts", minimum=1)
+    seed = _integer(params.get("seed", 0), source, f"{key}.seed", minimum=0)
+    return InstanceSpec(name or f"{family}-{hosts}-s{seed}",
+                        generate=(("family", family), ("hosts", hosts), ("seed", seed)))
+
+
+def _generator(source: str = "", key: str = ""):
+    try:
+        return importlib.import_module("cpplan.generate")
+    except ModuleNotFoundError:
+        raise InputError(source, key, "the instance generator (cpplan.generate) is not available") from None
+
+
+def _no_unknown_keys(data: dict, allowed, source: str, prefix: str) -> None:
+    for k in data:
+        if k not in allowed:
+            raise InputError(source, f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _integer(x, source: str, key: str, *, minimum: int) -> int:
+    if not _is_number(x) or x != int(x) or x < minimum:
+        raise InputError(source, key, f"must be an integer >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def _file_safe(label: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", label).strip("-") or "instance"
+
+
+# --------------------------------------------------------------------------- running
+
+@dataclass
+class Result:
+    """What one run produced: its results.csv row, its plan (None on error) and any error."""
+
+    run: Run
+    row: dict
+    plan: Plan | None = None
+    error: str = ""
+    violations: list[str] = field(default_factory=list)
+
+
+def run_one(run: Run, time_limit: float, inst=None) -> Result:
+    """Plan one run with :func:`cpplan.plan` and check the answer with :func:`cpplan.validate`.
+
+    ``valid`` is the validator's verdict on the returned plan; a planner that
+    raises gives status ``error`` (``valid`` false when the dispatcher's
+    validator rejected its plan, empty when no plan came back).
+    """
+    from . import plan as make_plan
+    from . import validate
+
+    inst = inst if inst is not None else run.instance.load()
+    row = {"instance": run.instance.label, "hosts": inst.n_hosts, "vms": inst.n_vms,
+           "moving": int(inst.moving.sum()), "planner": run.planner}
+    started = time.perf_counter()
+    try:
+        result = make_plan(inst, planner=run.planner, time_limit=time_limit, seed=run.seed)
+    except InvalidPlanError as e:
+        return _failed(run, row, started, str(e), valid=False, violations=e.violations)
+    except Exception as e:  # noqa: BLE001 - a failing planner is a result, not a crash of the experiment
+        return _failed(run, row, started, f"{type(e).__name__}: {e}", valid="")
+    seconds = time.perf_counter() - started
+    violations = validate(inst, result)
+    row.update(status=result.status, cost=_number(result.cost) if result.found else "",
+               rounds=result.n_rounds if result.found else "", lower_bound=_number(result.lower_bound),
+               rounds_lower_bound=_number(result.rounds_lower_bound), seconds=round(seconds, 3),
+               valid=not violations)
+    return Result(run, row, result, violations=violations)
+
+
+def _failed(run, row, started, message, *, valid, violations=()) -> Result:
+    row.update(status="error", cost="", rounds="", lower_bound="", rounds_lower_bound="",
+               seconds=round(time.perf_counter() - started, 3), valid=valid)
+    return Result(run, row, None, error=message.splitlines()[0] if message else "error",
+                  violations=list(violations))
+
+
+def execute(exp: Experiment, executor: str | None = None) -> Iterator[Result]:
+    """Run every run of ``exp``, yielding results as they finish (local: in order)."""
+    if (executor or exp.executor) == "ray":
+        yield from _execute_on_ray(exp)
+        return
+    cache: dict[InstanceSpec, object] = {}
+    for run in exp.runs:
+        if run.instance not in cache:
+            cache.clear()  # keep one instance in memory at a time
+            cache[run.instance] = run.instance.load()
+        yield run_one(run, exp.time_limit, cache[run.instance])
+
+
+def require_ray():
+    """The ``ray`` module, or a one-line :class:`InputError` saying how to install it."""
+    try:
+        return importlib.import_module("ray")
+    except ModuleNotFoundError:
+        raise InputError("", "executor", "ray is not installed: pip install 'cpplan[ray]'") from None
+
+
+def _execute_on_ray(exp: Experiment) -> Iterator[Result]:
+    """The same :func:`run_one` per run, fanned out over a Ray cluster (a local one by default)."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+    remote_run = ray.remote(run_one)
+    pending = [remote_run.remote(run, exp.time_limit) for run in exp.runs]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
+
+
+def run_experiment(exp: Experiment, out_dir, *, executor: str | None = None,
+                   on_result: Callable[[Result], None] | None = None, plots: bool = False) -> list[Result]:
+    """Run ``exp`` and write its outputs into ``out_dir`` (PNG plots too when ``plots``).
+
+    Returns the results in run order; ``on_result`` is called as each run finishes.
+    """
+    results = []
+    for result in execute(exp, executor):
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    order = {run.name: i for i, run in enumerate(exp.runs)}
+    results.sort(key=lambda r: order[r.run.name])
+    write_outputs(exp, results, out_dir, plots=plots)
+    return results
+
+
+# --------------------------------------------------------------------------- outputs
+
+def output_name(exp: Experiment) -> str:
+    """The experiment's name as a directory name."""
+    return _file_safe(exp.name)
+
+
+def write_outputs(exp: Experiment, results: list[Result], out_dir, *, plots: bool = False) -> list[Path]:
+    """Write results.csv, summary.md, plans/<run>.json (and PNG plots) into ``out_dir``.
+
+    Returns the paths written. Every file is written atomically.
+    """
+    out = Path(out_dir)
+    (out / "plans").mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in results:
+        if r.plan is not None:
+            path = out / "plans" / f"{r.run.name}.json"
+            save_plan(r.plan, path)
+            written.append(path)
+    write_atomic(out / "results.csv", results_csv(r.row for r in results))
+    write_atomic(out / "summary.md", summary_markdown(exp, results))
+    written[:0] = [out / "results.csv", out / "summary.md"]
+    if plots:
+        from .plots import plot_results
+
+        written += plot_results([r.row for r in results], out)
+    return written
+
+
+def results_csv(rows: Iterable[dict]) -> str:
+    """The rows as CSV text with the columns of :data:`COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_results(path) -> list[dict]:
+    """Rows of a results.csv, numbers parsed (empty cells become None)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key in NUMERIC_COLUMNS:
+            row[key] = float(row[key]) if row.get(key) not in (None, "") else None
+        row["valid"] = {"True": True, "False": False}.get(row.get("valid"))
+    return rows
+
+
+def cost_ratio(row: dict) -> float | None:
+    """cost / lower bound of a row with a plan (1.0 when both are zero), else None."""
+    cost, lb = row.get("cost"), row.get("lower_bound")
+    if cost in (None, "") or lb in (None, ""):
+        return None
+    cost, lb = float(cost), float(lb)
+    if lb > 0:
+        return cost / lb
+    return 1.0 if cost == 0 else None
+
+
+def summary_markdown(exp: Experiment, results: list[Result]) -> str:
+    """A readable report: the set-up, one line per planner, one line per instance, the errors."""
+    rows = [r.row for r in results]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# {exp.name}", "",
+             f"{len(results)} runs: {len(exp.instances)} instances x {len(exp.planners)} planners x "
+             f"{exp.repeat} repeat(s), time limit {exp.time_limit:g} s per run, seed {exp.seed}.  ",
+             f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}; {when}.", "",
+             "## Per planner", "",
+             "| planner | runs | optimal | feasible | infeasible | unknown | error | valid | "
+             "cost / LB (geo. mean) | rounds / LB (geo. mean) | seconds (total) | seconds (max) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for planner in exp.planners:
+        mine = [r for r in rows if r["planner"] == planner]
+        counts = [sum(r["status"] == s for r in mine) for s in STATUS_ORDER]
+        valid = sum(r["valid"] is True for r in mine)
+        ratios = [x for x in (cost_ratio(r) for r in mine) if x is not None]
+        round_ratios = [r["rounds"] / r["rounds_lower_bound"] for r in mine
+                        if r["rounds"] not in ("", None) and r["rounds_lower_bound"]]
+        seconds = [r["seconds"] for r in mine]
+        lines.append(f"| {planner} | {len(mine)} | " + " | ".join(map(str, counts)) +
+                     f" | {valid}/{len(mine)} | {_geomean(ratios)} | {_geomean(round_ratios)} | "
+                     f"{sum(seconds):.2f} | {max(seconds, default=0):.2f} |")
+    lines += ["", "## Per instance", "",
+              "Each cell: cost, rounds, seconds (median over repeats). `*` proven optimal, "
+              "**bold** the least cost in the row, LB the cost lower bound.", "",
+              "| instance | hosts | VMs | moving | LB | " + " | ".join(exp.planners) + " |",
+              "|---|---:|---:|---:|---:|" + "---|" * len(exp.planners)]
+    for spec in exp.instances:
+        mine = [r for r in rows if r["instance"] == spec.label]
+        if not mine:
+            continue
+        best = min((r["cost"] for r in mine if r["cost"] != ""), default=None)
+        lbs = [r["lower_bound"] for r in mine if r["lower_bound"] != ""]
+        first = mine[0]
+        cells = [_cell([r for r in mine if r["planner"] == p], best) for p in exp.planners]
+        lines.append(f"| {spec.label} | {first['hosts']} | {first['vms']} | {first['moving']} | "
+                     f"{_fmt(max(lbs)) if lbs else ''} | " + " | ".join(cells) + " |")
+    failures = [r for r in results if r.error or r.violations]
+    if failures:
+        lines += ["", "## Errors and invalid plans", ""]
+        for r in failures:
+            reason = r.error or "; ".join(r.violations[:3])
+            lines.append(f"- `{r.run.name}`: {reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(rows: list[dict], best_cost) -> str:
+    """One (instance, planner) cell: the best repeat's cost and rounds, the median seconds."""
+    if not rows:
+        return ""
+    seconds = statistics.median(r["seconds"] for r in rows)
+    best = min(rows, key=lambda r: (STATUS_ORDER.index(r["status"]),
+                                    r["cost"] if r["cost"] != "" else math.inf))
+    invalid = " INVALID" if any(r["valid"] is False for r in rows) else ""
+    if best["cost"] == "":
+        return f"{best['status']} · {seconds:.2f} s{invalid}"
+    cost = _fmt(best["cost"]) + ("*" if best["status"] == "optimal" else "")
+    if best["cost"] == best_cost:
+        cost = f"**{cost}**"
+    return f"{cost} · {best['rounds']} r · {seconds:.2f} s{invalid}"
+
+
+def _geomean(xs: list[float]) -> str:
+    if not xs:
+        return ""
+    return f"{math.exp(sum(math.log(max(x, 1e-12)) for x in xs) / len(xs)):.3f}"
+
+
+def _number(x):
+    if x is None or x == "":
+        return ""
+    x = float(x)
+    return int(x) if x.is_integer() else round(x, 6)
+
+
+def _fmt(x) -> str:
+    return f"{float(x):g}"

@@ -1,0 +1,204 @@
+"""Pictures (the ``plot`` extra, matplotlib): experiment results and a single plan's timeline.
+
+- :func:`results_figures` / :func:`plot_results`: cost / lower bound and seconds
+  per planner across instance sizes, from the rows of a results.csv.
+- :func:`timeline_figure` / :func:`plot_timeline`: per round, which migrations
+  run (arrows from source to destination) over each touched host's load per
+  resource, from placement A to B: the picture to look at before pressing go.
+
+>>> from cpplan.model import Instance
+>>> from cpplan.plan import Plan
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
+...                 initial={"a": "h1"}, target={"a": "h2"})
+>>> fig = timeline_figure(inst, Plan("optimal", 4, [[{"vm": "a", "from": "h1", "to": "h2"}]]))
+>>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+['ram used / capacity']
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+MAX_HOSTS_DRAWN = 40
+MAX_RESOURCES_DRAWN = 4
+
+
+def matplotlib_available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def require_matplotlib(option: str = "plotting") -> None:
+    """Raise a one-line :class:`InputError` when matplotlib is missing."""
+    if not matplotlib_available():
+        raise InputError("", "", f"{option} needs matplotlib: pip install cpplan[plot]")
+
+
+# --------------------------------------------------------------------------- experiment results
+
+def results_figures(rows: list[dict]) -> dict:
+    """Two figures from results rows: ``cost_ratio`` (cost / LB) and ``seconds``, per planner vs hosts."""
+    from matplotlib.figure import Figure
+
+    rows = [{k: (None if v == "" else v) for k, v in row.items()} for row in rows]
+    planners = list(dict.fromkeys(r["planner"] for r in rows))
+    sizes = sorted({float(r["hosts"]) for r in rows})
+    log_x = len(sizes) > 1 and sizes[-1] / max(sizes[0], 1) >= 10
+    figures = {}
+    for name, value, ylabel in (("cost_ratio", _ratio, "cost / cost lower bound"),
+                                ("seconds", lambda r: float(r["seconds"]), "seconds (wall clock)")):
+        fig = Figure(figsize=(7, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        for i, planner in enumerate(planners):
+            mine = [r for r in rows if r["planner"] == planner]
+            points = [(float(r["hosts"]), value(r)) for r in mine]
+            points = [(x, y) for x, y in points if y is not None]
+            missing = len(mine) - len(points)
+            label = planner + (f" ({missing} without a plan)" if missing else "")
+            shift = (1.0 + 0.04 * (i - (len(planners) - 1) / 2)) if log_x else None
+            xs = [x * shift if log_x else x + 0.15 * (i - (len(planners) - 1) / 2) for x, _ in points]
+            line = ax.plot(xs, [y for _, y in points], "o", alpha=0.45, label=label)[0]
+            by_size = defaultdict(list)
+            for x, y in points:
+                by_size[x].append(y)
+            means = sorted((x, _geomean(ys)) for x, ys in by_size.items())
+            if means:
+                ax.plot([x for x, _ in means], [y for _, y in means], "-", color=line.get_color())
+        if log_x:
+            ax.set_xscale("log")
+        if name == "seconds":
+            ax.set_yscale("log")
+        else:
+            ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("hosts")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel} per planner (dots: runs, line: geometric mean per size)", fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        figures[name] = fig
+    return figures
+
+
+def plot_results(rows: list[dict], out_dir) -> list[Path]:
+    """Write ``cost_ratio.png`` and ``seconds.png`` into ``out_dir``; returns their paths."""
+    paths = []
+    for name, fig in results_figures(rows).items():
+        path = Path(out_dir) / f"{name}.png"
+        save_png(fig, path)
+        paths.append(path)
+    return paths
+
+
+def _ratio(row: dict) -> float | None:
+    cost, lb = row.get("cost"), row.get("lower_bound")
+    if cost is None or lb is None:
+        return None
+    cost, lb = float(cost), float(lb)
+    if lb > 0:
+        return cost / lb
+    return 1.0 if cost == 0 else None
+
+
+def _geomean(ys: list[float]) -> float:
+    return math.exp(sum(math.log(max(y, 1e-9)) for y in ys) / len(ys))
+
+
+# --------------------------------------------------------------------------- one plan
+
+def timeline_figure(inst, plan):
+    """A figure: per resource, each touched host's load share per step (A, after round 1, ...),
+    with one arrow per migration from its source (before the round) to its destination (after it)."""
+    from matplotlib.figure import Figure
+
+    from .show import replay_loads
+
+    loads = replay_loads(inst, plan) if plan.found else [inst.load(inst.initial)]
+    hosts = _hosts_to_draw(inst, plan)
+    resources = [r for r in range(len(inst.resources)) if np.isfinite(inst.effective[hosts, r]).any()]
+    resources = resources[:MAX_RESOURCES_DRAWN] or [0] * bool(inst.resources)
+    steps = len(loads)
+    width = min(20.0, max(6.0, 2.0 + 0.8 * steps))
+    height = min(9.0, 1.2 + 0.45 * len(hosts))
+    fig = Figure(figsize=(width, height * max(1, len(resources))), layout="constrained")
+    axes = fig.subplots(max(1, len(resources)), 1, squeeze=False)[:, 0]
+    row_of = {h: i for i, h in enumerate(hosts)}
+    for ax, r in zip(axes, resources, strict=False):
+        capacity = inst.effective[hosts, r]
+        share = np.stack([load[hosts, r] for load in loads], axis=1) / np.where(
+            np.isfinite(capacity) & (capacity > 0), capacity, np.nan)[:, None]
+        image = ax.imshow(share, aspect="auto", cmap="YlOrRd", vmin=0,
+                          vmax=max(1.0, float(np.nanmax(share, initial=1.0))), interpolation="nearest")
+        fig.colorbar(image, ax=ax, label="used / capacity", shrink=0.9)
+        if share.size <= 300:
+            for (i, t), x in np.ndenumerate(share):
+                if np.isfinite(x):
+                    ax.text(t, i + 0.3, f"{100 * x:.0f}%", ha="center", va="bottom", fontsize=7,
+                            color="white" if x > 0.75 else "black")
+        _draw_migrations(ax, inst, plan, row_of)
+        ax.set_yticks(range(len(hosts)), [inst.host_names[h] for h in hosts], fontsize=8)
+        ax.set_xticks(range(steps), ["A"] + [str(t) for t in range(1, steps)], fontsize=8)
+        ax.set_xlabel("placement A, then after each round")
+        ax.set_title(f"{inst.resources[r]} used / capacity")
+    cut = "" if len(hosts) == inst.n_hosts else f"; {len(hosts)} of {inst.n_hosts} hosts drawn"
+    cost = f", cost {plan.cost:g}, {plan.n_rounds} rounds" if plan.found else ""
+    fig.suptitle(f"{plan.status} ({plan.planner or 'plan'}){cost}{cut}", fontsize=10)
+    return fig
+
+
+def plot_timeline(inst, plan, path) -> Path:
+    """Draw :func:`timeline_figure` into the PNG file ``path``."""
+    path = Path(path)
+    save_png(timeline_figure(inst, plan), path)
+    return path
+
+
+def _hosts_to_draw(inst, plan) -> list[int]:
+    """Hosts touched by the plan, the busiest first when there are too many, in index order."""
+    touches = np.zeros(inst.n_hosts, dtype=np.int64)
+    for moves in plan.rounds:
+        for m in moves:
+            touches[inst.host_index[m["from"]]] += 1
+            touches[inst.host_index[m["to"]]] += 1
+    touched = np.flatnonzero(touches)
+    if touched.size == 0:
+        touched = np.arange(min(inst.n_hosts, MAX_HOSTS_DRAWN))
+    if touched.size > MAX_HOSTS_DRAWN:
+        touched = touched[np.argsort(-touches[touched], kind="stable")[:MAX_HOSTS_DRAWN]]
+    return sorted(touched.tolist())
+
+
+def _draw_migrations(ax, inst, plan, row_of: dict) -> None:
+    label = plan.n_migrations <= 30
+    for t, moves in enumerate(plan.rounds, start=1):
+        for m in moves:
+            src, dst = row_of.get(inst.host_index[m["from"]]), row_of.get(inst.host_index[m["to"]])
+            if src is None or dst is None:
+                continue
+            ax.annotate("", xy=(t - 0.15, dst), xytext=(t - 0.85, src),
+                        arrowprops={"arrowstyle": "->", "color": "tab:blue", "linewidth": 1.2})
+            if label:
+                ax.text(t - 0.5, (src + dst) / 2, m["vm"], ha="center", va="center", fontsize=7,
+                        color="tab:blue", bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                                                "edgecolor": "none", "alpha": 0.8})
+
+
+def save_png(fig, path) -> None:
+    """Save a figure as PNG through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                               suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,93 @@
+"""A plan as text an operator reads before pressing go: one table per round with the loads after it.
+
+>>> from cpplan.model import Instance
+>>> from cpplan.plan import Plan
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
+...                 initial={"a": "h1"}, target={"a": "h2"})
+>>> print(plan_table(inst, Plan("optimal", 4, [[{"vm": "a", "from": "h1", "to": "h2"}]], planner="exact")))
+optimal (exact): cost 4, 1 round, 1 migration of 1 VM to move
+<BLANKLINE>
+round 1: 1 migration, cost 4
+  vm  from  to  cost
+  a   h1    h2     4
+  load after round 1      ram
+  h1                   0/8 0%
+  h2                  4/8 50%
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .plan import Plan
+
+
+def replay_loads(inst, plan: Plan) -> list[np.ndarray]:
+    """Load per host and resource before the first round and after each round ([rounds + 1] x [H, R])."""
+    placement = inst.initial.copy()
+    loads = [inst.load(placement)]
+    for vms, _src, dst in plan.index_rounds(inst):
+        placement = placement.copy()
+        placement[vms] = dst
+        loads.append(inst.load(placement))
+    return loads
+
+
+def plan_table(inst, plan: Plan) -> str:
+    """The plan as aligned text: a header line, then per round its migrations and the touched hosts' loads.
+
+    The plan must be valid for ``inst`` (check with :func:`cpplan.validate` first).
+    """
+    lines = [_headline(inst, plan)]
+    if not plan.found:
+        if plan.reason:
+            lines.append(f"reason: {plan.reason}")
+        return "\n".join(lines)
+    loads = replay_loads(inst, plan)
+    for t, moves in enumerate(plan.rounds, start=1):
+        cost = sum(float(inst.cost[inst.vm_index[m["vm"]]]) for m in moves)
+        lines += ["", f"round {t}: {_plural(len(moves), 'migration')}, cost {cost:g}"]
+        lines += _indent(_columns([["vm", "from", "to", "cost"]] +
+                                  [[m["vm"], m["from"], m["to"], f"{inst.cost[inst.vm_index[m['vm']]]:g}"]
+                                   for m in moves], right={3}))
+        touched = sorted({inst.host_index[m[k]] for m in moves for k in ("from", "to")})
+        header = [f"load after round {t}", *inst.resources]
+        body = [[inst.host_names[h], *(_load(loads[t][h, r], inst.effective[h, r])
+                                       for r in range(len(inst.resources)))] for h in touched]
+        lines += _indent(_columns([header] + body, right=set(range(1, len(header)))))
+    return "\n".join(lines)
+
+
+def _headline(inst, plan: Plan) -> str:
+    head = f"{plan.status} ({plan.planner or 'unknown planner'})"
+    moving = _plural(int(inst.moving.sum()), "VM")
+    if not plan.found:
+        return f"{head}: no plan; {moving} to move"
+    bound = f" (lower bound {plan.lower_bound:g})" if plan.lower_bound not in (None, plan.cost) else ""
+    rounds_bound = (f" (lower bound {plan.rounds_lower_bound})"
+                    if plan.rounds_lower_bound not in (None, plan.n_rounds) else "")
+    return (f"{head}: cost {plan.cost:g}{bound}, {_plural(plan.n_rounds, 'round')}{rounds_bound}, "
+            f"{_plural(plan.n_migrations, 'migration')} of {moving} to move")
+
+
+def _load(used: float, capacity: float) -> str:
+    if not np.isfinite(capacity):
+        return f"{used:g}"
+    share = f" {100 * used / capacity:.0f}%" if capacity > 0 else ""
+    return f"{used:g}/{capacity:g}{share}"
+
+
+def _columns(rows: list[list[str]], right: frozenset | set = frozenset()) -> list[str]:
+    """Rows of cells as aligned lines (columns in ``right`` aligned right), two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["  " + line for line in lines]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
