@@ -210,7 +210,7 @@ def _generate_spec(params, name, source: str, key: str) -> InstanceSpec:
     if not isinstance(family, str) or (families is not None and family not in families):
         known = f" (choose from {', '.join(families)})" if families else ""
         raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
-    hosts = _integer(params["hosts"], source, f"{key}.hosts", minimum=1)
+    hosts = _integer(params["hosts"], source, f"{key}.hosts", minimum=2)
     seed = _integer(params.get("seed", 0), source, f"{key}.seed", minimum=0)
     return InstanceSpec(name or f"{family}-{hosts}-s{seed}",
                         generate=(("family", family), ("hosts", hosts), ("seed", seed)))
