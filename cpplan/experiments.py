@@ -310,7 +310,7 @@ def require_ray():
     try:
         return importlib.import_module("ray")
     except ModuleNotFoundError:
-        raise InputError("", "executor", "ray is not installed: pip install 'cpplan[ray]'") from None
+        raise InputError("", "executor", "ray is not installed: pip install cpplan[ray]") from None
 
 
 def _execute_on_ray(exp: Experiment) -> Iterator[Result]:
