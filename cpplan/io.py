@@ -24,7 +24,7 @@ from .model import Instance
 from .plan import STATUSES, Plan
 
 TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_ratio", "links",
-                  "groups", "pinned")
+                  "groups", "pinned", "page_sharing")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

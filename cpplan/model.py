@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constraints.capacity import fits
+from .constraints.capacity import fits, usage
 from .errors import InputError
 
 HOST_RESERVED = ("max_migrations", "allocation_ratio")
-VM_RESERVED = ("cost",)
+VM_RESERVED = ("cost", "offline_cost", "live", "image")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Group:
     vms: np.ndarray  # VM indices
     anti_affinity: bool
     max_migrating: int | None
+    affinity: bool = False
 
 
 def _number(value, source: str, key: str, *, integer: bool = False) -> float:
@@ -99,13 +100,15 @@ class Instance:
     def __init__(self, hosts: Mapping, vms: Mapping, initial: Mapping, target: Mapping | None = None,
                  limits: Mapping | None = None, allocation_ratio: Mapping | None = None,
                  links: Mapping | None = None, groups: Mapping | None = None,
-                 pinned: list | None = None, *, source: str = ""):
+                 pinned: list | None = None, page_sharing: Mapping | None = None, *,
+                 source: str = ""):
         src = source
         self.source = source
         self._spec = copy.deepcopy({
             k: v for k, v in dict(hosts=hosts, vms=vms, initial=initial, target=target,
                                   limits=limits, allocation_ratio=allocation_ratio, links=links,
-                                  groups=groups, pinned=pinned).items() if v is not None})
+                                  groups=groups, pinned=pinned,
+                                  page_sharing=page_sharing).items() if v is not None})
         hosts = _string_keys(_mapping(hosts, src, "hosts"), src, "hosts.")
         vms = _string_keys(_mapping(vms, src, "vms"), src, "vms.")
         if not hosts:
@@ -156,16 +159,32 @@ class Instance:
                 else:
                     capacity[i, self.resource_index[k]] = _number(x, src, key)
         demand = np.zeros((V, R))
-        cost = np.zeros(V)
+        live_cost = np.zeros(V)
+        offline_cost = np.full(V, np.nan)
+        can_live = np.ones(V, dtype=bool)
+        images: dict[str, int] = {}
+        image = np.full(V, -1, dtype=np.int64)
         ram = self.resource_index.get("ram")
         for j, (v, spec) in enumerate(vms.items()):
             for k, x in spec.items():
-                if k != "cost":
+                if k not in VM_RESERVED:
                     demand[j, self.resource_index[k]] = _number(x, src, f"vms.{v}.{k}")
             if "cost" in spec:
-                cost[j] = _number(spec["cost"], src, f"vms.{v}.cost")
+                live_cost[j] = _number(spec["cost"], src, f"vms.{v}.cost")
             else:
-                cost[j] = demand[j, ram] if ram is not None else 0.0
+                live_cost[j] = demand[j, ram] if ram is not None else 0.0
+            if "live" in spec:
+                can_live[j] = _boolean(spec["live"], src, f"vms.{v}.live")
+            if "offline_cost" in spec:
+                offline_cost[j] = _number(spec["offline_cost"], src, f"vms.{v}.offline_cost")
+            elif not can_live[j]:
+                offline_cost[j] = live_cost[j]
+            if "image" in spec:
+                if not isinstance(spec["image"], str):
+                    raise InputError(src, f"vms.{v}.image", f"must be an image name, got {spec['image']!r}")
+                image[j] = images.setdefault(spec["image"], len(images))
+        self.image = image
+        self.share_ratio, self.share_resource = self._page_sharing(page_sharing, images, src)
 
         initial = _mapping(initial, src, "initial")
         start = np.full(V, -1, dtype=np.int64)
@@ -186,7 +205,9 @@ class Instance:
                 raise InputError(src, f"target.{v}", f"unknown host {h!r}")
             end[self.vm_index[v]] = self.host_index[h]
 
-        self.capacity, self.ratio, self.demand, self.cost = capacity, ratio, demand, cost
+        self.capacity, self.ratio, self.demand = capacity, ratio, demand
+        self.can_live, self.offline_cost = can_live, offline_cost
+        self._set_live_cost(live_cost)
         self.effective = capacity * ratio
         self.host_limit, self.initial, self.target = host_limit, start, end
 
@@ -205,10 +226,36 @@ class Instance:
         for v in _name_list(pinned or [], src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
         self._check_placements(src)
-        for a in (self.capacity, self.ratio, self.effective, self.demand, self.cost,
-                  self.host_limit, self.initial, self.target, self.pinned, self.member_group,
-                  self.member_vm, self.group_cap, self.group_anti):
+        for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
+                  self.initial, self.target, self.pinned, self.member_group, self.member_vm,
+                  self.group_cap, self.group_anti, self.image, self.share_ratio, self.can_live,
+                  self.offline_cost):
             a.setflags(write=False)
+
+    def _set_live_cost(self, live_cost: np.ndarray) -> None:
+        """Costs per VM: a VM moves offline when it may not move live or offline is cheaper."""
+        self.live_cost = live_cost
+        self.offline = ~self.can_live | (self.offline_cost < live_cost)
+        self.cost = np.where(self.offline, self.offline_cost, live_cost)
+        for a in (self.live_cost, self.offline, self.cost):
+            a.setflags(write=False)
+
+    def _page_sharing(self, spec, images: dict, src) -> tuple[np.ndarray, int]:
+        """Shared RAM fraction per image (empty when no page sharing) and the resource it applies to."""
+        if spec is None:
+            return np.zeros(0), -1
+        spec = _mapping(spec, src, "page_sharing")
+        _unknown_keys(spec, ("ratio", "images", "resource"), src, "page_sharing.")
+        resource = spec.get("resource", "ram")
+        if resource not in self.resource_index:
+            raise InputError(src, "page_sharing.resource", f"unknown resource {resource!r}")
+        default = _fraction(spec.get("ratio", 0.0), src, "page_sharing.ratio")
+        ratios = np.full(len(images), default)
+        for name, x in _mapping(spec.get("images", {}), src, "page_sharing.images").items():
+            x = _fraction(x, src, f"page_sharing.images.{name}")
+            if name in images:
+                ratios[images[name]] = x
+        return ratios, self.resource_index[resource]
 
     def _link(self, name, spec, src) -> Link:
         spec = _mapping(spec, src, f"links.{name}")
@@ -219,19 +266,24 @@ class Instance:
 
     def _group(self, name, spec, src) -> Group:
         spec = _mapping(spec, src, f"groups.{name}")
-        _unknown_keys(spec, ("vms", "anti_affinity", "max_migrating"), src, f"groups.{name}.")
+        _unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating"), src, f"groups.{name}.")
         members = _name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
-        anti = spec.get("anti_affinity", False)
-        if not isinstance(anti, bool):
-            raise InputError(src, f"groups.{name}.anti_affinity", f"must be true or false, got {anti!r}")
+        anti = _boolean(spec.get("anti_affinity", False), src, f"groups.{name}.anti_affinity")
+        together = _boolean(spec.get("affinity", False), src, f"groups.{name}.affinity")
+        if anti and together:
+            raise InputError(src, f"groups.{name}", "cannot be both affinity and anti_affinity")
         cap = spec.get("max_migrating")
         if cap is not None:
             cap = _number(cap, src, f"groups.{name}.max_migrating", integer=True)
         return Group(str(name), np.array([self.vm_index[v] for v in members], dtype=np.int64),
-                     anti, cap)
+                     anti, cap, together)
 
     def _check_placements(self, src: str) -> None:
         for g in self.groups:
+            apart = np.unique(self.target[g.vms])
+            if g.affinity and apart.size > 1:
+                raise InputError(src, f"groups.{g.name}", "affinity broken by the target placement: "
+                                 f"members on {', '.join(self.host_names[h] for h in apart[:3])}")
             if not g.anti_affinity:
                 continue
             for key, place in (("initial", self.initial), ("target", self.target)):
@@ -273,10 +325,8 @@ class Instance:
         return self.initial != self.target
 
     def load(self, placement: np.ndarray) -> np.ndarray:
-        """Summed demand per host and resource for a placement (host index per VM)."""
-        out = np.zeros((self.n_hosts, len(self.resources)))
-        np.add.at(out, placement, self.demand)
-        return out
+        """Use per host and resource for a placement (host index per VM), page sharing applied."""
+        return usage(self, np.arange(self.n_vms), placement)
 
     def to_dict(self) -> dict:
         """The instance as the mapping of SPEC section 2 (what the loader reads)."""
@@ -299,8 +349,7 @@ class Instance:
         values = np.array([cost_of(self.vm(j)) for j in range(self.n_vms)], dtype=float)
         if values.size and (not np.isfinite(values).all() or (values < 0).any()):
             raise InputError(self.source, "cost", "a cost function must return non-negative numbers")
-        values.setflags(write=False)
-        clone.cost = values
+        clone._set_live_cost(values)
         return clone
 
     def vm(self, j: int) -> VM:
@@ -322,6 +371,19 @@ class VM:
     cost: float
     initial: str
     target: str
+
+
+def _boolean(value, source: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(source, key, f"must be true or false, got {value!r}")
+    return value
+
+
+def _fraction(value, source: str, key: str) -> float:
+    x = _number(value, source, key)
+    if x > 1:
+        raise InputError(source, key, f"must be a fraction between 0 and 1, got {value!r}")
+    return x
 
 
 def _positive(value, source: str, key: str) -> float:

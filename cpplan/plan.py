@@ -68,14 +68,20 @@ class Plan:
 
     @classmethod
     def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:
-        """Build a plan from rounds of index arrays; its cost is summed from ``inst.cost``."""
+        """Build a plan from rounds of index arrays ``(vms, src, dst[, offline])``.
+
+        Without an ``offline`` mask, a VM that ``inst.offline`` marks (it may
+        not move live, or offline is cheaper) migrates with ``"mode": "offline"``.
+        The cost is summed per migration by its mode.
+        """
         named, cost = [], 0.0
-        for vms, src, dst in rounds:
+        for vms, src, dst, *rest in rounds:
             if len(vms) == 0:
                 continue
-            named.append([{"vm": inst.vm_names[v], "from": inst.host_names[s], "to": inst.host_names[d]}
-                          for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)])
-            cost += float(inst.cost[vms].sum())
+            offline = rest[0] if rest else inst.offline[vms]
+            named.append([_migration(inst, v, s, d, o) for v, s, d, o in zip(
+                vms.tolist(), src.tolist(), dst.tolist(), offline.tolist(), strict=True)])
+            cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         return cls(status=status, cost=_plain(cost), rounds=named, **kw)
 
     def index_rounds(self, inst) -> list[IndexRound]:
@@ -86,6 +92,13 @@ class Plan:
                         np.array([inst.host_index[m["from"]] for m in r], dtype=np.int64),
                         np.array([inst.host_index[m["to"]] for m in r], dtype=np.int64)))
         return out
+
+
+def _migration(inst, v: int, s: int, d: int, offline: bool) -> dict:
+    out = {"vm": inst.vm_names[v], "from": inst.host_names[s], "to": inst.host_names[d]}
+    if offline:
+        out["mode"] = "offline"
+    return out
 
 
 def _plain(x):

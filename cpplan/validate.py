@@ -39,15 +39,15 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
             if len(out) >= max_violations:
                 break
             continue
-        vms, src, dst = parsed
-        rnd = Round(t, placement, load, vms, src, dst)
+        vms, src, dst, offline = parsed
+        rnd = Round(t, placement, load, vms, src, dst, offline)
         for constraint in ALL:
             out.extend(constraint.check(inst, rnd))
         np.subtract.at(load, src, inst.demand[vms])
         np.add.at(load, dst, inst.demand[vms])
         placement = placement.copy()
         placement[vms] = dst
-        cost += float(inst.cost[vms].sum())
+        cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         if len(out) >= max_violations:
             return out[:max_violations]
     for v in np.flatnonzero(placement != inst.target)[:max_violations]:
@@ -63,7 +63,7 @@ def _parse_round(inst, t, moves, placement, out):
     if not isinstance(moves, list):
         out.append(f"round {t}: must be a list of migrations")
         return None
-    vms, src, dst, ok = [], [], [], True
+    vms, src, dst, offline, ok = [], [], [], [], True
     seen = set()
     for i, m in enumerate(moves):
         if not isinstance(m, dict) or not {"vm", "from", "to"} <= m.keys():
@@ -85,14 +85,21 @@ def _parse_round(inst, t, moves, placement, out):
             out.append(f"round {t}: VM {m['vm']} migrates from {m['from']} to itself")
         elif v in seen:
             out.append(f"round {t}: VM {m['vm']} migrates twice in one round")
+        elif m.get("mode", "live") not in ("live", "offline"):
+            out.append(f"round {t}: VM {m['vm']} has mode {m['mode']!r}, not live or offline")
+        elif m.get("mode", "live") == "live" and not inst.can_live[v]:
+            out.append(f"round {t}: VM {m['vm']} may not migrate live (live: false)")
+        elif m.get("mode") == "offline" and np.isnan(inst.offline_cost[v]):
+            out.append(f"round {t}: VM {m['vm']} may not migrate offline (no offline_cost)")
         else:
             seen.add(v)
             vms.append(v)
             src.append(s)
             dst.append(d)
+            offline.append(m.get("mode") == "offline")
             continue
         ok = False
     if not ok:
         return None
     as_array = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
-    return as_array(vms), as_array(src), as_array(dst)
+    return as_array(vms), as_array(src), as_array(dst), np.array(offline, dtype=bool)

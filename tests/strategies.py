@@ -12,8 +12,13 @@ from cpplan import InputError, Instance
 
 
 @st.composite
-def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool = False):
-    """A random cloud of 2..max_hosts hosts and 1..max_vms VMs with a valid target."""
+def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool = False,
+                sharing: bool = False):
+    """A random cloud of 2..max_hosts hosts and 1..max_vms VMs with a valid target.
+
+    ``service_levels`` adds a group, a link and a pinned VM at random;
+    ``sharing`` adds page sharing between VMs of one image and offline moves.
+    """
     n_hosts = draw(st.integers(2, max_hosts))
     n_vms = draw(st.integers(1, max_vms))
     two = draw(st.booleans())
@@ -30,6 +35,11 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
             spec["cpu"] = draw(st.integers(0, 3))
         if draw(st.booleans()):
             spec["cost"] = draw(st.integers(0, 9))
+        if sharing:
+            spec["image"] = draw(st.sampled_from(["a", "b"]))
+            if draw(st.integers(0, 3)) == 0:
+                spec["offline_cost"] = draw(st.integers(0, 12))
+                spec["live"] = draw(st.booleans())
         vms[f"vm{v}"] = spec
     names = list(hosts)
     initial = {v: draw(st.sampled_from(names)) for v in vms}
@@ -46,6 +56,8 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
             extra["links"] = {"uplink": {"hosts": names[:1], "max_migrations": 1}}
         if draw(st.booleans()):
             extra["pinned"] = [draw(st.sampled_from(list(vms)))]
+    if sharing:
+        extra["page_sharing"] = {"ratio": draw(st.sampled_from([0.0, 0.25, 0.5]))}
     try:
         return Instance(hosts=hosts, vms=vms, initial=initial, target=target, **extra)
     except InputError:

@@ -31,6 +31,7 @@ class Round:
     vms: np.ndarray
     src: np.ndarray
     dst: np.ndarray
+    offline: np.ndarray | None = None  # per migration: moved offline (not live)
 
 
 ALL = (Capacity(), Concurrency(), Links(), Pinned(), Groups())

@@ -1,6 +1,7 @@
 """Service groups: at most ``max_migrating`` members migrate per round, and
-anti-affinity (no host holds two members during a round; a migrating member
-is on both of its hosts for the round).
+anti-affinity (no host holds two members during a round; a member migrating
+live is on both of its hosts for the round, one moved offline on its
+destination only).
 
 Checked for all groups at once from the instance's membership arrays
 (``member_group``, ``member_vm``), so a round costs the same with 3 or
@@ -29,7 +30,12 @@ def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int]]:
     dest = np.full(inst.n_vms, -1, dtype=np.int64)
     dest[rnd.vms] = rnd.dst
     arriving = dest[vms] >= 0
-    pairs = np.concatenate([groups * inst.n_hosts + rnd.placement[vms],
+    staying = np.ones(vms.size, dtype=bool)
+    if rnd.offline is not None and rnd.offline.any():
+        gone = np.zeros(inst.n_vms, dtype=bool)
+        gone[rnd.vms[rnd.offline]] = True
+        staying = ~gone[vms]
+    pairs = np.concatenate([groups[staying] * inst.n_hosts + rnd.placement[vms][staying],
                             groups[arriving] * inst.n_hosts + dest[vms][arriving]])
     uniq, counts = np.unique(pairs, return_counts=True)
     return [(int(x // inst.n_hosts), int(x % inst.n_hosts)) for x in uniq[counts > 1]]

@@ -1,10 +1,12 @@
-"""Exact planner: A* over placements, one migration at a time, for small clouds.
+"""Exact planner: A* over placements, one step at a time, for small clouds.
 
-Any valid round can be replayed one migration at a time in any order (each
-step holds less on every host than the round did), so the cheapest
-sequence of single migrations costs exactly the minimum plan cost. The
+A step is one migration, or a batch of offline migrations made together.
+Any valid round can be replayed as its offline migrations in one batch
+(each leaves its source at once) followed by its live migrations one by one
+in any order, and every step holds no more on any host than the round did.
+So the cheapest sequence of steps costs exactly the minimum plan cost: the
 search proves ``optimal`` or, when it exhausts every reachable placement,
-``infeasible``; then the sequence is packed into rounds.
+``infeasible``; then the steps are packed into rounds.
 
 The heuristic (summed cost of VMs off their target) is consistent, so the
 first time the target is popped its cost is minimal.
@@ -27,12 +29,16 @@ import time
 import numpy as np
 
 from ..constraints import ALL, Round
-from ..constraints.capacity import fits
+from ..constraints.capacity import fits, usage
 from ..constraints.links import crossing
 from ..plan import Plan
 
 MAX_VMS = 40  # beyond this the placement space is hopeless for exhaustive search
 MAX_EXPANSIONS = 2_000_000
+MAX_OFFLINE_VMS = 4  # offline batches are enumerated only up to this many offline-capable VMs
+
+# One migration: (vm, from, to, offline).
+Move = tuple[int, int, int, bool]
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
@@ -42,17 +48,18 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
                            f"{inst.n_vms}: use --planner greedy or cp")
     search = _Search(inst)
     deadline = None if time_limit is None else time.monotonic() + time_limit
-    found = search.run(deadline, progress)
+    steps = search.run(deadline, progress)
     stats = {"expanded": search.expanded}
-    if found is None:
-        if search.exhausted:
+    if steps is None:
+        if search.exhausted and search.complete:
             return Plan("infeasible", 0, [], planner="exact", stats=stats,
                         reason=search.explain_infeasible())
+        why = ("too many VMs may move offline to enumerate their batches" if search.exhausted
+               else "time limit" if search.timed_out else "expansion limit")
         return Plan("unknown", 0, [], planner="exact", stats=stats,
-                    reason=f"search stopped after {search.expanded} placements "
-                           f"({'time limit' if search.timed_out else 'expansion limit'})")
-    rounds = pack_rounds(inst, found)
-    return Plan.from_index_rounds(inst, rounds, "optimal", planner="exact", stats=stats)
+                    reason=f"search stopped after {search.expanded} placements ({why})")
+    status = "optimal" if search.complete else "feasible"
+    return Plan.from_index_rounds(inst, pack_rounds(inst, steps), status, planner="exact", stats=stats)
 
 
 class _Search:
@@ -60,34 +67,32 @@ class _Search:
 
     def __init__(self, inst):
         self.inst = inst
-        self.demand = inst.demand.tolist()
         self.effective = inst.effective
         self.cost = inst.cost.tolist()
         self.target = tuple(inst.target.tolist())
-        self.allowed = self._static_moves()
-        self.anti = [[g.vms.tolist() for g in inst.groups if g.anti_affinity and v in g.vms]
-                     for v in range(inst.n_vms)]
-        self.expanded, self.exhausted, self.timed_out = 0, False, False
-        self.parent: dict[tuple, tuple | None] = {}
-        self.best_h: tuple[float, tuple] | None = None
-
-    def _static_moves(self) -> list[list[int]]:
-        """Per VM, the destination hosts a single migration could ever use (limits, pins, groups)."""
-        inst = self.inst
         frozen = inst.pinned.copy()
         if inst.total_limit == 0:
             frozen[:] = True
         for g in inst.groups:
             if g.max_migrating == 0:
                 frozen[g.vms] = True
-        open_hosts = np.flatnonzero(inst.host_limit > 0).tolist()
+        self.movable = np.flatnonzero(~frozen).tolist()
+        self.open_hosts = np.flatnonzero(inst.host_limit > 0).tolist()
         self.closed_links = [link for link in inst.links if link.max_migrations == 0]
-        return [[] if frozen[v] else open_hosts for v in range(inst.n_vms)]
+        self.anti = [[g.vms.tolist() for g in inst.groups if g.anti_affinity and v in g.vms]
+                     for v in range(inst.n_vms)]
+        offline_ok = ~np.isnan(inst.offline_cost) & ~frozen
+        self.offline_vms = np.flatnonzero(offline_ok).tolist()
+        self.complete = len(self.offline_vms) <= MAX_OFFLINE_VMS
+        self.batch_limit = len(self.offline_vms) if self.complete else 0
+        self.expanded, self.exhausted, self.timed_out = 0, False, False
+        self.parent: dict[tuple, tuple | None] = {}
+        self.best_h: tuple[float, tuple] | None = None
 
     def h(self, state) -> float:
         return sum(c for s, t, c in zip(state, self.target, self.cost, strict=True) if s != t)
 
-    def run(self, deadline, progress):
+    def run(self, deadline, progress) -> list[list[Move]] | None:
         inst = self.inst
         start = tuple(inst.initial.tolist())
         tie = itertools.count()
@@ -103,9 +108,8 @@ class _Search:
                 return self._path(state)
             closed.add(state)
             self.expanded += 1
-            hval = f - g
-            if self.best_h is None or hval < self.best_h[0]:
-                self.best_h = (hval, state)
+            if self.best_h is None or f - g < self.best_h[0]:
+                self.best_h = (f - g, state)
             if self.expanded % 20000 == 0:
                 if deadline is not None and time.monotonic() > deadline:
                     self.timed_out = True
@@ -114,37 +118,59 @@ class _Search:
                     progress(f"exact: {self.expanded} placements explored, bound {f:g}")
                 if self.expanded >= MAX_EXPANSIONS:
                     return None
-            load = inst.load(np.array(state))
-            for v, here in enumerate(state):
-                for dest in self.allowed[v]:
-                    if dest == here or not self._admits(v, here, dest, state, load):
-                        continue
-                    nxt = state[:v] + (dest,) + state[v + 1:]
-                    ng = g + self.cost[v]
-                    if nxt in closed or ng >= best_g.get(nxt, float("inf")):
-                        continue
-                    best_g[nxt] = ng
-                    self.parent[nxt] = (state, v, here, dest)
-                    heapq.heappush(heap, (ng + self.h(nxt), ng, next(tie), nxt))
+            for step, step_cost in self._steps(state):
+                nxt = list(state)
+                for v, _, dst, _ in step:
+                    nxt[v] = dst
+                nxt = tuple(nxt)
+                ng = g + step_cost
+                if nxt in closed or ng >= best_g.get(nxt, float("inf")):
+                    continue
+                best_g[nxt] = ng
+                self.parent[nxt] = (state, step)
+                heapq.heappush(heap, (ng + self.h(nxt), ng, next(tie), nxt))
         self.exhausted = True
         return None
+
+    def _steps(self, state):
+        """Successor steps with their cost: single migrations, then offline batches."""
+        load = self.inst.load(np.array(state))
+        for v in self.movable:
+            here = state[v]
+            for dest in self.open_hosts:
+                if dest != here and self._admits(v, here, dest, state, load):
+                    yield [(v, here, dest, bool(self.inst.offline[v]))], self.cost[v]
+        for size in range(2, self.batch_limit + 1):
+            for vms in itertools.combinations(self.offline_vms, size):
+                choices = [[h for h in self.open_hosts if h != state[v]] for v in vms]
+                for dests in itertools.product(*choices):
+                    step = [(v, state[v], d, True) for v, d in zip(vms, dests, strict=True)]
+                    if _round_ok(self.inst, np.array(state), load, step):
+                        yield step, float(self.inst.offline_cost[list(vms)].sum())
 
     def _admits(self, v, here, dest, state, load) -> bool:
         if self.inst.host_limit[here] == 0:
             return False
-        if not fits(load[dest] + self.inst.demand[v], self.effective[dest]).all():
+        if not fits(self._use_with(v, dest, state, load), self.effective[dest]).all():
             return False
         for link in self.closed_links:
             if crossing(self.inst, link, np.array([here]), np.array([dest]))[0]:
                 return False
         return all(state[u] != dest for members in self.anti[v] for u in members if u != v)
 
-    def _path(self, state) -> list[tuple[int, int, int]]:
-        moves = []
+    def _use_with(self, v, dest, state, load) -> np.ndarray:
+        """Use of ``dest`` once ``v`` arrives (page sharing applied when the cloud has it)."""
+        if not self.inst.share_ratio.size:
+            return load[dest] + self.inst.demand[v]
+        there = [u for u, h in enumerate(state) if h == dest] + [v]
+        return usage(self.inst, np.array(there), np.full(len(there), dest))[dest]
+
+    def _path(self, state) -> list[list[Move]]:
+        steps = []
         while self.parent[state] is not None:
-            state, v, src, dst = self.parent[state]
-            moves.append((v, src, dst))
-        return moves[::-1]
+            state, step = self.parent[state]
+            steps.append(step)
+        return steps[::-1]
 
     def explain_infeasible(self) -> str:
         """Why the closest reachable placement cannot finish, host and resource named."""
@@ -164,32 +190,39 @@ class _Search:
                 f"placements explored); closest: {', '.join(reasons)}")
 
 
-def pack_rounds(inst, moves) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Pack a valid serial sequence into rounds: extend the current round while it stays valid.
+def pack_rounds(inst, steps: list[list[Move]]):
+    """Pack valid steps into rounds: extend the current round while it stays valid.
 
-    Consecutive moves share a round when the round, started from the
-    placement before its first move, passes every constraint check.
+    Consecutive steps share a round when the round, started from the
+    placement before its first step, passes every constraint check and no VM
+    moves twice in it.
     """
-    rounds: list[list[tuple[int, int, int]]] = []
+    rounds: list[list[Move]] = []
     placement = inst.initial.copy()
     load = inst.load(placement)
-    current: list[tuple[int, int, int]] = []
-    for move in moves:
-        trial = current + [move]
-        if current and (move[0] in {m[0] for m in current} or not _round_ok(inst, placement, load, trial)):
+    current: list[Move] = []
+    for step in steps:
+        trial = current + step
+        moved = {m[0] for m in current}
+        if current and (any(m[0] in moved for m in step) or not _round_ok(inst, placement, load, trial)):
             rounds.append(current)
-            for v, src, dst in current:
+            for v, _, dst, _ in current:
                 placement[v] = dst
-                load[src] -= inst.demand[v]
-                load[dst] += inst.demand[v]
-            trial = [move]
+            load = inst.load(placement)
+            trial = list(step)
         current = trial
     if current:
         rounds.append(current)
-    return [tuple(np.array(col, dtype=np.int64) for col in zip(*r, strict=True)) for r in rounds]
+    return [_arrays(r) for r in rounds]
 
 
-def _round_ok(inst, placement, load, moves) -> bool:
-    vms, src, dst = (np.array(col, dtype=np.int64) for col in zip(*moves, strict=True))
-    rnd = Round(0, placement, load, vms, src, dst)
+def _arrays(moves: list[Move]):
+    vms, src, dst, offline = zip(*moves, strict=True)
+    as_int = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
+    return as_int(vms), as_int(src), as_int(dst), np.array(offline, dtype=bool)
+
+
+def _round_ok(inst, placement, load, moves: list[Move]) -> bool:
+    vms, src, dst, offline = _arrays(moves)
+    rnd = Round(0, placement, load, vms, src, dst, offline)
     return not any(c.check(inst, rnd) for c in ALL)
