@@ -1,0 +1,386 @@
+"""Carry out a plan on a live cloud, round by round, and re-plan when the cloud drifts.
+
+Before each round the VMs and hosts it touches are read again: every VM must
+still exist, be live-migratable and sit on its planned source; every host must
+be up (and enabled to receive); Placement's usage on each destination plus the
+VMs arriving must fit its capacity. Then the round's live migrations start
+together, and the round ends when every one of them has ended (polled, with a
+timeout and a progress bar); each VM must have landed on its planned host.
+
+On drift (a VM gone or elsewhere, a host down, a migration failed) the
+execution stops, reads the current state into a new instance with the same
+target (``<plan>.replanN.yaml``), plans again (``<plan>.replanN.json``) and,
+once ``confirm`` agrees, goes on with the new plan. A Ctrl-C stops after the
+current round. The journal records every migration started and ended.
+
+>>> describe([[{"vm": "web1", "from": "c1", "to": "c2"}]])
+'round 1 (1 migration)\\n  web1  c1 -> c2'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import InputError
+from ..io import save_instance, save_plan
+from ..model import Instance
+from ..plan import Plan
+from ..planners import plan as make_plan
+from .cloud import Cloud, CloudError
+from .journal import Journal
+from .snapshot import LIVE_MIGRATABLE, take_snapshot, vm_names
+
+# How an execution ends, and the exit code the command line gives it.
+EXIT_BY_OUTCOME = {"done": 0, "dry-run": 0, "infeasible": 3, "unknown": 4, "stopped": 5}
+
+
+@dataclass
+class Outcome:
+    """How an execution ended: ``done`` (the cloud is at the target), ``dry-run``, ``stopped``
+    (interrupted, declined, timed out, drifted too often or unable to re-plan), or the
+    re-planner's ``infeasible`` / ``unknown``."""
+
+    status: str
+    message: str
+    migrations: int = 0
+    replans: int = 0
+
+
+@dataclass
+class Settings:
+    """Knobs of an execution; the defaults suit a real cloud."""
+
+    poll_interval: float = 2.0  # seconds between two looks at running migrations
+    round_timeout: float = 3600.0  # seconds a round may run before the execution stops
+    planner: str = "auto"  # re-planner
+    time_limit: float = 30.0  # re-planning budget, seconds
+    max_replans: int = 3
+    progress: bool = True  # a progress bar on stderr while waiting
+
+
+def describe(rounds) -> str:
+    """The rounds of a plan, one migration a line."""
+    lines = []
+    for t, rnd in enumerate(rounds, 1):
+        lines.append(f"round {t} ({len(rnd)} migration{'s' if len(rnd) != 1 else ''})")
+        width = max((len(m["vm"]) for m in rnd), default=0)
+        lines += [f"  {m['vm']:<{width}}  {m['from']} -> {m['to']}" for m in rnd]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(say: Callable[[str], None]):
+    """Within the block, a first Ctrl-C sets the yielded event; a second one interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        say("interrupted: stopping after the current round (Ctrl-C again to stop waiting)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Execution:
+    """One run of ``cpplan openstack execute``: see :func:`execute`."""
+
+    def __init__(self, cloud: Cloud, inst: Instance, plan: Plan, *, journal: Journal, out: Path,
+                 confirm: Callable[[Plan], bool], say: Callable[[str], None], settings: Settings):
+        self.cloud, self.journal, self.out = cloud, journal, Path(out)
+        self.confirm, self.say, self.settings = confirm, say, settings
+        self.inst, self.plan = inst, plan
+        self.scope = list(inst.host_names)
+        self.limits = inst.to_dict().get("limits")
+        self.goal = {v: inst.host_names[inst.target[j]] for j, v in enumerate(inst.vm_names)}
+        self.finished = self.replans = 0
+
+    # -------------------------------------------------------------- the run
+    def run(self) -> Outcome:
+        where = self.locate()
+        problems = self.differences(where)
+        self.say(f"plan: {self.plan.n_rounds} rounds, {self.plan.n_migrations} migrations, cost "
+                 f"{self.plan.cost:g} ({self.plan.status}, {self.plan.planner or 'unknown planner'})")
+        self.say(describe(self.plan.rounds))
+        if problems:
+            self.say("the cloud differs from the instance, so execution starts with a re-plan:\n  "
+                     + "\n  ".join(problems))
+        if not self.confirm(self.plan):
+            return Outcome("dry-run", "dry run: nothing changed (--yes carries the plan out)")
+        self.journal.write("plan", plan=0, rounds=self.plan.n_rounds, migrations=self.plan.n_migrations,
+                           cost=self.plan.cost)
+        with stop_on_interrupt(self.say) as stop:
+            try:
+                return self._rounds_and_replans(where, problems, stop)
+            except CloudError as e:
+                return self.stop(f"the cloud failed: {e}", self.replans)
+
+    def _rounds_and_replans(self, where: dict, problems: list[str], stop: threading.Event) -> Outcome:
+        while True:
+            if not problems:
+                status, problems = self.carry_out(_ids(where), stop)
+                if status == "stopped":
+                    return self.stop(problems[0], self.replans)
+                if not problems:
+                    where = self.locate()
+                    problems = self.off_target(where)
+                if not problems:
+                    gone = [vm for vm in self.goal if vm not in where]
+                    self.journal.write("done", migrations=self.finished, replans=self.replans, gone=gone)
+                    return Outcome("done", f"the cloud is at the target: {self.finished} migrations, "
+                                           f"{self.replans} re-plan(s)"
+                                           + (f"; gone meanwhile: {', '.join(gone)}" if gone else ""),
+                                   self.finished, self.replans)
+            self.journal.write("drift", plan=self.replans, problems=problems)
+            self.say("the cloud drifted:\n  " + "\n  ".join(problems))
+            if stop.is_set():
+                return self.stop("interrupted", self.replans)
+            if self.replans >= self.settings.max_replans:
+                return self.stop(f"drifted again after {self.replans} re-plan(s) (--max-replans)", self.replans)
+            self.replans += 1
+            ended = self.replan(self.replans)
+            if ended is not None:
+                return ended
+            if not self.confirm(self.plan):
+                return self.stop("the new plan was not confirmed", self.replans)
+            where = self.locate()
+            problems = self.differences(where)
+
+    def stop(self, reason: str, replans: int) -> Outcome:
+        self.journal.write("stop", reason=reason, migrations=self.finished)
+        return Outcome("stopped", f"stopped: {reason}", self.finished, replans)
+
+    # ------------------------------------------------------- state checks
+    def locate(self) -> dict:
+        """VM name -> :class:`Server` for the servers on the hosts in scope, named as a snapshot names them."""
+        in_scope = set(self.scope)
+        servers = [s for s in self.cloud.servers() if s.host in in_scope]
+        name_of = vm_names((s.id, s.name) for s in servers)
+        return {name_of[s.id]: s for s in servers}
+
+    def differences(self, where: dict) -> list[str]:
+        """How the current instance's VMs differ from where the cloud has them."""
+        inst, problems = self.inst, []
+        for j, vm in enumerate(inst.vm_names):
+            expected = inst.host_names[inst.initial[j]]
+            if vm not in where:
+                problems.append(f"{vm}: no longer on the hosts in scope")
+            elif where[vm].host != expected:
+                problems.append(f"{vm}: on {where[vm].host}, the instance has it on {expected}")
+        return problems
+
+    def off_target(self, where: dict) -> list[str]:
+        """VMs of the first instance that are still there but not on their target."""
+        return [f"{vm}: on {where[vm].host}, its target is {host}" for vm, host in self.goal.items()
+                if vm in where and where[vm].host != host]
+
+    def check_round(self, rnd: list[dict], ids: dict) -> list[str]:
+        """Re-read the VMs and hosts of one round; the reasons it cannot start as planned."""
+        problems = []
+        services = self.cloud.compute_services()
+        arriving: dict = defaultdict(lambda: defaultdict(float))
+        for m in rnd:
+            server = self.cloud.server(ids[m["vm"]]) if m["vm"] in ids else None
+            if server is None:
+                problems.append(f"{m['vm']}: no longer exists")
+                continue
+            if server.host != m["from"]:
+                problems.append(f"{m['vm']}: on {server.host}, planned to leave {m['from']}")
+            elif server.migrating or server.status not in LIVE_MIGRATABLE:
+                problems.append(f"{m['vm']}: {server.status} ({server.task_state}), cannot live-migrate")
+            for r, x in server.demand.items():
+                arriving[m["to"]][r] += x
+        for h in sorted({m["from"] for m in rnd} | set(arriving)):
+            enabled, up = services.get(h, (False, False))
+            if not up:
+                problems.append(f"host {h}: compute service down")
+            elif h in arriving and not enabled:
+                problems.append(f"host {h}: compute service disabled")
+        for h, load in sorted(arriving.items()):
+            inventory, usage = self.cloud.resources(h)
+            for r, x in load.items():
+                if r in inventory and usage.get(r, 0) + x > inventory[r].usable:
+                    problems.append(f"host {h}: {r} in use {usage.get(r, 0):g} + arriving {x:g} > "
+                                    f"capacity {inventory[r].usable:g}")
+        return problems
+
+    # ---------------------------------------------------------- the rounds
+    def carry_out(self, ids: dict, stop: threading.Event) -> tuple[str, list[str]]:
+        """Run the current plan's rounds; ("done", []), ("drift", problems) or ("stopped", [reason])."""
+        rounds = [r for r in self.plan.rounds if r]
+        for t, rnd in enumerate(rounds, 1):
+            if stop.is_set():
+                return "stopped", [f"interrupted after round {t - 1} of {len(rounds)}"]
+            problems = self.check_round(rnd, ids)
+            if problems:
+                return "drift", problems
+            self.journal.write("round", plan=self.replans, round=t, of=len(rounds), migrations=len(rnd))
+            ends = self.run_round(t, len(rounds), rnd, ids)
+            timed_out = [e["vm"] for e in ends if e["event"] == "timeout"]
+            if timed_out:
+                return "stopped", [f"round {t}: still migrating after {self.settings.round_timeout:g} s: "
+                                   f"{', '.join(timed_out)}"]
+            problems = [_ending(e) for e in ends if e["event"] != "finished"]
+            if problems:
+                return "drift", problems
+        return "done", []
+
+    def run_round(self, t: int, n_rounds: int, rnd: list[dict], ids: dict) -> list[dict]:
+        """Start a round's migrations, wait until each has ended; the journal records of their ends."""
+        started, ends = {}, []
+        for m in rnd:
+            record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]], "from": m["from"],
+                      "to": m["to"]}
+            self.journal.write("start", **record)
+            try:
+                self.cloud.live_migrate(record["server"], m["to"])
+            except CloudError as e:
+                ends.append(self.journal.write("failed", **record, host=m["from"], error=str(e)))
+                continue
+            started[m["vm"]] = (record, time.monotonic())
+        deadline = time.monotonic() + self.settings.round_timeout
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True),
+                            disable=not self.settings.progress, transient=True)
+        with progress:
+            bar = progress.add_task(f"round {t}/{n_rounds}", total=len(rnd), completed=len(ends))
+            try:
+                while started and time.monotonic() < deadline:
+                    time.sleep(min(self.settings.poll_interval, max(0.0, deadline - time.monotonic())))
+                    for vm, (record, since) in list(started.items()):
+                        end = self._look(record, since)
+                        if end is not None:
+                            ends.append(end)
+                            del started[vm]
+                            progress.advance(bar)
+            except KeyboardInterrupt:
+                for record, _ in started.values():
+                    self.journal.write("abandoned", **record, reason="second Ctrl-C: no longer watched")
+                raise
+        for record, since in started.values():
+            ends.append(self.journal.write("timeout", **record, seconds=round(time.monotonic() - since, 3)))
+        for e in ends:
+            self.say(f"  {e['vm']}  {e['from']} -> {e['to']}: {_ending(e, short=True)}")
+        return ends
+
+    def _look(self, record: dict, since: float) -> dict | None:
+        """The journal record of a migration's end, or None while it runs (or the cloud does not answer)."""
+        try:
+            server = self.cloud.server(record["server"])
+        except CloudError as e:
+            self.say(f"  {record['vm']}: cannot read its state, trying again: {e}")
+            return None
+        seconds = round(time.monotonic() - since, 3)
+        if server is None:
+            return self.journal.write("vanished", **record, seconds=seconds)
+        if server.migrating:
+            return None
+        if server.host == record["to"] and server.status != "ERROR":
+            self.finished += 1
+            return self.journal.write("finished", **record, host=server.host, seconds=seconds)
+        event = "failed" if server.host == record["from"] else "elsewhere"
+        return self.journal.write(event, **record, host=server.host, status=server.status, seconds=seconds)
+
+    # ------------------------------------------------------------ re-planning
+    def replan(self, number: int) -> Outcome | None:
+        """Read the current state, plan again to the same target; an Outcome when that fails."""
+        stem = self.out
+        fresh = take_snapshot(self.cloud, hosts=self.scope, max_per_host=1)
+        try:
+            inst = rebase(fresh.instance, self.goal, self.inst, self.limits)
+        except InputError as e:
+            return self.stop(f"cannot re-plan from the current state: {e.problem} ({e.key})", number)
+        inst_path = stem.with_name(f"{stem.name}.replan{number}.yaml")
+        plan_path = stem.with_name(f"{stem.name}.replan{number}.json")
+        save_instance(inst, inst_path)
+        started = time.perf_counter()
+        plan = make_plan(inst, self.settings.planner, time_limit=self.settings.time_limit)
+        save_plan(plan, plan_path)
+        seconds = time.perf_counter() - started
+        self.journal.write("replan", plan=number, instance=str(inst_path), plan_file=str(plan_path),
+                           status=plan.status, cost=plan.cost, rounds=plan.n_rounds, seconds=round(seconds, 3))
+        self.say(f"re-planned ({plan.status}, {plan.planner}, {seconds:.2f} s): {plan.n_rounds} rounds, "
+                 f"{plan.n_migrations} migrations, cost {plan.cost:g}; state in {inst_path}, plan in {plan_path}")
+        if not plan.found:
+            self.journal.write("stop", reason=f"re-plan {plan.status}: {plan.reason}", migrations=self.finished)
+            return Outcome(plan.status, f"re-plan {plan.status}: {plan.reason}", self.finished, number)
+        self.say(describe(plan.rounds))
+        self.inst, self.plan = inst, plan
+        return None
+
+
+def rebase(fresh: Instance, goal: dict, previous: Instance, limits: dict | None) -> Instance:
+    """The current state read from the cloud, with the previous instance's goal and operator choices.
+
+    Hosts, VM sizes and the initial placement come from the cloud. The target is
+    ``goal`` for every VM still there; ``limits``, ``links``, ``groups``, ``pinned``
+    and per-host ``max_migrations`` keep what the operator's instance said (a
+    down host still gets ``max_migrations: 0``). Bad combinations (a target host
+    gone, a pinned VM off target) raise :class:`InputError`.
+    """
+    spec, before = fresh.to_dict(), previous.to_dict()
+    vms, hosts = spec["vms"], spec["hosts"]
+    spec["target"] = {v: h for v, h in goal.items() if v in vms and spec["initial"][v] != h}
+    if limits is not None:
+        spec["limits"] = limits
+    for h, old in before["hosts"].items():
+        if h in hosts and "max_migrations" in old and "max_migrations" not in hosts[h]:
+            hosts[h]["max_migrations"] = old["max_migrations"]
+    links = {name: {**link, "hosts": [h for h in link.get("hosts", []) if h in hosts]}
+             for name, link in before.get("links", {}).items()}
+    if links:
+        spec["links"] = links
+    groups = {name: {**g, "vms": [v for v in g.get("vms", []) if v in vms]}
+              for name, g in before.get("groups", {}).items()}
+    groups.update({name: g for name, g in spec.get("groups", {}).items() if name not in groups})
+    if groups:
+        spec["groups"] = groups
+    pinned = sorted(set(spec.get("pinned", [])) | {v for v in before.get("pinned", []) if v in vms})
+    if pinned:
+        spec["pinned"] = pinned
+    return Instance(**spec, source="current state")
+
+
+def _ids(where: dict) -> dict:
+    return {vm: server.id for vm, server in where.items()}
+
+
+def _ending(record: dict, short: bool = False) -> str:
+    event, where = record["event"], record.get("host")
+    text = {"finished": "finished",
+            "failed": f"failed, still on {where}" + (f": {record['error']}" if record.get("error") else ""),
+            "elsewhere": f"landed on {where} instead",
+            "vanished": "the server no longer exists",
+            "timeout": "still migrating"}[event]
+    if "seconds" in record:
+        text += f" [{record['seconds']:.2f} s]"
+    return text if short else f"{record['vm']} {record['from']} -> {record['to']}: {text}"
+
+
+def execute(cloud: Cloud, inst: Instance, plan: Plan, *, journal: Journal, out, confirm: Callable[[Plan], bool],
+            say: Callable[[str], None] = print, settings: Settings | None = None) -> Outcome:
+    """Carry out ``plan`` (made for ``inst``) on ``cloud``; see the module notes.
+
+    ``confirm(plan)`` is asked before the first round and after each re-plan:
+    False ends the run (a dry run when asked first). ``out`` is the path stem of
+    re-plan files (``out.replan1.yaml``, ``out.replan1.json``, ...).
+    """
+    return Execution(cloud, inst, plan, journal=journal, out=Path(out), confirm=confirm, say=say,
+                     settings=settings or Settings()).run()
