@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fan the runs out over a Ray cluster, local by default (pip install cpplan[ray])")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary on stderr")
     e.set_defaults(run=_cmd_experiment)
+
+    from .openstack.cli import add_parser as add_openstack  # no openstacksdk import until a subcommand runs
+    add_openstack(sub)
     return parser
 
 
