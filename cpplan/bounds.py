@@ -24,12 +24,17 @@ def cost_lower_bound(inst) -> float:
 
 
 def rounds_lower_bound(inst) -> int:
-    """Rounds needed by the direct moves alone under the per-host, total and link limits."""
+    """Rounds needed by the direct moves alone under the per-host, total, link and group limits.
+
+    A VM with several allowed targets counts only at its source: it may end anywhere allowed.
+    """
     moving = np.flatnonzero(inst.moving)
     if moving.size == 0:
         return 0
-    src, dst = inst.initial[moving], inst.target[moving]
-    touches = host_touches(inst, src, dst)
+    fixed = moving[inst.domain_of[moving] < 0]
+    src, dst = inst.initial[fixed], inst.target[fixed]
+    touches = host_touches(inst, src, dst) + np.bincount(
+        inst.initial[np.setdiff1d(moving, fixed)], minlength=inst.n_hosts)
     busy = touches > 0
     with np.errstate(divide="ignore"):
         need = [int(np.max(np.ceil(touches[busy] / np.maximum(inst.host_limit[busy], 1)))), 1]
@@ -55,19 +60,21 @@ def infeasibility(inst) -> str | None:
     refused when the instance is built.)
     """
     moving = np.flatnonzero(inst.moving)
-    for hosts, end in ((inst.initial[moving], "its host"), (inst.target[moving], "its target host")):
+    fixed = moving[inst.domain_of[moving] < 0]
+    for vms, hosts, end in ((moving, inst.initial[moving], "its host"),
+                            (fixed, inst.target[fixed], "its target host")):
         frozen = inst.host_limit[hosts] == 0
         if frozen.any():
-            v = int(moving[frozen][0])
+            v = int(vms[frozen][0])
             return (f"VM {inst.vm_names[v]} must move but {end} "
                     f"{inst.host_names[hosts[frozen][0]]} allows no migration (max_migrations 0)")
     if inst.total_limit == 0 and moving.size:
         return "VMs must move but limits.total is 0"
     for link in inst.links:
         if link.max_migrations == 0:
-            cross = crossing(inst, link, inst.initial[moving], inst.target[moving])
+            cross = crossing(inst, link, inst.initial[fixed], inst.target[fixed])
             if cross.any():
-                return (f"VM {inst.vm_names[moving[cross][0]]} must cross link {link.name}, "
+                return (f"VM {inst.vm_names[fixed[cross][0]]} must cross link {link.name}, "
                         f"which allows no migration")
     for g in inst.groups:
         if g.max_migrating == 0 and inst.moving[g.vms].any():

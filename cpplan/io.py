@@ -24,7 +24,7 @@ from .model import Instance
 from .plan import STATUSES, Plan
 
 TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_ratio", "links",
-                  "groups", "pinned", "page_sharing")
+                  "groups", "pinned", "page_sharing", "drain")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -128,10 +128,18 @@ def write_atomic(path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, _new_file_mode())  # mkstemp makes it private (0600)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def save_plan(plan: Plan, path) -> None:

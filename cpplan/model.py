@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .allowed import Domains, default_targets
 from .constraints.capacity import fits, usage
 from .errors import InputError
 
@@ -100,15 +101,15 @@ class Instance:
     def __init__(self, hosts: Mapping, vms: Mapping, initial: Mapping, target: Mapping | None = None,
                  limits: Mapping | None = None, allocation_ratio: Mapping | None = None,
                  links: Mapping | None = None, groups: Mapping | None = None,
-                 pinned: list | None = None, page_sharing: Mapping | None = None, *,
-                 source: str = ""):
+                 pinned: list | None = None, page_sharing: Mapping | None = None,
+                 drain: list | None = None, *, source: str = ""):
         src = source
         self.source = source
         self._spec = copy.deepcopy({
             k: v for k, v in dict(hosts=hosts, vms=vms, initial=initial, target=target,
                                   limits=limits, allocation_ratio=allocation_ratio, links=links,
                                   groups=groups, pinned=pinned,
-                                  page_sharing=page_sharing).items() if v is not None})
+                                  page_sharing=page_sharing, drain=drain).items() if v is not None})
         hosts = _string_keys(_mapping(hosts, src, "hosts"), src, "hosts.")
         vms = _string_keys(_mapping(vms, src, "vms"), src, "vms.")
         if not hosts:
@@ -198,12 +199,23 @@ class Instance:
             missing = self.vm_names[int(np.flatnonzero(start < 0)[0])]
             raise InputError(src, "initial", f"VM {missing!r} has no initial host")
         end = start.copy()
+        domains = Domains(H, V)
         for v, h in _mapping(target or {}, src, "target").items():
             if v not in self.vm_index:
                 raise InputError(src, f"target.{v}", "unknown VM")
-            if not isinstance(h, str) or h not in self.host_index:
+            if isinstance(h, list):
+                names = _name_list(h, src, f"target.{v}", self.host_index, "host")
+                if not names:
+                    raise InputError(src, f"target.{v}", "must name at least one allowed host")
+                mask = np.zeros(H, dtype=bool)
+                mask[[self.host_index[x] for x in names]] = True
+                domains.allow(self.vm_index[v], mask)
+            elif not isinstance(h, str) or h not in self.host_index:
                 raise InputError(src, f"target.{v}", f"unknown host {h!r}")
-            end[self.vm_index[v]] = self.host_index[h]
+            else:
+                end[self.vm_index[v]] = self.host_index[h]
+        self._drain(drain, start, end, domains, src)
+        self.domain_of, self.domains = domains.domain_of, domains.matrix()
 
         self.capacity, self.ratio, self.demand = capacity, ratio, demand
         self.can_live, self.offline_cost = can_live, offline_cost
@@ -225,12 +237,30 @@ class Instance:
         self.pinned = np.zeros(V, dtype=bool)
         for v in _name_list(pinned or [], src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
+        self.target = default_targets(self, end, src)
         self._check_placements(src)
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
                   self.initial, self.target, self.pinned, self.member_group, self.member_vm,
                   self.group_cap, self.group_anti, self.image, self.share_ratio, self.can_live,
-                  self.offline_cost):
+                  self.offline_cost, self.domain_of, self.domains):
             a.setflags(write=False)
+
+    def _drain(self, drain, start, end, domains: Domains, src: str) -> None:
+        """``drain: [hosts]``: every VM must end off these hosts."""
+        drained = _name_list(drain or [], src, "drain", self.host_index, "host")
+        if not drained:
+            return
+        keep = np.ones(self.n_hosts, dtype=bool)
+        keep[[self.host_index[h] for h in drained]] = False
+        if not keep.any():
+            raise InputError(src, "drain", "cannot drain every host: the VMs would have nowhere to go")
+        fixed = domains.domain_of < 0
+        for v in np.flatnonzero(fixed & ~keep[end] & (end != start)):
+            raise InputError(src, f"target.{self.vm_names[v]}",
+                             f"targets {self.host_names[end[v]]}, which is drained")
+        for v in np.flatnonzero(~fixed | ~keep[end]):
+            if not domains.allow(int(v), keep).any():
+                raise InputError(src, f"target.{self.vm_names[v]}", "every allowed host is drained")
 
     def _set_live_cost(self, live_cost: np.ndarray) -> None:
         """Costs per VM: a VM moves offline when it may not move live or offline is cheaper."""
@@ -318,6 +348,13 @@ class Instance:
     @property
     def n_vms(self) -> int:
         return len(self.vm_names)
+
+    def at_target(self, placement: np.ndarray) -> np.ndarray:
+        """Mask of VMs whose host in ``placement`` is (one of) their target host(s)."""
+        ok = placement == self.target
+        flexible = np.flatnonzero(self.domain_of >= 0)
+        ok[flexible] = self.domains[self.domain_of[flexible], placement[flexible]]
+        return ok
 
     @property
     def moving(self) -> np.ndarray:

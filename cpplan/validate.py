@@ -50,12 +50,19 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
         cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         if len(out) >= max_violations:
             return out[:max_violations]
-    for v in np.flatnonzero(placement != inst.target)[:max_violations]:
+    for v in np.flatnonzero(~inst.at_target(placement))[:max_violations]:
         out.append(f"after the last round: VM {inst.vm_names[v]} is on "
-                   f"{inst.host_names[placement[v]]}, its target is {inst.host_names[inst.target[v]]}")
+                   f"{inst.host_names[placement[v]]}, its target is {_target_text(inst, v)}")
     if not isinstance(plan.cost, (int, float)) or abs(plan.cost - cost) > COST_TOLERANCE * max(1, cost):
         out.append(f"the plan states cost {plan.cost}, its migrations cost {cost:g}")
     return out[:max_violations]
+
+
+def _target_text(inst, v: int) -> str:
+    if inst.domain_of[v] < 0:
+        return inst.host_names[inst.target[v]]
+    allowed = [inst.host_names[h] for h in np.flatnonzero(inst.domains[inst.domain_of[v]])]
+    return f"one of {', '.join(allowed[:5])}{' ...' if len(allowed) > 5 else ''}"
 
 
 def _parse_round(inst, t, moves, placement, out):

@@ -69,7 +69,6 @@ class _Search:
         self.inst = inst
         self.effective = inst.effective
         self.cost = inst.cost.tolist()
-        self.target = tuple(inst.target.tolist())
         frozen = inst.pinned.copy()
         if inst.total_limit == 0:
             frozen[:] = True
@@ -90,7 +89,8 @@ class _Search:
         self.best_h: tuple[float, tuple] | None = None
 
     def h(self, state) -> float:
-        return sum(c for s, t, c in zip(state, self.target, self.cost, strict=True) if s != t)
+        """Summed cost of the VMs not on (one of) their target host(s)."""
+        return float(self.inst.cost[~self.inst.at_target(np.array(state))].sum())
 
     def run(self, deadline, progress) -> list[list[Move]] | None:
         inst = self.inst
@@ -104,7 +104,7 @@ class _Search:
             f, g, _, state = heapq.heappop(heap)
             if state in closed:
                 continue
-            if state == self.target:
+            if f == g and self.inst.at_target(np.array(state)).all():
                 return self._path(state)
             closed.add(state)
             self.expanded += 1

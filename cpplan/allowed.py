@@ -1,0 +1,93 @@
+"""Partial targets: a VM may end on any of several allowed hosts.
+
+In an instance, ``target: {web1: [h2, h3]}`` lets web1 end on h2 or h3, and
+``drain: [h4]`` sends every VM on h4 anywhere but the drained hosts. Each
+distinct set of allowed hosts is a *domain* (a row of a boolean
+[domains x hosts] matrix); ``domain_of[v]`` is -1 for a VM with one fixed
+target.
+
+Every flexible VM also gets a default target among its allowed hosts, so
+that any planner can aim at one host: its current host when allowed (it
+need not move), else the allowed host with the most room left once the
+fixed targets are placed (largest VMs first, anti-affinity respected).
+Planners that know domains (exact) may choose better.
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 2}}, initial={"a": "h1", "b": "h3"},
+...                 drain=["h1"])
+>>> [inst.host_names[h] for h in inst.target]     # a leaves h1 for the roomiest host
+['h2', 'h3']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .constraints.capacity import fits
+from .errors import InputError
+
+
+class Domains:
+    """Collects the distinct allowed-host sets of an instance while it is read."""
+
+    def __init__(self, n_hosts: int, n_vms: int):
+        self.n_hosts = n_hosts
+        self.domain_of = np.full(n_vms, -1, dtype=np.int64)
+        self._rows: dict[bytes, int] = {}
+        self._masks: list[np.ndarray] = []
+
+    def allow(self, vm: int, mask: np.ndarray) -> np.ndarray:
+        """Let ``vm`` end on the hosts of ``mask`` (intersected with what it already allows)."""
+        if self.domain_of[vm] >= 0:
+            mask = mask & self._masks[self.domain_of[vm]]
+        key = np.packbits(mask).tobytes()
+        if key not in self._rows:
+            self._rows[key] = len(self._masks)
+            self._masks.append(mask)
+        self.domain_of[vm] = self._rows[key]
+        return mask
+
+    def matrix(self) -> np.ndarray:
+        if not self._masks:
+            return np.zeros((0, self.n_hosts), dtype=bool)
+        return np.array(self._masks)
+
+
+def default_targets(inst, fixed: np.ndarray, src: str) -> np.ndarray:
+    """A target host per VM: ``fixed`` where the VM has one, else a roomy allowed host."""
+    end = fixed.copy()
+    flexible = np.flatnonzero(inst.domain_of >= 0)
+    if flexible.size == 0:
+        return end
+    stays = inst.domains[inst.domain_of[flexible], inst.initial[flexible]]
+    end[flexible[stays]] = inst.initial[flexible[stays]]
+    must = flexible[~stays]
+    placed = np.ones(inst.n_vms, dtype=bool)
+    placed[must] = False
+    load = np.zeros((inst.n_hosts, len(inst.resources)))
+    np.add.at(load, end[placed], inst.demand[placed])
+    scale = np.where(np.isfinite(inst.effective) & (inst.effective > 0), inst.effective, np.inf)
+    size = (inst.demand[must] / scale[inst.initial[must]]).max(axis=1, initial=0.0)
+    for v in must[np.argsort(-size, kind="stable")]:
+        hosts = np.flatnonzero(inst.domains[inst.domain_of[v]])
+        after = load[hosts] + inst.demand[v]
+        ok = fits(after, inst.effective[hosts]).all(axis=1) & ~_clashes(inst, v, hosts, end, placed)
+        if not ok.any():
+            raise InputError(src, f"target.{inst.vm_names[v]}",
+                             "no allowed host has room for it once the other targets are placed")
+        slack = ((inst.effective[hosts] - after) / scale[hosts]).min(axis=1, initial=np.inf)
+        pick = hosts[ok][np.argmax(slack[ok])]
+        end[v], placed[v] = pick, True
+        load[pick] += inst.demand[v]
+    return end
+
+
+def _clashes(inst, v: int, hosts: np.ndarray, end: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Mask of ``hosts`` already holding (in ``end``) a member of an anti-affinity group of ``v``."""
+    taken = np.zeros(inst.n_hosts, dtype=bool)
+    for g in inst.groups:
+        if g.anti_affinity and v in g.vms:
+            others = g.vms[(g.vms != v) & placed[g.vms]]
+            taken[end[others]] = True
+    return taken[hosts]

@@ -1,0 +1,89 @@
+"""Partial targets: lists of allowed hosts and drained hosts."""
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan.plan import Plan
+
+
+def cloud(**extra):
+    spec = dict(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                vms={"a": {"ram": 4}, "b": {"ram": 6}, "c": {"ram": 6}},
+                initial={"a": "h1", "b": "h2", "c": "h3"})
+    spec.update(extra)
+    return cpplan.Instance(**spec)
+
+
+def test_a_vm_already_on_an_allowed_host_need_not_move():
+    inst = cloud(target={"a": ["h1", "h2"]})
+    assert not inst.moving.any()
+    assert cpplan.plan(inst, planner="exact").rounds == []
+
+
+def test_exact_picks_the_allowed_host_where_the_vm_fits():
+    # a must leave h1 for h1's new tenant c; only h3 (10, holding c's 6) has room for a's 4.
+    inst = cloud(target={"a": ["h2", "h3"], "c": "h1"}, limits={"host": 2},
+                 hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 10}})
+    plan = cpplan.plan(inst, planner="exact")
+    assert plan.status == "optimal" and plan.cost == 10
+    assert cpplan.validate(inst, plan) == []
+
+
+def test_validator_accepts_any_allowed_host_and_names_them_otherwise():
+    inst = cloud(target={"a": ["h2", "h3"]}, vms={"a": {"ram": 2}, "b": {"ram": 6}, "c": {"ram": 6}})
+    to_h3 = Plan("feasible", 2, [[{"vm": "a", "from": "h1", "to": "h3"}]])
+    assert cpplan.validate(inst, to_h3) == []
+    stay = Plan("feasible", 0, [])
+    assert cpplan.validate(inst, stay) == ["after the last round: VM a is on h1, its target is one of h2, h3"]
+
+
+def test_drain_sends_every_vm_off_the_drained_hosts():
+    inst = cloud(vms={"a": {"ram": 2}, "b": {"ram": 2}, "c": {"ram": 2}}, drain=["h1", "h2"],
+                 groups={"g": {"vms": ["a", "b", "c"], "anti_affinity": False}})
+    plan = cpplan.plan(inst, planner="exact")
+    assert plan.status == "optimal" and plan.cost == 4
+    final = {m["vm"]: m["to"] for r in plan.rounds for m in r}
+    assert final == {"a": "h3", "b": "h3"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"drain": ["h1", "h2", "h3"]}, "drain: cannot drain every host"),
+    ({"drain": ["h9"]}, "drain[0]: unknown host 'h9'"),
+    ({"target": {"a": ["h2", "h9"]}}, "target.a[1]: unknown host 'h9'"),
+    ({"target": {"a": []}}, "target.a: must name at least one allowed host"),
+    ({"target": {"b": "h1"}, "drain": ["h1"]}, "target.b: targets h1, which is drained"),
+    ({"target": {"a": ["h1"]}, "drain": ["h1"]}, "target.a: every allowed host is drained"),
+    ({"target": {"a": ["h2"], "b": ["h2"]}}, "no allowed host has room"),
+])
+def test_bad_partial_targets_are_bad_input(extra, message):
+    with pytest.raises(cpplan.InputError, match=re.escape(message)):
+        cloud(**extra)
+
+
+@st.composite
+def clouds_with_allowed_lists(draw):
+    inst = draw(tiny_clouds(max_hosts=3, max_vms=4))
+    hosts = list(inst.host_names)
+    target = {v: draw(st.lists(st.sampled_from(hosts), min_size=1, max_size=len(hosts), unique=True))
+              for v in inst.vm_names if draw(st.booleans())}
+    try:
+        return inst.replace(target=target)
+    except cpplan.InputError:
+        return inst
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(clouds_with_allowed_lists())
+def test_exact_plans_with_allowed_lists_validate_and_beat_fixed_choices(inst):
+    plan = cpplan.plan(inst, planner="exact")
+    assert cpplan.validate(inst, plan) == []
+    # Fixing every VM to its default target can only cost more (or be infeasible).
+    fixed = inst.replace(target={v: inst.host_names[inst.target[j]] for j, v in enumerate(inst.vm_names)})
+    other = cpplan.plan(fixed, planner="exact")
+    if other.status == "optimal":
+        assert plan.status == "optimal" and plan.cost <= other.cost
