@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -42,6 +44,17 @@ def test_plan_writes_valid_json_to_output_file(write_instance, tmp_path, capsys)
     assert cpplan.validate(cpplan.load_instance(instance), cpplan.load_plan(output)) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cloud.yaml", "plan.json"]  # no temp file left
     assert main(["validate", str(instance), str(output)]) == 0
+
+
+def test_output_file_gets_the_usual_permissions(write_instance, tmp_path, capsys):
+    """The atomic write must not leave the plan private to its owner (mkstemp's 0600)."""
+    output = tmp_path / "plan.json"
+    old_umask = os.umask(0o022)
+    try:
+        assert plan_cli(capsys, write_instance(SWAP), "--planner", "exact", "-q", "-o", output)[0] == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(output.stat().st_mode) == 0o644
 
 
 def test_plan_writes_json_to_stdout_and_summary_to_stderr(write_instance, capsys):
