@@ -1,0 +1,247 @@
+"""Breaking a deadlock of the greedy planner at the least extra cost.
+
+When no VM can move straight to its target, the waiting VMs form a graph on
+hosts (an edge from a VM's host to its target). Only a *terminal* strongly
+connected component of that graph (one that waits on nothing outside itself)
+can never resolve on its own, so each one gets a break: a VM on one of its
+hosts steps aside to a staging host with slack, freeing room for a waiting VM.
+The VM that steps aside is chosen by the cost function: a VM that must move
+anyway costs one extra migration (a *bounce*, A->C->B), a VM that should
+stay costs two (a *displacement*, out and back later).
+
+>>> from cpplan.model import Instance
+>>> from cpplan.planners.greedy_round import RoundBuilder
+>>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
+...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+>>> rb = RoundBuilder(swap, swap.initial, swap.load(swap.initial))
+>>> break_deadlocks(swap, rb, np.array([0, 1]), np.zeros(2, dtype=int))[0]
+(1, 0)
+>>> [swap.host_names[h] for h in rb.moves()[2]]   # one VM steps aside to the empty host
+['h3']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..constraints.capacity import fits
+
+MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
+BREAKS_PER_HOSTS = 50  # a terminal component of n hosts gets 1 + n // 50 breaks
+STAGING_SHORTLIST = 64
+MAKE_ROOM_TRIES = 8
+
+
+def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray):
+    """Add step-aside migrations to round ``rb``.
+
+    ``pending`` are the VMs not on their target; ``stepped_aside`` counts per
+    VM how often it already stepped aside. Returns ((bounces, displacements),
+    VMs to hold in place next round: they made room for a step aside).
+    """
+    nothing = np.zeros(0, dtype=np.int64)
+    placement = rb.placement
+    pending = pending[~inst.pinned[pending]]
+    src, dst = placement[pending], inst.target[pending]
+    deficit = np.maximum(rb.load[dst] + inst.demand[pending] - inst.effective[dst], 0)
+    blocked = ~fits(rb.load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
+    if not blocked.any():
+        # Stuck on links or service groups: move the cheapest waiting VM out of the way.
+        order = np.argsort(inst.cost[pending], kind="stable")
+        staying = np.zeros(len(order), dtype=bool)
+        return _step_aside(inst, rb, pending[order], staying, stepped_aside, 1), nothing
+    need = _smallest_need(inst, dst[blocked], deficit[blocked])
+    component = _terminal_components(inst.n_hosts, src[blocked], dst[blocked])
+    on_need = ~np.isnan(need[:, 0])
+    movable = on_need[placement] & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE)
+    movable &= component[placement] >= 0
+    helpers = np.flatnonzero(movable)
+    if helpers.size == 0:
+        return (0, 0), nothing
+    host = placement[helpers]
+    staying = inst.target[helpers] == host
+    extra = np.where(staying, 2.0, 1.0) * inst.cost[helpers]
+    covers = (inst.demand[helpers] >= need[host] - 1e-9).all(axis=1)
+    # Cheapest first among those that free enough room; the others by how much they free.
+    freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], 1e-9), posinf=1e9).min(axis=1)
+    order = np.lexsort((-freed, extra, ~covers))
+    helpers, staying, comp = helpers[order], staying[order], component[host[order]]
+    # At most a few breaks per component, one per host.
+    sizes = np.bincount(component[component >= 0])
+    quota = 1 + sizes // BREAKS_PER_HOSTS
+    pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST
+    helpers, staying, comp = helpers[pick], staying[pick], comp[pick]
+    done = _step_aside(inst, rb, helpers, staying, stepped_aside, quota, comp)
+    if done != (0, 0):
+        return done, np.zeros(0, dtype=np.int64)
+    return _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
+                      stepped_aside)
+
+
+def _make_room(inst, rb, helpers, extra, stepped_aside):
+    """No host has room for a helper: displace a settled VM so one will next round.
+
+    Returns ((0, displacements), the displaced VMs, to hold in place next round).
+    """
+    placement = rb.placement
+    settled = np.flatnonzero((placement == inst.target) & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE))
+    free = rb.free()
+    best = None
+    for u, cost_u in zip(helpers.tolist(), extra.tolist(), strict=True):
+        hosts = placement[settled]
+        ok = (hosts != placement[u]) & (rb.slots[hosts] > 0)
+        ok &= fits(np.broadcast_to(inst.demand[u], (len(settled), inst.demand.shape[1])),
+                   free[hosts] + inst.demand[settled]).all(axis=1)
+        if ok.any():
+            total = cost_u + 2 * inst.cost[settled]
+            x = settled[np.flatnonzero(ok)[np.argmin(total[ok])]]
+            if best is None or total[settled == x][0] < best[0]:
+                best = (total[settled == x][0], int(x))
+    if best is None:
+        return (0, 0), np.zeros(0, dtype=np.int64)
+    x = best[1]
+    blocked_target = np.zeros(inst.n_hosts, dtype=bool)
+    host = _staging_host(inst, rb, x, _staging_shortlist(inst, rb, blocked_target), blocked_target)
+    if host < 0 or not rb.offer(np.array([x]), np.array([host]))[0]:
+        return (0, 0), np.zeros(0, dtype=np.int64)
+    stepped_aside[x] += 1
+    return (0, 1), np.array([x])
+
+
+def _step_aside(inst, rb, helpers, staying, stepped_aside, quota, comp=None) -> tuple[int, int]:
+    """Move helpers (in preference order) to staging hosts until each component has its quota."""
+    quota = np.atleast_1d(np.array(quota, dtype=np.int64)).copy()
+    comp = np.zeros(len(helpers), dtype=np.int64) if comp is None else comp
+    blocked_target = np.zeros(inst.n_hosts, dtype=bool)
+    blocked_target[inst.target[inst.target != rb.placement]] = True
+    bounces = displacements = 0
+    shortlist = _staging_shortlist(inst, rb, blocked_target)
+    for v, stay, c in zip(helpers.tolist(), staying.tolist(), comp.tolist(), strict=True):
+        if quota[c] <= 0:
+            continue
+        if rb.slots[rb.placement[v]] <= 0:
+            continue
+        host = _staging_host(inst, rb, v, shortlist, blocked_target)
+        if host < 0 or not rb.offer(np.array([v]), np.array([host]))[0]:
+            continue
+        quota[c] -= 1
+        stepped_aside[v] += 1
+        if stay:
+            displacements += 1
+        else:
+            bounces += 1
+    return bounces, displacements
+
+
+def _staging_shortlist(inst, rb, blocked_target) -> np.ndarray:
+    """Hosts by decreasing slack (smallest free share over the resources), unblocked ones first."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.nan_to_num(rb.free() / inst.effective, nan=1.0, posinf=1.0).min(axis=1)
+    return np.lexsort((-share, blocked_target))
+
+
+def _staging_host(inst, rb, v, shortlist, blocked_target) -> int:
+    """The first host of the shortlist with room and a free touch for VM ``v``; -1 when none."""
+    here = rb.placement[v]
+    for chunk in (shortlist[:STAGING_SHORTLIST], shortlist):
+        ok = (rb.slots[chunk] > 0) & (chunk != here)
+        ok &= rb.room(chunk, np.broadcast_to(inst.demand[v], (len(chunk), inst.demand.shape[1])))
+        hits = np.flatnonzero(ok)
+        if hits.size:
+            return int(chunk[hits[0]])
+    return -1
+
+
+def _smallest_need(inst, dst, deficit) -> np.ndarray:
+    """Per host, the smallest room (per resource) that would let one waiting VM in; NaN elsewhere."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.nan_to_num(deficit / inst.effective[dst], nan=0.0).sum(axis=1)
+    order = np.lexsort((size, dst))
+    first = order[_first_occurrence(dst[order])]
+    need = np.full((inst.n_hosts, inst.demand.shape[1]), np.nan)
+    need[dst[first]] = deficit[first]
+    return need
+
+
+def _first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each key value (in the given order)."""
+    _, first = np.unique(keys, return_index=True)
+    mask = np.zeros(len(keys), dtype=bool)
+    mask[first] = True
+    return mask
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements share its key."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.r_[0, np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - run_start
+    return rank
+
+
+def _terminal_components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Per host, the id of its terminal strongly connected component in the graph src->dst, else -1."""
+    comp = strongly_connected(n, src, dst)
+    leaves = comp[src] != comp[dst]
+    terminal = np.ones(comp.max() + 1, dtype=bool)
+    terminal[comp[src[leaves]]] = False
+    has_edge = np.zeros(len(terminal), dtype=bool)
+    has_edge[comp[src]] = True
+    keep = terminal & has_edge
+    relabel = np.full(len(keep), -1)
+    relabel[keep] = np.arange(int(keep.sum()))
+    return relabel[comp]
+
+
+def strongly_connected(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Strongly connected component id per node (iterative Tarjan, linear time).
+
+    >>> strongly_connected(4, np.array([0, 1, 2]), np.array([1, 0, 3])).tolist()
+    [0, 0, 2, 1]
+    """
+    order = np.argsort(src, kind="stable")
+    heads = dst[order].tolist()
+    start = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].tolist()
+    index, low = [-1] * n, [0] * n
+    on_stack, comp = [False] * n, [-1] * n
+    stack: list[int] = []
+    counter = n_comp = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        work = [[root, start[root]]]
+        while work:
+            frame = work[-1]
+            v, i = frame
+            if i < start[v + 1]:
+                frame[1] = i + 1
+                w = heads[i]
+                if index[w] < 0:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    work.append([w, start[w]])
+                elif on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+                continue
+            work.pop()
+            if work and low[v] < low[work[-1][0]]:
+                low[work[-1][0]] = low[v]
+            if low[v] == index[v]:
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp[w] = n_comp
+                    if w == v:
+                        break
+                n_comp += 1
+    return np.array(comp, dtype=np.int64)

@@ -1,0 +1,192 @@
+"""One round of the greedy planner: admit migrations in priority order while the round stays valid.
+
+A :class:`RoundBuilder` holds what the round uses so far (touches per host,
+arrivals per host, link and group budgets) and admits offered migrations in
+vectorised passes: in each pass a migration is admitted when, counting every
+higher-priority migration still on offer, both its hosts have a free touch
+and its destination has room for everything arriving (SPEC section 4: the
+start-of-round load, leaving VMs included, plus all arrivals). Counting
+migrations that end up refused only over-estimates the use, so what is
+admitted is always valid; the next pass retries the rest.
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 4}},
+...                 initial={"a": "h1", "b": "h1", "c": "h2"}, target={"a": "h2", "b": "h2"},
+...                 limits={"host": 2})
+>>> rb = RoundBuilder(inst, inst.initial, inst.load(inst.initial))
+>>> rb.offer(np.array([0, 1]), np.array([1, 1])).tolist()   # h2 has room for one
+[True, False]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..constraints.capacity import fits
+
+MAX_PASSES = 40
+
+
+class RoundBuilder:
+    """The migrations admitted into one round, and what they use."""
+
+    def __init__(self, inst, placement: np.ndarray, load: np.ndarray):
+        self.inst, self.placement, self.load = inst, placement, load
+        self.slots = inst.host_limit.astype(np.int64)
+        self.arrivals = np.zeros_like(load)
+        self.total_left = np.inf if inst.total_limit is None else inst.total_limit
+        self._sides = _SideConstraints(inst, placement) if (inst.links or inst.groups) else None
+        self._vms: list[np.ndarray] = []
+        self._dst: list[np.ndarray] = []
+
+    # ------------------------------------------------------------------ queries
+    def room(self, hosts: np.ndarray, demand: np.ndarray) -> np.ndarray:
+        """Whether each host can still receive the matching demand row in this round."""
+        during = self.load[hosts] + self.arrivals[hosts] + demand
+        return fits(during, self.inst.effective[hosts]).all(axis=1)
+
+    def free(self) -> np.ndarray:
+        """Capacity left per host and resource in this round (``inf`` where unlimited)."""
+        return self.inst.effective - self.load - self.arrivals
+
+    @property
+    def size(self) -> int:
+        return sum(len(v) for v in self._vms)
+
+    def moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The admitted migrations as (vm, from, to) index arrays."""
+        if not self._vms:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        vms, dst = np.concatenate(self._vms), np.concatenate(self._dst)
+        return vms, self.placement[vms], dst
+
+    # ------------------------------------------------------------------ admitting
+    def include(self, vms: np.ndarray, dst: np.ndarray) -> None:
+        """Record migrations already known to belong to the round, without checking them."""
+        src = self.placement[vms]
+        if self._sides is not None:
+            self._sides.record(vms, src, dst)
+        self._commit(vms, src, dst, self.inst.demand[vms])
+
+    def offer(self, vms: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Admit what fits of the migrations ``vms -> dst``, given in priority order; mask of admitted."""
+        inst = self.inst
+        admitted = np.zeros(len(vms), dtype=bool)
+        src = self.placement[vms]
+        demand = inst.demand[vms]
+        active = np.flatnonzero(~inst.pinned[vms] & (src != dst))
+        for _ in range(MAX_PASSES):
+            if active.size == 0 or self.total_left <= 0:
+                break
+            s, d = src[active], dst[active]
+            ok = (self.slots[s] > 0) & (self.slots[d] > 0) & self.room(d, demand[active])
+            active = active[ok]
+            if active.size == 0:
+                break
+            s, d = src[active], dst[active]
+            rank_s, rank_d = _endpoint_ranks(s, d)
+            chosen = active[(rank_s < self.slots[s]) & (rank_d < self.slots[d])]
+            chosen = self._with_room(chosen, dst[chosen], demand[chosen])
+            refused = np.zeros(0, dtype=np.int64)
+            if self._sides is not None:
+                keep = self._sides.admit(vms[chosen], src[chosen], dst[chosen])
+                chosen, refused = chosen[keep], chosen[~keep]
+            if np.isfinite(self.total_left):
+                chosen = chosen[:int(self.total_left)]
+            self._commit(vms[chosen], src[chosen], dst[chosen], demand[chosen])
+            admitted[chosen] = True
+            if chosen.size == 0 and refused.size == 0:
+                break
+            active = active[~np.isin(active, np.concatenate([chosen, refused]))]
+        return admitted
+
+    def _with_room(self, chosen, d, demand):
+        """The migrations of ``chosen`` (priority order) whose destination has room for all before them."""
+        order = np.argsort(d, kind="stable")
+        used = _group_cumsum(demand[order], d[order])
+        dd = d[order]
+        ok = fits(self.load[dd] + self.arrivals[dd] + used, self.inst.effective[dd]).all(axis=1)
+        return np.sort(chosen[order[ok]])
+
+    def _commit(self, vms, src, dst, demand):
+        if vms.size == 0:
+            return
+        np.subtract.at(self.slots, src, 1)
+        np.subtract.at(self.slots, dst, 1)
+        np.add.at(self.arrivals, dst, demand)
+        self.total_left -= vms.size
+        self._vms.append(vms)
+        self._dst.append(dst)
+
+
+def _endpoint_ranks(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each migration, how many earlier ones (in the given order) touch its source / destination."""
+    n = len(src)
+    hosts = np.concatenate([src, dst])
+    position = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((position, hosts))
+    sorted_hosts = hosts[order]
+    starts = np.r_[0, np.flatnonzero(sorted_hosts[1:] != sorted_hosts[:-1]) + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = np.empty(2 * n, dtype=np.int64)
+    rank[order] = np.arange(2 * n) - run_start
+    return rank[:n], rank[n:]
+
+
+def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` rows within runs of equal (sorted) ``keys``."""
+    if len(keys) == 0:
+        return values
+    total = np.cumsum(values, axis=0)
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    before = np.vstack([np.zeros((1, values.shape[1])), total[:-1]])[starts]
+    return total - np.repeat(before, np.diff(np.r_[starts, len(keys)]), axis=0)
+
+
+class _SideConstraints:
+    """Links and service groups for one round, checked one migration at a time (they are rare)."""
+
+    def __init__(self, inst, placement):
+        self.inst = inst
+        self.inside = []
+        for link in inst.links:
+            mask = np.zeros(inst.n_hosts, dtype=bool)
+            mask[link.hosts] = True
+            self.inside.append(mask)
+        self.link_left = [link.max_migrations for link in inst.links]
+        self.group_left = [np.inf if g.max_migrating is None else g.max_migrating for g in inst.groups]
+        self.occupied = [set(placement[g.vms].tolist()) if g.anti_affinity else None
+                         for g in inst.groups]
+        self.groups_of: dict[int, list[int]] = {}
+        for k, g in enumerate(inst.groups):
+            for v in g.vms.tolist():
+                self.groups_of.setdefault(v, []).append(k)
+
+    def admit(self, vms, src, dst) -> np.ndarray:
+        """Mask of the migrations (in order) that keep links and groups within bounds; records them."""
+        keep = np.zeros(len(vms), dtype=bool)
+        for i, (v, s, d) in enumerate(zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)):
+            links = [k for k, inside in enumerate(self.inside) if inside[s] != inside[d]]
+            groups = self.groups_of.get(v, [])
+            if (any(self.link_left[k] <= 0 for k in links) or any(self.group_left[k] <= 0 for k in groups)
+                    or any(self.occupied[k] is not None and d in self.occupied[k] for k in groups)):
+                continue
+            self._use(links, groups, d)
+            keep[i] = True
+        return keep
+
+    def record(self, vms, src, dst) -> None:
+        """Count migrations already in the round."""
+        for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
+            links = [k for k, inside in enumerate(self.inside) if inside[s] != inside[d]]
+            self._use(links, self.groups_of.get(v, []), d)
+
+    def _use(self, links, groups, d) -> None:
+        for k in links:
+            self.link_left[k] -= 1
+        for k in groups:
+            self.group_left[k] -= 1
+            if self.occupied[k] is not None:
+                self.occupied[k].add(d)
