@@ -34,6 +34,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, merged by construct_mapping
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, collections.abc.Hashable):
             raise yaml.constructor.ConstructorError(
