@@ -222,3 +222,17 @@ def test_save_and_load_instance_round_trip(write_instance, tmp_path):
         again = cpplan.load_instance(tmp_path / name)
         assert again.to_dict() == inst.to_dict()
         assert (again.effective == inst.effective).all()
+
+
+def test_yaml_merge_keys_share_specs(write_instance):
+    text = GOOD.replace("  h3: {ram: 16}\n", "  h3: {<<: *spec, disk: 9}\n").replace(
+        "  h1: {ram: 16, cpu: 4}\n", "  h1: &spec {ram: 16, cpu: 4}\n")
+    inst = cpplan.load_instance(write_instance(text))
+    assert inst.capacity[2].tolist() == [16, 4, 9]
+
+
+def test_yaml_merge_keys_do_not_hide_a_key_given_twice(write_instance):
+    text = GOOD.replace("  h3: {ram: 16}\n", "  h3: {<<: *spec, disk: 9, disk: 8}\n").replace(
+        "  h1: {ram: 16, cpu: 4}\n", "  h1: &spec {ram: 16, cpu: 4}\n")
+    with pytest.raises(InputError, match="cloud.yaml: line 5: invalid YAML: key 'disk' given twice"):
+        cpplan.load_instance(write_instance(text))
