@@ -234,5 +234,5 @@ def test_yaml_merge_keys_share_specs(write_instance):
 def test_yaml_merge_keys_do_not_hide_a_key_given_twice(write_instance):
     text = GOOD.replace("  h3: {ram: 16}\n", "  h3: {<<: *spec, disk: 9, disk: 8}\n").replace(
         "  h1: {ram: 16, cpu: 4}\n", "  h1: &spec {ram: 16, cpu: 4}\n")
-    with pytest.raises(InputError, match="cloud.yaml: line 5: invalid YAML: key 'disk' given twice"):
+    with pytest.raises(InputError, match="cloud.yaml: line 4: invalid YAML: key 'disk' given twice"):
         cpplan.load_instance(write_instance(text))
