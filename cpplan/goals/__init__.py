@@ -1,0 +1,24 @@
+"""Goals that choose a target placement B: one module per goal, each with the same ``choose``.
+
+``choose(inst, *, drain, move_weight, max_cost, max_moves, headroom, time_limit, seed) -> Choice``
+returns the chosen placement (a host index per VM), whether it is proven
+best for the goal, and a proven lower bound on the goal's measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GOALS = ("consolidate", "rebalance", "evacuate")
+
+
+@dataclass
+class Choice:
+    """A goal's answer: the placement, its proof status and the goal's lower bound."""
+
+    placement: np.ndarray
+    proven: bool
+    bound: float
+    stats: dict = field(default_factory=dict)

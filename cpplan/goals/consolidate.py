@@ -1,0 +1,180 @@
+"""Consolidate: use as few hosts as possible, trading freed hosts against migration cost.
+
+The measure is the number of hosts holding at least one VM; the migration
+cost of B is the summed cost of the VMs whose host changes. With a move
+weight W the objective is ``hosts + W * cost`` (one freed host is worth
+1/W cost units); without one, fewest hosts first, then least cost. Budgets
+(``max_cost``, ``max_moves``) are hard limits. Consolidation never opens a
+host that is empty in A.
+
+How: a heuristic empties whole hosts, cheapest first, best-fitting their VMs
+into the hosts that stay in use; CP-SAT then improves it: one model over the
+whole cloud when it is small (which proves the optimum or a bound), else a
+sequence of windows (the lightest hosts in use plus those with most room).
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 2}},
+...                 initial={"a": "h1", "b": "h2", "c": "h3"})
+>>> choice = choose(inst, time_limit=5)
+>>> len(set(choice.placement.tolist())), int(choice.bound)
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..constraints.capacity import fits
+from . import Choice
+from .metrics import hosts_lower_bound, migration
+from .packing import Packer, size_order
+from .placement import Window, anti_affinity_mates, movable_vms, receiving_hosts, receiving_limit, weighted
+
+FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
+
+
+def score(inst, placement, move_weight: float | None) -> tuple:
+    """What consolidation minimises, comparable with ``<``."""
+    hosts = np.unique(placement).size
+    cost, _ = migration(inst, placement)
+    return (hosts + move_weight * cost, 0.0) if move_weight is not None else (hosts, cost)
+
+
+def empty_hosts(inst, base, limit, order, *, move_weight=None, max_cost=None, max_moves=None):
+    """Empty the hosts of ``order`` one by one where all their VMs fit on hosts staying in use."""
+    pk = Packer(inst, base, limit)
+    movable = movable_vms(inst)
+    in_use = np.bincount(pk.place, minlength=inst.n_hosts) > 0
+    spent_cost, spent_moves = migration(inst, pk.place)
+    for h in order.tolist():
+        vms = np.flatnonzero(pk.place == h)
+        if vms.size == 0 or not movable[vms].all():
+            continue
+        fresh = vms[pk.place[vms] == inst.initial[vms]]
+        extra = float(inst.cost[fresh].sum())
+        if move_weight is not None and move_weight * extra >= 1:
+            continue
+        if (max_cost is not None and spent_cost + extra > max_cost + 1e-9) or \
+                (max_moves is not None and spent_moves + fresh.size > max_moves):
+            continue
+        allowed = in_use.copy()
+        allowed[h] = False
+        done = []
+        for v in size_order(inst, vms).tolist():
+            ok = pk.fitting(v, allowed)
+            if not ok.any():
+                break
+            tightest = np.where(ok, pk.utilisation_with(v), -np.inf)
+            done.append((v, h))
+            pk.move(v, int(np.argmax(tightest)))
+        if len(done) < vms.size:
+            for v, src in reversed(done):
+                pk.move(v, src)
+            continue
+        in_use[h] = False
+        spent_cost += extra
+        spent_moves += fresh.size
+    return pk.place
+
+
+def first_fit_decreasing(inst) -> np.ndarray:
+    """A plain repack from scratch ignoring migration cost: VMs largest first, each on the first
+    host (largest hosts first) where it fits; pinned VMs stay. The baseline for benchmarks."""
+    movable = movable_vms(inst)
+    place = np.where(movable, -1, inst.initial)
+    load = np.zeros_like(inst.effective)
+    np.add.at(load, inst.initial[~movable], inst.demand[~movable])
+    shares = np.where(np.isfinite(inst.effective), inst.effective, 0).sum(axis=1)
+    rank = np.empty(inst.n_hosts, dtype=np.int64)
+    rank[np.argsort(-shares, kind="stable")] = np.arange(inst.n_hosts)
+    receiving = receiving_hosts(inst)
+    mates = anti_affinity_mates(inst)
+    for v in size_order(inst, np.flatnonzero(movable)).tolist():
+        ok = fits(load + inst.demand[v], inst.effective).all(axis=1)
+        ok &= receiving | (np.arange(inst.n_hosts) == inst.initial[v])
+        if v in mates:
+            taken = place[mates[v]]
+            ok[taken[taken >= 0]] = False
+        h = int(np.flatnonzero(ok)[np.argmin(rank[ok])]) if ok.any() else int(inst.initial[v])
+        place[v] = h
+        load[h] += inst.demand[v]
+    return place
+
+
+def _improve_full(inst, base, ints_headroom, move_weight, max_cost, max_moves, time_limit, seed):
+    """One CP-SAT model over the whole cloud; returns (placement, proven, hosts bound)."""
+    w = Window(inst, base, np.arange(inst.n_hosts), headroom=ints_headroom, max_cost=max_cost,
+               max_moves=max_moves)
+    hosts = sum(w.host_used(h) for h in range(inst.n_hosts))
+    sol = w.solve_lex([objective(w, hosts, move_weight)], time_limit, seed)
+    if sol.placement is None:
+        return base, False, 0
+    bound = int(sol.bound // w.cost_span) if move_weight is None else 0
+    return sol.placement, sol.status == "optimal", bound
+
+
+def objective(w: Window, hosts, move_weight):
+    """``hosts + W * cost``, or, without a weight, fewest hosts then least cost as one expression."""
+    cost = w.moved_cost()
+    ratio = None if move_weight is None else move_weight / w.ints.cost_scale
+    first, second = weighted(hosts, cost, ratio)
+    return first if second is None else first * w.cost_span + second
+
+
+def _window_hosts(inst, place, movable, rng, size: int = 24) -> np.ndarray:
+    """The lightest emptiable hosts in use, plus the used hosts with the most room."""
+    counts = np.bincount(place, minlength=inst.n_hosts)
+    used = np.flatnonzero(counts > 0)
+    pk_util = Packer(inst, place, inst.effective).utilisation()[used]
+    frozen = np.bincount(place[~movable], minlength=inst.n_hosts)[used] > 0
+    light = used[~frozen][np.argsort(pk_util[~frozen], kind="stable")]
+    pick = list(light[: size // 3])
+    rest = used[~np.isin(used, pick)]
+    if rest.size:
+        pick += list(rng.choice(rest, size=min(rest.size, size - len(pick)), replace=False))
+    return np.array(pick, dtype=np.int64)
+
+
+def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
+           time_limit=30.0, seed=0) -> Choice:
+    started = time.perf_counter()
+    limit = receiving_limit(inst, headroom)
+    movable = movable_vms(inst)
+    cost_to_empty = np.bincount(inst.initial, weights=inst.cost, minlength=inst.n_hosts)
+    load_share = Packer(inst, inst.initial, inst.effective).utilisation()
+    best = inst.initial.copy()
+    for order in (np.lexsort((load_share, cost_to_empty)), np.argsort(load_share, kind="stable")):
+        place = empty_hosts(inst, inst.initial, limit, order, move_weight=move_weight,
+                            max_cost=max_cost, max_moves=max_moves)
+        if score(inst, place, move_weight) < score(inst, best, move_weight):
+            best = place
+    stats = {"heuristic_hosts": int(np.unique(best).size)}
+    bound = hosts_lower_bound(inst)
+    proven = False
+    left = time_limit - (time.perf_counter() - started)
+    if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
+        place, proven, cp_bound = _improve_full(inst, best, headroom, move_weight, max_cost, max_moves,
+                                                left, seed)
+        if score(inst, place, move_weight) <= score(inst, best, move_weight):
+            best = place
+        bound = max(bound, cp_bound) if headroom == 0 and max_cost is None and max_moves is None \
+            else bound
+    else:
+        rng = np.random.default_rng(seed)
+        deadline = started + time_limit
+        windows = 0
+        while time.perf_counter() < deadline - 0.5 and np.unique(best).size > bound:
+            hosts = _window_hosts(inst, best, movable, rng)
+            w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
+            used = sum(w.host_used(h) for h in hosts.tolist())
+            budget = min(2.0, deadline - time.perf_counter() - 0.3)
+            sol = w.solve_lex([objective(w, used, move_weight)], budget, seed + windows)
+            windows += 1
+            if sol.placement is not None and \
+                    score(inst, sol.placement, move_weight) <= score(inst, best, move_weight):
+                best = sol.placement
+        stats["windows"] = windows
+    return Choice(best, proven, float(bound), stats)

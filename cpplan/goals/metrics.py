@@ -1,0 +1,93 @@
+"""What a placement achieves: hosts in use, utilisation, migration cost, and the bounds on them.
+
+A host's *utilisation* is the highest, over the resources it limits, of its
+load divided by its effective capacity (capacity x allocation ratio): a host
+at 80 % RAM and 30 % CPU is 80 % utilised. Resources a host does not limit
+do not count.
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 10, "cpu": 4}, "h2": {"ram": 10, "cpu": 4}},
+...                 vms={"a": {"ram": 8, "cpu": 1}, "b": {"ram": 2, "cpu": 2}},
+...                 initial={"a": "h1", "b": "h1"})
+>>> utilisation(inst, inst.initial).tolist()
+[1.0, 0.0]
+>>> ideal_utilisation(inst), hosts_lower_bound(inst)
+(0.5, 1)
+>>> summary(inst, inst.initial)["hosts_used"]
+1
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def utilisation_of(inst, load: np.ndarray, h: int) -> float:
+    """Utilisation of host ``h`` carrying ``load`` (one value per resource)."""
+    cap = inst.effective[h]
+    limited = np.isfinite(cap) & (cap > 0)
+    return float((load[limited] / cap[limited]).max()) if limited.any() else 0.0
+
+
+def utilisation(inst, placement: np.ndarray) -> np.ndarray:
+    """Utilisation of every host under ``placement``."""
+    cap = inst.effective
+    limited = np.isfinite(cap) & (cap > 0)
+    ratio = np.where(limited, inst.load(placement) / np.where(limited, cap, 1.0), 0.0)
+    return ratio.max(axis=1) if ratio.shape[1] else np.zeros(inst.n_hosts)
+
+
+def hosts_used(inst, placement: np.ndarray) -> int:
+    return int(np.unique(placement).size)
+
+
+def migration(inst, placement: np.ndarray) -> tuple[float, int]:
+    """Summed cost and number of the VMs whose host differs from A."""
+    moved = placement != inst.initial
+    return float(inst.cost[moved].sum()), int(moved.sum())
+
+
+def ideal_utilisation(inst) -> float:
+    """A lower bound on the highest utilisation: total demand over total capacity, per resource
+    limited on every host, the highest of these."""
+    best = 0.0
+    for r in range(len(inst.resources)):
+        cap = inst.effective[:, r]
+        if np.isfinite(cap).all() and cap.sum() > 0:
+            best = max(best, float(inst.demand[:, r].sum() / cap.sum()))
+    return best
+
+
+def hosts_lower_bound(inst) -> int:
+    """A proven lower bound on the hosts in use: hosts of pinned VMs, plus the fewest other hosts
+    whose largest capacities cover the remaining demand of every resource, and at least the
+    size of the largest anti-affinity group."""
+    must = np.zeros(inst.n_hosts, dtype=bool)
+    must[inst.initial[inst.pinned]] = True
+    need = int(must.sum())
+    for r in range(len(inst.resources)):
+        rest = inst.demand[:, r].sum() - np.minimum(inst.effective[must, r], np.inf).sum()
+        if rest <= 1e-9:
+            continue
+        caps = np.sort(inst.effective[~must, r])[::-1]
+        covered = np.cumsum(caps) >= rest - 1e-9
+        extra = int(np.argmax(covered)) + 1 if covered.any() else caps.size
+        need = max(need, int(must.sum()) + extra)
+    groups = [g.vms.size for g in inst.groups if g.anti_affinity]
+    return max([need, *groups, 1 if inst.n_vms else 0])
+
+
+def summary(inst, placement: np.ndarray) -> dict:
+    """The goal metrics of a placement, as plain numbers."""
+    u = utilisation(inst, placement)
+    used = np.bincount(placement, minlength=inst.n_hosts) > 0
+    cost, moves = migration(inst, placement)
+    return {"hosts_used": int(used.sum()), "max_utilisation": round(float(u.max()), 4),
+            "min_utilisation": round(float(u.min()), 4), "spread": round(float(u.max() - u.min()), 4),
+            "cost": cost, "moves": moves}
+
+
+def ceil_div(a: float, b: float) -> int:
+    return int(math.ceil(a / b - 1e-9))

@@ -1,0 +1,354 @@
+"""Where should the free VMs end up? A CP-SAT placement model over a window of the cloud.
+
+A *window* is a set of hosts; the free VMs are the movable VMs that sit on
+those hosts in the current placement ``base``. Every other VM stays where
+``base`` puts it. Each free VM gets one boolean per candidate host of the
+window (its own host always among them), so the model stays small however
+big the cloud is: goals cover a large cloud with a sequence of windows
+(large neighbourhood search) and a small cloud with a single window.
+
+The model enforces the rules a target must obey: every resource fits the
+effective capacity (integer-scaled, rounding demands up and capacities down,
+so a solution never overloads a host), anti-affinity, pinned VMs never move,
+hosts that allow no migration neither send nor receive, and the move or
+cost budget (counted against the initial placement A).
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
+>>> w = Window(inst, inst.initial, hosts=[0, 1], headroom=0.0)
+>>> w.model.Minimize(-w.host_load(1, 0))           # push as much as possible onto h2
+>>> w.solve(time_limit=5).placement.tolist()
+[1, 1]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..constraints.capacity import fits
+from .metrics import utilisation_of
+
+UTIL_SCALE = 10_000  # utilisation in units of 0.01 percentage point
+COST_SCALE_FRACTIONAL = 100
+
+
+def _scale_for(values: np.ndarray) -> int:
+    finite = values[np.isfinite(values)]
+    return 1 if np.all(finite == np.round(finite)) else 1000
+
+
+def movable_vms(inst) -> np.ndarray:
+    """VMs allowed to change host: not pinned, not on a host or in a group that allows no migration,
+    and not in an affinity group (whose members must share a host, so they stay together)."""
+    ok = ~inst.pinned & (inst.host_limit[inst.initial] > 0)
+    for g in inst.groups:
+        if g.max_migrating == 0 or getattr(g, "affinity", False):
+            ok[g.vms] = False
+    return ok
+
+
+def receiving_hosts(inst) -> np.ndarray:
+    """Hosts allowed to receive VMs: they allow migrations and are not overloaded in A."""
+    over = ~fits(plain_load(inst, inst.initial), inst.effective).all(axis=1)
+    return (inst.host_limit > 0) & ~over
+
+
+def receiving_limit(inst, headroom: float) -> np.ndarray:
+    """Load a receiving host may carry: effective capacity less ``headroom`` (a fraction),
+    never below what the host already carries in A (so A itself always fits)."""
+    if headroom <= 0:
+        return inst.effective
+    keep = np.minimum(inst.effective, plain_load(inst, inst.initial))
+    return np.maximum(inst.effective * (1.0 - headroom), keep)
+
+
+def plain_load(inst, placement: np.ndarray) -> np.ndarray:
+    """Summed demand per host and resource, without page sharing (never below the true use)."""
+    out = np.zeros((inst.n_hosts, len(inst.resources)))
+    np.add.at(out, placement, inst.demand)
+    return out
+
+
+def anti_affinity_mates(inst) -> dict[int, np.ndarray]:
+    """For each VM in an anti-affinity group, the other members of its groups."""
+    mates: dict[int, set] = {}
+    for g in inst.groups:
+        if g.anti_affinity and g.vms.size > 1:
+            for v in g.vms.tolist():
+                mates.setdefault(v, set()).update(g.vms.tolist())
+    return {v: np.array(sorted(m - {v}), dtype=np.int64) for v, m in mates.items()}
+
+
+@dataclass
+class Integerised:
+    """Demands, capacities and costs as integers for CP-SAT (capacity -1 means unlimited)."""
+
+    demand: np.ndarray
+    limit: np.ndarray
+    cost: np.ndarray
+    scale: np.ndarray  # per resource: integer units per unit of demand
+    cost_scale: int
+
+    @classmethod
+    def of(cls, inst, limit: np.ndarray) -> Integerised:
+        demand = np.zeros(inst.demand.shape, dtype=np.int64)
+        cap = np.full(limit.shape, -1, dtype=np.int64)
+        scale = np.ones(len(inst.resources), dtype=np.int64)
+        for r in range(len(inst.resources)):
+            s = scale[r] = _scale_for(np.concatenate([inst.demand[:, r], inst.effective[:, r]]))
+            demand[:, r] = np.ceil(inst.demand[:, r] * s - 1e-9)
+            finite = np.isfinite(limit[:, r])
+            cap[finite, r] = np.floor(limit[finite, r] * s + 1e-9)
+        cs = 1 if _scale_for(inst.cost) == 1 else COST_SCALE_FRACTIONAL
+        return cls(demand, cap, np.round(inst.cost * cs).astype(np.int64), scale, cs)
+
+
+@dataclass
+class Solution:
+    placement: np.ndarray | None  # None when no solution was found
+    status: str                   # "optimal", "feasible", "infeasible" or "unknown"
+    objective: float
+    bound: float
+
+
+class Window:
+    """The placement model of one window; goals add their objective and call :meth:`solve`.
+
+    ``vms`` restricts the free VMs (default: every movable VM on the window's
+    hosts); ``candidates`` caps the number of candidate hosts per free VM
+    (those with the most free room are kept). ``max_cost``/``max_moves``
+    bound the summed cost/number of VMs whose host differs from A.
+    """
+
+    def __init__(self, inst, base: np.ndarray, hosts, *, vms=None, headroom: float = 0.0,
+                 max_cost: float | None = None, max_moves: int | None = None,
+                 candidates: int | None = None, forbid=(), ints: Integerised | None = None):
+        self.inst, self.base = inst, np.asarray(base)
+        self.hosts = np.unique(np.asarray(hosts, dtype=np.int64))
+        in_window = np.zeros(inst.n_hosts, dtype=bool)
+        in_window[self.hosts] = True
+        movable = movable_vms(inst) & in_window[self.base]
+        if vms is not None:
+            chosen = np.zeros(inst.n_vms, dtype=bool)
+            chosen[np.asarray(vms, dtype=np.int64)] = True
+            movable &= chosen
+        self.free = np.flatnonzero(movable)
+        self.ints = ints or Integerised.of(inst, receiving_limit(inst, headroom))
+        self.model = cp_model.CpModel()
+        fixed = ~movable
+        fixed_load = np.zeros((inst.n_hosts, len(inst.resources)), dtype=np.int64)
+        np.add.at(fixed_load, self.base[fixed], self.ints.demand[fixed])
+        self.fixed_load = fixed_load
+        self.fixed_count = np.bincount(self.base[fixed], minlength=inst.n_hosts)
+        self.forbid = np.zeros(inst.n_hosts, dtype=bool)
+        self.forbid[np.asarray(forbid, dtype=np.int64)] = True
+        self._candidates(candidates, fixed, in_window)
+        self._capacity()
+        self._anti_affinity(fixed)
+        self._budgets(max_cost, max_moves, fixed)
+
+    # ------------------------------------------------------------ building
+    def _candidates(self, cap: int | None, fixed: np.ndarray, in_window: np.ndarray) -> None:
+        inst, ints = self.inst, self.ints
+        can_receive = (receiving_hosts(inst) & ~self.forbid)[self.hosts]
+        room = np.where(ints.limit[self.hosts] < 0, np.iinfo(np.int64).max // 4,
+                        ints.limit[self.hosts] - self.fixed_load[self.hosts])
+        mates = anti_affinity_mates(inst)
+        fixed_at = {}
+        for v, m in mates.items():
+            fixed_at[v] = set(self.base[m[fixed[m]]].tolist())
+        self.cand: list[np.ndarray] = []
+        self.lits: list[list] = []
+        self.by_host: dict[int, list[tuple[int, object]]] = {int(h): [] for h in self.hosts}
+        slack = (room / np.maximum(ints.limit[self.hosts], 1)).min(axis=1)
+        for i, v in enumerate(self.free.tolist()):
+            ok = can_receive & (ints.demand[v] <= room).all(axis=1)
+            if v in fixed_at and fixed_at[v]:
+                ok &= ~np.isin(self.hosts, list(fixed_at[v]))
+            hosts = self.hosts[ok]
+            if cap is not None and hosts.size > cap:
+                hosts = hosts[np.argsort(-slack[ok], kind="stable")[:cap]]
+            keep = {h for h in (int(self.base[v]), int(inst.initial[v]))
+                    if in_window[h] and not self.forbid[h]}
+            hosts = np.union1d(hosts, np.array(sorted(keep), dtype=np.int64))
+            lits = [self.model.NewBoolVar(f"x{v}_{h}") for h in hosts.tolist()]
+            self.model.AddExactlyOne(lits)
+            for h, lit in zip(hosts.tolist(), lits, strict=True):
+                self.by_host[h].append((i, lit))
+            self.cand.append(hosts)
+            self.lits.append(lits)
+        self.hint(self.base)
+
+    def _capacity(self) -> None:
+        limit = self.ints.limit
+        for h, terms in self.by_host.items():
+            if not terms:
+                continue
+            for r in range(limit.shape[1]):
+                if limit[h, r] < 0:
+                    continue
+                coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
+                if sum(coeffs) + self.fixed_load[h, r] <= limit[h, r]:
+                    continue
+                self.model.Add(cp_model.LinearExpr.WeightedSum([lit for _, lit in terms], coeffs)
+                               <= int(limit[h, r] - self.fixed_load[h, r]))
+
+    def _anti_affinity(self, fixed: np.ndarray) -> None:
+        free_pos = {v: i for i, v in enumerate(self.free.tolist())}
+        for g in self.inst.groups:
+            if not g.anti_affinity:
+                continue
+            members = [free_pos[v] for v in g.vms.tolist() if v in free_pos]
+            if len(members) < 2:
+                continue
+            per_host: dict[int, list] = {}
+            for i in members:
+                for h, lit in zip(self.cand[i].tolist(), self.lits[i], strict=True):
+                    per_host.setdefault(h, []).append(lit)
+            for lits in per_host.values():
+                if len(lits) > 1:
+                    self.model.AddAtMostOne(lits)
+
+    def _budgets(self, max_cost, max_moves, fixed: np.ndarray) -> None:
+        inst = self.inst
+        moved_fixed = fixed & (self.base != inst.initial)
+        self.cost_outside = float(inst.cost[moved_fixed].sum())
+        self.moves_outside = int(moved_fixed.sum())
+        if max_cost is not None:
+            left = int(np.floor((max_cost - self.cost_outside) * self.ints.cost_scale + 1e-6))
+            self.model.Add(self.moved_cost() <= max(left, 0))
+        if max_moves is not None:
+            self.model.Add(self.moved_count() <= max(max_moves - self.moves_outside, 0))
+
+    # ------------------------------------------------------------ expressions
+    def _stays(self, i: int):
+        """The literal 'free VM i ends on its initial host', or None if that host is no candidate."""
+        v = self.free[i]
+        where = np.flatnonzero(self.cand[i] == self.inst.initial[v])
+        return self.lits[i][int(where[0])] if where.size else None
+
+    def moved_cost(self):
+        """Integer-scaled summed cost of the free VMs that end away from their initial host."""
+        terms, const = [], 0
+        for i, v in enumerate(self.free.tolist()):
+            stay = self._stays(i)
+            c = int(self.ints.cost[v])
+            if stay is None:
+                const += c
+            elif c:
+                terms.append((stay, c))
+                const += c
+        return const - cp_model.LinearExpr.WeightedSum([t for t, _ in terms], [c for _, c in terms])
+
+    @property
+    def cost_span(self) -> int:
+        """One more than the largest possible integer cost of the free VMs: a tie-break multiplier."""
+        return int(self.ints.cost[self.free].sum()) + 1
+
+    def moved_count(self):
+        stays = [s for s in (self._stays(i) for i in range(len(self.free))) if s is not None]
+        return len(self.free) - sum(stays)
+
+    def host_load(self, h: int, r: int):
+        """Integer-scaled load of resource ``r`` on window host ``h``."""
+        terms = self.by_host[int(h)]
+        coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
+        return int(self.fixed_load[h, r]) + cp_model.LinearExpr.WeightedSum([t for _, t in terms], coeffs)
+
+    def host_used(self, h: int):
+        """A literal true when window host ``h`` holds at least one VM (fixed VMs force it)."""
+        terms = self.by_host[int(h)]
+        if self.fixed_count[h]:
+            return 1
+        used = self.model.NewBoolVar(f"used{h}")
+        for _, lit in terms:
+            self.model.AddImplication(lit, used)
+        self.model.AddHint(used, int((self.base == h).any()))
+        return used
+
+    def utilisation(self, h: int):
+        """An integer variable >= the utilisation of host ``h`` in units of 1/UTIL_SCALE:
+        the highest, over resources with a finite capacity, of load / effective capacity."""
+        if not self.by_host[int(h)]:
+            load = self.fixed_load[h] / self.ints.scale
+            return int(np.ceil(UTIL_SCALE * utilisation_of(self.inst, load, h) - 1e-9))
+        u = self.model.NewIntVar(0, 100 * UTIL_SCALE, f"u{h}")
+        for r in range(len(self.inst.resources)):
+            cap = self.inst.effective[h, r]
+            if not np.isfinite(cap) or cap <= 0:
+                continue
+            cap_int = max(1, int(round(cap * self.ints.scale[r])))
+            self.model.Add(UTIL_SCALE * self.host_load(h, r) <= cap_int * u)
+        return u
+
+    # ------------------------------------------------------------ solving
+    def solve_lex(self, stages: list, time_limit: float, seed: int = 0) -> Solution:
+        """Minimise each expression of ``stages`` in turn, keeping the earlier ones at their best.
+
+        The first stage gets most of the time; the returned bound is the first stage's.
+        """
+        first = None
+        best = None
+        started = time.perf_counter()
+        for k, expr in enumerate(stages):
+            left = time_limit - (time.perf_counter() - started)
+            share = left * (0.6 if k < len(stages) - 1 else 1.0)
+            if best is not None and share < 0.05:
+                break
+            self.model.Minimize(expr)
+            sol = self.solve(share, seed)
+            if sol.placement is None:
+                if best is None:
+                    return sol
+                break
+            first = first or sol
+            best = Solution(sol.placement, "optimal" if first.status == sol.status == "optimal"
+                            else "feasible", first.objective, first.bound)
+            self.model.Add(expr <= int(round(sol.objective)))
+            self.hint(sol.placement)
+        return best
+
+    def hint(self, placement: np.ndarray) -> None:
+        """Replace the solver hint with ``placement``."""
+        self.model.ClearHints()
+        for i, v in enumerate(self.free.tolist()):
+            for h, lit in zip(self.cand[i].tolist(), self.lits[i], strict=True):
+                self.model.AddHint(lit, int(placement[v] == h))
+
+    def solve(self, time_limit: float, seed: int = 0, workers: int = 2) -> Solution:
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
+        solver.parameters.num_workers = workers
+        solver.parameters.random_seed = seed
+        code = solver.Solve(self.model)
+        name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
+                cp_model.INFEASIBLE: "infeasible"}.get(code, "unknown")
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Solution(None, name, float("nan"), float("nan"))
+        placement = self.base.copy()
+        for i, v in enumerate(self.free.tolist()):
+            k = next(k for k, lit in enumerate(self.lits[i]) if solver.BooleanValue(lit))
+            placement[v] = self.cand[i][k]
+        has_objective = self.model.HasObjective()
+        return Solution(placement, name, solver.ObjectiveValue() if has_objective else 0.0,
+                        solver.BestObjectiveBound() if has_objective else 0.0)
+
+
+def weighted(goal, cost, ratio: float | None):
+    """An integer objective for ``goal + ratio * cost`` (ratio in cost units per goal unit).
+
+    Returns ``(expr, None)``, or, when ``ratio`` is None or too small to matter,
+    ``(goal, cost)``: minimise the goal, then the cost.
+    """
+    if ratio is None:
+        return goal, cost
+    frac = Fraction(ratio).limit_denominator(10_000)
+    if frac == 0:
+        return goal, cost
+    return frac.denominator * goal + frac.numerator * cost, None

@@ -1,0 +1,198 @@
+"""Rebalance: lower the highest host utilisation, then the spread, trading both against migration cost.
+
+A host's utilisation is the highest, over the resources it limits, of load /
+effective capacity (see :mod:`cpplan.goals.metrics`); the goal is the highest
+utilisation over all hosts, in percentage points. The spread is the highest
+minus the lowest utilisation of the *bottleneck* resource (the one with the
+highest total demand / total capacity). With a move weight W the objective
+is ``max utilisation (pp) + W * cost``; without one, lowest maximum first,
+then the smallest spread, then the least cost. ``max_cost``/``max_moves`` are
+hard budgets. The ideal maximum, a proven lower bound, is the bottleneck's
+total demand / total capacity.
+
+How: a level heuristic sheds, from every host above a level L, its cheapest
+VMs per point of utilisation shed and places them worst-fit (coolest host
+first) under L; the lowest reachable L within the budget is found by
+bisection (or, with a weight, the best L of a grid). CP-SAT then improves
+it: one model for a small cloud, else windows of the hottest and coolest hosts.
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
+>>> choose(inst, time_limit=5).placement.tolist()
+[1, 0]
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import Choice
+from .metrics import ideal_utilisation, migration, utilisation
+from .packing import Packer, size_order
+from .placement import UTIL_SCALE, Window, movable_vms, receiving_limit, weighted
+
+FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
+WINDOW_HOSTS = 10          # hottest hosts (and as many coolest) per window
+
+
+def bottleneck(inst) -> int | None:
+    """The resource with the highest total demand / total capacity, or None if no host limits any."""
+    best, which = -1.0, None
+    for r in range(len(inst.resources)):
+        cap = inst.effective[:, r]
+        if np.isfinite(cap).all() and cap.sum() > 0:
+            share = inst.demand[:, r].sum() / cap.sum()
+            if share > best:
+                best, which = share, r
+    return which
+
+
+def score(inst, placement, move_weight: float | None) -> tuple:
+    """What rebalancing minimises, comparable with ``<`` (rounded to 0.01 pp)."""
+    u = utilisation(inst, placement)
+    top = round(100 * float(u.max()), 2)
+    cost, _ = migration(inst, placement)
+    b = bottleneck(inst)
+    spread = 0.0
+    if b is not None:
+        share = inst.load(placement)[:, b] / inst.effective[:, b]
+        spread = round(100 * float(share.max() - share.min()), 2)
+    if move_weight is not None:
+        return (round(top + move_weight * cost, 6), spread)
+    return (top, spread, cost)
+
+
+def shed_to_level(inst, base, level: float, limit, *, max_cost=None, max_moves=None):
+    """A placement with every host at most ``level`` utilised, or None if the heuristic finds none."""
+    cap_level = np.minimum(limit, inst.effective * level)
+    pk = Packer(inst, base, cap_level)
+    movable = movable_vms(inst)
+    util = pk.utilisation()
+    hot = np.flatnonzero(util > level + 1e-9)
+    pool = []
+    for h in hot[np.argsort(-util[hot])].tolist():
+        vms = np.flatnonzero((pk.place == h) & movable)
+        share = (inst.demand[vms] / pk._cap[h]).max(axis=1) if vms.size else np.zeros(0)
+        price = np.where(pk.place[vms] == inst.initial[vms], inst.cost[vms], 0.0) / np.maximum(share, 1e-9)
+        for v in vms[np.argsort(price, kind="stable")].tolist():
+            if pk.utilisation()[h] <= level + 1e-9:
+                break
+            pk.lift(v)
+            pool.append(v)
+        if pk.utilisation()[h] > level + 1e-9:
+            return None
+    pool = np.array(pool, dtype=np.int64)
+    for v in size_order(inst, pool).tolist():
+        ok = pk.fitting(v)
+        if not ok.any():
+            return None
+        pk.drop(v, int(np.argmin(np.where(ok, pk.utilisation_with(v), np.inf))))
+    cost, moves = migration(inst, pk.place)
+    if (max_cost is not None and cost > max_cost + 1e-9) or (max_moves is not None and moves > max_moves):
+        return None
+    return pk.place
+
+
+def best_level(inst, limit, move_weight=None, max_cost=None, max_moves=None, steps: int = 12):
+    """The level heuristic's best placement: bisection on L, or the best of a grid of L with a weight."""
+    now = float(utilisation(inst, inst.initial).max())
+    lo = ideal_utilisation(inst)
+    best = inst.initial.copy()
+    if now <= lo + 1e-9:
+        return best
+    if move_weight is not None:
+        for level in np.linspace(lo, now, 2 * steps)[:-1]:
+            place = shed_to_level(inst, inst.initial, level, limit, max_cost=max_cost, max_moves=max_moves)
+            if place is not None and score(inst, place, move_weight) < score(inst, best, move_weight):
+                best = place
+        return best
+    hi = now
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        place = shed_to_level(inst, inst.initial, mid, limit, max_cost=max_cost, max_moves=max_moves)
+        if place is None:
+            lo = mid
+        else:
+            best, hi = place, mid
+    return best
+
+
+def balance_objectives(w: Window, base, move_weight, cost_first: bool = False) -> list:
+    """The stages of rebalancing over window ``w``, to minimise in turn (hosts outside the window
+    are constants): the highest utilisation (plus the weighted cost, else cost as a tie-break),
+    then the spread with cost as a tie-break. ``cost_first`` puts the least cost before both."""
+    inst = w.inst
+    outside = np.ones(inst.n_hosts, dtype=bool)
+    outside[w.hosts] = False
+    u_out = utilisation(inst, base)[outside]
+    top = w.model.NewIntVar(int(np.ceil(UTIL_SCALE * u_out.max() - 1e-9)) if u_out.size else 0,
+                            100 * UTIL_SCALE, "umax")
+    for h in w.hosts.tolist():
+        w.model.Add(top >= w.utilisation(h))
+    cost = w.moved_cost()
+    b = bottleneck(inst)
+    spread = top
+    if b is not None:
+        share_out = (inst.load(base)[outside, b] / inst.effective[outside, b])
+        hi = int(np.floor(UTIL_SCALE * share_out.min())) if share_out.size else 100 * UTIL_SCALE
+        low = w.model.NewIntVar(0, max(hi, 0), "umin")
+        for h in w.hosts.tolist():
+            cap_int = max(1, int(round(inst.effective[h, b] * w.ints.scale[b])))
+            w.model.Add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
+        spread = top - low
+    big = w.cost_span
+    if cost_first:
+        return [cost, top * big + cost, spread * big + cost]
+    ratio = None if move_weight is None else 100 * move_weight / UTIL_SCALE / w.ints.cost_scale
+    first, second = weighted(top, cost, ratio)
+    if second is not None:
+        first = first * big + second
+    return [first, spread * big + cost]
+
+
+def _window(inst, place, movable, rng, k: int = WINDOW_HOSTS) -> np.ndarray:
+    u = utilisation(inst, place)
+    order = np.argsort(-u, kind="stable")
+    hot = order[:k]
+    cool = order[::-1][: 3 * k]
+    cool = rng.choice(cool, size=min(k, cool.size), replace=False)
+    return np.union1d(hot, cool)
+
+
+def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
+           time_limit=30.0, seed=0) -> Choice:
+    started = time.perf_counter()
+    deadline = started + time_limit
+    limit = receiving_limit(inst, headroom)
+    movable = movable_vms(inst)
+    best = best_level(inst, limit, move_weight, max_cost, max_moves)
+    stats = {"heuristic_max_utilisation": round(float(utilisation(inst, best).max()), 4)}
+    proven = False
+    bound = ideal_utilisation(inst)
+    if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
+        w = Window(inst, best, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
+                   max_moves=max_moves)
+        sol = w.solve_lex(balance_objectives(w, best, move_weight), deadline - time.perf_counter(), seed)
+        if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
+                score(inst, best, move_weight):
+            best = sol.placement
+            proven = sol.status == "optimal"
+            if move_weight is None and max_cost is None and max_moves is None and headroom == 0:
+                bound = max(bound, (sol.bound // w.cost_span - 1) / UTIL_SCALE)
+    else:
+        rng = np.random.default_rng(seed)
+        windows = 0
+        while time.perf_counter() < deadline - 0.5:
+            hosts = _window(inst, best, movable, rng)
+            w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
+            budget = min(2.0, deadline - time.perf_counter() - 0.3)
+            sol = w.solve_lex(balance_objectives(w, best, move_weight), budget, seed + windows)
+            windows += 1
+            if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
+                    score(inst, best, move_weight):
+                best = sol.placement
+        stats["windows"] = windows
+    return Choice(best, proven, bound, stats)

@@ -1,0 +1,152 @@
+"""Choosing B: a target placement that reaches a goal at a migration cost the operator accepts.
+
+Goals (:mod:`cpplan.goals`): ``consolidate`` (fewest hosts in use),
+``rebalance`` (lowest highest utilisation, then spread) and ``evacuate``
+(every VM off the ``drain`` hosts at least cost, the rest balanced). The
+trade-off is the caller's: ``move_weight`` W makes the objective
+``goal + W * cost`` (goal in hosts, or in percentage points of utilisation),
+``max_cost``/``max_moves`` are hard budgets; without any, the goal comes
+first and the cost second.
+
+The chosen B is *reachable*: it comes with a valid plan from A. When the
+planner finds none in time, the next best B is tried (receiving hosts keep
+5 %, then 10 % of their capacity free, with half, then a quarter of the moves).
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h2"})
+>>> result = choose_target(inst, goal="consolidate", planner="exact", time_limit=5)
+>>> result.before["hosts_used"], result.after["hosts_used"], result.cost, result.plan.status
+(2, 1, 4.0, 'optimal')
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .goals import GOALS
+from .goals.metrics import summary
+from .plan import Plan
+from .planners import plan as run_planner
+
+# Next-best targets tried when a B cannot be reached: (headroom kept free, share of the moves kept).
+FALLBACKS = ((0.0, 1.0), (0.05, 0.5), (0.10, 0.25))
+
+
+@dataclass
+class TargetResult:
+    """The chosen B and what it achieves.
+
+    ``instance`` has ``target`` filled in; ``before``/``after`` are the goal
+    metrics of A and B (:func:`cpplan.goals.metrics.summary`); ``bound`` is a
+    proven lower bound on the goal's measure (hosts, or highest utilisation);
+    ``plan`` is the plan from A to B; ``attempts`` counts the Bs tried.
+    """
+
+    goal: str
+    instance: object
+    before: dict
+    after: dict
+    cost: float
+    moves: int
+    bound: float
+    budget: dict
+    plan: Plan
+    proven: bool = False
+    attempts: int = 1
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def reached(self) -> bool:
+        return self.plan.found
+
+    def summary(self) -> str:
+        """One line: what was gained against what it costs."""
+        b, a = self.before, self.after
+        if self.goal == "consolidate":
+            gain = (f"hosts in use {b['hosts_used']} -> {a['hosts_used']} "
+                    f"({b['hosts_used'] - a['hosts_used']} freed, lower bound {self.bound:g})")
+        else:
+            gain = (f"max utilisation {100 * b['max_utilisation']:.1f}% -> {100 * a['max_utilisation']:.1f}% "
+                    f"(ideal {100 * self.bound:.1f}%), spread {100 * b['spread']:.1f} -> "
+                    f"{100 * a['spread']:.1f} pp")
+            if self.goal == "evacuate":
+                gain = f"drained {', '.join(self.budget['drain'])}; " + gain
+        return (f"{self.goal}: {gain}; migration cost {self.cost:g} ({self.moves} VMs); "
+                f"plan {self.plan.status}, {self.plan.n_rounds} rounds")
+
+
+def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves) -> list[int]:
+    """Validate the goal arguments; returns the drained host indices. Raises InputError."""
+    if goal not in GOALS:
+        raise InputError("", "--goal", f"unknown goal {goal!r} (choose from {', '.join(GOALS)})")
+    for key, value in (("--move-weight", move_weight), ("--max-cost", max_cost), ("--max-moves", max_moves)):
+        if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise InputError("", key, f"must be a non-negative number, got {value!r}")
+    if max_moves is not None and max_moves != int(max_moves):
+        raise InputError("", "--max-moves", f"must be a whole number, got {max_moves!r}")
+    drained = []
+    for name in drain or ():
+        if name not in inst.host_index:
+            raise InputError(inst.source, "--drain", f"unknown host {name!r}")
+        drained.append(inst.host_index[name])
+    if goal == "evacuate" and not drained:
+        raise InputError("", "--drain", "the evacuate goal needs the hosts to drain (--drain HOST ...)")
+    if goal != "evacuate" and drained:
+        raise InputError("", "--drain", f"only the evacuate goal drains hosts, not {goal}")
+    if len(set(drained)) >= inst.n_hosts:
+        raise InputError(inst.source, "--drain", "cannot drain every host: the VMs need somewhere to go")
+    return drained
+
+
+def target_instance(inst, placement: np.ndarray):
+    """``inst`` with ``target`` naming the new host of every VM that moves."""
+    moved = np.flatnonzero(placement != inst.initial)
+    return inst.replace(target={inst.vm_names[v]: inst.host_names[placement[v]] for v in moved.tolist()},
+                        drain=None)
+
+
+def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: float | None = None,
+                  max_cost: float | None = None, max_moves: int | None = None, time_limit: float = 30.0,
+                  seed: int = 0, planner: str = "auto", plan_time_limit: float | None = None,
+                  progress=None) -> TargetResult:
+    """Choose B for ``goal`` and plan the way there from A; see the module docstring.
+
+    ``time_limit`` bounds choosing each B; ``plan_time_limit`` (default: the
+    same) bounds planning to it. Raises InputError on bad arguments.
+    """
+    drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves)
+    module = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.goals.{goal}")
+    plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
+    before = summary(inst, inst.initial)
+    result = None
+    for attempt, (headroom, keep) in enumerate(FALLBACKS, start=1):
+        started = time.perf_counter()
+        moves_budget = max_moves
+        if result is not None and goal != "evacuate":
+            moves_budget = int(result.moves * keep) if max_moves is None else min(max_moves,
+                                                                                   int(result.moves * keep))
+        choice = module.choose(inst, drain=drained, move_weight=move_weight, max_cost=max_cost,
+                               max_moves=moves_budget, headroom=headroom, time_limit=time_limit, seed=seed)
+        choose_seconds = time.perf_counter() - started
+        new = target_instance(inst, choice.placement)
+        if progress:
+            progress(f"B #{attempt}: {int(new.moving.sum())} VMs to move; planning")
+        found = run_planner(new, planner, time_limit=plan_time_limit, seed=seed, progress=progress)
+        after = summary(inst, choice.placement)
+        result = TargetResult(
+            goal, new, before, after, after["cost"], after["moves"], choice.bound,
+            {"move_weight": move_weight, "max_cost": max_cost, "max_moves": max_moves,
+             "drain": [inst.host_names[h] for h in drained], "headroom": headroom,
+             "moves_budget": moves_budget},
+            found, choice.proven, attempt,
+            {**choice.stats, "choose_seconds": round(choose_seconds, 3),
+             "plan_seconds": found.stats.get("seconds")})
+        if found.found or (result.moves == 0):
+            break
+    return result
