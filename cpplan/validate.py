@@ -53,7 +53,7 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
     for v in np.flatnonzero(~inst.at_target(placement))[:max_violations]:
         out.append(f"after the last round: VM {inst.vm_names[v]} is on "
                    f"{inst.host_names[placement[v]]}, its target is {_target_text(inst, v)}")
-    if not isinstance(plan.cost, (int, float)) or abs(plan.cost - cost) > COST_TOLERANCE * max(1, cost):
+    if not isinstance(plan.cost, (int, float)) or not abs(plan.cost - cost) <= COST_TOLERANCE * max(1, cost):
         out.append(f"the plan states cost {plan.cost}, its migrations cost {cost:g}")
     return out[:max_violations]
 
