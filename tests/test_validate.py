@@ -196,6 +196,8 @@ def test_stated_cost_must_match():
     rounds = [[mv("b", "h2", "h3")], [mv("a", "h1", "h2")]]
     assert violations(SWAP_ROOM, rounds, cost=15) == ["the plan states cost 15, its migrations cost 16"]
     assert violations(SWAP_ROOM, rounds, cost="16") == ["the plan states cost 16, its migrations cost 16"]
+    assert violations(SWAP_ROOM, rounds, cost=float("nan")) == [
+        "the plan states cost nan, its migrations cost 16"]
 
 
 def test_explicit_cost_key_is_the_migration_cost():
