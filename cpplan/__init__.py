@@ -13,8 +13,9 @@ from .io import load_instance, load_plan, save_instance, save_plan
 from .model import Instance
 from .plan import Plan
 from .planners import PLANNERS, plan
+from .target import TargetResult, choose_target
 from .validate import validate
 
 __all__ = ["Instance", "Plan", "InputError", "InvalidPlanError", "PLANNERS", "load_instance",
-           "load_plan", "save_instance", "save_plan", "plan", "validate"]
+           "load_plan", "save_instance", "save_plan", "plan", "validate", "choose_target", "TargetResult"]
 __version__ = "0.1.0"

@@ -13,10 +13,14 @@ import contextlib
 import sys
 import time
 
+import yaml
+
 from . import __version__
 from .errors import InputError
-from .io import load_instance, load_plan, plan_json, save_plan
+from .goals import GOALS
+from .io import load_instance, load_plan, plan_json, save_instance, save_plan
 from .planners import PLANNERS, plan
+from .target import choose_target
 from .validate import validate
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_UNKNOWN = 0, 1, 2, 3, 4
@@ -57,7 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+    _add_goal_options(p, required=False)
     p.set_defaults(run=_cmd_plan)
+
+    t = sub.add_parser("target", help="choose a target placement B for a goal, and plan the way to it",
+                       description="Choose B for a goal (consolidate, rebalance or evacuate) at a migration "
+                                   "cost you accept, check that a plan reaches it, and write the instance "
+                                   "with its target filled in. Exit codes as for plan.")
+    t.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
+    _add_goal_options(t, required=True)
+    t.add_argument("--planner", choices=PLANNERS, default="auto", help="planner that checks B is reachable")
+    t.add_argument("--time-limit", type=_time_limit, default=30.0, metavar="SECONDS",
+                   help="wall-clock budget for choosing B, and again for planning to it (default 30)")
+    t.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
+    t.add_argument("-o", "--output", metavar="NEW_INSTANCE.yaml",
+                   help="write the instance with its new target here (default: stdout, YAML)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+    t.set_defaults(run=_cmd_target)
 
     v = sub.add_parser("validate", help="check a plan against an instance",
                        description="Replay a plan and list every broken rule. "
@@ -99,11 +119,48 @@ def _progress(quiet: bool):
     return lambda message: print(f"  {message}", file=sys.stderr, flush=True)
 
 
+def _add_goal_options(p, *, required: bool) -> None:
+    """The options that choose B for a goal (``target``, and ``plan --goal``)."""
+    p.add_argument("--goal", choices=GOALS, required=required,
+                   help="choose B: consolidate (fewest hosts), rebalance (lowest highest utilisation) or "
+                        "evacuate (empty the --drain hosts)" + ("" if required else ", then plan to it"))
+    p.add_argument("--drain", nargs="+", metavar="HOST", help="hosts to empty (goal evacuate)")
+    trade = p.add_mutually_exclusive_group()
+    trade.add_argument("--move-weight", type=float, metavar="W",
+                       help="objective goal + W x migration cost (goal in hosts or utilisation points)")
+    trade.add_argument("--max-cost", type=float, metavar="C", help="migration cost budget")
+    trade.add_argument("--max-moves", type=int, metavar="N", help="budget of VMs that change host")
+
+
+def _choose(args, inst):
+    return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
+                         max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
+                         seed=args.seed, planner=args.planner, progress=_progress(args.quiet))
+
+
+def _cmd_target(args) -> int:
+    inst = load_instance(args.instance)
+    result = _choose(args, inst)
+    if args.output:
+        save_instance(result.instance, args.output)
+    else:
+        sys.stdout.write(yaml.safe_dump(result.instance.to_dict(), sort_keys=False, default_flow_style=None))
+    if not args.quiet:
+        print(result.summary(), file=sys.stderr)
+    return EXIT_BY_STATUS[result.plan.status]
+
+
 def _cmd_plan(args) -> int:
     inst = load_instance(args.instance)
     started = time.perf_counter()
-    result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
-                  progress=_progress(args.quiet))
+    if args.goal:
+        chosen = _choose(args, inst)
+        if not args.quiet:
+            print(chosen.summary(), file=sys.stderr)
+        inst, result = chosen.instance, chosen.plan
+    else:
+        result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
+                      progress=_progress(args.quiet))
     if args.output:
         save_plan(result, args.output)
     else:

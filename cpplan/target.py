@@ -123,7 +123,7 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
     drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves)
     module = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.goals.{goal}")
     plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
-    before = summary(inst, inst.initial)
+    before = summary(inst, inst.initial, drained)
     result = None
     for attempt, (headroom, keep) in enumerate(FALLBACKS, start=1):
         started = time.perf_counter()
@@ -138,7 +138,7 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
         if progress:
             progress(f"B #{attempt}: {int(new.moving.sum())} VMs to move; planning")
         found = run_planner(new, planner, time_limit=plan_time_limit, seed=seed, progress=progress)
-        after = summary(inst, choice.placement)
+        after = summary(inst, choice.placement, drained)
         result = TargetResult(
             goal, new, before, after, after["cost"], after["moves"], choice.bound,
             {"move_weight": move_weight, "max_cost": max_cost, "max_moves": max_moves,

@@ -54,6 +54,11 @@ def check_drain(inst, drain, max_cost=None, max_moves=None) -> np.ndarray:
     others = np.setdiff1d(np.arange(inst.n_hosts), hosts)
     if not receiving_hosts(inst)[others].any():
         raise InputError("", "--drain", "no host left that can receive VMs")
+    for r, name in enumerate(inst.resources):
+        total, room = inst.demand[:, r].sum(), inst.effective[others, r].sum()
+        if total > room + 1e-9:
+            raise InputError("", "--drain", f"the other hosts cannot hold every VM: {total:g} {name} "
+                             f"needed, {room:g} available")
     need = float(inst.cost[on].sum())
     if max_cost is not None and max_cost + 1e-9 < need:
         raise InputError("", "--max-cost", f"{max_cost:g} is below {need:g}, the cost of the VMs "
@@ -102,7 +107,7 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
                          "within the time limit and budgets")
     stats["cost_of_drained"] = float(inst.cost[on].sum())
     proven = migration(inst, best)[0] <= stats["cost_of_drained"] + 1e-9 and move_weight is None
-    return Choice(best, False, ideal_utilisation(inst), {**stats, "least_cost": proven})
+    return Choice(best, False, ideal_utilisation(inst, drained), {**stats, "least_cost": proven})
 
 
 def _better(inst, a, b, move_weight) -> bool:

@@ -19,8 +19,6 @@ do not count.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -49,12 +47,14 @@ def migration(inst, placement: np.ndarray) -> tuple[float, int]:
     return float(inst.cost[moved].sum()), int(moved.sum())
 
 
-def ideal_utilisation(inst) -> float:
-    """A lower bound on the highest utilisation: total demand over total capacity, per resource
-    limited on every host, the highest of these."""
+def ideal_utilisation(inst, drained=()) -> float:
+    """A lower bound on the highest utilisation: total demand over the total capacity of the hosts
+    not ``drained``, per resource limited on every host, the highest of these."""
     best = 0.0
+    keep = np.ones(inst.n_hosts, dtype=bool)
+    keep[np.asarray(drained, dtype=np.int64)] = False
     for r in range(len(inst.resources)):
-        cap = inst.effective[:, r]
+        cap = inst.effective[keep, r]
         if np.isfinite(cap).all() and cap.sum() > 0:
             best = max(best, float(inst.demand[:, r].sum() / cap.sum()))
     return best
@@ -79,15 +79,13 @@ def hosts_lower_bound(inst) -> int:
     return max([need, *groups, 1 if inst.n_vms else 0])
 
 
-def summary(inst, placement: np.ndarray) -> dict:
-    """The goal metrics of a placement, as plain numbers."""
-    u = utilisation(inst, placement)
+def summary(inst, placement: np.ndarray, drained=()) -> dict:
+    """The goal metrics of a placement, as plain numbers; utilisation leaves out ``drained`` hosts."""
+    keep = np.ones(inst.n_hosts, dtype=bool)
+    keep[np.asarray(drained, dtype=np.int64)] = False
+    u = utilisation(inst, placement)[keep]
     used = np.bincount(placement, minlength=inst.n_hosts) > 0
     cost, moves = migration(inst, placement)
     return {"hosts_used": int(used.sum()), "max_utilisation": round(float(u.max()), 4),
             "min_utilisation": round(float(u.min()), 4), "spread": round(float(u.max() - u.min()), 4),
             "cost": cost, "moves": moves}
-
-
-def ceil_div(a: float, b: float) -> int:
-    return int(math.ceil(a / b - 1e-9))
