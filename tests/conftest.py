@@ -1,40 +1,15 @@
-"""Shared test helpers: where the example clouds live, and writing instance files.
-
-Other test modules may import these names (``from conftest import TINY_CASES``);
-keep them small and stable.
-"""
+"""Shared fixtures. Plain helpers live in ``shared_cases.py``: import them from there
+(``from shared_cases import TINY_CASES``), since a subfolder's own conftest.py may shadow
+this module's name."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import yaml
+from shared_cases import MODELS, REPO, TINY_CASES, tiny_case_paths, tiny_truth, write_file
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO / "models"
-# The public cases sit beside the repository (CI clones the repo with shared/ next to it).
-TINY_CASES = REPO.parent / "shared" / "cases" / "tiny"
-
-
-def tiny_case_paths() -> list[Path]:
-    """The public tiny instance files, sorted by name (empty when shared/ is absent)."""
-    return sorted(TINY_CASES.glob("*.yaml"))
-
-
-def tiny_truth() -> dict[str, dict]:
-    """``truth.json`` by case name: ``{"feasible": bool, "min_cost": number or None, ...}``."""
-    return {entry["case"]: entry for entry in json.loads((TINY_CASES / "truth.json").read_text())}
-
-
-def write_file(path: Path, content) -> Path:
-    """Write ``content`` to ``path``: text as is, a mapping as JSON (``.json``) or YAML."""
-    if not isinstance(content, str):
-        content = (json.dumps(content) if path.suffix == ".json"
-                   else yaml.safe_dump(content, sort_keys=False))
-    path.write_text(content, encoding="utf-8")
-    return path
+__all__ = ["MODELS", "REPO", "TINY_CASES", "tiny_case_paths", "tiny_truth", "write_file"]
 
 
 @pytest.fixture

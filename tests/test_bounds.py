@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import tiny_case_paths, tiny_truth
+from shared_cases import tiny_case_paths, tiny_truth
 
 import cpplan
 from cpplan import Instance
