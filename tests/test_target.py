@@ -1,0 +1,183 @@
+"""Choosing B: each goal gives a target that meets its definition, obeys every rule, and is reached
+by a valid plan; budgets hold; bad goal arguments are one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import cpplan
+from cpplan.cli import main
+from cpplan.constraints.capacity import fits
+from cpplan.generate import generate
+from cpplan.goals.consolidate import first_fit_decreasing
+from cpplan.goals.metrics import hosts_lower_bound, ideal_utilisation, utilisation
+from cpplan.io import save_instance
+
+PLANNER = "greedy"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    return generate("rebalance", 5, seed=3)
+
+
+def guarded():
+    """Six hosts; an anti-affinity group spread over three of them and a pinned VM on a light host."""
+    hosts = {f"h{i}": {"ram": 32, "cpu": 8} for i in range(6)}
+    vms, initial = {}, {}
+    for i in range(18):
+        vms[f"v{i}"] = {"ram": 4, "cpu": 1}
+        initial[f"v{i}"] = f"h{i % 6}"
+    return cpplan.Instance(hosts=hosts, vms=vms, initial=initial,
+                           groups={"web": {"vms": ["v0", "v1", "v2"], "anti_affinity": True}},
+                           pinned=["v5"])
+
+
+def check_target(inst, result):
+    """The chosen B is a legal target with a valid plan from A that reaches it."""
+    new = result.instance
+    assert new.initial.tolist() == inst.initial.tolist()
+    receiving = np.zeros(new.n_hosts, dtype=bool)
+    receiving[new.target[new.moving]] = True
+    assert fits(new.load(new.target), new.effective)[receiving].all()
+    for g in new.groups:
+        if g.anti_affinity:
+            assert len(set(new.target[g.vms].tolist())) == g.vms.size
+    assert not new.moving[new.pinned].any()
+    assert result.plan.found, result.plan.reason
+    assert cpplan.validate(new, result.plan) == []
+    assert result.cost == pytest.approx(float(new.cost[new.moving].sum()))
+    assert result.moves == int(new.moving.sum())
+
+
+def test_consolidate_frees_hosts_down_to_the_bound(cloud):
+    result = cpplan.choose_target(cloud, goal="consolidate", time_limit=3, planner=PLANNER)
+    check_target(cloud, result)
+    used = len(set(result.instance.target.tolist()))
+    assert used == result.after["hosts_used"] < result.before["hosts_used"]
+    assert hosts_lower_bound(cloud) <= result.bound <= used <= result.bound + 1
+
+
+def test_consolidate_never_costs_more_than_a_plain_repack_for_as_many_hosts(cloud):
+    result = cpplan.choose_target(cloud, goal="consolidate", time_limit=3, planner=PLANNER)
+    ffd = first_fit_decreasing(cloud)
+    ffd_cost = float(cloud.cost[ffd != cloud.initial].sum())
+    assert result.after["hosts_used"] <= len(set(ffd.tolist()))
+    assert result.cost <= ffd_cost
+
+
+def test_rebalance_reaches_near_the_ideal(cloud):
+    result = cpplan.choose_target(cloud, goal="rebalance", time_limit=3, planner=PLANNER)
+    check_target(cloud, result)
+    top = float(utilisation(cloud, result.instance.target).max())
+    assert top == pytest.approx(result.after["max_utilisation"], abs=1e-4)
+    assert ideal_utilisation(cloud) - 1e-9 <= result.bound <= top <= ideal_utilisation(cloud) + 0.02
+    assert top < result.before["max_utilisation"]
+
+
+def test_evacuate_empties_the_drained_hosts_at_their_cost(cloud):
+    result = cpplan.choose_target(cloud, goal="evacuate", drain=["h1"], time_limit=3, planner=PLANNER)
+    check_target(cloud, result)
+    assert not (result.instance.target == cloud.host_index["h1"]).any()
+    on_h1 = cloud.initial == cloud.host_index["h1"]
+    assert result.cost == pytest.approx(float(cloud.cost[on_h1].sum()))
+
+
+@pytest.mark.parametrize("goal", ["consolidate", "rebalance", "evacuate"])
+def test_goals_keep_anti_affinity_and_pinned_vms(goal):
+    inst = guarded()
+    drain = ["h0"] if goal == "evacuate" else None
+    result = cpplan.choose_target(inst, goal=goal, drain=drain, time_limit=3, planner=PLANNER)
+    check_target(inst, result)
+    assert result.instance.target[inst.vm_index["v5"]] == inst.host_index["h5"]
+
+
+def test_consolidate_hosts_bound_counts_the_anti_affinity_group():
+    inst = guarded()
+    result = cpplan.choose_target(inst, goal="consolidate", time_limit=3, planner=PLANNER)
+    assert result.after["hosts_used"] == 3 == result.bound
+
+
+@pytest.mark.parametrize("goal", ["consolidate", "rebalance"])
+def test_budgets_hold(cloud, goal):
+    by_moves = cpplan.choose_target(cloud, goal=goal, max_moves=5, time_limit=2, planner=PLANNER)
+    check_target(cloud, by_moves)
+    assert by_moves.moves <= 5
+    by_cost = cpplan.choose_target(cloud, goal=goal, max_cost=40, time_limit=2, planner=PLANNER)
+    check_target(cloud, by_cost)
+    assert by_cost.cost <= 40
+
+
+def test_a_heavy_move_weight_keeps_a_when_nothing_is_worth_its_cost(cloud):
+    result = cpplan.choose_target(cloud, goal="consolidate", move_weight=1.0, time_limit=2, planner=PLANNER)
+    assert result.moves == 0 and result.after["hosts_used"] == result.before["hosts_used"]
+    light = cpplan.choose_target(cloud, goal="consolidate", move_weight=1e-3, time_limit=2, planner=PLANNER)
+    assert light.after["hosts_used"] < light.before["hosts_used"]
+
+
+def test_an_unreachable_b_gives_way_to_the_next_best(cloud, monkeypatch):
+    import cpplan.target as target
+
+    calls = []
+    real = target.run_planner
+
+    def first_fails(inst, planner, **kw):
+        calls.append(int(inst.moving.sum()))
+        if len(calls) == 1:
+            return cpplan.Plan("unknown", 0, [], planner=planner, reason="test: pretend no plan")
+        return real(inst, planner, **kw)
+
+    monkeypatch.setattr(target, "run_planner", first_fails)
+    result = cpplan.choose_target(cloud, goal="consolidate", time_limit=2, planner=PLANNER)
+    assert result.attempts == 2 and result.plan.found
+    assert result.budget["headroom"] > 0 and result.moves <= calls[0] // 2
+
+
+# ----------------------------------------------------------------------------- command line
+@pytest.fixture()
+def cloud_file(tmp_path, cloud):
+    path = tmp_path / "cloud.yaml"
+    save_instance(cloud, path)
+    return path
+
+
+def test_cli_target_writes_the_instance_and_plan_goal_writes_a_valid_plan(cloud_file, tmp_path, capsys):
+    out = tmp_path / "b.yaml"
+    code = main(["target", str(cloud_file), "--goal", "evacuate", "--drain", "h0", "--planner", PLANNER,
+                 "--time-limit", "3", "-o", str(out)])
+    assert code == 0
+    assert "drained h0" in capsys.readouterr().err
+    new = cpplan.load_instance(out)
+    assert not (new.target == new.host_index["h0"]).any() and new.moving.any()
+    plan_path = tmp_path / "plan.json"
+    code = main(["plan", str(cloud_file), "--goal", "rebalance", "--max-moves", "10", "--planner", PLANNER,
+                 "--time-limit", "3", "-o", str(plan_path), "-q"])
+    assert code == 0
+    plan = cpplan.load_plan(plan_path)
+    assert 0 < plan.n_migrations and json.loads(plan_path.read_text())["status"] in ("optimal", "feasible")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--goal", "evacuate", "--drain", "nowhere"], "unknown host 'nowhere'"),
+    (["--goal", "evacuate", "--drain", "h0", "h1", "h2", "h3", "h4"], "cannot drain every host"),
+    (["--goal", "evacuate"], "needs the hosts to drain"),
+    (["--goal", "consolidate", "--drain", "h0"], "only the evacuate goal"),
+    (["--goal", "rebalance", "--max-cost", "-1"], "--max-cost: must be a non-negative number"),
+    (["--goal", "consolidate", "--max-moves", "-2"], "--max-moves: must be a non-negative number"),
+    (["--goal", "evacuate", "--drain", "h0", "--max-moves", "1"], "--max-moves: 1 is below"),
+])
+def test_bad_goal_arguments_exit_2_with_one_line(cloud_file, capsys, args, words):
+    for command in ("target", "plan"):
+        assert main([command, str(cloud_file), *args]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_unknown_goal_is_a_usage_error(cloud_file, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["target", str(cloud_file), "--goal", "shrink"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
