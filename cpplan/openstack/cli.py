@@ -20,6 +20,7 @@ from ..planners import PLANNERS
 
 EXIT_BAD_INPUT, EXIT_STOPPED = 2, 5
 MISSING_EXTRA = "the openstack commands need openstacksdk: pip install cpplan[openstack]"
+OS_CLOUD_HELP = "cloud in clouds.yaml (default: OS_CLOUD / OS_* variables)"
 
 
 def add_parser(sub) -> None:
@@ -33,7 +34,7 @@ def add_parser(sub) -> None:
                           description="Read hosts (Placement inventories), servers (flavors, hosts), "
                                       "anti-affinity server groups and limits into an instance file. "
                                       "Disabled or down hosts never receive VMs (notes on top of the file).")
-    s.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: OS_CLOUD / OS_* variables)")
+    s.add_argument("--os-cloud", metavar="NAME", help=OS_CLOUD_HELP)
     scope = s.add_mutually_exclusive_group()
     scope.add_argument("--aggregate", metavar="A", help="only the hosts of this host aggregate")
     scope.add_argument("--host", nargs="+", metavar="H", help="only these compute hosts")
@@ -48,7 +49,7 @@ def add_parser(sub) -> None:
                                       "Ctrl-C stops after the current round.")
     e.add_argument("instance", help="the instance the plan was made for (from snapshot)")
     e.add_argument("plan", help="plan file (JSON)")
-    e.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: OS_CLOUD / OS_* variables)")
+    e.add_argument("--os-cloud", metavar="NAME", help=OS_CLOUD_HELP)
     e.add_argument("--yes", action="store_true", help="carry the plan out, re-plan without asking")
     e.add_argument("--journal", metavar="FILE.jsonl",
                    help="append-only journal (default: PLAN with .journal.jsonl)")
@@ -118,7 +119,8 @@ def _cmd_execute(args) -> int:
     from ..validate import validate
     inst, plan = load_instance(args.instance), load_plan(args.plan)
     if not plan.found:
-        raise InputError(Path(args.plan).name, "status", f"{plan.status}: the plan has no rounds to carry out")
+        raise InputError(Path(args.plan).name, "status",
+                         f"{plan.status}: the plan has no rounds to carry out")
     violations = validate(inst, plan)
     if violations:
         raise InputError(Path(args.plan).name, "", f"not a valid plan for {Path(args.instance).name}: "

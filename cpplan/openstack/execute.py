@@ -153,7 +153,8 @@ class Execution:
             if stop.is_set():
                 return self.stop("interrupted", self.replans)
             if self.replans >= self.settings.max_replans:
-                return self.stop(f"drifted again after {self.replans} re-plan(s) (--max-replans)", self.replans)
+                return self.stop(f"drifted again after {self.replans} re-plan(s) (--max-replans)",
+                                 self.replans)
             self.replans += 1
             ended = self.replan(self.replans)
             if ended is not None:
@@ -169,7 +170,7 @@ class Execution:
 
     # ------------------------------------------------------- state checks
     def locate(self) -> dict:
-        """VM name -> :class:`Server` for the servers on the hosts in scope, named as a snapshot names them."""
+        """VM name -> :class:`Server` on the hosts in scope, named as a snapshot names them."""
         in_scope = set(self.scope)
         servers = [s for s in self.cloud.servers() if s.host in in_scope]
         name_of = vm_names((s.id, s.name) for s in servers)
@@ -246,8 +247,8 @@ class Execution:
         """Start a round's migrations, wait until each has ended; the journal records of their ends."""
         started, ends = {}, []
         for m in rnd:
-            record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]], "from": m["from"],
-                      "to": m["to"]}
+            record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]],
+                      "from": m["from"], "to": m["to"]}
             self.journal.write("start", **record)
             try:
                 self.cloud.live_migrate(record["server"], m["to"])
@@ -315,12 +316,15 @@ class Execution:
         save_plan(plan, plan_path)
         seconds = time.perf_counter() - started
         self.journal.write("replan", plan=number, instance=str(inst_path), plan_file=str(plan_path),
-                           status=plan.status, cost=plan.cost, rounds=plan.n_rounds, seconds=round(seconds, 3))
+                           status=plan.status, cost=plan.cost, rounds=plan.n_rounds,
+                           seconds=round(seconds, 3))
         self.say(f"re-planned ({plan.status}, {plan.planner}, {seconds:.2f} s): {plan.n_rounds} rounds, "
-                 f"{plan.n_migrations} migrations, cost {plan.cost:g}; state in {inst_path}, plan in {plan_path}")
+                 f"{plan.n_migrations} migrations, cost {plan.cost:g}; state in {inst_path}, "
+                 f"plan in {plan_path}")
         if not plan.found:
-            self.journal.write("stop", reason=f"re-plan {plan.status}: {plan.reason}", migrations=self.finished)
-            return Outcome(plan.status, f"re-plan {plan.status}: {plan.reason}", self.finished, number)
+            reason = f"re-plan {plan.status}: {plan.reason}"
+            self.journal.write("stop", reason=reason, migrations=self.finished)
+            return Outcome(plan.status, reason, self.finished, number)
         self.say(describe(plan.rounds))
         self.inst, self.plan = inst, plan
         return None
@@ -374,8 +378,9 @@ def _ending(record: dict, short: bool = False) -> str:
     return text if short else f"{record['vm']} {record['from']} -> {record['to']}: {text}"
 
 
-def execute(cloud: Cloud, inst: Instance, plan: Plan, *, journal: Journal, out, confirm: Callable[[Plan], bool],
-            say: Callable[[str], None] = print, settings: Settings | None = None) -> Outcome:
+def execute(cloud: Cloud, inst: Instance, plan: Plan, *, journal: Journal, out,
+            confirm: Callable[[Plan], bool], say: Callable[[str], None] = print,
+            settings: Settings | None = None) -> Outcome:
     """Carry out ``plan`` (made for ``inst``) on ``cloud``; see the module notes.
 
     ``confirm(plan)`` is asked before the first round and after each re-plan:

@@ -310,17 +310,21 @@ def _servers(h, *, query, **_):
     return 200, {"servers": [_server_json(h.cloud, s) for s in servers]}, None
 
 
+def _no_server(server_id):
+    return 404, {"itemNotFound": {"code": 404, "message": f"Instance {server_id} could not be found."}}, None
+
+
 def _server(h, server_id, **_):
     s = h.cloud.servers.get(server_id)
     if s is None:
-        return 404, {"itemNotFound": {"code": 404, "message": f"Instance {server_id} could not be found."}}, None
+        return _no_server(server_id)
     return 200, {"server": _server_json(h.cloud, s)}, None
 
 
 def _server_action(h, server_id, *, body, **_):
     s = h.cloud.servers.get(server_id)
     if s is None:
-        return 404, {"itemNotFound": {"code": 404, "message": f"Instance {server_id} could not be found."}}, None
+        return _no_server(server_id)
     if not body or "os-migrateLive" not in body:
         return 400, {"badRequest": {"code": 400, "message": "only os-migrateLive is faked"}}, None
     error = h.cloud.live_migrate(s, body["os-migrateLive"].get("host"))
@@ -359,12 +363,12 @@ def _aggregates(h, **_):
 
 
 def _server_groups(h, **_):
-    cloud = h.cloud
+    ids = {s.name: s.id for s in h.cloud.servers.values()}
     return 200, {"server_groups": [
         {"id": _uuid(f"group-{name}"), "name": name, "policy": policy, "rules": {},
-         "members": [cloud.by_name(m).id for m in members if any(s.name == m for s in cloud.servers.values())],
+         "members": [ids[m] for m in members if m in ids],
          "project_id": _uuid("admin-project"), "user_id": _uuid("admin")}
-        for name, (policy, members) in cloud.groups.items()]}, None
+        for name, (policy, members) in h.cloud.groups.items()]}, None
 
 
 def _providers(h, **_):

@@ -1,0 +1,180 @@
+"""Execute: a plan carried out on the fake cloud, round by round, re-planned when the cloud drifts.
+
+The fake cloud checks every arrival against the destination's capacity, so
+``overloads`` and ``over_capacity()`` staying empty means no host was ever
+overloaded, even while re-planning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+pytest.importorskip("openstack", reason="openstacksdk is not installed (pip install cpplan[openstack])")
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # openstacksdk's own
+
+from cloud_fixtures import POLL_SECONDS, cloud_fixture, fake_fixture, os_cloud_fixture  # noqa: E402, F401 - the fixtures
+from fake_cloud import EXAMPLE_TARGET  # noqa: E402
+
+import cpplan  # noqa: E402
+from cpplan.cli import main  # noqa: E402
+from cpplan.openstack.execute import Settings, execute  # noqa: E402
+from cpplan.openstack.journal import Journal, read_journal  # noqa: E402
+from cpplan.openstack.snapshot import take_snapshot  # noqa: E402
+
+PLANNER = "exact"  # TODO auto
+ENDS = ("finished", "failed", "elsewhere", "vanished", "timeout", "abandoned")
+
+
+def _at_target(fake) -> bool:
+    where = fake.placement()
+    return all(where[vm] == host for vm, host in EXAMPLE_TARGET.items())
+
+
+def _run(cloud, tmp_path, *, confirm=lambda plan: True, max_replans=3):
+    inst = take_snapshot(cloud).instance.replace(target=EXAMPLE_TARGET)
+    plan = cpplan.plan(inst, PLANNER, time_limit=10)
+    settings = Settings(poll_interval=POLL_SECONDS, round_timeout=30, planner=PLANNER, time_limit=10,
+                        max_replans=max_replans, progress=False)
+    lines: list[str] = []
+    with Journal(tmp_path / "plan.journal.jsonl") as journal:
+        outcome = execute(cloud, inst, plan, journal=journal, out=tmp_path / "plan", confirm=confirm,
+                          say=lines.append, settings=settings)
+    return outcome, read_journal(tmp_path / "plan.journal.jsonl"), "\n".join(lines)
+
+
+def _every_start_has_one_end(records) -> bool:
+    starts = [(r["plan"], r["round"], r["vm"]) for r in records if r["event"] == "start"]
+    ends = [(r["plan"], r["round"], r["vm"]) for r in records if r["event"] in ENDS]
+    return sorted(starts) == sorted(ends)
+
+
+def test_execute_carries_the_plan_out_and_the_cloud_ends_at_the_target(fake, cloud, tmp_path):
+    outcome, records, _ = _run(cloud, tmp_path)
+    assert outcome.status == "done" and outcome.replans == 0
+    assert _at_target(fake)
+    assert fake.placement()["web1"] == "c1" and fake.placement()["old1"] == "c2"
+    assert fake.overloads == [] and fake.over_capacity() == []
+    assert _every_start_has_one_end(records)
+    assert {r["event"] for r in records} == {"plan", "round", "start", "finished", "done"}
+    assert outcome.migrations == sum(r["event"] == "finished" for r in records) == len(fake.migrations)
+
+
+def test_a_failed_migration_mid_plan_leads_to_a_replan_that_reaches_the_target(fake, cloud, tmp_path):
+    fake.fail_next = {"app1"}
+    outcome, records, said = _run(cloud, tmp_path)
+    assert outcome.status == "done" and outcome.replans == 1
+    assert _at_target(fake)
+    assert fake.overloads == [] and fake.over_capacity() == []
+    assert [m.status for m in fake.migrations].count("error") == 1
+    failed = [r for r in records if r["event"] == "failed"]
+    assert [(r["vm"], r["host"]) for r in failed] == [("app1", "c2")]
+    replan = next(r for r in records if r["event"] == "replan")
+    assert replan["status"] in ("optimal", "feasible")
+    state = cpplan.load_instance(replan["instance"])
+    assert state.host_names[state.initial[state.vm_index["app1"]]] == "c2"
+    assert cpplan.validate(state, cpplan.load_plan(replan["plan_file"])) == []
+    assert _every_start_has_one_end(records)
+    assert "app1 failed" not in said and "failed, still on c2" in said
+
+
+def test_a_server_deleted_before_its_round_is_drift_and_the_rest_reaches_the_target(fake, cloud, tmp_path):
+    def delete_batch1(name):
+        if name == "db1" and "batch1" in fake.placement():
+            del fake.servers[fake.by_name("batch1").id]
+    fake.on_migration_start = delete_batch1
+    outcome, records, said = _run(cloud, tmp_path)
+    assert outcome.status == "done" and outcome.replans == 1
+    assert "batch1: no longer exists" in said
+    where = fake.placement()
+    assert all(where[vm] == host for vm, host in EXAMPLE_TARGET.items() if vm != "batch1")
+    assert fake.overloads == [] and fake.over_capacity() == []
+
+
+def test_a_target_host_going_down_stops_with_the_reason(fake, cloud, tmp_path):
+    def take_c3_down(name):
+        if name == "batch2":
+            fake.hosts["c3"].up = False
+    fake.on_migration_start = take_c3_down
+    outcome, records, said = _run(cloud, tmp_path)
+    assert outcome.status == "stopped" and "cannot re-plan" in outcome.message
+    assert "host c3: compute service down" in said
+    assert records[-1]["event"] == "stop" and _every_start_has_one_end(records)
+
+
+def test_ctrl_c_stops_after_the_current_round(fake, cloud, tmp_path):
+    fake.on_migration_start = lambda name: os.kill(os.getpid(), signal.SIGINT) if name == "db1" else None
+    outcome, records, said = _run(cloud, tmp_path)
+    assert outcome.status == "stopped" and "interrupted after round" in outcome.message
+    assert "stopping after the current round" in said
+    started = [r["vm"] for r in records if r["event"] == "start"]
+    assert started[-1] == "db1" and _every_start_has_one_end(records)
+    assert fake.placement()["db1"] != "c1"  # the round in flight was waited for
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_declining_a_replan_stops_without_touching_the_cloud_again(fake, cloud, tmp_path):
+    fake.fail_next = {"app1"}
+    answers = iter([True, False])
+    outcome, records, _ = _run(cloud, tmp_path, confirm=lambda plan: next(answers))
+    assert outcome.status == "stopped" and "not confirmed" in outcome.message
+    assert not any(r["event"] == "start" and r["plan"] == 1 for r in records)
+
+
+def _files(fake, tmp_path):
+    inst = take_snapshot_from_cli(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    cpplan.save_plan(cpplan.plan(inst, PLANNER, time_limit=10), plan_path)
+    return tmp_path / "cloud.yaml", plan_path
+
+
+def take_snapshot_from_cli(tmp_path):
+    path = tmp_path / "cloud.yaml"
+    assert main(["openstack", "snapshot", "--os-cloud", "fake", "-o", str(path), ]) == 0
+    inst = cpplan.load_instance(path).replace(target=EXAMPLE_TARGET)
+    cpplan.save_instance(inst, path)
+    return inst
+
+
+def test_dry_run_prints_the_rounds_and_changes_nothing(fake, os_cloud, tmp_path, capsys):
+    instance, plan = _files(fake, tmp_path)
+    before = fake.placement()
+    capsys.readouterr()
+    assert main(["openstack", "execute", str(instance), str(plan), "--os-cloud", os_cloud]) == 0
+    out = capsys.readouterr()
+    assert "round 1 (" in out.out and "dry run: nothing changed" in out.err
+    assert fake.placement() == before and fake.migrations == []
+    assert not any(r.startswith("POST /compute") for r in fake.requests)
+    assert not (tmp_path / "plan.journal.jsonl").exists()
+
+
+def test_the_cli_carries_out_a_plan_with_a_replan(fake, os_cloud, tmp_path, capsys):
+    instance, plan = _files(fake, tmp_path)
+    fake.fail_next = {"app1"}
+    capsys.readouterr()
+    code = main(["openstack", "execute", str(instance), str(plan), "--os-cloud", os_cloud, "--yes",
+                 "--poll", str(POLL_SECONDS), "--planner", PLANNER, "-q"])
+    assert code == 0 and _at_target(fake)
+    assert "the cloud is at the target" in capsys.readouterr().err
+    assert (tmp_path / "plan.replan1.yaml").exists() and (tmp_path / "plan.replan1.json").exists()
+    assert _every_start_has_one_end(read_journal(tmp_path / "plan.journal.jsonl"))
+
+
+def test_the_cli_refuses_a_plan_that_is_not_valid_for_the_instance(fake, os_cloud, tmp_path, capsys):
+    instance, plan = _files(fake, tmp_path)
+    wrong_source = {"vm": "web1", "from": "c2", "to": "c3"}
+    plan.write_text(json.dumps({"status": "feasible", "cost": 1, "rounds": [[wrong_source]]}))
+    capsys.readouterr()
+    assert main(["openstack", "execute", str(instance), str(plan), "--os-cloud", os_cloud, "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cpplan: plan.json: not a valid plan for cloud.yaml") and len(err.splitlines()) == 1
+    assert fake.migrations == []
+
+
+def test_an_unknown_cloud_name_is_one_line(os_cloud, capsys, tmp_path):
+    assert main(["openstack", "snapshot", "--os-cloud", "nowhere", "-o", str(tmp_path / "x.yaml")]) == 5
+    err = capsys.readouterr().err
+    assert err.startswith("cpplan: openstack: Cloud nowhere was not found") and len(err.splitlines()) == 1
