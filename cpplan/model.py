@@ -26,6 +26,7 @@ from .errors import InputError
 
 HOST_RESERVED = ("max_migrations", "allocation_ratio")
 VM_RESERVED = ("cost", "offline_cost", "live", "image")
+MAX_COUNT = 2**62  # a larger limit means "unlimited" just the same, and still fits an int64 array
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _number(value, source: str, key: str, *, integer: bool = False) -> float:
     if not ok or value < 0 or (integer and value != int(value)):
         kind = "a non-negative integer" if integer else "a non-negative number"
         raise InputError(source, key, f"must be {kind}, got {value!r}")
-    return int(value) if integer else value
+    return min(int(value), MAX_COUNT) if integer else value
 
 
 def _mapping(value, source: str, key: str) -> Mapping:
