@@ -236,3 +236,9 @@ def test_yaml_merge_keys_do_not_hide_a_key_given_twice(write_instance):
         "  h1: {ram: 16, cpu: 4}\n", "  h1: &spec {ram: 16, cpu: 4}\n")
     with pytest.raises(InputError, match="cloud.yaml: line 4: invalid YAML: key 'disk' given twice"):
         cpplan.load_instance(write_instance(text))
+
+
+def test_huge_limits_mean_unlimited(write_instance):
+    text = good_with("limits: {host: 1, total: 4}", "limits: {host: 1" + "0" * 25 + ", total: 1.0e+300}")
+    inst = cpplan.load_instance(write_instance(text))
+    assert inst.host_limit.min() >= 2 and inst.total_limit >= 2**62
