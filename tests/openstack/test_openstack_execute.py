@@ -16,7 +16,6 @@ import pytest
 pytest.importorskip("openstack", reason="openstacksdk is not installed (pip install cpplan[openstack])")
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # openstacksdk's own
 
-from cloud_fixtures import POLL_SECONDS, cloud_fixture, fake_fixture, os_cloud_fixture  # noqa: E402, F401 - the fixtures
 from fake_cloud import EXAMPLE_TARGET  # noqa: E402
 
 import cpplan  # noqa: E402
@@ -26,6 +25,7 @@ from cpplan.openstack.journal import Journal, read_journal  # noqa: E402
 from cpplan.openstack.snapshot import take_snapshot  # noqa: E402
 
 PLANNER = "exact"  # TODO auto
+POLL_SECONDS = 0.02
 ENDS = ("finished", "failed", "elsewhere", "vanished", "timeout", "abandoned")
 
 

@@ -7,7 +7,6 @@ import pytest
 pytest.importorskip("openstack", reason="openstacksdk is not installed (pip install cpplan[openstack])")
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # openstacksdk's own
 
-from cloud_fixtures import cloud_fixture, fake_fixture, os_cloud_fixture  # noqa: E402, F401 - fixtures
 from fake_cloud import FakeServer  # noqa: E402
 
 from cpplan.cli import main  # noqa: E402

@@ -1,10 +1,7 @@
 """Fixtures for the OpenStack tests: a fake cloud on loopback and a clouds.yaml naming it ``fake``.
 
-Test modules import them (``from cloud_fixtures import fake_fixture, ...``):
-a ``conftest.py`` here would replace ``tests/conftest.py`` as the module named
-``conftest`` that other test modules import helpers from. The fake cloud needs
-only the standard library; the modules that talk to it through openstacksdk
-skip themselves when the extra is missing.
+The fake cloud needs only the standard library; the test modules that talk to
+it through openstacksdk skip themselves when the extra is missing.
 """
 
 from __future__ import annotations
@@ -15,11 +12,10 @@ import pytest
 from fake_cloud import FakeCloud, clouds_yaml, serve
 
 MIGRATION_SECONDS = 0.05
-POLL_SECONDS = 0.02
 
 
-@pytest.fixture(name="fake")
-def fake_fixture():
+@pytest.fixture
+def fake():
     """The example cloud (see FakeCloud.example), served on 127.0.0.1 for the test."""
     cloud = FakeCloud.example(migration_seconds=MIGRATION_SECONDS)
     with serve(cloud) as base:
@@ -27,8 +23,8 @@ def fake_fixture():
         yield cloud
 
 
-@pytest.fixture(name="os_cloud")
-def os_cloud_fixture(fake, tmp_path, monkeypatch):
+@pytest.fixture
+def os_cloud(fake, tmp_path, monkeypatch):
     """The name of the fake cloud in a clouds.yaml that openstacksdk reads (and no other OS_* setting)."""
     path = tmp_path / "clouds.yaml"
     path.write_text(clouds_yaml(fake.base))
@@ -39,8 +35,8 @@ def os_cloud_fixture(fake, tmp_path, monkeypatch):
     return "fake"
 
 
-@pytest.fixture(name="cloud")
-def cloud_fixture(os_cloud):
+@pytest.fixture
+def cloud(os_cloud):
     """A :class:`cpplan.openstack.cloud.Cloud` connected to the fake cloud."""
     from cpplan.openstack.cloud import Cloud
     return Cloud.connect(os_cloud)
