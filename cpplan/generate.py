@@ -13,10 +13,10 @@ capacity on every host (a receiving host is never overloaded).
   5% of the hosts half-empty as the only staging room; one migration per host
   per round, so the order matters.
 
->>> inst = generate("rebalance", 4, seed=1)
+>>> inst = generate("rebalance", 10, seed=1)
 >>> inst.n_hosts, inst.resources
-(4, ('ram', 'cpu', 'disk'))
->>> 20 < inst.n_vms / inst.n_hosts < 40 and bool(inst.moving.any())
+(10, ('ram', 'cpu', 'disk'))
+>>> 15 < inst.n_vms / inst.n_hosts < 40 and bool(inst.moving.any())
 True
 """
 

@@ -36,54 +36,86 @@ from .greedy_cleanup import clean_up
 from .greedy_deadlock import break_deadlocks
 from .greedy_round import RoundBuilder
 
+ATTEMPTS = 8
+
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
-    """Plan ``inst`` greedily; ``hint`` is ignored (greedy is the warm start of the others)."""
+    """Plan ``inst`` greedily; ``hint`` is ignored (greedy is the warm start of the others).
+
+    When a search gets stuck, it is retried (up to ``ATTEMPTS`` times, within
+    the time limit) with the deadlock-breaking choices perturbed.
+    """
     started = time.perf_counter()
     deadline = None if time_limit is None else started + time_limit
     rng = np.random.default_rng(seed)
-    placement = inst.initial.copy()
-    load = inst.load(placement)
-    stepped_aside = np.zeros(inst.n_vms, dtype=np.int64)
-    pending = np.flatnonzero(inst.moving)
-    tiebreak = rng.random(inst.n_vms)
-    rounds, bounces, displacements = [], 0, 0
-    held = np.zeros(0, dtype=np.int64)  # VMs that just made room: they stay put for one round
-    while pending.size:
-        if deadline is not None and time.perf_counter() > deadline:
-            return _unknown(inst, f"time limit reached after {len(rounds)} rounds with "
-                            f"{pending.size} VMs still to move", rounds, bounces, displacements)
-        rb = RoundBuilder(inst, placement, load)
-        order = _priority(inst, placement, load, pending, tiebreak, stepped_aside)
-        order = order[~np.isin(order, held)]
-        rb.offer(order, inst.target[order])
-        if rb.size == 0:
-            (b, d), held = break_deadlocks(inst, rb, pending[~np.isin(pending, held)], stepped_aside)
-            bounces, displacements = bounces + b, displacements + d
-            if rb.size == 0:
-                return _unknown(inst, _stuck_reason(inst, placement, pending), rounds, bounces,
-                                displacements)
-        else:
-            held = held[:0]
-        vms, src, dst = rb.moves()
-        rounds.append((vms, src, dst))
-        np.subtract.at(load, src, inst.demand[vms])
-        np.add.at(load, dst, inst.demand[vms])
-        placement[vms] = dst
-        pending = np.union1d(pending[placement[pending] != inst.target[pending]],
-                             vms[dst != inst.target[vms]])
-        if progress is not None and len(rounds) % 10 == 0:
-            progress(f"greedy: round {len(rounds)}, {pending.size} VMs still to move")
-    raw_rounds = len(rounds)
-    rounds, dropped = clean_up(inst, rounds)
+    for attempt in range(ATTEMPTS):
+        jitter = None if attempt == 0 else rng.uniform(0.5, 1.5, inst.n_vms)
+        search = _Search(inst, rng, jitter, deadline, progress)
+        if search.run() or search.timed_out:
+            break
+    if not search.found:
+        return Plan("unknown", 0, [], planner="greedy", reason=search.reason,
+                    stats={"attempts": attempt + 1, "bounces": search.bounces,
+                           "displacements": search.displacements})
+    rounds, dropped = clean_up(inst, search.rounds)
     result = Plan.from_index_rounds(inst, rounds, "feasible", planner="greedy")
     if result.cost <= cost_lower_bound(inst) and result.n_rounds <= rounds_lower_bound(inst):
         result.status = "optimal"
-    result.stats = {"rounds": result.n_rounds, "rounds_before_clean_up": raw_rounds,
-                    "bounces": bounces - dropped, "displacements": displacements,
-                    "dropped_steps_aside": dropped, "migrations": result.n_migrations,
-                    "seconds": round(time.perf_counter() - started, 3)}
+    result.stats = {"rounds": result.n_rounds, "rounds_before_clean_up": len(search.rounds),
+                    "bounces": search.bounces, "displacements": search.displacements,
+                    "dropped_migrations": dropped, "migrations": result.n_migrations,
+                    "attempts": attempt + 1, "seconds": round(time.perf_counter() - started, 3)}
     return result
+
+
+class _Search:
+    """One greedy pass from A towards B; ``run()`` says whether it reached B."""
+
+    def __init__(self, inst, rng, jitter, deadline, progress):
+        self.inst, self.jitter, self.deadline, self.progress = inst, jitter, deadline, progress
+        self.tiebreak = rng.random(inst.n_vms)
+        self.rounds: list = []
+        self.bounces = self.displacements = 0
+        self.found = self.timed_out = False
+        self.reason = ""
+
+    def run(self) -> bool:
+        inst = self.inst
+        placement = inst.initial.copy()
+        load = inst.load(placement)
+        stepped_aside = np.zeros(inst.n_vms, dtype=np.int64)
+        pending = np.flatnonzero(inst.moving)
+        held = np.zeros(0, dtype=np.int64)  # VMs that just made room: they stay put for one round
+        while pending.size:
+            if self.deadline is not None and time.perf_counter() > self.deadline:
+                self.timed_out = True
+                self.reason = (f"time limit reached after {len(self.rounds)} rounds with "
+                               f"{pending.size} VMs still to move")
+                return False
+            rb = RoundBuilder(inst, placement, load)
+            order = _priority(inst, placement, load, pending, self.tiebreak, stepped_aside)
+            order = order[~np.isin(order, held)]
+            rb.offer(order, inst.target[order])
+            if rb.size == 0:
+                (b, d), held = break_deadlocks(inst, rb, pending[~np.isin(pending, held)], stepped_aside,
+                                               self.jitter)
+                self.bounces, self.displacements = self.bounces + b, self.displacements + d
+                if rb.size == 0:
+                    self.reason = _stuck_reason(inst, placement, pending)
+                    return False
+            else:
+                held = held[:0]
+            vms, src, dst = rb.moves()
+            self.rounds.append((vms, src, dst))
+            np.subtract.at(load, src, inst.demand[vms])
+            np.add.at(load, dst, inst.demand[vms])
+            placement[vms] = dst
+            pending = np.union1d(pending[placement[pending] != inst.target[pending]],
+                                 vms[dst != inst.target[vms]])
+            if self.progress is not None and len(self.rounds) % 10 == 0:
+                self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")
+        self.found = True
+        return True
 
 
 def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.ndarray:
@@ -111,8 +143,3 @@ def _stuck_reason(inst, placement, pending) -> str:
     return (f"no migration possible: {pending.size} VMs wait, e.g. {inst.vm_names[v]} on "
             f"{inst.host_names[placement[v]]} for {inst.host_names[inst.target[v]]}, and no VM can step "
             f"aside to a host with room")
-
-
-def _unknown(inst, reason, rounds, bounces, displacements) -> Plan:
-    return Plan("unknown", 0, [], planner="greedy", reason=reason,
-                stats={"rounds_tried": len(rounds), "bounces": bounces, "displacements": displacements})

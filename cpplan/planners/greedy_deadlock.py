@@ -33,13 +33,15 @@ STAGING_SHORTLIST = 64
 MAKE_ROOM_TRIES = 8
 
 
-def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray):
+def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None):
     """Add step-aside migrations to round ``rb``.
 
     ``pending`` are the VMs not on their target; ``stepped_aside`` counts per
-    VM how often it already stepped aside. Returns ((bounces, displacements),
+    VM how often it already stepped aside; ``jitter`` (per VM, around 1)
+    perturbs the extra costs on a retry. Returns ((bounces, displacements),
     VMs to hold in place next round: they made room for a step aside).
     """
+    jitter = np.ones(inst.n_vms) if jitter is None else jitter
     nothing = np.zeros(0, dtype=np.int64)
     placement = rb.placement
     pending = pending[~inst.pinned[pending]]
@@ -65,7 +67,8 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray):
     covers = (inst.demand[helpers] >= need[host] - 1e-9).all(axis=1)
     # Cheapest first among those that free enough room; the others by how much they free.
     freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], 1e-9), posinf=1e9).min(axis=1)
-    order = np.lexsort((-freed, extra, ~covers))
+    # Among helpers that free enough, the one freeing least (it leaves the most room where it lands).
+    order = np.lexsort((np.where(covers, freed, -freed), extra * jitter[helpers], ~covers))
     helpers, staying, comp = helpers[order], staying[order], component[host[order]]
     # At most a few breaks per component, one per host.
     sizes = np.bincount(component[component >= 0])

@@ -12,7 +12,7 @@ admitted is always valid; the next pass retries the rest.
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 4}},
-...                 initial={"a": "h1", "b": "h1", "c": "h2"}, target={"a": "h2", "b": "h2"},
+...                 initial={"a": "h1", "b": "h1", "c": "h2"}, target={"a": "h2"},
 ...                 limits={"host": 2})
 >>> rb = RoundBuilder(inst, inst.initial, inst.load(inst.initial))
 >>> rb.offer(np.array([0, 1]), np.array([1, 1])).tolist()   # h2 has room for one

@@ -1,0 +1,93 @@
+"""Benchmark the greedy planner on generated clouds: family x size.
+
+Each run happens in its own subprocess, so its peak memory (maximum resident
+set size, generation included) is its own. Prints a table and writes
+``benchmarks/results/greedy.csv`` and ``greedy.md``.
+
+    python benchmarks/bench_greedy.py --sizes 20 100 1000
+    python benchmarks/bench_greedy.py --sizes 10000 --families shuffle --out greedy-10k
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
+COLUMNS = ("family", "hosts", "vms", "moving", "status", "valid", "seconds", "generate_seconds",
+           "peak_mib", "cost_per_lb", "rounds", "rounds_lb", "rounds_per_lb", "bounces",
+           "displacements")
+
+
+def run_one(family: str, hosts: int, seed: int) -> dict:
+    """Generate one cloud, plan it with greedy, validate; the figures as a dict."""
+    import cpplan
+    from cpplan.generate import generate
+
+    started = time.perf_counter()
+    inst = generate(family, hosts, seed=seed)
+    generated = time.perf_counter()
+    plan = cpplan.plan(inst, planner="greedy", time_limit=None)
+    planned = time.perf_counter()
+    valid = cpplan.validate(inst, plan) == []
+    lb, rounds_lb = plan.lower_bound, plan.rounds_lower_bound
+    return {
+        "family": family, "hosts": hosts, "vms": inst.n_vms, "moving": int(inst.moving.sum()),
+        "status": plan.status, "valid": valid,
+        "seconds": round(planned - generated, 2), "generate_seconds": round(generated - started, 2),
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "cost_per_lb": round(plan.cost / lb, 4) if plan.found and lb else None,
+        "rounds": plan.n_rounds, "rounds_lb": rounds_lb,
+        "rounds_per_lb": round(plan.n_rounds / rounds_lb, 3) if plan.found and rounds_lb else None,
+        "bounces": plan.stats.get("bounces"), "displacements": plan.stats.get("displacements"),
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 1000, 10000])
+    ap.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="greedy", help="file stem under benchmarks/results/")
+    ap.add_argument("--one", nargs=2, metavar=("FAMILY", "HOSTS"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one[0], int(args.one[1]), args.seed)))
+        return 0
+    rows = []
+    print(" ".join(f"{c:>10}" for c in COLUMNS), flush=True)
+    for hosts in args.sizes:
+        for family in args.families:
+            out = subprocess.run([sys.executable, __file__, "--one", family, str(hosts), "--seed",
+                                  str(args.seed)], capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"{family} {hosts}: failed\n{out.stderr}", file=sys.stderr)
+                continue
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(" ".join(f"{row[c]!s:>10}" for c in COLUMNS), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{args.out}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (RESULTS / f"{args.out}.md").write_text(markdown(rows))
+    print(f"wrote {RESULTS / args.out}.csv and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

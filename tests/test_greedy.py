@@ -1,0 +1,148 @@
+"""The greedy planner: valid plans always, agreement with exact, the public tiny cases, clean-up."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan.generate import FAMILIES, generate
+from cpplan.planners.greedy_cleanup import clean_up
+from cpplan.planners.greedy_deadlock import strongly_connected
+
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
+TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
+DIRECT = sorted(c for c, t in TRUTH.items() if t["kind"] == "direct")
+
+
+def greedy(inst):
+    """Plan with greedy; the dispatcher raises if the plan is invalid."""
+    plan = cpplan.plan(inst, planner="greedy", time_limit=None)
+    assert cpplan.validate(inst, plan) == []
+    return plan
+
+
+@pytest.mark.parametrize("case", DIRECT)
+def test_greedy_solves_every_public_direct_case(case):
+    plan = greedy(cpplan.load_instance(CASES / f"{case}.yaml"))
+    assert plan.status in ("optimal", "feasible")
+    assert plan.cost == TRUTH[case]["min_cost"]
+
+
+def test_public_direct_cases_are_present():
+    assert len(DIRECT) == 5
+
+
+@pytest.mark.parametrize("case", sorted(TRUTH))
+def test_greedy_never_claims_more_than_it_knows_on_public_cases(case):
+    plan = greedy(cpplan.load_instance(CASES / f"{case}.yaml"))
+    truth = TRUTH[case]
+    if plan.found:
+        assert truth["feasible"] and plan.cost >= truth["min_cost"]
+    if plan.status == "optimal":
+        assert plan.cost == truth["min_cost"]
+    if plan.status == "infeasible":
+        assert not truth["feasible"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(tiny_clouds(service_levels=True))
+def test_greedy_plans_validate_and_infeasible_agrees_with_exact(inst):
+    plan = greedy(inst)
+    assert plan.status in ("optimal", "feasible", "infeasible", "unknown")
+    if plan.status == "unknown":
+        assert plan.rounds == [] and plan.reason
+    exact = cpplan.plan(inst, planner="exact")
+    if plan.status == "infeasible":
+        assert exact.status == "infeasible"
+    if plan.found and exact.status == "optimal":
+        assert plan.cost >= exact.cost
+    if plan.status == "optimal" and exact.status == "optimal":
+        assert plan.cost == exact.cost
+
+
+def test_swap_between_full_hosts_bounces_through_the_free_host():
+    swap = cpplan.Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+    plan = greedy(swap)
+    assert plan.cost == 12 and plan.stats["bounces"] == 1 and plan.n_rounds == 3
+
+
+def test_a_stayer_steps_aside_when_no_bounce_fits():
+    # a and b swap; the staging host h3 only fits the small stayer s, which moves out and back.
+    inst = cpplan.Instance(
+        hosts={"h1": {"ram": 12}, "h2": {"ram": 8}, "h3": {"ram": 2}},
+        vms={"a": {"ram": 6}, "b": {"ram": 6}, "s": {"ram": 2}},
+        initial={"a": "h1", "b": "h2", "s": "h1"}, target={"a": "h2", "b": "h1"},
+        limits={"host": 2})
+    plan = greedy(inst)
+    assert plan.stats["displacements"] == 1 and plan.cost == 16
+
+
+def test_stuck_cloud_is_unknown_with_a_reason():
+    # A swap between two full hosts and nowhere to step aside.
+    inst = cpplan.Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+    plan = greedy(inst)
+    assert plan.status == "unknown" and plan.rounds == [] and "wait" in plan.reason
+
+
+def test_limits_and_service_levels_are_kept_every_round():
+    hosts = {f"h{i}": {"ram": 16} for i in range(6)}
+    vms = {f"v{j}": {"ram": 2} for j in range(12)}
+    initial = {f"v{j}": f"h{j % 3}" for j in range(12)}
+    target = {f"v{j}": f"h{3 + j % 3}" for j in range(12)}
+    inst = cpplan.Instance(hosts=hosts, vms=vms, initial=initial, target=target,
+                           limits={"host": 3, "total": 4},
+                           links={"up": {"hosts": ["h0", "h1", "h2"], "max_migrations": 3}},
+                           groups={"web": {"vms": ["v0", "v3", "v6"], "max_migrating": 1}})
+    plan = greedy(inst)
+    assert plan.found
+    assert all(len(r) <= 3 for r in plan.rounds)
+
+
+def test_pinned_vms_never_move():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                           vms={"a": {"ram": 4}, "p": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "p": "h2", "b": "h2"}, target={"a": "h2", "b": "h1"},
+                           pinned=["p"], limits={"host": 2})
+    plan = greedy(inst)
+    assert plan.found and all(m["vm"] != "p" for r in plan.rounds for m in r)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generated_families_get_valid_plans(family):
+    inst = generate(family, 30, seed=3)
+    plan = greedy(inst)
+    assert plan.found
+    assert plan.cost >= plan.lower_bound and plan.n_rounds >= plan.rounds_lower_bound
+
+
+def test_same_seed_same_plan():
+    inst = generate("shuffle", 20, seed=1)
+    assert cpplan.plan(inst, planner="greedy").rounds == cpplan.plan(inst, planner="greedy").rounds
+
+
+def test_clean_up_drops_a_detour_and_merges_rounds():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "b": "h3"}, target={"a": "h2", "b": "h1"},
+                           limits={"host": 2})
+
+    def step(v, s, d):
+        return (np.array([v]), np.array([s]), np.array([d]))
+
+    rounds, dropped = clean_up(inst, [step(0, 0, 2), step(1, 2, 0), step(0, 2, 1)])
+    plan = cpplan.Plan.from_index_rounds(inst, rounds, "feasible")
+    assert dropped == 1 and cpplan.validate(inst, plan) == []
+    assert plan.cost == 8 and plan.n_rounds == 1
+
+
+def test_strongly_connected_components():
+    comp = strongly_connected(5, np.array([0, 1, 2, 3]), np.array([1, 2, 0, 4]))
+    assert comp[0] == comp[1] == comp[2] and len({comp[0], comp[3], comp[4]}) == 3
