@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import cpplan
 from cpplan import Instance, Plan
@@ -287,3 +289,120 @@ def test_cli_validate_exit_2_on_bad_instance(swap_files, tmp_path, capsys):
                                        "got -1\n")
     assert main(["validate", str(tmp_path / "missing.yaml"), str(plan_file([]))]) == 2
     assert "no such instance file" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- against a literal reading of SPEC 4
+def spec_verdict(spec: dict, rounds: list[list[dict]], stated_cost: float) -> bool:
+    """SPEC section 4 read word for word on plain dicts: is the plan valid?"""
+    hosts, vms, limits = spec["hosts"], spec["vms"], spec.get("limits", {})
+    place = dict(spec["initial"])
+
+    def capacity(h, r):
+        if r not in hosts[h]:
+            return float("inf")
+        ratio = hosts[h].get("allocation_ratio", {}).get(r, spec.get("allocation_ratio", {}).get(r, 1.0))
+        return hosts[h][r] * ratio
+
+    def demand(v, r):
+        return vms[v].get(r, 0)
+
+    resources = {r for d in [*hosts.values(), *vms.values()] for r in d
+                 if r not in ("max_migrations", "allocation_ratio", "cost")}
+    cost = 0.0
+    for moves in rounds:
+        seen = set()
+        for m in moves:
+            if m["vm"] not in vms or m["to"] not in hosts or m["from"] != place[m["vm"]]:
+                return False
+            if m["to"] == m["from"] or m["vm"] in seen or m["vm"] in spec.get("pinned", []):
+                return False
+            seen.add(m["vm"])
+        for h in {m["to"] for m in moves}:
+            for r in resources:
+                held = sum(demand(v, r) for v in vms if place[v] == h)
+                held += sum(demand(m["vm"], r) for m in moves if m["to"] == h)
+                if held > capacity(h, r) + 1e-9:
+                    return False
+        for h in hosts:
+            touches = sum((m["from"] == h) + (m["to"] == h) for m in moves)
+            if touches > hosts[h].get("max_migrations", limits.get("host", 1)):
+                return False
+        if len(moves) > limits.get("total", float("inf")):
+            return False
+        for link in spec.get("links", {}).values():
+            crossing = sum((m["from"] in link["hosts"]) != (m["to"] in link["hosts"]) for m in moves)
+            if crossing > link.get("max_migrations", 1):
+                return False
+        for g in spec.get("groups", {}).values():
+            migrating = [m for m in moves if m["vm"] in g["vms"]]
+            if len(migrating) > g.get("max_migrating", float("inf")):
+                return False
+            if g.get("anti_affinity"):
+                for h in hosts:
+                    there = sum(place[v] == h for v in g["vms"]) + sum(m["to"] == h for m in migrating)
+                    if there > 1:
+                        return False
+        for m in moves:
+            place[m["vm"]] = m["to"]
+            cost += vms[m["vm"]].get("cost", vms[m["vm"]].get("ram", 0))
+    final = {**spec["initial"], **spec.get("target", {})}
+    return place == final and abs(cost - stated_cost) < 1e-6
+
+
+@st.composite
+def clouds_with_plans(draw):
+    """A random tiny cloud (every rule of SPEC 4 in play) and a random plan for it."""
+    names = [f"h{i}" for i in range(draw(st.integers(2, 4)))]
+    hosts = {h: {"ram": draw(st.integers(2, 10)), "cpu": draw(st.integers(1, 4))} for h in names}
+    if draw(st.booleans()):
+        hosts[names[0]]["max_migrations"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        hosts[names[-1]]["allocation_ratio"] = {"cpu": 0.5}
+    vms = {}
+    for i in range(draw(st.integers(1, 4))):
+        vms[f"v{i}"] = {"ram": draw(st.integers(0, 5)), "cpu": draw(st.integers(0, 3))}
+        if draw(st.booleans()):
+            vms[f"v{i}"]["cost"] = draw(st.integers(0, 7))
+    spec = {"hosts": hosts, "vms": vms,
+            "initial": {v: draw(st.sampled_from(names)) for v in vms},
+            "target": {v: draw(st.sampled_from(names)) for v in vms if draw(st.booleans())},
+            "limits": {"host": draw(st.integers(1, 3))}, "allocation_ratio": {"cpu": 2.0}}
+    if draw(st.booleans()):
+        spec["limits"]["total"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        spec["links"] = {"up": {"hosts": names[:2], "max_migrations": draw(st.integers(0, 2))}}
+    members = draw(st.lists(st.sampled_from(sorted(vms)), max_size=3, unique=True))
+    if members:
+        spec["groups"] = {"g": {"vms": members, "anti_affinity": draw(st.booleans()),
+                                "max_migrating": draw(st.integers(1, 2))}}
+    if draw(st.booleans()):
+        spec["pinned"] = [draw(st.sampled_from(sorted(vms)))]
+    try:
+        inst = Instance(**spec)
+    except cpplan.InputError:
+        assume(False)
+    place, rounds = dict(spec["initial"]), []
+    for _ in range(draw(st.integers(0, 3))):
+        moves = []  # mostly well-formed, so that the capacity and service rules get their turn
+        for v in draw(st.lists(st.sampled_from(sorted(vms)), max_size=3, unique=draw(st.integers(0, 5)) > 0)):
+            src = place[v] if draw(st.integers(0, 19)) else draw(st.sampled_from(names))
+            others = [h for h in names if h != src]
+            dst = draw(st.sampled_from(others)) if draw(st.integers(0, 19)) else src
+            moves.append(mv(v, src, dst))
+        for m in moves:
+            place[m["vm"]] = m["to"]
+        rounds.append(moves)
+    if draw(st.booleans()):  # finish the plan: one migration per round to each final host
+        final = {**spec["initial"], **spec["target"]}
+        rounds += [[mv(v, place[v], final[v])] for v in sorted(vms) if place[v] != final[v]]
+    return spec, inst, rounds
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(clouds_with_plans(), st.integers(0, 5))
+def test_validator_agrees_with_a_literal_reading_of_spec(case, cost_error):
+    spec, inst, rounds = case
+    true_cost = sum(float(inst.cost[inst.vm_index[m["vm"]]]) for r in rounds for m in r)
+    stated = true_cost + (cost_error == 0)
+    found = cpplan.validate(inst, Plan("feasible", stated, rounds))
+    assert (found == []) == spec_verdict(spec, rounds, stated), found
