@@ -149,9 +149,16 @@ class Cloud:
                                                                    inv.allocation_ratio or 1.0)
                      for inv in self.conn.placement.resource_provider_inventories(provider)
                      if inv.resource_class in RESOURCE_NAMES}
-        used = self.conn.placement.fetch_resource_provider_usages(provider).usages or {}
+        used = self._usages(provider.id)
         usage = {RESOURCE_NAMES[rc]: x for rc, x in used.items() if rc in RESOURCE_NAMES}
         return inventory, usage
+
+    def _usages(self, provider_id: str) -> dict:
+        """Placement's usage report of a resource provider (a plain GET: every openstacksdk has it)."""
+        from openstack.exceptions import raise_from_response
+        response = self.conn.placement.get(f"/resource_providers/{provider_id}/usages")
+        raise_from_response(response)
+        return response.json().get("usages") or {}
 
     def _provider(self, host: str):
         if self._nodes is None:
