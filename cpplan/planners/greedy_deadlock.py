@@ -28,7 +28,7 @@ import numpy as np
 from ..constraints.capacity import fits
 
 MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
-BREAKS_PER_HOSTS = 50  # a terminal component of n hosts gets 1 + n // 50 breaks
+BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks
 STAGING_SHORTLIST = 64
 MAKE_ROOM_TRIES = 8
 
