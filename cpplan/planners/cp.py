@@ -1,0 +1,322 @@
+"""The CP-SAT planner: least cost first, then fewest rounds, warm-started by greedy.
+
+Steps, each within the time limit:
+
+1. greedy's plan (or the given ``hint``) is the incumbent: cp never returns worse;
+2. the cloud splits into independent parts (:mod:`.cp_decompose`); each part
+   first gets the direct-moves model (:mod:`.cp_intervals` with one direct
+   route per VM): a solution costs the cost lower bound, so it is optimal,
+   and the solver then minimises its rounds;
+3. parts where direct moves deadlock (or time ran out) are solved together
+   with detours: bounces through staging hosts with the most slack and
+   blocking stayers stepping aside, widened when that model is infeasible;
+4. on small clouds, the time-indexed model (:mod:`.cp_timeindexed`: every
+   VM anywhere, a horizon holding any plan at most as costly as the best
+   known) proves the cost optimal.
+
+Parts run side by side (round ``t`` of the plan is round ``t`` of every part).
+A part cp could not solve keeps greedy's moves when they stay on its hosts;
+otherwise greedy's whole plan is returned (``stats["fallback"]``).
+
+>>> from cpplan.model import Instance
+>>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
+...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+>>> p = plan(swap, time_limit=10)
+>>> p.status, p.cost, p.n_rounds      # one VM bounces through h3
+('optimal', 12, 3)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..plan import Plan
+from ..validate import validate
+from .cp_common import Budget, Interrupt, Outcome, Scaled
+from .cp_decompose import components, idle_hosts, part_hosts
+from .cp_intervals import IntervalModel
+from .cp_routes import blocking_stayers, detour_routes, direct_routes, plan_paths
+from .cp_timeindexed import TimeIndexedModel, model_size
+
+SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
+MAX_TIME_INDEXED = 60_000  # the time-indexed (proving) model is tried below this many variables
+STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model is infeasible
+STAYERS_PER_HOST = (1, 3, 6)
+
+Hop = tuple[int, int, int, int]  # (round, vm, from, to)
+
+
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
+    budget = Budget(None if time_limit is None else time_limit * SAFETY)
+    with Interrupt() as stop:
+        return _Planner(inst, budget, seed, stop, progress).run(hint)
+
+
+@dataclass
+class _Found:
+    """A plan in the making: its hops, and what is proven about it."""
+
+    hops: list[Hop]
+    cost_proven: bool = False
+    lower_bound: float = 0.0  # on the cost of any plan
+    rounds_bound: int = 0  # on the rounds of any least-cost plan, when cost_proven
+    rounds_proven: bool = False
+
+
+class _Planner:
+    def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress):
+        self.inst, self.budget, self.seed, self.stop, self.progress = inst, budget, seed, stop, progress
+        self.sc = Scaled(inst)
+        self.stats: dict = {"parts": 0, "variables": 0, "constraints": 0}
+        self.proven_cost_bound = 0  # scaled; from time-indexed models proven infeasible
+
+    # ------------------------------------------------------------------ main
+    def run(self, hint: Plan | None) -> Plan:
+        inst = self.inst
+        incumbent = hint if hint is not None and hint.found else self._greedy()
+        hint_hops = _hops_of(inst, incumbent)
+        found = self._by_parts(hint_hops)
+        candidate = self._plan(found)
+        best = _better(candidate, incumbent)
+        if not (candidate is not None and found.cost_proven) and self.sc.exact:
+            upper = None if best is None else int(round(best.cost * self.sc.cost_scale))
+            paths = {} if best is None else plan_paths(inst, best.index_rounds(inst))
+            proof = self._complete(upper, paths)
+            if proof is not None and proof.hops is not None:
+                found = _Found(proof.hops, proof.cost_proven, proof.cost_bound / self.sc.cost_scale,
+                               proof.rounds_bound or 0, proof.rounds_proven)
+                candidate = _better(self._plan(found), candidate)
+        lower_bound = self._lower_bound()
+        if candidate is not None and found.cost_proven:
+            lower_bound = max(lower_bound, candidate.cost)
+        return self._finish(candidate, incumbent, lower_bound, found)
+
+    def _by_parts(self, hint_hops) -> _Found | None:
+        """Direct moves part by part; detours for the deadlocked parts."""
+        inst = self.inst
+        parts = components(inst)
+        self.stats["parts"] = len(parts)
+        self.stats["largest_part"] = int(len(parts[0])) if parts else 0
+        solved: list[list[Hop]] = []
+        rounds_bound, rounds_proven, deadlocked = 0, True, []
+        for i, vms in enumerate(parts):
+            out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
+            if out is not None and out.hops is not None:
+                solved.append(out.hops)
+                rounds_bound = max(rounds_bound, out.rounds_bound or 0)
+                rounds_proven &= out.rounds_proven
+            else:
+                deadlocked.append(parts[i])
+                self.stats["direct_infeasible"] = self.stats.get("direct_infeasible", 0) + bool(
+                    out is not None and out.infeasible)
+        if not deadlocked:  # every VM moved once: the cost lower bound is reached
+            return _Found(_merge(solved), True, 0.0, rounds_bound, rounds_proven)
+        out = self._detours(np.concatenate(deadlocked), hint_hops)
+        if out is None and solved:  # staging may need the other parts' hosts: plan them all together
+            solved = []
+            out = self._detours(np.flatnonzero(inst.moving), hint_hops)
+        hard = out.hops if out is not None else self._greedy_parts(deadlocked, hint_hops)
+        return None if hard is None else _Found(_merge([*solved, hard]))
+
+    def _plan(self, found: _Found | None) -> Plan | None:
+        """The plan of ``found``, or None when there is none or the validator refuses it."""
+        if found is None:
+            return None
+        status = "optimal" if found.cost_proven and self.sc.exact else "feasible"
+        candidate = Plan.from_index_rounds(self.inst, _index_rounds(found.hops), status, planner="cp")
+        problems = validate(self.inst, candidate, max_violations=1)
+        if problems:  # a rule the model does not encode: never return such a plan
+            self.stats["model_gap"] = problems[0]
+            return None
+        return candidate
+
+    def _finish(self, candidate, incumbent, lower_bound, found) -> Plan:
+        inst = self.inst
+        stats = {**self.stats, "stopped": self.stop.requested}
+        if candidate is None and incumbent is None:
+            return Plan("unknown", 0, [], planner="cp", lower_bound=lower_bound, stats=stats,
+                        reason="no plan found within the time limit; try a longer --time-limit")
+        chosen = _better(candidate, incumbent)
+        proven = candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
+        if chosen is not candidate:
+            stats["fallback"] = "greedy" if candidate is None else "greedy plan was better"
+        positive = bool((self.sc.cost[~inst.pinned] > 0).all())  # else free detours may save rounds
+        rounds_lb = None
+        if proven and positive and found is not None:
+            if found.rounds_proven and chosen is candidate:
+                rounds_lb = candidate.n_rounds
+            elif found.rounds_bound:
+                rounds_lb = found.rounds_bound
+        stats["rounds_proven"] = rounds_lb is not None and rounds_lb == chosen.n_rounds
+        return Plan("optimal" if proven else "feasible", chosen.cost, chosen.rounds, planner="cp",
+                    lower_bound=lower_bound, rounds_lower_bound=rounds_lb, stats=stats)
+
+    # ------------------------------------------------------------- the steps
+    def _greedy(self) -> Plan | None:
+        try:
+            from . import greedy
+        except ImportError:
+            return None
+        result = greedy.plan(self.inst, time_limit=self.budget.share(0.25), seed=self.seed)
+        self.stats["greedy_seconds"] = round(self.budget.elapsed(), 3)
+        return result if result.found else None
+
+    def _direct(self, vms, hint_hops, share: float) -> Outcome | None:
+        """The direct-moves model of one part; None when no time is left."""
+        inst = self.inst
+        paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
+        direct_hint = len(paths) == len(vms) and all(len(r) == 2 for r, _ in paths.values())
+        if direct_hint:  # greedy's rounds of this part bound the optimum: a tight horizon
+            rounds = sorted({t for _, ts in paths.values() for t in ts})
+            dense = {t: i for i, t in enumerate(rounds)}
+            paths = {v: (r, [dense[t] for t in ts]) for v, (r, ts) in paths.items()}
+            horizon = len(rounds)
+        else:  # long enough for any direct plan: one migration per round
+            horizon = len(vms)
+        if self.budget.left() <= 0 or self.stop.requested:
+            return None
+        model = IntervalModel(inst, self.sc, direct_routes(inst, vms), horizon)
+        if direct_hint:
+            model.add_hint(paths)
+        self._count(model)
+        part_budget = Budget(self.budget.share(share if not direct_hint else max(share, 0.3)))
+        return model.run(part_budget, seed=self.seed, stop=self.stop, progress=self.progress)
+
+    def _detours(self, vms, hint_hops) -> Outcome | None:
+        """Deadlocked parts with bounces and step-asides, widened while infeasible; None if no plan."""
+        inst = self.inst
+        hosts = np.union1d(part_hosts(inst, vms), idle_hosts(inst))
+        allowed = np.zeros(inst.n_hosts, dtype=bool)
+        allowed[hosts] = True
+        mine = set(vms.tolist())
+        own = {v: p for v, p in hint_hops.items()
+               if allowed[list(p[0])].all() and (v in mine or not inst.moving[v])}
+        for level, (k, per_host) in enumerate(zip(STAGING, STAYERS_PER_HOST, strict=True)):
+            if self.budget.left() <= 0 or self.stop.requested:
+                break
+            routes = detour_routes(inst, vms, blocking_stayers(inst, hosts, per_host), hosts, k)
+            for v, (route, _) in own.items():
+                routes.setdefault(v, []).append(route)
+            optional = frozenset(v for v in routes if not inst.moving[v])
+            model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
+            model.add_hint(own)
+            self._count(model)
+            out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
+                            progress=self.progress)
+            self.stats["detour_level"] = level
+            if out.hops is not None:
+                return out
+        return None
+
+    def _complete(self, upper: int | None, paths: dict) -> Outcome | None:
+        """The time-indexed model over the whole cloud: proves the least cost (and rounds) when small.
+
+        With a known plan of scaled cost ``upper``, the horizon holds every
+        plan costing at most that; without one, growing budgets, each failure
+        a better lower bound.
+        """
+        inst, sc = self.inst, self.sc
+        lb = int(sc.cost[inst.moving].sum())
+        movable = sc.cost[~inst.pinned]
+        if movable.size == 0 or movable.min() <= 0:
+            return None
+        min_cost = int(movable.min())
+        budgets = [upper] if upper is not None else [lb + min_cost * 2**i for i in range(16)]
+        for cost_cap in budgets:
+            # migrations of any plan costing at most cost_cap: one per moving VM, then extras
+            horizon = max(1, int(inst.moving.sum()) + (cost_cap - lb) // min_cost)
+            if self.budget.left() <= 0 or self.stop.requested or model_size(inst, horizon) > MAX_TIME_INDEXED:
+                return None
+            model = TimeIndexedModel(inst, sc, horizon)
+            model.model.add(model.cost <= cost_cap)
+            model.add_hint(paths)
+            self._count(model)
+            out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
+                            progress=self.progress)
+            self.stats["time_indexed_model"] = out.stats
+            if out.infeasible:  # no plan costs cost_cap or less
+                self.proven_cost_bound = max(self.proven_cost_bound, cost_cap + 1)
+                continue
+            return out
+        return None
+
+    # ----------------------------------------------------------------- helps
+    def _horizon(self, vms, own, routes) -> int:
+        hinted = 1 + max((t for _, ts in own.values() for t in ts), default=0)
+        hops = sum(max(len(r) - 1 for r in rs) for rs in routes.values())
+        return int(max(hinted, min(hops + len(routes), 4 * len(vms) + 8)))
+
+    def _lower_bound(self) -> float:
+        """The best proven cost lower bound: direct deadlocks and infeasible time-indexed models."""
+        inst = self.inst
+        bound = float(inst.cost[inst.moving].sum())
+        if not self.sc.exact:
+            return bound
+        bound = max(bound, self.proven_cost_bound / self.sc.cost_scale)
+        if self.stats.get("direct_infeasible"):  # some VM must migrate once more
+            bound = max(bound, float(inst.cost[inst.moving].sum() + inst.cost[~inst.pinned].min()))
+        return bound
+
+    def _greedy_parts(self, parts, hint_hops) -> list[Hop] | None:
+        """Greedy's moves of these parts when they stay on the parts' own hosts, else None."""
+        inst = self.inst
+        out = []
+        for vms in parts:
+            hosts = set(part_hosts(inst, vms).tolist())
+            mine = set(vms.tolist())
+            for v, (route, ts) in hint_hops.items():
+                inside = [h in hosts for h in route]
+                if v in mine or any(inside):
+                    if not all(inside):
+                        return None
+                    out += [(t, v, a, b) for t, a, b in zip(ts, route, route[1:], strict=False)]
+                elif v in mine:
+                    return None
+        return out if {v for _, v, _, _ in out} >= {v for vms in parts for v in vms.tolist()} else None
+
+    def _count(self, model: IntervalModel) -> None:
+        size = model.size()
+        self.stats["variables"] += size["variables"]
+        self.stats["constraints"] += size["constraints"]
+
+
+def _better(a: Plan | None, b: Plan | None) -> Plan | None:
+    """The better of two plans (lower cost, then fewer rounds); ``a`` on ties."""
+    if a is None or b is None:
+        return a if b is None else b
+    return b if (b.cost, b.n_rounds) < (a.cost, a.n_rounds) else a
+
+
+def _hops_of(inst, incumbent: Plan | None) -> dict:
+    return {} if incumbent is None else plan_paths(inst, incumbent.index_rounds(inst))
+
+
+def _paths_of_hops(hops: list[Hop]) -> dict:
+    by_vm = defaultdict(list)
+    for t, v, a, b in sorted(hops):
+        by_vm[v].append((t, a, b))
+    return {v: ((hs[0][1], *[b for _, _, b in hs]), [t for t, _, _ in hs]) for v, hs in by_vm.items()}
+
+
+def _merge(parts: list[list[Hop]]) -> list[Hop]:
+    """Hops of independent parts, each part's rounds made dense, run side by side."""
+    out = []
+    for hops in parts:
+        dense = {t: i for i, t in enumerate(sorted({t for t, *_ in hops}))}
+        out += [(dense[t], v, a, b) for t, v, a, b in hops]
+    return out
+
+
+def _index_rounds(hops: list[Hop]):
+    by_round = defaultdict(list)
+    for t, v, a, b in hops:
+        by_round[t].append((v, a, b))
+    rounds = []
+    for t in sorted(by_round):
+        v, a, b = (np.array(x, dtype=np.int64) for x in zip(*sorted(by_round[t]), strict=True))
+        rounds.append((v, a, b))
+    return rounds

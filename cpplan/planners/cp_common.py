@@ -1,0 +1,252 @@
+"""What the CP-SAT models share: integer scaling, time budgets, solving with progress and Ctrl-C.
+
+CP-SAT works on integers, so demands, capacities and costs are scaled by a
+power of ten that makes them integral; when no small factor does, demands
+round up and capacities down (plans stay valid, but proofs are then off).
+
+>>> import numpy as np
+>>> scale_for(np.array([0.5, 2.0]))
+10
+>>> Budget(None).left() > 1e6
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+SCALES = (1, 10, 100, 1000)
+# CP-SAT's full portfolio (core-based bounds, LNS, LP) needs about 8 workers; on 2 cores, 8 workers
+# proved the tiny bounce/displace optima 5-30x faster than 2 (see benchmarks/bench_cp.py).
+WORKERS = max(8, os.cpu_count() or 1)
+
+
+def scale_for(values: np.ndarray) -> int:
+    """The smallest factor in :data:`SCALES` making every finite value integral (else the largest)."""
+    finite = values[np.isfinite(values)]
+    for s in SCALES:
+        scaled = finite * s
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return s
+    return SCALES[-1]
+
+
+class Scaled:
+    """Integer demands, capacities and costs of an instance; ``exact`` when the model is not approximate.
+
+    ``capacity`` is ``-1`` where a resource is unlimited.
+    """
+
+    def __init__(self, inst):
+        self.exact = True
+        R = len(inst.resources)
+        self.demand = np.zeros((inst.n_vms, R), dtype=np.int64)
+        self.capacity = np.full((inst.n_hosts, R), -1, dtype=np.int64)
+        for r in range(R):
+            col, cap = inst.demand[:, r], inst.effective[:, r]
+            s = scale_for(np.concatenate([col, cap]))
+            up = np.ceil(col * s - 1e-9)
+            self.exact &= bool(np.allclose(up, col * s, atol=1e-6))
+            self.demand[:, r] = up.astype(np.int64)
+            finite = np.isfinite(cap)
+            down = np.floor(cap[finite] * s + 1e-9)
+            self.exact &= bool(np.allclose(down, cap[finite] * s, atol=1e-6))
+            self.capacity[finite, r] = down.astype(np.int64)
+        s = scale_for(inst.cost)
+        rounded = np.round(inst.cost * s)
+        self.exact &= bool(np.allclose(rounded, inst.cost * s, atol=1e-6))
+        self.cost = rounded.astype(np.int64)
+        self.cost_scale = s
+        if inst.share_ratio.size and (inst.share_ratio > 0).any():
+            self.exact = False  # page sharing: summed demands overestimate use, plans stay valid
+
+
+class Budget:
+    """Wall-clock time left until a deadline (``None``: no limit)."""
+
+    def __init__(self, seconds: float | None):
+        self.started = time.perf_counter()
+        self.deadline = math.inf if seconds is None else self.started + max(0.0, seconds)
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def share(self, fraction: float, floor: float = 0.05) -> float:
+        """A slice of the remaining time (seconds), at least ``floor`` when any time is left."""
+        left = self.left()
+        if math.isinf(left):
+            return 3600.0
+        return max(min(floor, left), left * fraction) if left > 0 else 0.0
+
+
+class Interrupt:
+    """Turns Ctrl-C into "stop searching, keep the best plan so far" while active.
+
+    >>> with Interrupt() as stop:
+    ...     stop.requested
+    False
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.solver: cp_model.CpSolver | None = None
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        if self.solver is not None:
+            self.solver.stop_search()
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Calls ``progress`` with the best objective, the bound and the elapsed time, at most twice a second."""
+
+    def __init__(self, progress: Callable[[str], None], label: str, budget: Budget, to_cost):
+        super().__init__()
+        self.progress, self.label, self.budget, self.to_cost = progress, label, budget, to_cost
+        self.last = 0.0
+        self.bound = None
+
+    def on_solution_callback(self):
+        self.report(self.objective_value, self.best_objective_bound, force=True)
+
+    def on_bound(self, bound):
+        self.bound = bound
+        self.report(None, bound)
+
+    def report(self, best, bound, force=False):
+        now = time.perf_counter()
+        if not force and now - self.last < 0.5:
+            return
+        self.last = now
+        best_txt = "-" if best is None else f"{self.to_cost(best):g}"
+        self.progress(f"{self.label}: best {best_txt}, bound {self.to_cost(bound):g}, "
+                      f"{self.budget.elapsed():.1f}s")
+
+
+def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt | None = None,
+          progress: Callable[[str], None] | None = None, label: str = "cp",
+          to_cost=lambda x: x, budget: Budget | None = None) -> tuple[cp_model.CpSolver, int]:
+    """Solve ``model`` for at most ``seconds`` with all cores; returns the solver and its status."""
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.01, seconds)
+    p.num_workers = WORKERS
+    p.random_seed = seed
+    p.catch_sigint_signal = False
+    callback = None
+    if progress is not None:
+        callback = _Reporter(progress, label, budget or Budget(None), to_cost)
+        solver.best_bound_callback = callback.on_bound
+    if stop is not None:
+        if stop.requested:
+            return solver, cp_model.UNKNOWN
+        stop.solver = solver
+    try:
+        status = solver.solve(model, callback)
+    finally:
+        if stop is not None:
+            stop.solver = None
+    return solver, status
+
+
+@dataclass
+class Outcome:
+    """What a model run found: the hops of its best solution (``None`` when none), what was proven."""
+
+    hops: list[tuple[int, int, int, int]] | None  # (round, vm, from, to)
+    cost: int | None = None  # scaled
+    cost_bound: int | None = None  # scaled, proven within the model
+    rounds_found: int | None = None
+    rounds_bound: int | None = None  # proven within the model, at the found cost
+    cost_proven: bool = False
+    rounds_proven: bool = False
+    infeasible: bool = False  # proven: the model has no solution
+    stats: dict = field(default_factory=dict)
+
+
+class LexicographicModel:
+    """Solving shared by the models: least ``cost`` first, then fix it and least ``makespan``.
+
+    Subclasses set ``model``, ``sc`` (:class:`Scaled`), ``cost``, ``makespan``,
+    ``cost_varies`` and define ``extract(solver) -> [(round, vm, from, to)]``.
+    """
+
+    def size(self) -> dict:
+        proto = self.model.proto
+        return {"variables": len(proto.variables), "constraints": len(proto.constraints)}
+
+    def run(self, budget: Budget, *, seed: int, stop: Interrupt | None = None, progress=None,
+            cost_share: float = 0.6) -> Outcome:
+        out = Outcome(hops=None, stats=self.size())
+        to_cost = lambda x: x / self.sc.cost_scale  # noqa: E731
+        if self.cost_varies:
+            self.model.minimize(self.cost)
+            solver, status = solve(self.model, budget.share(cost_share), seed=seed, stop=stop,
+                                   progress=progress, label="cp cost", to_cost=to_cost, budget=budget)
+            out.stats["cost_status"] = solver.status_name(status)
+            if status == cp_model.INFEASIBLE:
+                out.infeasible = True
+                return out
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return out
+            out.cost = int(round(solver.objective_value))
+            out.cost_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+            out.cost_proven = status == cp_model.OPTIMAL
+            out.hops = self.extract(solver)
+            out.rounds_found = _rounds(out.hops)
+            self._hint_from(solver)
+            self.model.clear_objective()
+            self.model.add(self.cost <= out.cost)
+        self.model.minimize(self.makespan)
+        solver, status = solve(self.model, budget.share(1.0), seed=seed, stop=stop, progress=progress,
+                               label="cp rounds", budget=budget)
+        out.stats["rounds_status"] = solver.status_name(status)
+        if status == cp_model.INFEASIBLE and out.hops is None:
+            out.infeasible = True
+            return out
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            hops = self.extract(solver)
+            if out.rounds_found is None or _rounds(hops) <= out.rounds_found:
+                out.hops, out.rounds_found = hops, _rounds(hops)
+            out.rounds_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+            out.rounds_proven = status == cp_model.OPTIMAL
+            if out.cost is None:
+                out.cost = int(solver.value(self.cost))
+                if not self.cost_varies:
+                    out.cost_bound, out.cost_proven = out.cost, True
+        return out
+
+    def _hint_from(self, solver):
+        """The solver's solution becomes the hint of the next phase."""
+        self.model.clear_hints()
+        hint = self.model.proto.solution_hint
+        values = list(solver.response_proto.solution)
+        hint.vars.extend(range(len(values)))
+        hint.values.extend(values)
+
+
+def _rounds(hops) -> int:
+    return len({t for t, *_ in hops})

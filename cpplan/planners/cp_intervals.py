@@ -1,0 +1,217 @@
+"""The CP-SAT interval model: each VM follows one of a few routes, each hop has a start round.
+
+A *route* is the sequence of hosts a VM visits, e.g. ``(a, b)`` for a direct
+move, ``(a, c, b)`` for a bounce through staging host ``c``, ``(a, c, a)``
+for a stayer that steps aside. Hop ``i`` starts in round ``s_i`` with
+``s_1 < s_2 < ...``; the VM is on host ``h_0`` during ``[0, s_1 + 1)``, on
+``h_i`` during ``[s_i, s_{i+1} + 1)`` and on its last host during
+``[s_k, T)`` (a live migration holds both ends for its round; a VM moved
+offline leaves at the start of its round, ``+ 1`` becomes ``+ 0``). So, per host
+and resource, one ``AddCumulative`` over these stays checks capacity during
+every round; unit intervals ``[s_i, s_i + 1)`` per hop carry the per-host,
+total, link and group limits; anti-affinity is a no-overlap of the members'
+stays on each host. With one direct route per moving VM this is the
+direct-moves model; optional routes (one presence literal each) add bounces
+and displacements. A host that only loses VMs is never checked, and an
+initially overloaded host is checked only from its first arrival on.
+
+Phases are lexicographic: minimise the summed cost, then fix it and
+minimise the makespan (the number of rounds).
+
+>>> from cpplan.model import Instance
+>>> from cpplan.planners.cp_common import Budget, Scaled
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
+...                 initial={"a": "h1"}, target={"a": "h2"})
+>>> m = IntervalModel(inst, Scaled(inst), {0: [(0, 1)]}, horizon=3)
+>>> out = m.run(Budget(10), seed=0)
+>>> out.rounds_found, out.cost_proven, out.rounds_proven
+(1, True, True)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..constraints.links import crossing
+from .cp_common import LexicographicModel, Scaled
+
+Route = tuple[int, ...]
+
+
+@dataclass
+class _Choice:
+    vm: int
+    route: Route
+    present: cp_model.IntVar
+    starts: list  # one start variable per hop
+
+
+class IntervalModel(LexicographicModel):
+    """The model for ``routes`` (vm -> candidate routes) over ``horizon`` rounds.
+
+    VMs absent from ``routes`` stay put. ``optional`` VMs (stayers that may
+    step aside) may also take none of their routes.
+    """
+
+    def __init__(self, inst, scaled: Scaled, routes: dict[int, list[Route]], horizon: int,
+                 optional: frozenset = frozenset()):
+        self.inst, self.sc, self.horizon = inst, scaled, horizon
+        self.model = m = cp_model.CpModel()
+        T = horizon
+        self.choices: list[_Choice] = []
+        self.by_vm: dict[int, list[_Choice]] = defaultdict(list)
+        self.makespan = m.new_int_var(0, T, "makespan")
+        stays = defaultdict(list)  # host -> [(interval, vm, is_arrival, start_or_None, present)]
+        hops_at = defaultdict(list)  # host -> [interval]
+        self.hops: list[tuple[cp_model.IntervalVar, int, int, int]] = []  # (interval, vm, from, to)
+        cost_terms = []
+        for v, alternatives in routes.items():
+            lits = []
+            for route in dict.fromkeys(alternatives):
+                k = len(route) - 1
+                if k < 1 or k > T:
+                    continue
+                p = m.new_bool_var(f"p{v}_{len(lits)}")
+                starts = [m.new_int_var(i, T - k + i, f"s{v}_{len(lits)}_{i}") for i in range(k)]
+                for a, b in zip(starts, starts[1:], strict=False):
+                    m.add(b >= a + 1)
+                m.add(self.makespan >= starts[-1] + 1).only_enforce_if(p)
+                lag = 0 if inst.offline[v] else 1  # a VM moved offline leaves its source at once
+                for i, h in enumerate(route):
+                    start = 0 if i == 0 else starts[i - 1]
+                    end = starts[i] + lag if i < k else T
+                    size = end - start
+                    if 0 < i < k:  # both ends vary: the length needs its own variable
+                        size = m.new_int_var(1, T, f"len{v}_{h}")
+                    iv = m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}")
+                    stays[h].append((iv, v, i > 0, None if i == 0 else starts[i - 1], p))
+                for i in range(k):
+                    iv = m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}")
+                    hops_at[route[i]].append(iv)
+                    hops_at[route[i + 1]].append(iv)
+                    self.hops.append((iv, v, route[i], route[i + 1]))
+                cost_terms.append(int(scaled.cost[v]) * k * p)
+                choice = _Choice(v, route, p, starts)
+                self.choices.append(choice)
+                self.by_vm[v].append(choice)
+                lits.append(p)
+            if v in optional:  # staying put is one more choice: the whole horizon on its host
+                q = m.new_bool_var(f"stay{v}")
+                iv = m.new_optional_fixed_size_interval_var(0, T, q, f"stay{v}")
+                stays[int(inst.initial[v])].append((iv, v, False, None, q))
+                m.add_exactly_one([*lits, q])
+            else:
+                m.add_exactly_one(lits)
+        self.cost = sum(cost_terms)
+        self.optional = optional
+        self.cost_varies = bool(optional) or any(len(cs) > 1 for cs in self.by_vm.values())
+        self._capacity(stays)
+        self._concurrency(hops_at)
+        self._groups(stays)
+
+    # ------------------------------------------------------------ constraints
+    def _capacity(self, stays):
+        inst, sc, m, T = self.inst, self.sc, self.model, self.horizon
+        in_model = np.zeros(inst.n_vms, dtype=bool)
+        in_model[list(self.by_vm)] = True
+        fixed = np.zeros_like(sc.capacity)
+        np.add.at(fixed, inst.initial[~in_model], sc.demand[~in_model])
+        for h, items in stays.items():
+            arrivals = [(start, p) for _, _, arrive, start, p in items if arrive]
+            if not arrivals:
+                continue
+            initial = [v for _, v, arrive, _, _ in items if not arrive]
+            for r in range(len(inst.resources)):
+                cap = int(sc.capacity[h, r])
+                if cap < 0:
+                    continue
+                room = cap - int(fixed[h, r])
+                if room < 0:  # the stayers alone overload h: nothing may ever arrive
+                    for _, p in arrivals:
+                        m.add(p == 0)
+                    continue
+                ivs = [iv for iv, v, *_ in items if sc.demand[v, r] > 0]
+                demands = [int(sc.demand[v, r]) for iv, v, *_ in items if sc.demand[v, r] > 0]
+                if not ivs:
+                    continue
+                excess = int(sc.demand[initial, r].sum()) - room
+                if excess > 0:  # overloaded at the start: checked only from the first arrival on
+                    first = m.new_int_var(0, T, f"first_arrival{h}_{r}")
+                    for start, p in arrivals:
+                        m.add(start >= first).only_enforce_if(p)
+                    ivs.append(m.new_interval_var(first, T - first, T, f"relief{h}_{r}"))
+                    demands.append(excess)
+                    room += excess
+                if sum(demands) > room:
+                    m.add_cumulative(ivs, demands, room)
+
+    def _concurrency(self, hops_at):
+        inst, m = self.inst, self.model
+        for h, ivs in hops_at.items():
+            limit = int(inst.host_limit[h])
+            if len(ivs) > limit:
+                if limit == 1:
+                    m.add_no_overlap(ivs)
+                else:
+                    m.add_cumulative(ivs, [1] * len(ivs), limit)
+        all_hops = [iv for iv, *_ in self.hops]
+        if inst.total_limit is not None and len(all_hops) > inst.total_limit:
+            m.add_cumulative(all_hops, [1] * len(all_hops), int(inst.total_limit))
+        if self.hops:
+            src = np.array([s for _, _, s, _ in self.hops])
+            dst = np.array([d for _, _, _, d in self.hops])
+            for link in inst.links:
+                ivs = [all_hops[i] for i in np.flatnonzero(crossing(inst, link, src, dst))]
+                if len(ivs) > link.max_migrations:
+                    m.add_cumulative(ivs, [1] * len(ivs), int(link.max_migrations))
+
+    def _groups(self, stays):
+        inst, m, T = self.inst, self.model, self.horizon
+        for g in inst.groups:
+            members = set(g.vms.tolist())
+            if g.max_migrating is not None:
+                ivs = [iv for iv, v, _, _ in self.hops if v in members]
+                if len(ivs) > g.max_migrating:
+                    m.add_cumulative(ivs, [1] * len(ivs), int(g.max_migrating))
+            if not g.anti_affinity:
+                continue
+            still = [v for v in g.vms.tolist() if v not in self.by_vm]
+            fixed_hosts = set(inst.initial[still].tolist())
+            for h, items in stays.items():
+                mine = [(iv, arrive) for iv, v, arrive, _, _ in items if v in members]
+                if not any(arrive for _, arrive in mine):
+                    continue
+                ivs = [iv for iv, _ in mine]
+                if h in fixed_hosts:
+                    ivs.append(m.new_fixed_size_interval_var(0, T, f"member_stays{h}"))
+                if len(ivs) > 1:
+                    m.add_no_overlap(ivs)
+
+    # ---------------------------------------------------------------- solving
+    def add_hint(self, paths: dict[int, tuple[Route, list[int]]]) -> bool:
+        """Hint a known solution (vm -> (route, hop rounds)); False when some route is not in the model."""
+        ok = True
+        for v, choices in self.by_vm.items():
+            path = paths.get(v)
+            hit = False
+            for c in choices:
+                use = path is not None and c.route == path[0] and path[1][-1] < self.horizon
+                self.model.add_hint(c.present, use)
+                if use:
+                    hit = True
+                    for s, t in zip(c.starts, path[1], strict=False):
+                        self.model.add_hint(s, t)
+            ok &= hit or (path is None and v in self.optional)
+        return ok
+
+    def extract(self, solver) -> list[tuple[int, int, int, int]]:
+        hops = []
+        for c in self.choices:
+            if solver.boolean_value(c.present):
+                for i, s in enumerate(c.starts):
+                    hops.append((int(solver.value(s)), c.vm, c.route[i], c.route[i + 1]))
+        return hops

@@ -1,0 +1,162 @@
+"""The time-indexed CP-SAT model: where every VM is at every step, for proofs on small clouds.
+
+``at[v, h, t]`` says VM ``v`` is on host ``h`` after ``t`` rounds (``t = 0``
+is placement A, ``t = T`` placement B); ``stay[v, h, t]`` says it stays on
+``h`` through round ``t``. During round ``t`` a live VM occupies both hosts
+(``at[t] + at[t+1] - stay``), one moved offline only the host it ends on.
+Every VM but the pinned ones may go anywhere it fits, so the model misses
+no plan of at most ``T`` non-empty rounds: with ``T`` at least the number of
+migrations a plan cheaper than a known one can make, its optimum is the
+least cost over all plans, and its infeasibility proves a cost lower bound.
+Its size grows as VMs x hosts x ``T``: it is meant for small clouds.
+
+>>> from cpplan.model import Instance
+>>> from cpplan.planners.cp_common import Budget, Scaled
+>>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
+...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+>>> out = TimeIndexedModel(swap, Scaled(swap), horizon=3).run(Budget(10), seed=0)
+>>> out.cost, out.cost_proven, out.rounds_found
+(12, True, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from .cp_common import LexicographicModel, Scaled
+
+
+def model_size(inst, horizon: int) -> int:
+    """Roughly how many Boolean variables the model needs."""
+    return 2 * int((~inst.pinned).sum()) * inst.n_hosts * (horizon + 1)
+
+
+class TimeIndexedModel(LexicographicModel):
+    """All non-pinned VMs, every host they fit on, ``horizon`` rounds."""
+
+    def __init__(self, inst, scaled: Scaled, horizon: int):
+        self.inst, self.sc, self.horizon = inst, scaled, horizon
+        self.model = m = cp_model.CpModel()
+        self.cost_varies = True
+        T = horizon
+        self.vms = np.flatnonzero(~inst.pinned).tolist()
+        fits_alone = ((inst.effective[None, :, :] >= inst.demand[self.vms][:, None, :] - 1e-9).all(axis=2)
+                      & (inst.host_limit > 0)[None, :])
+        self.hosts: dict[int, list[int]] = {}
+        self.at: dict[tuple[int, int, int], cp_model.IntVar] = {}
+        self.stay: dict[tuple[int, int, int], cp_model.IntVar] = {}
+        self.moved: dict[tuple[int, int], object] = {}
+        for i, v in enumerate(self.vms):
+            a, b = int(inst.initial[v]), int(inst.target[v])
+            hosts = sorted({a, b, *np.flatnonzero(fits_alone[i]).tolist()})
+            self.hosts[v] = hosts
+            for t in range(T + 1):
+                for h in hosts:
+                    if t == 0 or t == T:
+                        self.at[v, h, t] = m.new_constant(int(h == (a if t == 0 else b)))
+                    else:
+                        self.at[v, h, t] = m.new_bool_var(f"at{v}_{h}_{t}")
+                m.add_exactly_one(self.at[v, h, t] for h in hosts)
+            for t in range(T):
+                for h in hosts:
+                    x, y = self.at[v, h, t], self.at[v, h, t + 1]
+                    s = m.new_bool_var(f"stay{v}_{h}_{t}")
+                    m.add_implication(s, x)
+                    m.add_implication(s, y)
+                    m.add_bool_or([s, ~x, ~y])
+                    self.stay[v, h, t] = s
+                self.moved[v, t] = 1 - sum(self.stay[v, h, t] for h in hosts)
+        self.cost = sum(int(scaled.cost[v]) * self.moved[v, t] for v in self.vms for t in range(T))
+        used = [m.new_bool_var(f"used{t}") for t in range(T)]
+        for t in range(T):
+            for v in self.vms:
+                m.add(used[t] >= self.moved[v, t])
+            if t + 1 < T:
+                m.add(used[t] >= used[t + 1])  # empty rounds go last
+        self.makespan = sum(used)
+        fixed = np.zeros_like(scaled.capacity)
+        np.add.at(fixed, inst.initial[inst.pinned], scaled.demand[inst.pinned])
+        for t in range(T):
+            self._round(t, fixed)
+
+    def _occupies(self, v, h, t):
+        """1 when v holds room on h during round t."""
+        key = (v, h, t)
+        if key not in self.at:
+            return 0
+        if self.inst.offline[v]:
+            return self.at[v, h, t + 1]
+        return self.at[key] + self.at[v, h, t + 1] - self.stay[key]
+
+    def _arrives(self, v, h, t):
+        return self.at[v, h, t + 1] - self.stay[v, h, t] if (v, h, t) in self.at else 0
+
+    def _round(self, t: int, fixed: np.ndarray) -> None:
+        inst, sc, m = self.inst, self.sc, self.model
+        on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
+        start_load = sc.demand[self.vms].T @ np.eye(inst.n_hosts, dtype=np.int64)[inst.initial[self.vms]]
+        for h, vms in on.items():
+            arrivals = [self._arrives(v, h, t) for v in vms if inst.initial[v] != h or t > 0]
+            if not arrivals:
+                continue
+            receives = m.new_bool_var(f"receives{h}_{t}")
+            for a in arrivals:
+                m.add(receives >= a)
+            for r in range(len(inst.resources)):
+                cap = int(sc.capacity[h, r])
+                if cap < 0:
+                    continue
+                load = sum(int(sc.demand[v, r]) * self._occupies(v, h, t) for v in vms if sc.demand[v, r])
+                room = cap - int(fixed[h, r])
+                overloaded = int(start_load[r, h] + fixed[h, r]) > cap
+                ct = m.add(load <= room)
+                if overloaded:  # a host that only loses VMs is not checked
+                    ct.only_enforce_if(receives)
+            touches = sum(self.at[v, h, t] + self.at[v, h, t + 1] - 2 * self.stay[v, h, t] for v in vms)
+            m.add(touches <= int(inst.host_limit[h]))
+        moved = [self.moved[v, t] for v in self.vms]
+        if inst.total_limit is not None:
+            m.add(sum(moved) <= int(inst.total_limit))
+        for link in inst.links:
+            inside = set(link.hosts.tolist())
+            crossings = []
+            for v in self.vms:
+                side = [sum(self.at[v, h, u] for h in self.hosts[v] if h in inside) for u in (t, t + 1)]
+                c = m.new_bool_var(f"cross{link.name}_{v}_{t}")
+                m.add(c >= side[0] - side[1])
+                m.add(c >= side[1] - side[0])
+                crossings.append(c)
+            m.add(sum(crossings) <= int(link.max_migrations))
+        for g in inst.groups:
+            members = [v for v in g.vms.tolist() if not inst.pinned[v]]
+            if g.max_migrating is not None:
+                m.add(sum(self.moved[v, t] for v in members) <= int(g.max_migrating))
+            if g.anti_affinity:
+                held = set(inst.initial[[v for v in g.vms.tolist() if inst.pinned[v]]].tolist())
+                for h in range(inst.n_hosts):
+                    m.add(sum(self._occupies(v, h, t) for v in members) <= (0 if h in held else 1))
+
+    def add_hint(self, paths: dict) -> None:
+        """Hint a known plan: vm -> (route, hop rounds), rounds below the horizon."""
+        for v in self.vms:
+            route, rounds = paths.get(v, ((int(self.inst.initial[v]),), []))
+            where, i = [], 0
+            for t in range(self.horizon + 1):
+                while i < len(rounds) and rounds[i] < t:
+                    i += 1
+                where.append(route[i])
+            for t in range(1, self.horizon):
+                for h in self.hosts[v]:
+                    self.model.add_hint(self.at[v, h, t], where[t] == h)
+
+    def extract(self, solver) -> list[tuple[int, int, int, int]]:
+        hops = []
+        for v in self.vms:
+            for t in range(self.horizon):
+                if solver.value(self.moved[v, t]):
+                    src = next(h for h in self.hosts[v] if solver.value(self.at[v, h, t]))
+                    dst = next(h for h in self.hosts[v] if solver.value(self.at[v, h, t + 1]))
+                    hops.append((t, v, src, dst))
+        return hops
