@@ -185,13 +185,19 @@ def summary(inst, result, seconds: float) -> str:
 
 def _cmd_validate(args) -> int:
     inst = load_instance(args.instance)
-    violations = validate(inst, load_plan(args.plan))
+    result = load_plan(args.plan)
+    violations = validate(inst, result)
     if violations:
         for line in violations:
             print(line, file=sys.stderr)
         print(f"invalid: {len(violations)} violation(s)", file=sys.stderr)
         return EXIT_INVALID
-    print("valid", file=sys.stderr)
+    if result.found:
+        print(f"valid: {result.n_migrations} migrations in {result.n_rounds} rounds, cost "
+              f"{result.cost:g}", file=sys.stderr)
+    else:
+        print(f"valid: status {result.status} with no rounds (the claim itself is not checked)",
+              file=sys.stderr)
     return EXIT_OK
 
 
