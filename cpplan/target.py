@@ -78,7 +78,8 @@ class TargetResult:
             if self.goal == "evacuate":
                 gain = f"drained {', '.join(self.budget['drain'])}; " + gain
         return (f"{self.goal}: {gain}; migration cost {self.cost:g} ({self.moves} VMs); "
-                f"plan {self.plan.status}, {self.plan.n_rounds} rounds")
+                f"plan {self.plan.status}" + (f", cost {self.plan.cost:g}, {self.plan.n_rounds} rounds"
+                                              if self.plan.found else f": {self.plan.reason}"))
 
 
 def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves) -> list[int]:

@@ -34,6 +34,7 @@ from .packing import Packer, size_order
 from .placement import Window, anti_affinity_mates, movable_vms, receiving_hosts, receiving_limit, weighted
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
+STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
 
 
 def score(inst, placement, move_weight: float | None) -> tuple:
@@ -165,16 +166,20 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
     else:
         rng = np.random.default_rng(seed)
         deadline = started + time_limit
-        windows = 0
-        while time.perf_counter() < deadline - 0.5 and np.unique(best).size > bound:
+        windows = stale = 0
+        while time.perf_counter() < deadline - 0.5 and np.unique(best).size > bound \
+                and stale < STALE_WINDOWS:
             hosts = _window_hosts(inst, best, movable, rng)
             w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
             used = sum(w.host_used(h) for h in hosts.tolist())
             budget = min(2.0, deadline - time.perf_counter() - 0.3)
             sol = w.solve_lex([objective(w, used, move_weight)], budget, seed + windows)
             windows += 1
+            stale += 1
             if sol.placement is not None and \
                     score(inst, sol.placement, move_weight) <= score(inst, best, move_weight):
+                if score(inst, sol.placement, move_weight) < score(inst, best, move_weight):
+                    stale = 0
                 best = sol.placement
         stats["windows"] = windows
     return Choice(best, proven, float(bound), stats)

@@ -187,8 +187,9 @@ class Window:
 
     def _capacity(self) -> None:
         limit = self.ints.limit
+        receiving = receiving_hosts(self.inst)
         for h, terms in self.by_host.items():
-            if not terms:
+            if not terms or not receiving[h]:  # a host that receives nothing can only get lighter
                 continue
             for r in range(limit.shape[1]):
                 if limit[h, r] < 0:

@@ -36,6 +36,7 @@ from .placement import UTIL_SCALE, Window, movable_vms, receiving_limit, weighte
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 WINDOW_HOSTS = 10          # hottest hosts (and as many coolest) per window
+STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
 
 
 def bottleneck(inst) -> int | None:
@@ -139,14 +140,15 @@ def balance_objectives(w: Window, base, move_weight, cost_first: bool = False) -
         share_out = (inst.load(base)[outside, b] / inst.effective[outside, b])
         hi = int(np.floor(UTIL_SCALE * share_out.min())) if share_out.size else 100 * UTIL_SCALE
         low = w.model.NewIntVar(0, max(hi, 0), "umin")
-        for h in w.hosts.tolist():
+        for h in w.hosts[~w.forbid[w.hosts]].tolist():
             cap_int = max(1, int(round(inst.effective[h, b] * w.ints.scale[b])))
             w.model.Add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
         spread = top - low
     big = w.cost_span
     if cost_first:
         return [cost, top * big + cost, spread * big + cost]
-    ratio = None if move_weight is None else 100 * move_weight / UTIL_SCALE / w.ints.cost_scale
+    # goal + W * cost with the goal in points: top / (UTIL_SCALE / 100) + W * cost_int / cost_scale
+    ratio = None if move_weight is None else move_weight * UTIL_SCALE / 100 / w.ints.cost_scale
     first, second = weighted(top, cost, ratio)
     if second is not None:
         first = first * big + second
@@ -184,15 +186,18 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
                 bound = max(bound, (sol.bound // w.cost_span - 1) / UTIL_SCALE)
     else:
         rng = np.random.default_rng(seed)
-        windows = 0
-        while time.perf_counter() < deadline - 0.5:
+        windows = stale = 0
+        while time.perf_counter() < deadline - 0.5 and stale < STALE_WINDOWS:
             hosts = _window(inst, best, movable, rng)
             w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
             budget = min(2.0, deadline - time.perf_counter() - 0.3)
             sol = w.solve_lex(balance_objectives(w, best, move_weight), budget, seed + windows)
             windows += 1
+            stale += 1
             if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                     score(inst, best, move_weight):
+                if score(inst, sol.placement, move_weight) < score(inst, best, move_weight):
+                    stale = 0
                 best = sol.placement
         stats["windows"] = windows
     return Choice(best, proven, bound, stats)
