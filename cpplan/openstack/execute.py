@@ -131,6 +131,9 @@ class Execution:
                 return self._rounds_and_replans(where, problems, stop)
             except CloudError as e:
                 return self.stop(f"the cloud failed: {e}", self.replans)
+            except KeyboardInterrupt:
+                self.stop("interrupted twice", self.replans)
+                raise
 
     def _rounds_and_replans(self, where: dict, problems: list[str], stop: threading.Event) -> Outcome:
         while True:
@@ -244,42 +247,51 @@ class Execution:
         return "done", []
 
     def run_round(self, t: int, n_rounds: int, rnd: list[dict], ids: dict) -> list[dict]:
-        """Start a round's migrations, wait until each has ended; the journal records of their ends."""
-        started, ends = {}, []
-        for m in rnd:
-            record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]],
-                      "from": m["from"], "to": m["to"]}
-            self.journal.write("start", **record)
-            try:
-                self.cloud.live_migrate(record["server"], m["to"])
-            except CloudError as e:
-                ends.append(self.journal.write("failed", **record, host=m["from"], error=str(e)))
-                continue
-            started[m["vm"]] = (record, time.monotonic())
-        deadline = time.monotonic() + self.settings.round_timeout
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(stderr=True),
-                            disable=not self.settings.progress, transient=True)
-        with progress:
-            bar = progress.add_task(f"round {t}/{n_rounds}", total=len(rnd), completed=len(ends))
-            try:
-                while started and time.monotonic() < deadline:
-                    time.sleep(min(self.settings.poll_interval, max(0.0, deadline - time.monotonic())))
-                    for vm, (record, since) in list(started.items()):
-                        end = self._look(record, since)
-                        if end is not None:
-                            ends.append(end)
-                            del started[vm]
-                            progress.advance(bar)
-            except KeyboardInterrupt:
-                for record, _ in started.values():
-                    self.journal.write("abandoned", **record, reason="second Ctrl-C: no longer watched")
-                raise
+        """Start a round's migrations, wait until each has ended; the journal records of their ends.
+
+        A second Ctrl-C leaves at once: each migration started and not seen to end
+        is recorded as ``abandoned`` (it may still be running) before the interrupt goes on.
+        """
+        started: dict = {}  # VM -> (its start record, when)
+        ends: list[dict] = []
+        try:
+            for m in rnd:
+                record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]],
+                          "from": m["from"], "to": m["to"]}
+                self.journal.write("start", **record)
+                started[m["vm"]] = (record, time.monotonic())
+                try:
+                    self.cloud.live_migrate(record["server"], m["to"])
+                except CloudError as e:
+                    del started[m["vm"]]
+                    ends.append(self.journal.write("failed", **record, host=m["from"], error=str(e)))
+            self._wait(t, n_rounds, len(rnd), started, ends)
+        except KeyboardInterrupt:
+            for record, _ in started.values():
+                self.journal.write("abandoned", **record, reason="interrupted: no longer watched")
+            raise
         for record, since in started.values():
             ends.append(self.journal.write("timeout", **record, seconds=round(time.monotonic() - since, 3)))
         for e in ends:
             self.say(f"  {e['vm']}  {e['from']} -> {e['to']}: {_ending(e, short=True)}")
         return ends
+
+    def _wait(self, t: int, n_rounds: int, size: int, started: dict, ends: list[dict]) -> None:
+        """Poll the started migrations until each has ended or the round's time is up."""
+        deadline = time.monotonic() + self.settings.round_timeout
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True),
+                            disable=not self.settings.progress, transient=True)
+        with progress:
+            bar = progress.add_task(f"round {t}/{n_rounds}", total=size, completed=len(ends))
+            while started and time.monotonic() < deadline:
+                time.sleep(min(self.settings.poll_interval, max(0.0, deadline - time.monotonic())))
+                for vm, (record, since) in list(started.items()):
+                    end = self._look(record, since)
+                    if end is not None:
+                        ends.append(end)
+                        del started[vm]
+                        progress.advance(bar)
 
     def _look(self, record: dict, since: float) -> dict | None:
         """The journal record of a migration's end, or None while it runs (or the cloud does not answer)."""

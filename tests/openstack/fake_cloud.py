@@ -106,6 +106,7 @@ class FakeCloud:
         self.groups = groups or {}  # name -> (policy, [server names])
         self.aggregates = aggregates or {}  # name -> [host names]
         self.migration_seconds = migration_seconds
+        self.max_microversion = COMPUTE_MAX_MICROVERSION  # below 2.47 servers name their flavor by id
         self.migrations: list[FakeMigration] = []
         self.fail_next: set[str] = set()  # server names whose next migration fails
         self.on_migration_start = None  # optional callable(server name)
@@ -275,12 +276,16 @@ def _token(h, *, body, **_):
     return 201, {"token": token}, {"X-Subject-Token": "fake-token"}
 
 
+def _flavor_id(name: str) -> str:
+    return _uuid(f"flavor-{name}")
+
+
 def _compute_versions(h, **_):
     return 200, {"versions": [_compute_version(h)]}, None
 
 
 def _compute_version(h):
-    return {"id": "v2.1", "status": "CURRENT", "version": COMPUTE_MAX_MICROVERSION, "min_version": "2.1",
+    return {"id": "v2.1", "status": "CURRENT", "version": h.cloud.max_microversion, "min_version": "2.1",
             "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": f"{h.base}/compute/v2.1/"}]}
 
 
@@ -296,11 +301,14 @@ def _placement_root(h, **_):
 
 def _server_json(cloud: FakeCloud, s: FakeServer) -> dict:
     f = FLAVORS[s.flavor]
+    flavor = {"original_name": s.flavor, "ram": f["ram"], "vcpus": f["vcpus"], "disk": f["disk"],
+              "ephemeral": 0, "swap": 0, "extra_specs": {}}
+    if tuple(map(int, cloud.max_microversion.split("."))) < (2, 47):
+        flavor = {"id": _flavor_id(s.flavor), "links": []}
     return {"id": s.id, "name": s.name, "status": s.status, "OS-EXT-STS:task_state": s.task_state,
             "OS-EXT-STS:vm_state": "stopped" if s.status == "SHUTOFF" else "active",
             "OS-EXT-SRV-ATTR:host": s.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": cloud.hosts[s.host].node,
-            "flavor": {"original_name": s.flavor, "ram": f["ram"], "vcpus": f["vcpus"], "disk": f["disk"],
-                       "ephemeral": 0, "swap": 0, "extra_specs": {}},
+            "flavor": flavor,
             "image": {"id": _uuid("cirros")}, "tenant_id": _uuid("admin-project"), "user_id": _uuid("admin"),
             "addresses": {}, "metadata": {}, "links": [], "OS-EXT-AZ:availability_zone": "nova"}
 
@@ -319,6 +327,15 @@ def _server(h, server_id, **_):
     if s is None:
         return _no_server(server_id)
     return 200, {"server": _server_json(h.cloud, s)}, None
+
+
+def _flavor(h, flavor_id, **_):
+    name = next((n for n in FLAVORS if _flavor_id(n) == flavor_id), None)
+    if name is None:
+        return 404, {"itemNotFound": {"code": 404, "message": f"Flavor {flavor_id} not found."}}, None
+    f = FLAVORS[name]
+    return 200, {"flavor": {"id": flavor_id, "name": name, "ram": f["ram"], "vcpus": f["vcpus"],
+                            "disk": f["disk"], "OS-FLV-EXT-DATA:ephemeral": 0, "swap": "", "links": []}}, None
 
 
 def _server_action(h, server_id, *, body, **_):
@@ -406,6 +423,7 @@ _ROUTES = [
     (r"/compute/v2\.1/servers/detail", "GET", _servers),
     (r"/compute/v2\.1/servers/([^/]+)", "GET", _server),
     (r"/compute/v2\.1/servers/([^/]+)/action", "POST", _server_action),
+    (r"/compute/v2\.1/flavors/([^/]+)", "GET", _flavor),
     (r"/compute/v2\.1/os-migrations", "GET", _migrations),
     (r"/compute/v2\.1/os-services", "GET", _services),
     (r"/compute/v2\.1/os-hypervisors/detail", "GET", _hypervisors),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -178,3 +179,18 @@ def test_an_unknown_cloud_name_is_one_line(os_cloud, capsys, tmp_path):
     assert main(["openstack", "snapshot", "--os-cloud", "nowhere", "-o", str(tmp_path / "x.yaml")]) == 5
     err = capsys.readouterr().err
     assert err.startswith("cpplan: openstack: Cloud nowhere was not found") and len(err.splitlines()) == 1
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_records_the_migration_in_flight(fake, cloud, tmp_path):
+    def interrupt_twice(name):
+        if name == "db1":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # two signals at once would be handled as one
+            os.kill(os.getpid(), signal.SIGINT)
+    fake.on_migration_start = interrupt_twice
+    with pytest.raises(KeyboardInterrupt):
+        _run(cloud, tmp_path)
+    records = read_journal(tmp_path / "plan.journal.jsonl")
+    assert [(r["event"], r.get("vm")) for r in records[-3:]] == [("start", "db1"), ("abandoned", "db1"),
+                                                                  ("stop", None)]
+    assert _every_start_has_one_end(records)

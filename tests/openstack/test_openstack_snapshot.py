@@ -69,3 +69,9 @@ def test_servers_sharing_a_name_get_their_id_appended(fake, cloud):
     snap = take_snapshot(cloud)
     assert snap.server_ids["web1-0f0f0f0f"] == twin.id
     assert snap.server_ids[f"web1-{fake.by_name('web1').id[:8]}"] == fake.by_name("web1").id
+
+
+def test_a_cloud_before_compute_microversion_2_47_sizes_servers_by_their_flavor(fake, cloud):
+    fake.max_microversion = "2.46"
+    assert take_snapshot(cloud).instance.to_dict() == EXPECTED
+    assert sum(r.startswith("GET /compute/v2.1/flavors/") for r in fake.requests) == 3  # once per flavor
