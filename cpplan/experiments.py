@@ -392,15 +392,40 @@ def read_results(path) -> list[dict]:
     return rows
 
 
-def cost_ratio(row: dict) -> float | None:
-    """cost / lower bound of a row with a plan (1.0 when both are zero), else None."""
-    cost, lb = row.get("cost"), row.get("lower_bound")
-    if cost in (None, "") or lb in (None, ""):
+def gaps(rows: list[dict]) -> list[tuple[float | None, float | None]]:
+    """Per row: (cost / best cost lower bound, rounds / best rounds lower bound) of its instance.
+
+    The best bound of an instance is the largest any of its runs proved; None
+    when the row has no plan (or the bound is 0 and the cost is not).
+
+    >>> gaps([{"instance": "a", "cost": 12, "rounds": 3, "lower_bound": 10, "rounds_lower_bound": 2},
+    ...       {"instance": "a", "cost": 12, "rounds": 3, "lower_bound": 12, "rounds_lower_bound": 3},
+    ...       {"instance": "a", "cost": "", "rounds": "", "lower_bound": 8, "rounds_lower_bound": 1}])
+    [(1.0, 1.0), (1.0, 1.0), (None, None)]
+    """
+    best: dict[str, list[float]] = {}
+    for row in rows:
+        bounds = best.setdefault(row["instance"], [0.0, 0.0])
+        for i, key in enumerate(("lower_bound", "rounds_lower_bound")):
+            if row.get(key) not in (None, ""):
+                bounds[i] = max(bounds[i], float(row[key]))
+    return [(_ratio(row.get("cost"), best[row["instance"]][0]),
+             _ratio(row.get("rounds"), best[row["instance"]][1])) for row in rows]
+
+
+def _ratio(value, bound: float) -> float | None:
+    if value in (None, ""):
         return None
-    cost, lb = float(cost), float(lb)
-    if lb > 0:
-        return cost / lb
-    return 1.0 if cost == 0 else None
+    if bound > 0:
+        return float(value) / bound
+    return 1.0 if float(value) == 0 else None
+
+
+def geometric_mean(xs: list[float]) -> float | None:
+    """The geometric mean of positive numbers (None for none)."""
+    if not xs:
+        return None
+    return math.exp(sum(math.log(max(x, 1e-12)) for x in xs) / len(xs))
 
 
 def summary_markdown(exp: Experiment, results: list[Result]) -> str:
@@ -414,22 +439,22 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
              f"Python {platform.python_version()}; {when}.", "",
              "## Per planner", "",
              "| planner | runs | optimal | feasible | infeasible | unknown | error | valid | "
-             "cost / LB (geo. mean) | rounds / LB (geo. mean) | seconds (total) | seconds (max) |",
+             "cost / best LB (geo. mean) | rounds / best LB (geo. mean) | seconds (total) | seconds (max) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    row_gaps = gaps(rows)
     for planner in exp.planners:
-        mine = [r for r in rows if r["planner"] == planner]
-        counts = [sum(r["status"] == s for r in mine) for s in STATUS_ORDER]
-        valid = sum(r["valid"] is True for r in mine)
-        ratios = [x for x in (cost_ratio(r) for r in mine) if x is not None]
-        round_ratios = [r["rounds"] / r["rounds_lower_bound"] for r in mine
-                        if r["rounds"] not in ("", None) and r["rounds_lower_bound"]]
-        seconds = [r["seconds"] for r in mine]
+        mine = [i for i, r in enumerate(rows) if r["planner"] == planner]
+        counts = [sum(rows[i]["status"] == s for i in mine) for s in STATUS_ORDER]
+        valid = sum(rows[i]["valid"] is True for i in mine)
+        cost_gap, rounds_gap = ([row_gaps[i][k] for i in mine if row_gaps[i][k] is not None] for k in (0, 1))
+        seconds = [rows[i]["seconds"] for i in mine]
         lines.append(f"| {planner} | {len(mine)} | " + " | ".join(map(str, counts)) +
-                     f" | {valid}/{len(mine)} | {_geomean(ratios)} | {_geomean(round_ratios)} | "
+                     f" | {valid}/{len(mine)} | {_fmt_mean(cost_gap)} | {_fmt_mean(rounds_gap)} | "
                      f"{sum(seconds):.2f} | {max(seconds, default=0):.2f} |")
     lines += ["", "## Per instance", "",
               "Each cell: cost, rounds, seconds (median over repeats). `*` proven optimal, "
-              "**bold** the least cost in the row, LB the cost lower bound.", "",
+              "**bold** the least cost in the row. LB: the best cost lower bound any run proved; "
+              "the ratios above divide by it (and by the best rounds lower bound).", "",
               "| instance | hosts | VMs | moving | LB | " + " | ".join(exp.planners) + " |",
               "|---|---:|---:|---:|---:|" + "---|" * len(exp.planners)]
     for spec in exp.instances:
@@ -467,10 +492,9 @@ def _cell(rows: list[dict], best_cost) -> str:
     return f"{cost} · {best['rounds']} r · {seconds:.2f} s{invalid}"
 
 
-def _geomean(xs: list[float]) -> str:
-    if not xs:
-        return ""
-    return f"{math.exp(sum(math.log(max(x, 1e-12)) for x in xs) / len(xs)):.3f}"
+def _fmt_mean(xs: list[float]) -> str:
+    mean = geometric_mean(xs)
+    return "" if mean is None else f"{mean:.3f}"
 
 
 def _number(x):

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import tempfile
 from collections import defaultdict
@@ -28,6 +27,7 @@ import numpy as np
 
 from .errors import InputError
 
+MIN_SECONDS = 0.001  # results.csv keeps milliseconds; faster runs are drawn at 1 ms
 MAX_HOSTS_DRAWN = 40
 MAX_RESOURCES_DRAWN = 4
 
@@ -45,42 +45,53 @@ def require_matplotlib(option: str = "plotting") -> None:
 # --------------------------------------------------------------------------- experiment results
 
 def results_figures(rows: list[dict]) -> dict:
-    """Two figures from results rows: ``cost_ratio`` (cost / LB) and ``seconds``, per planner vs hosts."""
+    """Two figures from results rows, per planner against the number of hosts.
+
+    ``cost_ratio``: cost / the best cost lower bound of the instance;
+    ``seconds``: wall-clock seconds per run (log scale).
+    """
     from matplotlib.figure import Figure
 
-    rows = [{k: (None if v == "" else v) for k, v in row.items()} for row in rows]
+    from .experiments import gaps, geometric_mean
+
+    cost_gaps = [gap for gap, _ in gaps(rows)]
     planners = list(dict.fromkeys(r["planner"] for r in rows))
     sizes = sorted({float(r["hosts"]) for r in rows})
     log_x = len(sizes) > 1 and sizes[-1] / max(sizes[0], 1) >= 10
     figures = {}
-    for name, value, ylabel in (("cost_ratio", _ratio, "cost / cost lower bound"),
-                                ("seconds", lambda r: float(r["seconds"]), "seconds (wall clock)")):
+    seconds = [None if r["status"] == "error" else max(float(r["seconds"]), MIN_SECONDS) for r in rows]
+    for name, values, ylabel in (("cost_ratio", cost_gaps, "cost / best cost lower bound"),
+                                 ("seconds", seconds, "seconds (wall clock, at least 1 ms)")):
         fig = Figure(figsize=(7, 4.2), layout="constrained")
         ax = fig.add_subplot()
         for i, planner in enumerate(planners):
-            mine = [r for r in rows if r["planner"] == planner]
-            points = [(float(r["hosts"]), value(r)) for r in mine]
-            points = [(x, y) for x, y in points if y is not None]
-            missing = len(mine) - len(points)
-            label = planner + (f" ({missing} without a plan)" if missing else "")
-            shift = (1.0 + 0.04 * (i - (len(planners) - 1) / 2)) if log_x else None
-            xs = [x * shift if log_x else x + 0.15 * (i - (len(planners) - 1) / 2) for x, _ in points]
-            line = ax.plot(xs, [y for _, y in points], "o", alpha=0.45, label=label)[0]
+            mine = [(float(r["hosts"]), y) for r, y in zip(rows, values, strict=True)
+                    if r["planner"] == planner]
+            points = [(x, y) for x, y in mine if y is not None]
+            missing = len(mine) - len(points)  # no plan (cost) or an error (seconds)
+            step = 0.03 if log_x else 0.02 * max(5.0, sizes[-1] - sizes[0])
+            offset = (i - (len(planners) - 1) / 2) * step  # side by side, not on top of each other
+            xs = [x * (1 + offset) if log_x else x + offset for x, _ in points]
+            dots = ax.plot(xs, [y for _, y in points], "o", alpha=0.45,
+                           label=planner + (f" ({missing} not drawn)" if missing else ""))[0]
             by_size = defaultdict(list)
             for x, y in points:
                 by_size[x].append(y)
-            means = sorted((x, _geomean(ys)) for x, ys in by_size.items())
-            if means:
-                ax.plot([x for x, _ in means], [y for _, y in means], "-", color=line.get_color())
+            means = sorted((x, geometric_mean(ys)) for x, ys in by_size.items())
+            ax.plot([x for x, _ in means], [y for _, y in means], "-", color=dots.get_color())
         if log_x:
             ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{x:g}" for x in sizes])
+        ax.minorticks_off()
         if name == "seconds":
+            drawn = [y for y in values if y is not None]
+            ax.set_ylim(MIN_SECONDS / 1.5, 1.5 * max([10 * MIN_SECONDS, *drawn]))
             ax.set_yscale("log")
         else:
             ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xlabel("hosts")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{ylabel} per planner (dots: runs, line: geometric mean per size)", fontsize=9)
+        ax.set_title(f"{ylabel} per planner (dots: runs; line: geometric mean per size)", fontsize=9)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         figures[name] = fig
@@ -95,20 +106,6 @@ def plot_results(rows: list[dict], out_dir) -> list[Path]:
         save_png(fig, path)
         paths.append(path)
     return paths
-
-
-def _ratio(row: dict) -> float | None:
-    cost, lb = row.get("cost"), row.get("lower_bound")
-    if cost is None or lb is None:
-        return None
-    cost, lb = float(cost), float(lb)
-    if lb > 0:
-        return cost / lb
-    return 1.0 if cost == 0 else None
-
-
-def _geomean(ys: list[float]) -> float:
-    return math.exp(sum(math.log(max(y, 1e-9)) for y in ys) / len(ys))
 
 
 # --------------------------------------------------------------------------- one plan
