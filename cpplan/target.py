@@ -73,7 +73,7 @@ class TargetResult:
                     f"({b['hosts_used'] - a['hosts_used']} freed, lower bound {self.bound:g})")
         else:
             gain = (f"max utilisation {100 * b['max_utilisation']:.1f}% -> {100 * a['max_utilisation']:.1f}% "
-                    f"(ideal {100 * self.bound:.1f}%), spread {100 * b['spread']:.1f} -> "
+                    f"(lower bound {100 * self.bound:.1f}%), spread {100 * b['spread']:.1f} -> "
                     f"{100 * a['spread']:.1f} pp")
             if self.goal == "evacuate":
                 gain = f"drained {', '.join(self.budget['drain'])}; " + gain
