@@ -1,13 +1,15 @@
 """Experiments: run every (instance x planner x repeat) of a YAML file and write the results.
 
-An experiment file names instances (files, glob patterns or generated clouds),
-planners, a time limit and a repeat count::
+An experiment file names instances (files, glob patterns, generated clouds
+whose ``family``, ``hosts`` and ``seed`` may each be a list to sweep), planners,
+a time limit and a repeat count::
 
     name: greedy-vs-cp
     instances:
       - file: ../models/swap-deadlock.yaml       # relative to this file
       - files: ../cases/tiny/*.yaml              # every match, sorted
       - generate: {family: rebalance, hosts: 20, seed: 1}
+      - generate: {family: [shuffle, tight], hosts: [4, 10], seed: [1, 2]}   # every combination
     planners: [greedy, cp, exact]
     time_limit: 10
     repeat: 1
@@ -29,6 +31,7 @@ import csv
 import glob
 import importlib
 import io
+import itertools
 import math
 import os
 import platform
@@ -178,7 +181,7 @@ def _instance_specs(entries, source: str, base_dir: Path) -> list[InstanceSpec]:
                 raise InputError(source, f"{key}.files", f"no file matches {pattern!r}")
             specs.extend(_file_spec(m, None, source, f"{key}.files", Path(".")) for m in matches)
         else:
-            specs.append(_generate_spec(entry["generate"], entry.get("name"), source, f"{key}.generate"))
+            specs.extend(_generate_specs(entry["generate"], entry.get("name"), source, f"{key}.generate"))
     seen: dict[str, int] = {}
     for spec in specs:
         label = _file_safe(spec.label)
@@ -199,21 +202,31 @@ def _file_spec(path, name, source: str, key: str, base_dir: Path) -> InstanceSpe
     return InstanceSpec(name or full.stem, file=str(full))
 
 
-def _generate_spec(params, name, source: str, key: str) -> InstanceSpec:
+def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
+    """One spec per combination: ``family``, ``hosts`` and ``seed`` each take a value or a list."""
     if not isinstance(params, dict):
         raise InputError(source, key, "must be a mapping {family, hosts, seed}")
     _no_unknown_keys(params, GENERATE_KEYS, source, f"{key}.")
     if "family" not in params or "hosts" not in params:
         raise InputError(source, key, "needs family and hosts")
-    family = params["family"]
+    choices = {k: params.get(k, 0) for k in GENERATE_KEYS}
+    choices = {k: v if isinstance(v, list) else [v] for k, v in choices.items()}
+    for k, values in choices.items():
+        if not values:
+            raise InputError(source, f"{key}.{k}", "must not be an empty list")
     families = getattr(_generator(source, key), "FAMILIES", None)
-    if not isinstance(family, str) or (families is not None and family not in families):
-        known = f" (choose from {', '.join(families)})" if families else ""
-        raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
-    hosts = _integer(params["hosts"], source, f"{key}.hosts", minimum=2)
-    seed = _integer(params.get("seed", 0), source, f"{key}.seed", minimum=0)
-    return InstanceSpec(name or f"{family}-{hosts}-s{seed}",
-                        generate=(("family", family), ("hosts", hosts), ("seed", seed)))
+    for family in choices["family"]:
+        if not isinstance(family, str) or (families is not None and family not in families):
+            known = f" (choose from {', '.join(families)})" if families else ""
+            raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
+    hosts = [_integer(h, source, f"{key}.hosts", minimum=2) for h in choices["hosts"]]
+    seeds = [_integer(x, source, f"{key}.seed", minimum=0) for x in choices["seed"]]
+    combos = list(itertools.product(choices["family"], hosts, seeds))
+    if name is not None and len(combos) > 1:
+        raise InputError(source, f"{key[:-len('.generate')]}.name", "only for a single generated cloud")
+    return [InstanceSpec(name or f"{family}-{h}-s{seed}",
+                         generate=(("family", family), ("hosts", h), ("seed", seed)))
+            for family, h, seed in combos]
 
 
 def _generator(source: str = "", key: str = ""):

@@ -121,6 +121,13 @@ def test_generated_instances_are_named_by_family_size_and_seed():
     assert [r.name for r in exp.runs][:2] == ["rebalance-3-s2__greedy", "rebalance-3-s2__cp"]
 
 
+def test_generate_lists_sweep_every_combination():
+    exp = Experiment.from_dict({"instances": [{"generate": {"family": ["shuffle", "tight"], "hosts": [4, 10],
+                                                            "seed": 3}}], "planners": ["greedy"]})
+    assert [spec.label for spec in exp.instances] == ["shuffle-4-s3", "shuffle-10-s3", "tight-4-s3",
+                                                      "tight-10-s3"]
+
+
 BAD_EXPERIMENTS = [
     ("planners: [exact]\n", "instances: missing"),
     ("instances: []\nplanners: [exact]\n", "instances: must be a non-empty list"),
@@ -141,6 +148,11 @@ BAD_EXPERIMENTS = [
      "hosts: must be an integer >= 2"),
     ("instances: [{generate: {family: tight, size: 4}}]\nplanners: [exact]\n", "generate.size: unknown key"),
     ("instances: [{file: cloud.yaml}]\nplanners: [exact]\nexecutor: slurm\n", "executor: must be one of"),
+    ("instances: [{generate: {family: [tight, chaos], hosts: 4}}]\nplanners: [exact]\n",
+     "unknown family 'chaos'"),
+    ("instances: [{generate: {family: tight, hosts: []}}]\nplanners: [exact]\n", "must not be an empty list"),
+    ("instances: [{generate: {family: tight, hosts: [4, 8]}, name: t}]\nplanners: [exact]\n",
+     "instances[0].name: only for a single generated cloud"),
     ("instances: [{file: cloud.yaml}\n", "invalid YAML"),
 ]
 
