@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..errors import InputError
+
 # Placement resource classes -> cpplan resource names (ram in MiB, disk in GiB).
 RESOURCE_NAMES = {"MEMORY_MB": "ram", "VCPU": "cpu", "DISK_GB": "disk"}
 
@@ -110,8 +112,13 @@ class Cloud:
     @classmethod
     @_calls
     def connect(cls, os_cloud: str | None = None) -> Cloud:
+        """Connect as clouds.yaml or the ``OS_*`` variables say; an unknown cloud name is bad input."""
         import openstack
-        return cls(openstack.connect(cloud=os_cloud))
+        from openstack.exceptions import ConfigException
+        try:
+            return cls(openstack.connect(cloud=os_cloud))
+        except ConfigException as e:
+            raise InputError("", "--os-cloud", " ".join(str(e).split())) from None
 
     # ------------------------------------------------------------- hosts
     @_calls
@@ -126,7 +133,7 @@ class Cloud:
         for agg in self.conn.compute.aggregates():
             if name in (agg.name, str(agg.id), getattr(agg, "uuid", None)):
                 return list(agg.hosts or [])
-        raise CloudError(f"no host aggregate named {name!r}")
+        raise InputError("", "--aggregate", f"no host aggregate named {name!r}")
 
     @_calls
     def hosts(self, names) -> dict:

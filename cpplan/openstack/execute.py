@@ -254,6 +254,7 @@ class Execution:
         """
         started: dict = {}  # VM -> (its start record, when)
         ends: list[dict] = []
+        self.say(f"round {t}/{n_rounds}: starting {len(rnd)} migration{'s' if len(rnd) != 1 else ''}")
         try:
             for m in rnd:
                 record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]],

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..errors import InputError
 from ..io import write_atomic
 from ..model import Instance
 from .cloud import Cloud, Host, Server
@@ -63,6 +64,10 @@ def vm_names(servers) -> dict:
 def scope_hosts(cloud: Cloud, *, hosts=None, aggregate: str | None = None) -> list[str]:
     """The compute hosts to read: those named, those of an aggregate, or every nova-compute host."""
     if hosts:
+        known = cloud.compute_services()
+        for h in hosts:
+            if h not in known:
+                raise InputError("", "--host", f"no nova-compute service on host {h!r}")
         return list(dict.fromkeys(hosts))
     if aggregate:
         return cloud.aggregate_hosts(aggregate)

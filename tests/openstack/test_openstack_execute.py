@@ -175,10 +175,15 @@ def test_the_cli_refuses_a_plan_that_is_not_valid_for_the_instance(fake, os_clou
     assert fake.migrations == []
 
 
-def test_an_unknown_cloud_name_is_one_line(os_cloud, capsys, tmp_path):
-    assert main(["openstack", "snapshot", "--os-cloud", "nowhere", "-o", str(tmp_path / "x.yaml")]) == 5
-    err = capsys.readouterr().err
-    assert err.startswith("cpplan: openstack: Cloud nowhere was not found") and len(err.splitlines()) == 1
+@pytest.mark.parametrize("args, message", [
+    (["--os-cloud", "nowhere"], "cpplan: --os-cloud: Cloud nowhere was not found."),
+    (["--os-cloud", "fake", "--host", "c1", "c9"], "cpplan: --host: no nova-compute service on host 'c9'"),
+    (["--os-cloud", "fake", "--aggregate", "rack9"], "cpplan: --aggregate: no host aggregate named 'rack9'"),
+])
+def test_a_wrong_cloud_host_or_aggregate_is_bad_input(os_cloud, capsys, tmp_path, args, message):
+    assert main(["openstack", "snapshot", *args, "-o", str(tmp_path / "x.yaml")]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not (tmp_path / "x.yaml").exists()
 
 
 def test_a_second_ctrl_c_leaves_at_once_and_records_the_migration_in_flight(fake, cloud, tmp_path):
