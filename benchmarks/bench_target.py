@@ -8,7 +8,7 @@ demand / total capacity). Then the cost-vs-balance curve of rebalancing over a
 few move weights. Writes ``benchmarks/results/target.csv``, ``target.md``,
 ``target-curve.csv`` and ``target-curve.png``.
 
-    python benchmarks/bench_target.py --sizes 20 100 1000
+    python benchmarks/bench_target.py --sizes 20 100 1000 --time-limit 10 20 60
     python benchmarks/bench_target.py --sizes 20 --families rebalance --no-curve
 """
 
@@ -117,7 +117,8 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--goals", nargs="+", default=list(GOALS), choices=GOALS)
     parser.add_argument("--planner", default="greedy")
-    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds to choose each B")
+    parser.add_argument("--time-limit", type=float, nargs="+", default=[60.0],
+                        help="seconds to choose each B: one value, or one per size")
     parser.add_argument("--curve-hosts", type=int, default=100)
     parser.add_argument("--no-curve", action="store_true")
     parser.add_argument("--out", default="target", help="file name stem under benchmarks/results")
@@ -126,17 +127,20 @@ def main() -> None:
     from cpplan.generate import generate
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    limits = dict(zip(args.sizes, args.time_limit * len(args.sizes) if len(args.time_limit) == 1
+                      else args.time_limit, strict=True))
     rows = []
+    title = (f"# Choosing B (planner {args.planner}; seconds to choose per size: "
+             f"{', '.join(f'{h} hosts {t:g} s' for h, t in limits.items())})")
     for hosts in args.sizes:
         for family in args.families:
             inst = generate(family, hosts, seed=0)
             for goal in args.goals:
-                rows.append(run_one(inst, family, goal, args.planner, args.time_limit))
+                rows.append(run_one(inst, family, goal, args.planner, limits[hosts]))
                 print({k: v for k, v in rows[-1].items() if v not in (None, "")}, flush=True)
-                write_table(rows, COLUMNS, RESULTS / f"{args.out}.csv", RESULTS / f"{args.out}.md",
-                            f"# Choosing B (planner {args.planner}, {args.time_limit:g} s to choose)")
+                write_table(rows, COLUMNS, RESULTS / f"{args.out}.csv", RESULTS / f"{args.out}.md", title)
     if not args.no_curve:
-        points = curve(args.curve_hosts, args.planner, args.time_limit)
+        points = curve(args.curve_hosts, args.planner, min(limits.values()))
         columns = ("move_weight", "cost", "moves", "util_after", "util_before", "util_ideal", "plan_status")
         write_table(points, columns, RESULTS / f"{args.out}-curve.csv", None)
         plot_curve(points, RESULTS / f"{args.out}-curve.png", args.curve_hosts)
