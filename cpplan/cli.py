@@ -235,8 +235,12 @@ def _cmd_experiment(args) -> int:
         require_matplotlib("--plots")
     plots = matplotlib_available() if args.plots is None else args.plots
     out = Path(args.output) if args.output else Path("results") / output_name(exp)
-    with _progress_bar(len(exp.runs), exp.name, args.quiet) as advance:
-        results = run_experiment(exp, out, executor=executor, on_result=advance, plots=plots)
+    try:
+        with _progress_bar(len(exp.runs), exp.name, args.quiet) as advance:
+            results = run_experiment(exp, out, executor=executor, on_result=advance, plots=plots)
+    except KeyboardInterrupt:
+        print(f"cpplan: interrupted; the finished runs are in {out}/", file=sys.stderr)
+        return 130
     invalid = sum(r.row["valid"] is False for r in results)
     errors = sum(r.row["status"] == "error" for r in results)
     if not args.quiet:

@@ -61,17 +61,13 @@ STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
 class InstanceSpec:
     """One instance of an experiment: a file, or a generated cloud ``{family, hosts, seed}``.
 
-    >>> InstanceSpec("rebalance-20-s1", generate=(("family", "rebalance"), ("hosts", 20), ("seed", 1))).kind
-    'generate'
+    >>> InstanceSpec("rebalance-4-s1", generate=(("family", "rebalance"), ("hosts", 4), ("seed", 1))).load()
+    Instance(4 hosts, 66 VMs, 34 moving, resources=['ram', 'cpu', 'disk'])
     """
 
     label: str
     file: str | None = None
     generate: tuple | None = None  # (key, value) pairs, hashable
-
-    @property
-    def kind(self) -> str:
-        return "file" if self.file is not None else "generate"
 
     def load(self):
         """The :class:`~cpplan.model.Instance` this spec names."""
@@ -343,13 +339,19 @@ def run_experiment(exp: Experiment, out_dir, *, executor: str | None = None,
     """Run ``exp`` and write its outputs into ``out_dir`` (PNG plots too when ``plots``).
 
     Returns the results in run order; ``on_result`` is called as each run finishes.
+    On Ctrl-C the finished runs are written (without plots) before the interrupt goes on.
     """
     results = []
-    for result in execute(exp, executor):
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
     order = {run.name: i for i, run in enumerate(exp.runs)}
+    try:
+        for result in execute(exp, executor):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    except KeyboardInterrupt:
+        results.sort(key=lambda r: order[r.run.name])
+        write_outputs(exp, results, out_dir)
+        raise
     results.sort(key=lambda r: order[r.run.name])
     write_outputs(exp, results, out_dir, plots=plots)
     return results
@@ -450,6 +452,8 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
              f"{exp.repeat} repeat(s), time limit {exp.time_limit:g} s per run, seed {exp.seed}.  ",
              f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}; {when}.", "",
+             *([f"**Interrupted** after {len(results)} of {len(exp.runs)} runs.", ""]
+               if len(results) < len(exp.runs) else []),
              "## Per planner", "",
              "| planner | runs | optimal | feasible | infeasible | unknown | error | valid | "
              "cost / best LB (geo. mean) | rounds / best LB (geo. mean) | seconds (total) | seconds (max) |",

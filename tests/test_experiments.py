@@ -203,3 +203,20 @@ def test_ray_executor_gives_the_local_results(experiment, tmp_path):
     fanned = run_experiment(exp, tmp_path / "ray", executor="ray")
     strip = lambda results: [r.row | {"seconds": None} for r in results]  # noqa: E731
     assert strip(fanned) == strip(local)
+
+
+def test_ctrl_c_keeps_the_finished_runs(experiment, tmp_path, capsys, monkeypatch):
+    real_plan, calls = cpplan.plan, []
+
+    def interrupted(inst, planner, **kw):
+        calls.append(planner)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_plan(inst, planner, **kw)
+
+    monkeypatch.setattr(cpplan, "plan", interrupted)
+    out = tmp_path / "out"
+    assert main(["experiment", str(experiment), "-o", str(out), "--quiet"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert [r["instance"] for r in read_results(out / "results.csv")] == ["bounce", "bounce"]
+    assert "**Interrupted** after 2 of 4 runs." in (out / "summary.md").read_text()
