@@ -121,7 +121,8 @@ class _Search:
 def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.ndarray:
     """Waiting VMs in the order the round should try them.
 
-    VMs that stepped aside come last (they made room for others). First those
+    VMs that stepped aside come last (they made room for others), and wait
+    while a VM that stayed on its path waits for the same host. First those
     leaving a host that some waiting VM cannot enter yet, then those whose two
     hosts have the most migrations still to do (relative to their limits),
     then a seeded random order.
@@ -134,8 +135,12 @@ def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.nda
     work = work / np.maximum(inst.host_limit, 1)
     busy = np.maximum(work[src], work[dst])
     returning = stepped_aside[pending] > 0
+    # A VM that stepped aside does not take back room that a waiting VM was given.
+    wanted = np.zeros(inst.n_hosts, dtype=bool)
+    wanted[dst[waits & ~returning]] = True
+    keep = ~(returning & wanted[dst])
     order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning, waits))
-    return pending[order]
+    return pending[order[keep[order]]]
 
 
 def _stuck_reason(inst, placement, pending) -> str:

@@ -31,6 +31,7 @@ MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each o
 BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks
 STAGING_SHORTLIST = 64
 MAKE_ROOM_TRIES = 8
+TOLERANCE = 1e-9
 
 
 def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None):
@@ -52,7 +53,7 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
         # Stuck on links or service groups: move the cheapest waiting VM out of the way.
         order = np.argsort(inst.cost[pending], kind="stable")
         staying = np.zeros(len(order), dtype=bool)
-        return _step_aside(inst, rb, pending[order], staying, stepped_aside, 1), nothing
+        return _step_aside(inst, rb, pending[order], staying, stepped_aside, None, 1), nothing
     need = _smallest_need(inst, dst[blocked], deficit[blocked])
     component = _terminal_components(inst.n_hosts, src[blocked], dst[blocked])
     on_need = ~np.isnan(need[:, 0])
@@ -75,7 +76,7 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     quota = 1 + sizes // BREAKS_PER_HOSTS
     pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST
     helpers, staying, comp = helpers[pick], staying[pick], comp[pick]
-    done = _step_aside(inst, rb, helpers, staying, stepped_aside, quota, comp)
+    done = _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp)
     if done != (0, 0):
         return done, np.zeros(0, dtype=np.int64)
     return _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
@@ -112,23 +113,32 @@ def _make_room(inst, rb, helpers, extra, stepped_aside):
     return (0, 1), np.array([x])
 
 
-def _step_aside(inst, rb, helpers, staying, stepped_aside, quota, comp=None) -> tuple[int, int]:
-    """Move helpers (in preference order) to staging hosts until each component has its quota."""
+def _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp=None) -> tuple[int, int]:
+    """Move helpers (in preference order) to staging hosts until each component has its quota.
+
+    With ``need`` (room wanted per host), a host counts towards the quota once
+    its helpers together free that much; it gets no more helpers after that.
+    """
     quota = np.atleast_1d(np.array(quota, dtype=np.int64)).copy()
+    remaining = None if need is None else np.nan_to_num(need, nan=0.0)
     comp = np.zeros(len(helpers), dtype=np.int64) if comp is None else comp
     blocked_target = np.zeros(inst.n_hosts, dtype=bool)
     blocked_target[inst.target[inst.target != rb.placement]] = True
     bounces = displacements = 0
     shortlist = _staging_shortlist(inst, rb, blocked_target)
     for v, stay, c in zip(helpers.tolist(), staying.tolist(), comp.tolist(), strict=True):
-        if quota[c] <= 0:
+        here = rb.placement[v]
+        if quota[c] <= 0 or rb.slots[here] <= 0:
             continue
-        if rb.slots[rb.placement[v]] <= 0:
+        if remaining is not None and (remaining[here] <= TOLERANCE).all():
             continue
         host = _staging_host(inst, rb, v, shortlist, blocked_target)
         if host < 0 or not rb.offer(np.array([v]), np.array([host]))[0]:
             continue
-        quota[c] -= 1
+        if remaining is not None:
+            remaining[here] -= inst.demand[v]
+        if remaining is None or (remaining[here] <= TOLERANCE).all():
+            quota[c] -= 1
         stepped_aside[v] += 1
         if stay:
             displacements += 1

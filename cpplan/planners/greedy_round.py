@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.capacity import fits
+from ..constraints.capacity import TOLERANCE, fits
 
 MAX_PASSES = 40
 
@@ -77,17 +77,18 @@ class RoundBuilder:
         src = self.placement[vms]
         demand = inst.demand[vms]
         active = np.flatnonzero(~inst.pinned[vms] & (src != dst))
+        slack = 2 * TOLERANCE * np.maximum(1.0, np.abs(inst.effective))
         for _ in range(MAX_PASSES):
             if active.size == 0 or self.total_left <= 0:
                 break
             s, d = src[active], dst[active]
-            ok = (self.slots[s] > 0) & (self.slots[d] > 0) & self.room(d, demand[active])
-            active = active[ok]
+            ok = (self.slots[s] > 0) & (self.slots[d] > 0)
+            active, d = active[ok], d[ok]
+            # A quick filter; admission below checks room exactly.
+            active = active[(demand[active] <= self.free()[d] + slack[d]).all(axis=1)]
             if active.size == 0:
                 break
-            s, d = src[active], dst[active]
-            rank_s, rank_d = _endpoint_ranks(s, d)
-            chosen = active[(rank_s < self.slots[s]) & (rank_d < self.slots[d])]
+            chosen = active[_within_slots(src[active], dst[active], self.slots)]
             chosen = self._with_room(chosen, dst[chosen], demand[chosen])
             refused = np.zeros(0, dtype=np.int64)
             if self._sides is not None:
@@ -121,18 +122,31 @@ class RoundBuilder:
         self._dst.append(dst)
 
 
-def _endpoint_ranks(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each migration, how many earlier ones (in the given order) touch its source / destination."""
+def _within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Mask of the migrations (in the given order) that come within their hosts' free touches.
+
+    A migration is within when fewer than ``slots[h]`` earlier migrations touch
+    its source h, and likewise for its destination. Linear time: the k-th pass
+    finds, per host, the first event not yet ranked.
+    """
     n = len(src)
-    hosts = np.concatenate([src, dst])
-    position = np.concatenate([np.arange(n), np.arange(n)])
-    order = np.lexsort((position, hosts))
-    sorted_hosts = hosts[order]
-    starts = np.r_[0, np.flatnonzero(sorted_hosts[1:] != sorted_hosts[:-1]) + 1]
-    run_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rank = np.empty(2 * n, dtype=np.int64)
-    rank[order] = np.arange(2 * n) - run_start
-    return rank[:n], rank[n:]
+    hosts = np.empty(2 * n, dtype=np.int64)
+    hosts[0::2], hosts[1::2] = src, dst  # event 2i: source of migration i, 2i+1: its destination
+    cap = slots[hosts]
+    within = np.zeros(2 * n, dtype=bool)
+    events = np.flatnonzero(cap > 0)
+    first = np.full(len(slots), 2 * n, dtype=np.int64)
+    k = 0
+    while events.size:
+        h = hosts[events]
+        first[h] = 2 * n
+        np.minimum.at(first, h, events)
+        ranked = first[h] == events
+        within[events[ranked]] = True
+        k += 1
+        events = events[~ranked]
+        events = events[cap[events] > k]
+    return within[0::2] & within[1::2]
 
 
 def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
