@@ -341,6 +341,7 @@ def run_experiment(exp: Experiment, out_dir, *, executor: str | None = None,
     Returns the results in run order; ``on_result`` is called as each run finishes.
     On Ctrl-C the finished runs are written (without plots) before the interrupt goes on.
     """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not after the runs
     results = []
     order = {run.name: i for i, run in enumerate(exp.runs)}
     try:
