@@ -109,12 +109,19 @@ class Execution:
         self.inst, self.plan = inst, plan
         self.scope = list(inst.host_names)
         self.limits = inst.to_dict().get("limits")
-        self.goal = {v: inst.host_names[inst.target[j]] for j, v in enumerate(inst.vm_names)}
+        # Servers are known by id: names are labels that a re-plan may spell differently.
+        self.ids: dict = {}  # VM name in the current instance -> server id
+        self.goal: dict = {}  # server id -> target host, for every VM of the first instance
+        self.names: dict = {}  # server id -> its name in the first instance
         self.finished = self.replans = 0
 
     # -------------------------------------------------------------- the run
     def run(self) -> Outcome:
         where = self.locate()
+        inst = self.inst
+        self.ids = {vm: where[vm].id for vm in inst.vm_names if vm in where}
+        self.names = {sid: vm for vm, sid in self.ids.items()}
+        self.goal = {sid: inst.host_names[inst.target[inst.vm_index[vm]]] for vm, sid in self.ids.items()}
         problems = self.differences(where)
         self.say(f"plan: {self.plan.n_rounds} rounds, {self.plan.n_migrations} migrations, cost "
                  f"{self.plan.cost:g} ({self.plan.status}, {self.plan.planner or 'unknown planner'})")
@@ -138,14 +145,14 @@ class Execution:
     def _rounds_and_replans(self, where: dict, problems: list[str], stop: threading.Event) -> Outcome:
         while True:
             if not problems:
-                status, problems = self.carry_out(_ids(where), stop)
+                status, problems = self.carry_out(stop)
                 if status == "stopped":
                     return self.stop(problems[0], self.replans)
                 if not problems:
-                    where = self.locate()
-                    problems = self.off_target(where)
+                    servers = {s.id: s for s in self.locate().values()}
+                    problems = self.off_target(servers)
                 if not problems:
-                    gone = [vm for vm in self.goal if vm not in where]
+                    gone = [self.names[sid] for sid in self.goal if sid not in servers]
                     self.journal.write("done", migrations=self.finished, replans=self.replans, gone=gone)
                     return Outcome("done", f"the cloud is at the target: {self.finished} migrations, "
                                            f"{self.replans} re-plan(s)"
@@ -164,8 +171,7 @@ class Execution:
                 return ended
             if not self.confirm(self.plan):
                 return self.stop("the new plan was not confirmed", self.replans)
-            where = self.locate()
-            problems = self.differences(where)
+            problems = self.differences(self.locate())
 
     def stop(self, reason: str, replans: int) -> Outcome:
         self.journal.write("stop", reason=reason, migrations=self.finished)
@@ -190,18 +196,18 @@ class Execution:
                 problems.append(f"{vm}: on {where[vm].host}, the instance has it on {expected}")
         return problems
 
-    def off_target(self, where: dict) -> list[str]:
-        """VMs of the first instance that are still there but not on their target."""
-        return [f"{vm}: on {where[vm].host}, its target is {host}" for vm, host in self.goal.items()
-                if vm in where and where[vm].host != host]
+    def off_target(self, servers: dict) -> list[str]:
+        """VMs of the first instance still in scope (``servers`` by id) but not on their target."""
+        return [f"{self.names[sid]}: on {servers[sid].host}, its target is {host}"
+                for sid, host in self.goal.items() if sid in servers and servers[sid].host != host]
 
-    def check_round(self, rnd: list[dict], ids: dict) -> list[str]:
+    def check_round(self, rnd: list[dict]) -> list[str]:
         """Re-read the VMs and hosts of one round; the reasons it cannot start as planned."""
         problems = []
         services = self.cloud.compute_services()
         arriving: dict = defaultdict(lambda: defaultdict(float))
         for m in rnd:
-            server = self.cloud.server(ids[m["vm"]]) if m["vm"] in ids else None
+            server = self.cloud.server(self.ids[m["vm"]]) if m["vm"] in self.ids else None
             if server is None:
                 problems.append(f"{m['vm']}: no longer exists")
                 continue
@@ -226,17 +232,24 @@ class Execution:
         return problems
 
     # ---------------------------------------------------------- the rounds
-    def carry_out(self, ids: dict, stop: threading.Event) -> tuple[str, list[str]]:
-        """Run the current plan's rounds; ("done", []), ("drift", problems) or ("stopped", [reason])."""
+    def carry_out(self, stop: threading.Event) -> tuple[str, list[str]]:
+        """Run the current plan's rounds; ("done", []), ("drift", problems) or ("stopped", [reason]).
+
+        A round whose check fails is checked once more after a poll interval: a
+        migration that just ended may still hold its source's allocation a moment.
+        """
         rounds = [r for r in self.plan.rounds if r]
         for t, rnd in enumerate(rounds, 1):
             if stop.is_set():
                 return "stopped", [f"interrupted after round {t - 1} of {len(rounds)}"]
-            problems = self.check_round(rnd, ids)
+            problems = self.check_round(rnd)
+            if problems:
+                time.sleep(self.settings.poll_interval)
+                problems = self.check_round(rnd)
             if problems:
                 return "drift", problems
             self.journal.write("round", plan=self.replans, round=t, of=len(rounds), migrations=len(rnd))
-            ends = self.run_round(t, len(rounds), rnd, ids)
+            ends = self.run_round(t, len(rounds), rnd)
             timed_out = [e["vm"] for e in ends if e["event"] == "timeout"]
             if timed_out:
                 return "stopped", [f"round {t}: still migrating after {self.settings.round_timeout:g} s: "
@@ -246,7 +259,7 @@ class Execution:
                 return "drift", problems
         return "done", []
 
-    def run_round(self, t: int, n_rounds: int, rnd: list[dict], ids: dict) -> list[dict]:
+    def run_round(self, t: int, n_rounds: int, rnd: list[dict]) -> list[dict]:
         """Start a round's migrations, wait until each has ended; the journal records of their ends.
 
         A second Ctrl-C leaves at once: each migration started and not seen to end
@@ -257,7 +270,7 @@ class Execution:
         self.say(f"round {t}/{n_rounds}: starting {len(rnd)} migration{'s' if len(rnd) != 1 else ''}")
         try:
             for m in rnd:
-                record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": ids[m["vm"]],
+                record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": self.ids[m["vm"]],
                           "from": m["from"], "to": m["to"]}
                 self.journal.write("start", **record)
                 started[m["vm"]] = (record, time.monotonic())
@@ -317,8 +330,9 @@ class Execution:
         """Read the current state, plan again to the same target; an Outcome when that fails."""
         stem = self.out
         fresh = take_snapshot(self.cloud, hosts=self.scope, max_per_host=1)
+        goal = {vm: self.goal[sid] for vm, sid in fresh.server_ids.items() if sid in self.goal}
         try:
-            inst = rebase(fresh.instance, self.goal, self.inst, self.limits)
+            inst = rebase(fresh.instance, goal, self.inst, self.limits)
         except InputError as e:
             return self.stop(f"cannot re-plan from the current state: {e.problem} ({e.key})", number)
         inst_path = stem.with_name(f"{stem.name}.replan{number}.yaml")
@@ -339,7 +353,7 @@ class Execution:
             self.journal.write("stop", reason=reason, migrations=self.finished)
             return Outcome(plan.status, reason, self.finished, number)
         self.say(describe(plan.rounds))
-        self.inst, self.plan = inst, plan
+        self.inst, self.plan, self.ids = inst, plan, fresh.server_ids
         return None
 
 
@@ -373,10 +387,6 @@ def rebase(fresh: Instance, goal: dict, previous: Instance, limits: dict | None)
     if pinned:
         spec["pinned"] = pinned
     return Instance(**spec, source="current state")
-
-
-def _ids(where: dict) -> dict:
-    return {vm: server.id for vm, server in where.items()}
 
 
 def _ending(record: dict, short: bool = False) -> str:
