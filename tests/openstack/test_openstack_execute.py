@@ -35,11 +35,11 @@ def _at_target(fake) -> bool:
     return all(where[vm] == host for vm, host in EXAMPLE_TARGET.items())
 
 
-def _run(cloud, tmp_path, *, confirm=lambda plan: True, max_replans=3):
+def _run(cloud, tmp_path, *, confirm=lambda plan: True, max_replans=3, round_timeout=30):
     inst = take_snapshot(cloud).instance.replace(target=EXAMPLE_TARGET)
     plan = cpplan.plan(inst, PLANNER, time_limit=10)
-    settings = Settings(poll_interval=POLL_SECONDS, round_timeout=30, planner=PLANNER, time_limit=10,
-                        max_replans=max_replans, progress=False)
+    settings = Settings(poll_interval=POLL_SECONDS, round_timeout=round_timeout, planner=PLANNER,
+                        time_limit=10, max_replans=max_replans, progress=False)
     lines: list[str] = []
     with Journal(tmp_path / "plan.journal.jsonl") as journal:
         outcome = execute(cloud, inst, plan, journal=journal, out=tmp_path / "plan", confirm=confirm,
@@ -115,6 +115,13 @@ def test_ctrl_c_stops_after_the_current_round(fake, cloud, tmp_path):
     assert started[-1] == "db1" and _every_start_has_one_end(records)
     assert fake.placement()["db1"] != "c1"  # the round in flight was waited for
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_round_running_past_its_timeout_stops_the_execution(fake, cloud, tmp_path):
+    fake.migration_seconds = 30
+    outcome, records, _ = _run(cloud, tmp_path, round_timeout=0.2)
+    assert outcome.status == "stopped" and "round 1: still migrating after 0.2 s: batch2" in outcome.message
+    assert [r["event"] for r in records[-3:]] == ["start", "timeout", "stop"]
 
 
 def test_declining_a_replan_stops_without_touching_the_cloud_again(fake, cloud, tmp_path):
