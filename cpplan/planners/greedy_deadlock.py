@@ -51,9 +51,10 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     blocked = ~fits(rb.load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
     if not blocked.any():
         # Stuck on links or service groups: move the cheapest waiting VM out of the way.
-        order = np.argsort(inst.cost[pending], kind="stable")
-        staying = np.zeros(len(order), dtype=bool)
-        return _step_aside(inst, rb, pending[order], staying, stepped_aside, None, 1), nothing
+        waiting = pending[stepped_aside[pending] < MAX_STEPS_ASIDE]
+        waiting = waiting[np.argsort(inst.cost[waiting], kind="stable")]
+        staying = np.zeros(len(waiting), dtype=bool)
+        return _step_aside(inst, rb, waiting, staying, stepped_aside, None, 1), nothing
     need = _smallest_need(inst, dst[blocked], deficit[blocked])
     component = _terminal_components(inst.n_hosts, src[blocked], dst[blocked])
     on_need = ~np.isnan(need[:, 0])
