@@ -40,7 +40,7 @@ import yaml
 from ..errors import InputError
 from ..io import write_atomic
 from ..model import Instance
-from .cloud import Cloud, Host, Server
+from .cloud import RESOURCE_NAMES, Cloud, Host, Server
 
 LIVE_MIGRATABLE = ("ACTIVE", "PAUSED")
 
@@ -123,7 +123,7 @@ def _condition(state: Host) -> str:
 def _host_spec(state: Host, servers: list[Server], notes: list[str]) -> dict:
     """Capacity per resource and per-host keys of one host (see the module notes)."""
     if not (state.enabled and state.up):
-        spec = dict.fromkeys(state.inventory, 0)
+        spec = dict.fromkeys(RESOURCE_NAMES.values(), 0)  # every resource, listed or not: nothing fits
         what = "receives nothing"
         if not state.up:
             spec["max_migrations"] = 0
