@@ -146,3 +146,22 @@ def test_clean_up_drops_a_detour_and_merges_rounds():
 def test_strongly_connected_components():
     comp = strongly_connected(5, np.array([0, 1, 2, 3]), np.array([1, 2, 0, 4]))
     assert comp[0] == comp[1] == comp[2] and len({comp[0], comp[3], comp[4]}) == 3
+
+
+def test_time_limit_ends_the_search_with_unknown():
+    plan = cpplan.plan(generate("shuffle", 20, seed=1), planner="greedy", time_limit=0)
+    assert plan.status == "unknown" and "time limit" in plan.reason
+
+
+@pytest.mark.parametrize("spare_host", [True, False])
+def test_anti_affinity_swap_steps_aside_or_gives_up(spare_host):
+    hosts = {"h1": {"ram": 8}, "h2": {"ram": 8}} | ({"h3": {"ram": 8}} if spare_host else {})
+    inst = cpplan.Instance(hosts=hosts, vms={"a": {"ram": 2}, "b": {"ram": 2}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"},
+                           groups={"web": {"vms": ["a", "b"], "anti_affinity": True}}, limits={"host": 2})
+    plan = greedy(inst)
+    if spare_host:
+        assert plan.found and plan.cost == 6
+    else:
+        assert plan.status == "unknown"
+        assert cpplan.plan(inst, planner="exact").status == "infeasible"
