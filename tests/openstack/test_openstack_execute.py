@@ -35,9 +35,11 @@ def _at_target(fake) -> bool:
     return all(where[vm] == host for vm, host in EXAMPLE_TARGET.items())
 
 
-def _run(cloud, tmp_path, *, confirm=lambda plan: True, max_replans=3, round_timeout=30):
+def _run(cloud, tmp_path, *, confirm=lambda plan: True, max_replans=3, round_timeout=30, meanwhile=None):
     inst = take_snapshot(cloud).instance.replace(target=EXAMPLE_TARGET)
     plan = cpplan.plan(inst, PLANNER, time_limit=10)
+    if meanwhile is not None:
+        meanwhile()
     settings = Settings(poll_interval=POLL_SECONDS, round_timeout=round_timeout, planner=PLANNER,
                         time_limit=10, max_replans=max_replans, progress=False)
     lines: list[str] = []
@@ -92,6 +94,18 @@ def test_a_server_deleted_before_its_round_is_drift_and_the_rest_reaches_the_tar
     assert "batch1: no longer exists" in said
     where = fake.placement()
     assert all(where[vm] == host for vm, host in EXAMPLE_TARGET.items() if vm != "batch1")
+    assert fake.overloads == [] and fake.over_capacity() == []
+
+
+def test_a_cloud_changed_since_the_snapshot_is_replanned_before_the_first_round(fake, cloud, tmp_path):
+    def move_cache1():
+        fake.by_name("cache1").host = "c1"
+    outcome, records, said = _run(cloud, tmp_path, meanwhile=move_cache1)
+    assert "the cloud differs from the instance" in said
+    assert "cache1: on c1, the instance has it on c3" in said
+    assert outcome.status == "done" and outcome.replans == 1
+    assert records[1]["event"] == "drift" and records[2]["event"] == "replan"
+    assert _at_target(fake) and fake.placement()["cache1"] == "c3"  # back where the first instance had it
     assert fake.overloads == [] and fake.over_capacity() == []
 
 
