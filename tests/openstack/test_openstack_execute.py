@@ -220,3 +220,15 @@ def test_a_second_ctrl_c_leaves_at_once_and_records_the_migration_in_flight(fake
     assert [(r["event"], r.get("vm")) for r in records[-3:]] == [("start", "db1"), ("abandoned", "db1"),
                                                                   ("stop", None)]
     assert _every_start_has_one_end(records)
+
+
+def test_the_four_commands_of_the_readme_drain_a_disabled_host(fake, os_cloud, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["openstack", "snapshot", "--os-cloud", os_cloud, "-o", "cloud.yaml"]) == 0
+    assert main(["target", "cloud.yaml", "--goal", "evacuate", "--drain", "c4", "--planner", PLANNER,
+                 "-o", "drain.yaml", "-q"]) == 0
+    assert main(["plan", "drain.yaml", "--planner", PLANNER, "-o", "plan.json", "-q"]) == 0
+    assert main(["openstack", "execute", "drain.yaml", "plan.json", "--os-cloud", os_cloud, "--yes",
+                 "--poll", str(POLL_SECONDS), "-q"]) == 0
+    assert not [vm for vm, host in fake.placement().items() if host == "c4"]
+    assert fake.overloads == [] and fake.over_capacity() == []
