@@ -4,8 +4,13 @@ Each run happens in its own subprocess, so its peak memory (maximum resident
 set size, generation included) is its own. Prints a table and writes
 ``benchmarks/results/greedy.csv`` and ``greedy.md``.
 
+Besides the generator's families, ``deadlock`` is a stress cloud built here:
+every host 100% full of equal VMs, 30% of them swap hosts by a random
+permutation, 5% of the hosts half-empty as the only staging room, one
+migration per host per round: no VM can move until someone bounces.
+
     python benchmarks/bench_greedy.py --sizes 20 100 1000
-    python benchmarks/bench_greedy.py --sizes 10000 --families shuffle --out greedy-10k
+    python benchmarks/bench_greedy.py --sizes 1000 --families deadlock --out greedy-deadlock
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
+STRESS = ("deadlock",)
 COLUMNS = ("family", "hosts", "vms", "moving", "status", "valid", "seconds", "generate_seconds",
            "peak_mib", "cost_per_lb", "rounds", "rounds_lb", "rounds_per_lb", "bounces",
            "displacements")
@@ -32,7 +38,7 @@ def run_one(family: str, hosts: int, seed: int) -> dict:
     from cpplan.generate import generate
 
     started = time.perf_counter()
-    inst = generate(family, hosts, seed=seed)
+    inst = deadlock_cloud(hosts, seed) if family == "deadlock" else generate(family, hosts, seed=seed)
     generated = time.perf_counter()
     plan = cpplan.plan(inst, planner="greedy", time_limit=None)
     planned = time.perf_counter()
@@ -50,6 +56,28 @@ def run_one(family: str, hosts: int, seed: int) -> dict:
     }
 
 
+def deadlock_cloud(hosts: int, seed: int, per_host: int = 10):
+    """Full hosts of equal VMs swapping places; a few half-empty hosts are the only staging room."""
+    import numpy as np
+
+    from cpplan import Instance
+
+    rng = np.random.default_rng(seed)
+    staging = np.zeros(hosts, dtype=bool)
+    staging[rng.choice(hosts, size=max(1, hosts // 20), replace=False)] = True
+    initial = np.repeat(np.arange(hosts), np.where(staging, per_host // 2, per_host))
+    target = initial.copy()
+    chosen = np.flatnonzero(~staging[initial] & (rng.random(len(initial)) < 0.3))
+    target[chosen] = initial[rng.permutation(chosen)]
+    host_names = [f"h{i}" for i in range(hosts)]
+    vm_names = [f"vm{j}" for j in range(len(initial))]
+    moved = np.flatnonzero(target != initial).tolist()
+    return Instance(hosts={h: {"ram": 32 * per_host} for h in host_names},
+                    vms={v: {"ram": 32} for v in vm_names},
+                    initial={v: host_names[h] for v, h in zip(vm_names, initial.tolist(), strict=True)},
+                    target={vm_names[j]: host_names[target[j]] for j in moved}, limits={"host": 1})
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
@@ -59,7 +87,7 @@ def markdown(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 1000, 10000])
-    ap.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    ap.add_argument("--families", nargs="+", choices=FAMILIES + STRESS, default=list(FAMILIES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="greedy", help="file stem under benchmarks/results/")
     ap.add_argument("--one", nargs=2, metavar=("FAMILY", "HOSTS"), help=argparse.SUPPRESS)
