@@ -6,13 +6,13 @@ migrations that unblock others (leaving a host that a waiting VM needs),
 then those on the busiest hosts (the rounds bound is set by them). When
 nothing can move, :mod:`.greedy_deadlock` breaks the deadlock at the least
 extra cost (a bounce or a displacement). A clean-up pass
-(:mod:`.greedy_cleanup`) then drops bounces that turned out unnecessary and
-merges rounds.
+(:mod:`.greedy_cleanup`) then drops steps aside that turned out unnecessary
+and pulls migrations into earlier rounds (merging rounds where limits allow).
 
-Termination: a VM on its target only moves again when it steps aside, and
-each VM steps aside at most twice, so the number of migrations, hence of
-rounds, is bounded; a round with no migration at all ends the search with
-status ``unknown``.
+Termination: a VM only ever migrates to its target or steps aside, and each
+VM steps aside at most ``MAX_STEPS_ASIDE`` (:mod:`.greedy_deadlock`) times, so the number of
+migrations, hence of rounds, is bounded; a round with no migration at all
+ends the search (retried a few times with other choices, then ``unknown``).
 
 >>> from cpplan.model import Instance
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
@@ -36,19 +36,23 @@ from .greedy_cleanup import clean_up
 from .greedy_deadlock import break_deadlocks
 from .greedy_round import RoundBuilder
 
-ATTEMPTS = 8
+ATTEMPTS = 4  # searches per plan (the first is unperturbed)
+ATTEMPTS_SMALL = 32  # for clouds of at most SMALL VMs, where a search takes milliseconds
+SMALL = 1000
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     """Plan ``inst`` greedily; ``hint`` is ignored (greedy is the warm start of the others).
 
-    When a search gets stuck, it is retried (up to ``ATTEMPTS`` times, within
-    the time limit) with the deadlock-breaking choices perturbed.
+    When a search gets stuck, it is retried (up to ``ATTEMPTS`` times, more on
+    small clouds, within the time limit) with the deadlock-breaking choices
+    perturbed.
     """
     started = time.perf_counter()
     deadline = None if time_limit is None else started + time_limit
     rng = np.random.default_rng(seed)
-    for attempt in range(ATTEMPTS):
+    attempts = ATTEMPTS_SMALL if inst.n_vms <= SMALL else ATTEMPTS
+    for attempt in range(attempts):
         jitter = None if attempt == 0 else rng.uniform(0.5, 1.5, inst.n_vms)
         search = _Search(inst, rng, jitter, deadline, progress)
         if search.run() or search.timed_out:
@@ -73,6 +77,7 @@ class _Search:
 
     def __init__(self, inst, rng, jitter, deadline, progress):
         self.inst, self.jitter, self.deadline, self.progress = inst, jitter, deadline, progress
+        self.rng = rng
         self.tiebreak = rng.random(inst.n_vms)
         self.rounds: list = []
         self.bounces = self.displacements = 0
@@ -97,8 +102,9 @@ class _Search:
             order = order[~np.isin(order, held)]
             rb.offer(order, inst.target[order])
             if rb.size == 0:
+                explore = self.jitter is not None and self.rng.random() < 0.5
                 (b, d), held = break_deadlocks(inst, rb, pending[~np.isin(pending, held)], stepped_aside,
-                                               self.jitter)
+                                               self.jitter, make_room_first=explore)
                 self.bounces, self.displacements = self.bounces + b, self.displacements + d
                 if rb.size == 0:
                     self.reason = _stuck_reason(inst, placement, pending)
@@ -121,11 +127,12 @@ class _Search:
 def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.ndarray:
     """Waiting VMs in the order the round should try them.
 
-    VMs that stepped aside come last (they made room for others), and wait
-    while a VM that stayed on its path waits for the same host. First those
-    leaving a host that some waiting VM cannot enter yet, then those whose two
-    hosts have the most migrations still to do (relative to their limits),
-    then a seeded random order.
+    VMs that cannot fit their target this round are left out. VMs that stepped
+    aside come last (they made room for others) and do not return to a host
+    that another waiting VM cannot enter yet. First those leaving a host that
+    some waiting VM cannot enter yet, then those whose two hosts have the most
+    migrations still to do (relative to their limits), then a seeded random
+    order.
     """
     src, dst = placement[pending], inst.target[pending]
     waits = ~fits(load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
@@ -138,8 +145,8 @@ def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.nda
     # A VM that stepped aside does not take back room that a waiting VM was given.
     wanted = np.zeros(inst.n_hosts, dtype=bool)
     wanted[dst[waits & ~returning]] = True
-    keep = ~(returning & wanted[dst])
-    order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning, waits))
+    keep = ~waits & ~(returning & wanted[dst])
+    order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning))
     return pending[order[keep[order]]]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints.capacity import fits
+from .greedy_round import group_cumsum
 
 MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
 BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks
@@ -34,12 +35,14 @@ MAKE_ROOM_TRIES = 8
 TOLERANCE = 1e-9
 
 
-def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None):
+def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None,
+                    make_room_first: bool = False):
     """Add step-aside migrations to round ``rb``.
 
     ``pending`` are the VMs not on their target; ``stepped_aside`` counts per
-    VM how often it already stepped aside; ``jitter`` (per VM, around 1)
-    perturbs the extra costs on a retry. Returns ((bounces, displacements),
+    VM how often it already stepped aside; on a retry, ``jitter`` (per VM,
+    around 1) perturbs the extra costs and ``make_room_first`` tries clearing
+    a staging host before stepping aside. Returns ((bounces, displacements),
     VMs to hold in place next round: they made room for a step aside).
     """
     jitter = np.ones(inst.n_vms) if jitter is None else jitter
@@ -77,41 +80,58 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     quota = 1 + sizes // BREAKS_PER_HOSTS
     pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST
     helpers, staying, comp = helpers[pick], staying[pick], comp[pick]
+    if make_room_first:
+        made = _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
+                          stepped_aside)
+        if made[0] != (0, 0):
+            return made
     done = _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp)
-    if done != (0, 0):
-        return done, np.zeros(0, dtype=np.int64)
+    if done != (0, 0) or make_room_first:
+        return done, nothing
     return _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
                       stepped_aside)
 
 
 def _make_room(inst, rb, helpers, extra, stepped_aside):
-    """No host has room for a helper: displace a settled VM so one will next round.
+    """No host has room for a helper: displace settled VMs from one host so a helper fits there next round.
 
-    Returns ((0, displacements), the displaced VMs, to hold in place next round).
+    For each of a few helpers, every host is considered with its cheapest
+    settled VMs taken in order until the helper would fit; the cheapest such
+    set over helpers and hosts is displaced. Returns ((0, displacements),
+    the displaced VMs, to hold in place next round).
     """
+    nothing = np.zeros(0, dtype=np.int64)
     placement = rb.placement
     settled = np.flatnonzero((placement == inst.target) & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE))
-    free = rb.free()
+    if settled.size == 0:
+        return (0, 0), nothing
+    settled = settled[np.lexsort((inst.cost[settled], placement[settled]))]
+    hosts = placement[settled]
+    freed = group_cumsum(inst.demand[settled], hosts)
+    spent = group_cumsum(inst.cost[settled][:, None], hosts)[:, 0]
+    rank = _rank_within(hosts)
+    room = rb.free()[hosts] + freed
     best = None
     for u, cost_u in zip(helpers.tolist(), extra.tolist(), strict=True):
-        hosts = placement[settled]
-        ok = (hosts != placement[u]) & (rb.slots[hosts] > 0)
-        ok &= fits(np.broadcast_to(inst.demand[u], (len(settled), inst.demand.shape[1])),
-                   free[hosts] + inst.demand[settled]).all(axis=1)
+        ok = (hosts != placement[u]) & (rank < rb.slots[hosts] - 1)  # the helper needs a touch too
+        ok &= fits(np.broadcast_to(inst.demand[u], room.shape), room).all(axis=1)
         if ok.any():
-            total = cost_u + 2 * inst.cost[settled]
-            x = settled[np.flatnonzero(ok)[np.argmin(total[ok])]]
-            if best is None or total[settled == x][0] < best[0]:
-                best = (total[settled == x][0], int(x))
+            i = np.flatnonzero(ok)[np.argmin(spent[ok])]
+            if best is None or cost_u + 2 * spent[i] < best[0]:
+                best = (cost_u + 2 * spent[i], i)
     if best is None:
-        return (0, 0), np.zeros(0, dtype=np.int64)
-    x = best[1]
+        return (0, 0), nothing
+    i = best[1]
+    chosen = settled[i - rank[i]:i + 1]
     blocked_target = np.zeros(inst.n_hosts, dtype=bool)
-    host = _staging_host(inst, rb, x, _staging_shortlist(inst, rb, blocked_target), blocked_target)
-    if host < 0 or not rb.offer(np.array([x]), np.array([host]))[0]:
-        return (0, 0), np.zeros(0, dtype=np.int64)
-    stepped_aside[x] += 1
-    return (0, 1), np.array([x])
+    shortlist = _staging_shortlist(inst, rb, blocked_target)
+    moved = []
+    for x in chosen.tolist():
+        host = _staging_host(inst, rb, x, shortlist, blocked_target)
+        if host >= 0 and rb.offer(np.array([x]), np.array([host]))[0]:
+            stepped_aside[x] += 1
+            moved.append(x)
+    return (0, len(moved)), np.array(moved, dtype=np.int64)
 
 
 def _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp=None) -> tuple[int, int]:

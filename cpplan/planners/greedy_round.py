@@ -106,7 +106,7 @@ class RoundBuilder:
     def _with_room(self, chosen, d, demand):
         """The migrations of ``chosen`` (priority order) whose destination has room for all before them."""
         order = np.argsort(d, kind="stable")
-        used = _group_cumsum(demand[order], d[order])
+        used = group_cumsum(demand[order], d[order])
         dd = d[order]
         ok = fits(self.load[dd] + self.arrivals[dd] + used, self.inst.effective[dd]).all(axis=1)
         return np.sort(chosen[order[ok]])
@@ -149,7 +149,7 @@ def _within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.nda
     return within[0::2] & within[1::2]
 
 
-def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Running sum of ``values`` rows within runs of equal (sorted) ``keys``."""
     if len(keys) == 0:
         return values
