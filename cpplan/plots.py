@@ -119,8 +119,8 @@ def timeline_figure(inst, plan):
 
     loads = replay_loads(inst, plan) if plan.found else [inst.load(inst.initial)]
     hosts = _hosts_to_draw(inst, plan)
-    resources = [r for r in range(len(inst.resources)) if np.isfinite(inst.effective[hosts, r]).any()]
-    resources = resources[:MAX_RESOURCES_DRAWN] or [0] * bool(inst.resources)
+    limited = [r for r in range(len(inst.resources)) if np.isfinite(inst.effective[hosts, r]).any()]
+    resources = (limited or list(range(len(inst.resources))))[:MAX_RESOURCES_DRAWN]
     steps = len(loads)
     width = min(20.0, max(6.0, 2.0 + 0.8 * steps))
     height = min(9.0, 1.2 + 0.45 * len(hosts))
