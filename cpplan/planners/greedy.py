@@ -54,9 +54,12 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     attempts = ATTEMPTS_SMALL if inst.n_vms <= SMALL else ATTEMPTS
     for attempt in range(attempts):
         jitter = None if attempt == 0 else rng.uniform(0.5, 1.5, inst.n_vms)
-        search = _Search(inst, rng, jitter, deadline, progress)
+        search = _Search(inst, rng, jitter, deadline, progress if attempt == 0 else None)
         if search.run() or search.timed_out:
             break
+        if progress is not None and attempt == 0:
+            progress(f"greedy: stuck after {len(search.rounds)} rounds; retrying with other choices "
+                     f"(up to {attempts - 1} times)")
     if not search.found:
         return Plan("unknown", 0, [], planner="greedy", reason=search.reason,
                     stats={"attempts": attempt + 1, "bounces": search.bounces,
