@@ -3,8 +3,11 @@
 When no VM can move straight to its target, the waiting VMs form a graph on
 hosts (an edge from a VM's host to its target). Only a *terminal* strongly
 connected component of that graph (one that waits on nothing outside itself)
-can never resolve on its own, so each one gets a break: a VM on one of its
-hosts steps aside to a staging host with slack, freeing room for a waiting VM.
+can never resolve on its own, so each one gets breaks (one, plus one per
+``BREAKS_PER_HOSTS`` hosts, so that large ones unwind in parallel): a VM on
+one of its hosts steps aside to a staging host with slack, freeing room for
+a waiting VM. When no staging host has room, settled VMs are displaced from
+one first (:func:`_make_room`).
 The VM that steps aside is chosen by the cost function: a VM that must move
 anyway costs one extra migration (a *bounce*, A->C->B), a VM that should
 stay costs two (a *displacement*, out and back later).
@@ -69,27 +72,25 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     host = placement[helpers]
     staying = inst.target[helpers] == host
     extra = np.where(staying, 2.0, 1.0) * inst.cost[helpers]
-    covers = (inst.demand[helpers] >= need[host] - 1e-9).all(axis=1)
-    # Cheapest first among those that free enough room; the others by how much they free.
-    freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], 1e-9), posinf=1e9).min(axis=1)
-    # Among helpers that free enough, the one freeing least (it leaves the most room where it lands).
+    covers = (inst.demand[helpers] >= need[host] - TOLERANCE).all(axis=1)
+    freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], TOLERANCE), posinf=1e9).min(axis=1)
+    # Those that free enough room first, cheapest first, and among equals the one freeing least
+    # (it takes the least room where it lands); then the others, cheapest and largest first.
     order = np.lexsort((np.where(covers, freed, -freed), extra * jitter[helpers], ~covers))
-    helpers, staying, comp = helpers[order], staying[order], component[host[order]]
-    # At most a few breaks per component, one per host.
+    helpers, staying, extra, comp = helpers[order], staying[order], extra[order], component[host[order]]
     sizes = np.bincount(component[component >= 0])
     quota = 1 + sizes // BREAKS_PER_HOSTS
-    pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST
-    helpers, staying, comp = helpers[pick], staying[pick], comp[pick]
+    pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST  # candidates tried per component
+    helpers, staying, extra, comp = helpers[pick], staying[pick], extra[pick], comp[pick]
+    tries = helpers[:MAKE_ROOM_TRIES], extra[:MAKE_ROOM_TRIES]
     if make_room_first:
-        made = _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
-                          stepped_aside)
+        made = _make_room(inst, rb, *tries, stepped_aside)
         if made[0] != (0, 0):
             return made
     done = _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp)
     if done != (0, 0) or make_room_first:
         return done, nothing
-    return _make_room(inst, rb, helpers[:MAKE_ROOM_TRIES], extra[order][pick][:MAKE_ROOM_TRIES],
-                      stepped_aside)
+    return _make_room(inst, rb, *tries, stepped_aside)
 
 
 def _make_room(inst, rb, helpers, extra, stepped_aside):
