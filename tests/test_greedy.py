@@ -165,3 +165,17 @@ def test_anti_affinity_swap_steps_aside_or_gives_up(spare_host):
     else:
         assert plan.status == "unknown"
         assert cpplan.plan(inst, planner="exact").status == "infeasible"
+
+
+def test_clean_up_drops_an_out_and_back_that_was_not_needed():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+                           vms={"s": {"ram": 4}, "a": {"ram": 2}},
+                           initial={"s": "h1", "a": "h2"}, target={"a": "h1"}, limits={"host": 2})
+
+    def step(v, s, d):
+        return (np.array([v]), np.array([s]), np.array([d]))
+
+    rounds, dropped = clean_up(inst, [step(0, 0, 1), step(1, 1, 0), step(0, 1, 0)])
+    plan = cpplan.Plan.from_index_rounds(inst, rounds, "feasible")
+    assert dropped == 2 and plan.rounds == [[{"vm": "a", "from": "h2", "to": "h1"}]]
+    assert cpplan.validate(inst, plan) == []
