@@ -40,6 +40,8 @@ def clean_up(inst, rounds: list) -> tuple[list, int]:
 # ------------------------------------------------------------------ detours
 def drop_detours(inst, rounds: list) -> tuple[list, int]:
     """Replace A->C (round i) then C->B (round j) by A->B in round j where that stays valid."""
+    if not rounds:
+        return rounds, 0
     t_of = np.concatenate([np.full(len(v), t) for t, (v, _, _) in enumerate(rounds)]).astype(np.int64)
     vm = np.concatenate([v for v, _, _ in rounds])
     src = np.concatenate([s for _, s, _ in rounds])
