@@ -77,6 +77,8 @@ class RoundBuilder:
         src = self.placement[vms]
         demand = inst.demand[vms]
         active = np.flatnonzero(~inst.pinned[vms] & (src != dst))
+        if self._vms:  # a VM migrates at most once per round
+            active = active[~np.isin(vms[active], np.concatenate(self._vms))]
         slack = 2 * TOLERANCE * np.maximum(1.0, np.abs(inst.effective))
         for _ in range(MAX_PASSES):
             if active.size == 0 or self.total_left <= 0:
