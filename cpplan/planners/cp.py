@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bounds import rounds_lower_bound
 from ..plan import Plan
 from ..validate import validate
 from .cp_common import Budget, Interrupt, Outcome, Scaled
-from .cp_decompose import components, idle_hosts, part_hosts
+from .cp_decompose import components, idle_hosts, part_hosts, rounds_bound
 from .cp_intervals import IntervalModel
 from .cp_routes import blocking_stayers, detour_routes, direct_routes, plan_paths
 from .cp_timeindexed import TimeIndexedModel, model_size
@@ -50,10 +51,13 @@ STAYERS_PER_HOST = (1, 3, 6)
 Hop = tuple[int, int, int, int]  # (round, vm, from, to)
 
 
-def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True) -> Plan:
+    """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone)."""
     budget = Budget(None if time_limit is None else time_limit * SAFETY)
     with Interrupt() as stop:
-        return _Planner(inst, budget, seed, stop, progress).run(hint)
+        planner = _Planner(inst, budget, seed, stop, progress)
+        planner.warm_start = warm_start
+        return planner.run(hint)
 
 
 @dataclass
@@ -73,11 +77,18 @@ class _Planner:
         self.sc = Scaled(inst)
         self.stats: dict = {"parts": 0, "variables": 0, "constraints": 0}
         self.proven_cost_bound = 0  # scaled; from time-indexed models proven infeasible
+        self.warm_start = True
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
         inst = self.inst
-        incumbent = hint if hint is not None and hint.found else self._greedy()
+        incumbent = hint if hint is not None and hint.found else self._greedy() if self.warm_start else None
+        cost_lb = float(inst.cost[inst.moving].sum())
+        if (incumbent is not None and incumbent.cost <= cost_lb + 1e-9
+                and incumbent.n_rounds <= rounds_lower_bound(inst)):  # both bounds reached: nothing to search
+            self.stats["greedy_optimal"] = True
+            found = _Found([], True, cost_lb, incumbent.n_rounds, False)
+            return self._finish(None, incumbent, cost_lb, found, proven=True)
         hint_hops = _hops_of(inst, incumbent)
         found = self._by_parts(hint_hops)
         candidate = self._plan(found)
@@ -134,16 +145,17 @@ class _Planner:
             return None
         return candidate
 
-    def _finish(self, candidate, incumbent, lower_bound, found) -> Plan:
+    def _finish(self, candidate, incumbent, lower_bound, found, proven=False) -> Plan:
         inst = self.inst
         stats = {**self.stats, "stopped": self.stop.requested}
         if candidate is None and incumbent is None:
             return Plan("unknown", 0, [], planner="cp", lower_bound=lower_bound, stats=stats,
                         reason="no plan found within the time limit; try a longer --time-limit")
         chosen = _better(candidate, incumbent)
-        proven = candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
-        if chosen is not candidate:
-            stats["fallback"] = "greedy" if candidate is None else "greedy plan was better"
+        proven |= candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
+        stats["plan_from"] = "cp" if chosen is candidate else "greedy"
+        if candidate is None and not stats.get("greedy_optimal"):
+            stats["fallback"] = "cp found no plan in time: greedy's plan"
         positive = bool((self.sc.cost[~inst.pinned] > 0).all())  # else free detours may save rounds
         rounds_lb = None
         if proven and positive and found is not None:
@@ -166,25 +178,40 @@ class _Planner:
         return result if result.found else None
 
     def _direct(self, vms, hint_hops, share: float) -> Outcome | None:
-        """The direct-moves model of one part; None when no time is left."""
+        """The direct-moves model of one part; None when no time is left.
+
+        The horizon is greedy's rounds when greedy moved the part directly;
+        else twice the rounds bound first, then (if that is infeasible) one
+        round per VM, long enough for any direct plan, so that infeasible
+        proves direct moves impossible.
+        """
         inst = self.inst
         paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
         direct_hint = len(paths) == len(vms) and all(len(r) == 2 for r, _ in paths.values())
+        least = rounds_bound(inst, vms)
         if direct_hint:  # greedy's rounds of this part bound the optimum: a tight horizon
             rounds = sorted({t for _, ts in paths.values() for t in ts})
             dense = {t: i for i, t in enumerate(rounds)}
             paths = {v: (r, [dense[t] for t in ts]) for v, (r, ts) in paths.items()}
-            horizon = len(rounds)
-        else:  # long enough for any direct plan: one migration per round
-            horizon = len(vms)
-        if self.budget.left() <= 0 or self.stop.requested:
-            return None
-        model = IntervalModel(inst, self.sc, direct_routes(inst, vms), horizon)
-        if direct_hint:
-            model.add_hint(paths)
-        self._count(model)
+            horizons = [len(rounds)]
+        else:  # hint greedy's last hops
+            horizons = sorted({min(len(vms), 2 * least + 2), len(vms)})
+            paths = {v: ((r[0], r[-1]), ts[-1:]) for v, (r, ts) in paths.items() if r[0] != r[-1]}
         part_budget = Budget(self.budget.share(share if not direct_hint else max(share, 0.3)))
-        return model.run(part_budget, seed=self.seed, stop=self.stop, progress=self.progress)
+        out = None
+        for i, horizon in enumerate(horizons):
+            if part_budget.left() <= 0 or self.stop.requested:
+                break
+            model = IntervalModel(inst, self.sc, direct_routes(inst, vms), horizon)
+            # the rounds bound in the model: reaching it proves the rounds optimal at once
+            model.model.add(model.makespan >= min(horizon, least))
+            model.add_hint(paths)
+            self._count(model)
+            out = model.run(Budget(part_budget.share(0.5 if i + 1 < len(horizons) else 1.0)),
+                            seed=self.seed, stop=self.stop, progress=self.progress)
+            if not out.infeasible:
+                break
+        return out
 
     def _detours(self, vms, hint_hops) -> Outcome | None:
         """Deadlocked parts with bounces and step-asides, widened while infeasible; None if no plan."""

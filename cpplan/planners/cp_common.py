@@ -25,9 +25,12 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 SCALES = (1, 10, 100, 1000)
-# CP-SAT's full portfolio (core-based bounds, LNS, LP) needs about 8 workers; on 2 cores, 8 workers
-# proved the tiny bounce/displace optima 5-30x faster than 2 (see benchmarks/bench_cp.py).
+# Small models: CP-SAT's full portfolio (core-based bounds, LNS, LP) needs about 8 workers; on 2
+# cores, 8 workers proved the tiny bounce/displace optima 5-30x faster than 2.
 WORKERS = max(8, os.cpu_count() or 1)
+# Big models (the direct model of 1 000 hosts): presolve costs 10-40 s and gains little, and one
+# worker per core beats 8 time-sliced ones (cold tight-1000: 7 s against 35 s).
+BIG_MODEL = 5_000
 
 
 def scale_for(values: np.ndarray) -> int:
@@ -156,6 +159,9 @@ def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt
     p.num_workers = WORKERS
     p.random_seed = seed
     p.catch_sigint_signal = False
+    if len(model.proto.variables) > BIG_MODEL:
+        p.cp_model_presolve = False
+        p.num_workers = os.cpu_count() or 1
     callback = None
     if progress is not None:
         callback = _Reporter(progress, label, budget or Budget(None), to_cost)

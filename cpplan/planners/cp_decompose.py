@@ -71,3 +71,22 @@ def idle_hosts(inst) -> np.ndarray:
     busy[inst.initial[inst.moving]] = True
     busy[inst.target[inst.moving]] = True
     return np.flatnonzero(~busy)
+
+
+def rounds_bound(inst, vms: np.ndarray) -> int:
+    """Rounds a part's direct moves need under the per-host, total, link and group limits."""
+    src, dst = inst.initial[vms], inst.target[vms]
+    touches = np.bincount(src, minlength=inst.n_hosts) + np.bincount(dst, minlength=inst.n_hosts)
+    busy = touches > 0
+    need = [1, int(np.max(-(-touches[busy] // np.maximum(inst.host_limit[busy], 1))))]
+    if inst.total_limit:
+        need.append(-(-len(vms) // inst.total_limit))
+    for link in inst.links:
+        n = int(crossing(inst, link, src, dst).sum())
+        if n and link.max_migrations:
+            need.append(-(-n // link.max_migrations))
+    for g in inst.groups:
+        n = int(np.isin(vms, g.vms).sum())
+        if n and g.max_migrating:
+            need.append(-(-n // g.max_migrating))
+    return max(need)

@@ -48,6 +48,7 @@ class _Choice:
     route: Route
     present: cp_model.IntVar
     starts: list  # one start variable per hop
+    sure: bool  # the VM's only route: its presence is the constant 1
 
 
 class IntervalModel(LexicographicModel):
@@ -71,15 +72,17 @@ class IntervalModel(LexicographicModel):
         cost_terms = []
         for v, alternatives in routes.items():
             lits = []
-            for route in dict.fromkeys(alternatives):
+            alternatives = [r for r in dict.fromkeys(alternatives) if 1 <= len(r) - 1 <= T]
+            sure = len(alternatives) == 1 and v not in optional  # a plain direct move: no literal
+            for route in alternatives:
                 k = len(route) - 1
-                if k < 1 or k > T:
-                    continue
-                p = m.new_bool_var(f"p{v}_{len(lits)}")
+                p = m.new_constant(1) if sure else m.new_bool_var(f"p{v}_{len(lits)}")
                 starts = [m.new_int_var(i, T - k + i, f"s{v}_{len(lits)}_{i}") for i in range(k)]
                 for a, b in zip(starts, starts[1:], strict=False):
                     m.add(b >= a + 1)
-                m.add(self.makespan >= starts[-1] + 1).only_enforce_if(p)
+                last = m.add(self.makespan >= starts[-1] + 1)
+                if not sure:
+                    last.only_enforce_if(p)
                 lag = 0 if inst.offline[v] else 1  # a VM moved offline leaves its source at once
                 for i, h in enumerate(route):
                     start = 0 if i == 0 else starts[i - 1]
@@ -87,15 +90,17 @@ class IntervalModel(LexicographicModel):
                     size = end - start
                     if 0 < i < k:  # both ends vary: the length needs its own variable
                         size = m.new_int_var(1, T, f"len{v}_{h}")
-                    iv = m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}")
+                    iv = (m.new_interval_var(start, size, end, f"on{v}_{h}") if sure else
+                          m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}"))
                     stays[h].append((iv, v, i > 0, None if i == 0 else starts[i - 1], p))
                 for i in range(k):
-                    iv = m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}")
+                    iv = (m.new_fixed_size_interval_var(starts[i], 1, f"hop{v}_{i}") if sure else
+                          m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}"))
                     hops_at[route[i]].append(iv)
                     hops_at[route[i + 1]].append(iv)
                     self.hops.append((iv, v, route[i], route[i + 1]))
                 cost_terms.append(int(scaled.cost[v]) * k * p)
-                choice = _Choice(v, route, p, starts)
+                choice = _Choice(v, route, p, starts, sure)
                 self.choices.append(choice)
                 self.by_vm[v].append(choice)
                 lits.append(p)
@@ -104,7 +109,7 @@ class IntervalModel(LexicographicModel):
                 iv = m.new_optional_fixed_size_interval_var(0, T, q, f"stay{v}")
                 stays[int(inst.initial[v])].append((iv, v, False, None, q))
                 m.add_exactly_one([*lits, q])
-            else:
+            elif not sure:
                 m.add_exactly_one(lits)
         self.cost = sum(cost_terms)
         self.optional = optional
@@ -200,7 +205,8 @@ class IntervalModel(LexicographicModel):
             hit = False
             for c in choices:
                 use = path is not None and c.route == path[0] and path[1][-1] < self.horizon
-                self.model.add_hint(c.present, use)
+                if not c.sure:
+                    self.model.add_hint(c.present, use)
                 if use:
                     hit = True
                     for s, t in zip(c.starts, path[1], strict=False):
