@@ -78,7 +78,7 @@ def shed_to_level(inst, base, level: float, limit, *, max_cost=None, max_moves=N
         vms = np.flatnonzero((pk.place == h) & movable)
         share = (inst.demand[vms] / pk._cap[h]).max(axis=1) if vms.size else np.zeros(0)
         price = np.where(pk.place[vms] == inst.initial[vms], inst.cost[vms], 0.0) / np.maximum(share, 1e-9)
-        for v in vms[np.argsort(price, kind="stable")].tolist():
+        for v in vms[np.lexsort((share, np.round(price, 6)))].tolist():  # cheapest, then smallest
             if pk.utilisation()[h] <= level + 1e-9:
                 break
             pk.lift(v)
