@@ -6,7 +6,7 @@ A -> B. Consolidation is compared with a plain first-fit-decreasing repack
 (which ignores migration cost); rebalancing with the ideal utilisation (total
 demand / total capacity). Then the cost-vs-balance curve of rebalancing over a
 few move weights. Writes ``benchmarks/results/target.csv``, ``target.md``,
-``target-curve.csv`` and ``target-curve.png``.
+``target-curve.csv``, ``target-curve.md`` and ``target-curve.png``.
 
     python benchmarks/bench_target.py --sizes 20 100 1000 --time-limit 10 20 60
     python benchmarks/bench_target.py --sizes 20 --families rebalance --no-curve
@@ -87,9 +87,13 @@ def plot_curve(rows: list[dict], path: Path, hosts: int) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r["cost"] for r in rows], [100 * r["util_after"] for r in rows], "o-")
+    shown = set()
     for r in rows:
-        ax.annotate(f"W={r['move_weight']}", (r["cost"], 100 * r["util_after"]), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")
+        point = (round(r["cost"], -1), round(100 * r["util_after"], 1))
+        if point not in shown:  # equal points: label the first (lowest weight) only
+            shown.add(point)
+            ax.annotate(f"W={r['move_weight']}", (r["cost"], 100 * r["util_after"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
     ax.axhline(100 * rows[0]["util_ideal"], ls="--", color="grey", label="ideal (total demand / capacity)")
     ax.axhline(100 * rows[0]["util_before"], ls=":", color="red", label="before (A)")
     ax.set_xlabel("migration cost (GiB of RAM moved)")
@@ -142,7 +146,9 @@ def main() -> None:
     if not args.no_curve:
         points = curve(args.curve_hosts, args.planner, min(limits.values()))
         columns = ("move_weight", "cost", "moves", "util_after", "util_before", "util_ideal", "plan_status")
-        write_table(points, columns, RESULTS / f"{args.out}-curve.csv", None)
+        write_table(points, columns, RESULTS / f"{args.out}-curve.csv", RESULTS / f"{args.out}-curve.md",
+                    f"# Rebalance, {args.curve_hosts} hosts: migration cost against highest utilisation "
+                    f"(objective: utilisation points + W x cost)")
         plot_curve(points, RESULTS / f"{args.out}-curve.png", args.curve_hosts)
 
 
