@@ -21,6 +21,8 @@ admitted is always valid; the next pass retries the rest.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..constraints.capacity import TOLERANCE, fits
@@ -166,26 +168,18 @@ class _SideConstraints:
 
     def __init__(self, inst, placement):
         self.inst = inst
-        self.inside = []
-        for link in inst.links:
-            mask = np.zeros(inst.n_hosts, dtype=bool)
-            mask[link.hosts] = True
-            self.inside.append(mask)
+        self.links_of, self.groups_of = _memberships(inst)
         self.link_left = [link.max_migrations for link in inst.links]
         self.group_left = [np.inf if g.max_migrating is None else g.max_migrating for g in inst.groups]
         self.occupied = [set(placement[g.vms].tolist()) if g.anti_affinity else None
                          for g in inst.groups]
-        self.groups_of: dict[int, list[int]] = {}
-        for k, g in enumerate(inst.groups):
-            for v in g.vms.tolist():
-                self.groups_of.setdefault(v, []).append(k)
 
     def admit(self, vms, src, dst) -> np.ndarray:
         """Mask of the migrations (in order) that keep links and groups within bounds; records them."""
         keep = np.zeros(len(vms), dtype=bool)
         for i, (v, s, d) in enumerate(zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)):
-            links = [k for k, inside in enumerate(self.inside) if inside[s] != inside[d]]
-            groups = self.groups_of.get(v, [])
+            links = self.links_of[s] ^ self.links_of[d]
+            groups = self.groups_of.get(v, ())
             if (any(self.link_left[k] <= 0 for k in links) or any(self.group_left[k] <= 0 for k in groups)
                     or any(self.occupied[k] is not None and d in self.occupied[k] for k in groups)):
                 continue
@@ -196,8 +190,7 @@ class _SideConstraints:
     def record(self, vms, src, dst) -> None:
         """Count migrations already in the round."""
         for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
-            links = [k for k, inside in enumerate(self.inside) if inside[s] != inside[d]]
-            self._use(links, self.groups_of.get(v, []), d)
+            self._use(self.links_of[s] ^ self.links_of[d], self.groups_of.get(v, ()), d)
 
     def _use(self, links, groups, d) -> None:
         for k in links:
@@ -206,3 +199,21 @@ class _SideConstraints:
             self.group_left[k] -= 1
             if self.occupied[k] is not None:
                 self.occupied[k].add(d)
+
+
+_MEMBERSHIPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _memberships(inst) -> tuple[list[frozenset], dict[int, list[int]]]:
+    """The links each host is behind, and the groups each VM belongs to (computed once per instance)."""
+    if inst not in _MEMBERSHIPS:
+        links_of: list[set] = [set() for _ in range(inst.n_hosts)]
+        for k, link in enumerate(inst.links):
+            for h in link.hosts.tolist():
+                links_of[h].add(k)
+        groups_of: dict[int, list[int]] = {}
+        for k, g in enumerate(inst.groups):
+            for v in g.vms.tolist():
+                groups_of.setdefault(v, []).append(k)
+        _MEMBERSHIPS[inst] = ([frozenset(x) for x in links_of], groups_of)
+    return _MEMBERSHIPS[inst]
