@@ -25,7 +25,7 @@ from cpplan.openstack.execute import Settings, execute  # noqa: E402
 from cpplan.openstack.journal import Journal, read_journal  # noqa: E402
 from cpplan.openstack.snapshot import take_snapshot  # noqa: E402
 
-PLANNER = "exact"  # TODO auto
+PLANNER = "auto"
 POLL_SECONDS = 0.02
 ENDS = ("finished", "failed", "elsewhere", "vanished", "timeout", "abandoned")
 
