@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from strategies import tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
 from cpplan.planners.greedy_cleanup import clean_up
 from cpplan.planners.greedy_deadlock import strongly_connected
+from cpplan.planners.greedy_round import within_slots
 
 CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
 TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
@@ -179,3 +181,18 @@ def test_clean_up_drops_an_out_and_back_that_was_not_needed():
     plan = cpplan.Plan.from_index_rounds(inst, rounds, "feasible")
     assert dropped == 2 and plan.rounds == [[{"vm": "a", "from": "h2", "to": "h1"}]]
     assert cpplan.validate(inst, plan) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)).filter(lambda m: m[0] != m[1]), max_size=30),
+       st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_touch_ranking_matches_a_plain_count(moves, slots):
+    src = np.array([s for s, _ in moves], dtype=np.int64)
+    dst = np.array([d for _, d in moves], dtype=np.int64)
+    seen = [0] * 6
+    expected = []
+    for s, d in moves:
+        expected.append(seen[s] < slots[s] and seen[d] < slots[d])
+        seen[s] += 1
+        seen[d] += 1
+    assert within_slots(src, dst, np.array(slots)).tolist() == expected

@@ -92,7 +92,7 @@ class RoundBuilder:
             active = active[(demand[active] <= self.free()[d] + slack[d]).all(axis=1)]
             if active.size == 0:
                 break
-            chosen = active[_within_slots(src[active], dst[active], self.slots)]
+            chosen = active[within_slots(src[active], dst[active], self.slots)]
             chosen = self._with_room(chosen, dst[chosen], demand[chosen])
             refused = np.zeros(0, dtype=np.int64)
             if self._sides is not None:
@@ -126,7 +126,7 @@ class RoundBuilder:
         self._dst.append(dst)
 
 
-def _within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndarray:
+def within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndarray:
     """Mask of the migrations (in the given order) that come within their hosts' free touches.
 
     A migration is within when fewer than ``slots[h]`` earlier migrations touch
