@@ -129,6 +129,8 @@ class Execution:
         if problems:
             self.say("the cloud differs from the instance, so execution starts with a re-plan:\n  "
                      + "\n  ".join(problems))
+        else:
+            self.say(f"the cloud matches the instance ({len(where)} servers on {len(self.scope)} hosts)")
         if not self.confirm(self.plan):
             return Outcome("dry-run", "dry run: nothing changed (--yes carries the plan out)")
         self.journal.write("plan", plan=0, rounds=self.plan.n_rounds, migrations=self.plan.n_migrations,
