@@ -249,9 +249,11 @@ class _Planner:
         inst, sc = self.inst, self.sc
         lb = int(sc.cost[inst.moving].sum())
         movable = sc.cost[~inst.pinned]
-        if movable.size == 0 or movable.min() <= 0:
+        if not (movable > 0).any():
             return None
-        min_cost = int(movable.min())
+        # a VM that moves for free can take any number of detours: then the model searches but proves nothing
+        free = bool((movable <= 0).any())
+        min_cost = int(movable[movable > 0].min())
         budgets = [upper] if upper is not None else [lb + min_cost * 2**i for i in range(16)]
         for cost_cap in budgets:
             # migrations of any plan costing at most cost_cap: one per moving VM, then extras
@@ -265,9 +267,11 @@ class _Planner:
             out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
                             progress=self.progress)
             self.stats["time_indexed_model"] = out.stats
-            if out.infeasible:  # no plan costs cost_cap or less
+            if out.infeasible and not free:  # no plan costs cost_cap or less
                 self.proven_cost_bound = max(self.proven_cost_bound, cost_cap + 1)
                 continue
+            if free:
+                out.cost_proven = out.rounds_proven = False
             return out
         return None
 

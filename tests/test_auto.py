@@ -1,0 +1,41 @@
+"""The auto planner: agrees with the truth on the public tiny cases and with exact on random
+tiny clouds; past the exact size, greedy then cp."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from shared_cases import tiny_case_paths, tiny_truth
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan.generate import generate
+from cpplan.planners import auto
+
+
+@pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)
+def test_tiny_cases_match_the_truth(path, tiny_cases):
+    truth = tiny_truth()[path.stem]
+    p = cpplan.plan(cpplan.load_instance(path), planner="auto", time_limit=10)
+    if truth["feasible"]:
+        assert (p.status, p.cost) == ("optimal", truth["min_cost"])
+    else:
+        assert p.status == "infeasible" and p.reason
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_clouds(service_levels=True))
+def test_agrees_with_exact_on_random_tiny_clouds(inst):
+    truth = cpplan.plan(inst, planner="exact", time_limit=10)
+    p = cpplan.plan(inst, planner="auto", time_limit=10)
+    assert p.status == truth.status
+    assert p.cost == truth.cost
+
+
+def test_past_the_exact_size_greedy_then_cp():
+    inst = generate("tight", 20, seed=0)
+    assert inst.n_vms > auto.EXACT_MAX_VMS
+    p = cpplan.plan(inst, planner="auto", time_limit=20)
+    assert p.planner == "auto" and "exact" not in p.stats["tried"]
+    assert p.stats["chosen"] in ("greedy", "cp")
+    assert p.status == "optimal" and p.cost == inst.cost[inst.moving].sum()

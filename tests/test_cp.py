@@ -1,0 +1,131 @@
+"""The CP-SAT planner: least cost on the public tiny cases, agreement with exact, never worse than
+greedy, bounces where needed, the time limit and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from shared_cases import tiny_case_paths, tiny_truth
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan.generate import generate
+from cpplan.planners import check, cp
+from cpplan.planners.cp_common import Interrupt
+from cpplan.planners.cp_decompose import components
+
+
+@pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)
+def test_tiny_cases_least_cost(path, tiny_cases):
+    truth = tiny_truth()[path.stem]
+    inst = cpplan.load_instance(path)
+    p = cpplan.plan(inst, planner="cp", time_limit=10 if truth["feasible"] else 2)
+    if truth["feasible"]:
+        assert p.found and p.cost == truth["min_cost"]
+        assert p.lower_bound <= truth["min_cost"]
+    else:
+        assert p.status in ("infeasible", "unknown") and p.rounds == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_clouds(max_hosts=3, max_vms=4))
+def test_agrees_with_exact_on_random_tiny_clouds(inst):
+    truth = cpplan.plan(inst, planner="exact", time_limit=10)
+    p = cpplan.plan(inst, planner="cp", time_limit=5)
+    if truth.status == "infeasible":
+        assert not p.found
+    elif truth.status == "optimal":
+        assert p.found and p.cost >= truth.cost
+        if p.status == "optimal":
+            assert p.cost == truth.cost
+        assert p.lower_bound <= truth.cost + 1e-9
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_clouds(max_hosts=3, max_vms=4, service_levels=True))
+def test_service_levels_agree_with_exact(inst):
+    truth = cpplan.plan(inst, planner="exact", time_limit=10)
+    p = cpplan.plan(inst, planner="cp", time_limit=5)
+    assert p.found <= (truth.status == "optimal")
+    if p.status == "optimal" and truth.status == "optimal":
+        assert p.cost == truth.cost
+
+
+@pytest.mark.parametrize("family", ["tight", "shuffle", "evacuate"])
+def test_never_worse_than_greedy(family):
+    inst = generate(family, 20, seed=3)
+    greedy = cpplan.plan(inst, planner="greedy")
+    p = cpplan.plan(inst, planner="cp", time_limit=20, hint=greedy)
+    assert (p.cost, p.n_rounds) <= (greedy.cost, greedy.n_rounds)
+
+
+def test_direct_moves_proven_optimal_in_cost_and_rounds():
+    inst = generate("tight", 20, seed=0)
+    p = cp.plan(inst, time_limit=30, warm_start=False)
+    check(inst, p)
+    assert p.status == "optimal" and p.cost == inst.cost[inst.moving].sum()
+    assert p.rounds_lower_bound == p.n_rounds
+
+
+def swaps_with_one_staging_host():
+    """Three pairs of full hosts swapping their VMs; one half-empty host is the only room."""
+    hosts = {f"h{i}": {"ram": 8} for i in range(6)} | {"spare": {"ram": 16}}
+    vms = {"a0": {"ram": 8}, "b0": {"ram": 8}, "a1": {"ram": 4}, "c1": {"ram": 4}, "b1": {"ram": 8},
+           "a2": {"ram": 6}, "b2": {"ram": 6}, "old": {"ram": 8}}
+    initial = {"a0": "h0", "b0": "h1", "a1": "h2", "c1": "h2", "b1": "h3", "a2": "h4", "b2": "h5",
+               "old": "spare"}
+    target = {"a0": "h1", "b0": "h0", "a1": "h3", "c1": "h3", "b1": "h2", "a2": "h5", "b2": "h4"}
+    return cpplan.Instance(hosts=hosts, vms=vms, initial=initial, target=target)
+
+
+def test_finds_the_least_cost_bounces_without_greedy():
+    inst = swaps_with_one_staging_host()
+    truth = cpplan.plan(inst, planner="exact", time_limit=30)
+    p = cp.plan(inst, time_limit=8, warm_start=False)
+    check(inst, p)
+    assert truth.status == "optimal" and p.found
+    assert p.cost == truth.cost > inst.cost[inst.moving].sum()
+
+
+def test_independent_parts_run_side_by_side():
+    inst = cpplan.Instance(hosts={h: {"ram": 8} for h in "abcd"},
+                           vms={"x": {"ram": 4}, "y": {"ram": 4}},
+                           initial={"x": "a", "y": "c"}, target={"x": "b", "y": "d"})
+    assert len(components(inst)) == 2
+    p = cp.plan(inst, time_limit=10, warm_start=False)
+    check(inst, p)
+    assert p.status == "optimal" and p.n_rounds == 1 and p.stats["parts"] == 2
+
+
+def test_time_limit_honoured_and_plan_valid():
+    inst = generate("shuffle", 100, seed=0)
+    started = time.perf_counter()
+    p = cp.plan(inst, time_limit=2, warm_start=False)
+    assert time.perf_counter() - started < 2 * 1.1 + 1
+    check(inst, p)  # interrupted or not, what comes back is valid
+    assert p.status in ("optimal", "feasible", "unknown")
+
+
+def test_falls_back_to_the_hint_when_nothing_is_found_in_time():
+    inst = generate("shuffle", 100, seed=0)
+    greedy = cpplan.plan(inst, planner="greedy")
+    p = cpplan.plan(inst, planner="cp", time_limit=0.01, hint=greedy)
+    assert p.found and p.cost <= greedy.cost
+
+
+def test_progress_reports_best_and_bound():
+    inst = generate("tight", 20, seed=0)
+    lines = []
+    cp.plan(inst, time_limit=10, warm_start=False, progress=lines.append)
+    assert lines and all(isinstance(x, str) and "best" in x and "bound" in x for x in lines)
+
+
+def test_ctrl_c_stops_the_search_not_the_program():
+    with Interrupt() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert stop.requested
