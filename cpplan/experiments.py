@@ -178,13 +178,13 @@ def _instance_specs(entries, source: str, base_dir: Path) -> list[InstanceSpec]:
             specs.extend(_file_spec(m, None, source, f"{key}.files", Path(".")) for m in matches)
         else:
             specs.extend(_generate_specs(entry["generate"], entry.get("name"), source, f"{key}.generate"))
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for spec in specs:
-        label = _file_safe(spec.label)
+        label = _file_safe(spec.label)  # plan files are named after it
         if label in seen:
             raise InputError(source, "instances", f"instance {spec.label!r} is listed twice "
                              "(give one of them a name:)")
-        seen[label] = 1
+        seen.add(label)
     return specs
 
 
