@@ -119,8 +119,7 @@ class _Search:
             np.subtract.at(load, src, inst.demand[vms])
             np.add.at(load, dst, inst.demand[vms])
             placement[vms] = dst
-            pending = np.union1d(pending[placement[pending] != inst.target[pending]],
-                                 vms[dst != inst.target[vms]])
+            pending = np.flatnonzero(placement != inst.target)
             if self.progress is not None and len(self.rounds) % 10 == 0:
                 self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")
         self.found = True

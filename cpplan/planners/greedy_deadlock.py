@@ -36,6 +36,7 @@ BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks
 STAGING_SHORTLIST = 64
 MAKE_ROOM_TRIES = 8
 TOLERANCE = 1e-9
+NO_HOST_AT_ALL = -2
 
 
 def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None,
@@ -148,13 +149,20 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp=Non
     blocked_target[inst.target[inst.target != rb.placement]] = True
     bounces = displacements = 0
     shortlist = _staging_shortlist(inst, rb, blocked_target)
+    too_big: list[np.ndarray] = []  # demands no host can take any more in this round
     for v, stay, c in zip(helpers.tolist(), staying.tolist(), comp.tolist(), strict=True):
+        if quota.max() <= 0:
+            break
         here = rb.placement[v]
         if quota[c] <= 0 or rb.slots[here] <= 0:
             continue
         if remaining is not None and (remaining[here] <= TOLERANCE).all():
             continue
+        if any((inst.demand[v] >= d).all() for d in too_big):
+            continue
         host = _staging_host(inst, rb, v, shortlist, blocked_target)
+        if host == NO_HOST_AT_ALL:
+            too_big.append(inst.demand[v])
         if host < 0 or not rb.offer(np.array([v]), np.array([host]))[0]:
             continue
         if remaining is not None:
@@ -177,15 +185,18 @@ def _staging_shortlist(inst, rb, blocked_target) -> np.ndarray:
 
 
 def _staging_host(inst, rb, v, shortlist, blocked_target) -> int:
-    """The first host of the shortlist with room and a free touch for VM ``v``; -1 when none."""
+    """The first host of the shortlist with room and a free touch for VM ``v``.
+
+    -1 when none but its own host, ``NO_HOST_AT_ALL`` when not even that one.
+    """
     here = rb.placement[v]
     for chunk in (shortlist[:STAGING_SHORTLIST], shortlist):
-        ok = (rb.slots[chunk] > 0) & (chunk != here)
+        ok = (rb.slots[chunk] > 0)
         ok &= rb.room(chunk, np.broadcast_to(inst.demand[v], (len(chunk), inst.demand.shape[1])))
-        hits = np.flatnonzero(ok)
+        hits = np.flatnonzero(ok & (chunk != here))
         if hits.size:
             return int(chunk[hits[0]])
-    return -1
+    return -1 if ok.any() else NO_HOST_AT_ALL
 
 
 def _smallest_need(inst, dst, deficit) -> np.ndarray:

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..constraints.capacity import TOLERANCE, fits
 
-MAX_PASSES = 40
+MAX_PASSES = 40  # per chunk
+CHUNK_PER_HOST = 2  # migrations per host in a chunk of the offer
 
 
 class RoundBuilder:
@@ -73,15 +74,29 @@ class RoundBuilder:
         self._commit(vms, src, dst, self.inst.demand[vms])
 
     def offer(self, vms: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """Admit what fits of the migrations ``vms -> dst``, given in priority order; mask of admitted."""
+        """Admit what fits of the migrations ``vms -> dst``, given in priority order; mask of admitted.
+
+        The offer is taken in chunks of a few migrations per host, in order: the
+        passes over a chunk settle it (few conflicts within a chunk), and later
+        chunks only get what the earlier ones left.
+        """
         inst = self.inst
         admitted = np.zeros(len(vms), dtype=bool)
+        done = np.zeros(len(vms), dtype=bool)
         src = self.placement[vms]
         demand = inst.demand[vms]
-        active = np.flatnonzero(~inst.pinned[vms] & (src != dst))
+        candidates = np.flatnonzero(~inst.pinned[vms] & (src != dst))
         if self._vms:  # a VM migrates at most once per round
-            active = active[~np.isin(vms[active], np.concatenate(self._vms))]
-        slack = 2 * TOLERANCE * np.maximum(1.0, np.abs(inst.effective))
+            candidates = candidates[~np.isin(vms[candidates], np.concatenate(self._vms))]
+        chunk = CHUNK_PER_HOST * inst.n_hosts
+        for start in range(0, len(candidates), chunk):
+            if self.total_left <= 0:
+                break
+            self._passes(candidates[start:start + chunk], vms, src, dst, demand, admitted, done)
+        return admitted
+
+    def _passes(self, active, vms, src, dst, demand, admitted, done) -> None:
+        slack = 2 * TOLERANCE * np.maximum(1.0, np.abs(self.inst.effective))
         for _ in range(MAX_PASSES):
             if active.size == 0 or self.total_left <= 0:
                 break
@@ -104,8 +119,8 @@ class RoundBuilder:
             admitted[chosen] = True
             if chosen.size == 0 and refused.size == 0:
                 break
-            active = active[~np.isin(active, np.concatenate([chosen, refused]))]
-        return admitted
+            done[chosen] = done[refused] = True
+            active = active[~done[active]]
 
     def _with_room(self, chosen, d, demand):
         """The migrations of ``chosen`` (priority order) whose destination has room for all before them."""
