@@ -104,6 +104,9 @@ class _Planner:
         lower_bound = self._lower_bound()
         if candidate is not None and found.cost_proven:
             lower_bound = max(lower_bound, candidate.cost)
+        if candidate is not None and candidate.cost <= lower_bound + 1e-9:  # the bound is reached
+            candidate.status = "optimal"
+            found.cost_proven = True
         return self._finish(candidate, incumbent, lower_bound, found)
 
     def _by_parts(self, hint_hops) -> _Found | None:
@@ -230,10 +233,12 @@ class _Planner:
                 routes.setdefault(v, []).append(route)
             optional = frozenset(v for v in routes if not inst.moving[v])
             model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
+            model.model.add(model.makespan >= min(model.horizon, rounds_bound(inst, vms)))
             model.add_hint(own)
             self._count(model)
-            out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
-                            progress=self.progress)
+            provable = self.sc.exact and model_size(inst, self._proof_horizon()) <= MAX_TIME_INDEXED
+            out = model.run(Budget(self.budget.share(0.6 if provable else 1.0)), seed=self.seed,
+                            stop=self.stop, progress=self.progress)
             self.stats["detour_level"] = level
             if out.hops is not None:
                 return out
@@ -280,6 +285,10 @@ class _Planner:
         hinted = 1 + max((t for _, ts in own.values() for t in ts), default=0)
         hops = sum(max(len(r) - 1 for r in rs) for rs in routes.values())
         return int(max(hinted, min(hops + len(routes), 4 * len(vms) + 8)))
+
+    def _proof_horizon(self) -> int:
+        """The least horizon the time-indexed model could prove anything with."""
+        return int(self.inst.moving.sum()) + 1
 
     def _lower_bound(self) -> float:
         """The best proven cost lower bound: direct deadlocks and infeasible time-indexed models."""

@@ -196,8 +196,8 @@ class Outcome:
 class LexicographicModel:
     """Solving shared by the models: least ``cost`` first, then fix it and least ``makespan``.
 
-    Subclasses set ``model``, ``sc`` (:class:`Scaled`), ``cost``, ``makespan``,
-    ``cost_varies`` and define ``extract(solver) -> [(round, vm, from, to)]``.
+    Subclasses set ``model``, ``sc`` (:class:`Scaled`), ``horizon``, ``cost``,
+    ``makespan``, ``cost_varies`` and define ``extract(solver) -> [(round, vm, from, to)]``.
     """
 
     def size(self) -> dict:
@@ -207,19 +207,21 @@ class LexicographicModel:
     def run(self, budget: Budget, *, seed: int, stop: Interrupt | None = None, progress=None,
             cost_share: float = 0.6) -> Outcome:
         out = Outcome(hops=None, stats=self.size())
-        to_cost = lambda x: x / self.sc.cost_scale  # noqa: E731
         if self.cost_varies:
-            self.model.minimize(self.cost)
+            # cost first, rounds as the tie-break: the plans found on the way stay short
+            weight = self.horizon + 1
+            self.model.minimize(self.cost * weight + self.makespan)
+            to_plan_cost = lambda x: (x // weight) / self.sc.cost_scale  # noqa: E731
             solver, status = solve(self.model, budget.share(cost_share), seed=seed, stop=stop,
-                                   progress=progress, label="cp cost", to_cost=to_cost, budget=budget)
+                                   progress=progress, label="cp cost", to_cost=to_plan_cost, budget=budget)
             out.stats["cost_status"] = solver.status_name(status)
             if status == cp_model.INFEASIBLE:
                 out.infeasible = True
                 return out
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return out
-            out.cost = int(round(solver.objective_value))
-            out.cost_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+            out.cost = int(solver.value(self.cost))
+            out.cost_bound = int(np.ceil((solver.best_objective_bound - self.horizon) / weight - 1e-6))
             out.cost_proven = status == cp_model.OPTIMAL
             out.hops = self.extract(solver)
             out.rounds_found = _rounds(out.hops)
