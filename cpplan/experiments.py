@@ -450,9 +450,9 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"# {exp.name}", "",
              f"{len(results)} runs: {len(exp.instances)} instances x {len(exp.planners)} planners x "
-             f"{exp.repeat} repeat(s), time limit {exp.time_limit:g} s per run, seed {exp.seed}.  ",
-             f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}; {when}.", "",
+             f"{exp.repeat} repeat(s), time limit {exp.time_limit:g} s per run, seed {exp.seed}"
+             f"{f', from {exp.source}' if exp.source else ''}.  ",
+             f"Machine: {machine()}; {when}.", "",
              *([f"**Interrupted** after {len(results)} of {len(exp.runs)} runs.", ""]
                if len(results) < len(exp.runs) else []),
              "## Per planner", "",
@@ -492,6 +492,18 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
             reason = r.error or "; ".join(r.violations[:3])
             lines.append(f"- `{r.run.name}`: {reason}")
     return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    """The computer the runs ran on, in one line: system, processor, cores, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}")
 
 
 def _cell(rows: list[dict], best_cost) -> str:
