@@ -104,7 +104,20 @@ def plot_curve(rows: list[dict], path: Path, hosts: int) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_table(rows: list[dict], columns, csv_path: Path, md_path: Path | None, title: str = "") -> None:
+NOTES = """
+Columns: hosts in use before/after and the proven lower bound (pinned hosts, largest capacities covering
+every resource's demand, largest anti-affinity group, or the CP-SAT bound); `ffd_*`: a first-fit-decreasing
+repack from scratch, which ignores migration cost. Utilisation is a host's highest share over its
+resources; `util_ideal` is total demand / total capacity of the hosts kept (a lower bound) and `gap_pp`
+the distance to it in percentage points. Evacuate drains the first 5 % of the hosts at least cost
+(`cost` = `drained_cost` when every drained VM moves once) and spreads them evenly, but does not move
+other VMs, so its highest utilisation stays that of the hottest host kept. `plan_*`: the planner's
+status and rounds for A -> B; `choose_seconds` is the time to choose B.
+"""
+
+
+def write_table(rows: list[dict], columns, csv_path: Path, md_path: Path | None, title: str = "",
+                notes: str = "") -> None:
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -112,7 +125,7 @@ def write_table(rows: list[dict], columns, csv_path: Path, md_path: Path | None,
     if md_path is not None:
         lines = [title, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
-        md_path.write_text("\n".join(lines) + "\n")
+        md_path.write_text("\n".join(lines) + "\n" + notes)
 
 
 def main() -> None:
@@ -142,7 +155,8 @@ def main() -> None:
             for goal in args.goals:
                 rows.append(run_one(inst, family, goal, args.planner, limits[hosts]))
                 print({k: v for k, v in rows[-1].items() if v not in (None, "")}, flush=True)
-                write_table(rows, COLUMNS, RESULTS / f"{args.out}.csv", RESULTS / f"{args.out}.md", title)
+                write_table(rows, COLUMNS, RESULTS / f"{args.out}.csv", RESULTS / f"{args.out}.md", title,
+                            NOTES)
     if not args.no_curve:
         points = curve(args.curve_hosts, args.planner, min(limits.values()))
         columns = ("move_weight", "cost", "moves", "util_after", "util_before", "util_ideal", "plan_status")
