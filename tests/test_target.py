@@ -181,3 +181,20 @@ def test_an_unknown_goal_is_a_usage_error(cloud_file, capsys):
         main(["target", str(cloud_file), "--goal", "shrink"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_evacuate_moves_a_receiver_vm_when_the_drained_vm_fits_nowhere_directly():
+    inst = cpplan.Instance(hosts={"h0": {"ram": 10}, "h1": {"ram": 10}, "h2": {"ram": 10}},
+                           vms={"a": {"ram": 6}, "b": {"ram": 5}, "c": {"ram": 4}, "d": {"ram": 5}},
+                           initial={"a": "h0", "b": "h1", "c": "h1", "d": "h2"})
+    result = cpplan.choose_target(inst, goal="evacuate", drain=["h0"], time_limit=3, planner="exact")
+    check_target(inst, result)
+    assert result.stats["direct_fit"] is False
+    assert result.instance.vm(0).target == "h1" and result.cost == 11
+
+
+def test_first_fit_decreasing_repacks_without_overloading():
+    inst = guarded()
+    place = first_fit_decreasing(inst)
+    assert fits(inst.load(place), inst.effective).all()
+    assert len(set(place[[0, 1, 2]].tolist())) == 3 and place[inst.vm_index["v5"]] == inst.host_index["h5"]
