@@ -19,7 +19,7 @@ The answer is the best valid plan with the strongest proof;
 from __future__ import annotations
 
 from ..plan import Plan
-from .cp_common import Budget
+from .cp_common import Budget, Interrupt
 
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
@@ -30,15 +30,18 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
 
     budget = Budget(time_limit)
     tried = {}
-    if inst.n_vms <= EXACT_MAX_VMS:
-        tried["exact"] = exact.plan(inst, time_limit=budget.share(EXACT_SHARE), seed=seed, progress=progress)
-        if tried["exact"].status in ("optimal", "infeasible"):
-            return _chosen(tried["exact"], "exact", tried)
-    if hint is None or not hint.found:
-        hint = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed, progress=progress)
-        tried["greedy"] = hint
-    tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
-                          hint=hint if hint.found else None, progress=progress)
+    with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
+        if inst.n_vms <= EXACT_MAX_VMS:
+            tried["exact"] = exact.plan(inst, time_limit=budget.share(EXACT_SHARE), seed=seed,
+                                        progress=progress)
+            if tried["exact"].status in ("optimal", "infeasible"):
+                return _chosen(tried["exact"], "exact", tried)
+        if hint is None or not hint.found:
+            hint = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed, progress=progress)
+            tried["greedy"] = hint
+        if not stop.requested:
+            tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
+                                  hint=hint if hint.found else None, progress=progress)
     return _chosen(_strongest(tried), None, tried)
 
 
