@@ -224,7 +224,7 @@ def _cmd_show(args) -> int:
 def _cmd_experiment(args) -> int:
     from pathlib import Path
 
-    from .experiments import load_experiment, output_name, require_ray, run_experiment
+    from .experiments import load_experiment, output_name, planner_table, require_ray, run_experiment
     from .plots import matplotlib_available, require_matplotlib
 
     exp = load_experiment(args.experiment)
@@ -244,10 +244,30 @@ def _cmd_experiment(args) -> int:
     invalid = sum(r.row["valid"] is False for r in results)
     errors = sum(r.row["status"] == "error" for r in results)
     if not args.quiet:
+        _print_planner_table(planner_table(exp.planners, [r.row for r in results]))
         print(f"{len(results)} runs, {errors} error(s), {invalid} invalid plan(s); wrote {out}/results.csv, "
               f"{out}/summary.md{', PNG plots' if plots else ''} and the plans in {out}/plans/",
               file=sys.stderr)
     return EXIT_INVALID if invalid else EXIT_OK
+
+
+def _print_planner_table(body: list[list[str]]) -> None:
+    """The per-planner lines of summary.md as a compact table on stderr."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    header = ("planner", "runs", "optimal", "feasible", "infeasible", "unknown", "error", "valid", "cost/LB",
+              "rounds/LB", "s total", "s max")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for line in body:
+        table.add_row(*line)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console.width = 120  # a log file does not wrap
+    console.print(table)
 
 
 @contextlib.contextmanager

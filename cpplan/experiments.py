@@ -444,6 +444,30 @@ def geometric_mean(xs: list[float]) -> float | None:
     return math.exp(sum(math.log(max(x, 1e-12)) for x in xs) / len(xs))
 
 
+PLANNER_COLUMNS = ("planner", "runs", *STATUS_ORDER, "valid", "cost / best LB (geo. mean)",
+                   "rounds / best LB (geo. mean)", "seconds (total)", "seconds (max)")
+
+
+def planner_table(planners, rows: list[dict]) -> list[list[str]]:
+    """One line of cells per planner (columns :data:`PLANNER_COLUMNS`): statuses, validity, gaps, seconds."""
+    row_gaps = gaps(rows)
+    table = []
+    for planner in planners:
+        mine = [i for i, r in enumerate(rows) if r["planner"] == planner]
+        counts = [str(sum(rows[i]["status"] == s for i in mine)) for s in STATUS_ORDER]
+        valid = sum(rows[i]["valid"] is True for i in mine)
+        cost_gap, rounds_gap = ([row_gaps[i][k] for i in mine if row_gaps[i][k] is not None] for k in (0, 1))
+        seconds = [rows[i]["seconds"] for i in mine]
+        table.append([planner, str(len(mine)), *counts, f"{valid}/{len(mine)}", _fmt_mean(cost_gap),
+                      _fmt_mean(rounds_gap), f"{sum(seconds):.2f}", f"{max(seconds, default=0):.2f}"])
+    return table
+
+
+def _markdown_table(header, body, right_from: int = 1) -> list[str]:
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(line) + " |" for line in (header, align, *body)]
+
+
 def summary_markdown(exp: Experiment, results: list[Result]) -> str:
     """A readable report: the set-up, one line per planner, one line per instance, the errors."""
     rows = [r.row for r in results]
@@ -455,20 +479,7 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
              f"Machine: {machine()}; {when}.", "",
              *([f"**Interrupted** after {len(results)} of {len(exp.runs)} runs.", ""]
                if len(results) < len(exp.runs) else []),
-             "## Per planner", "",
-             "| planner | runs | optimal | feasible | infeasible | unknown | error | valid | "
-             "cost / best LB (geo. mean) | rounds / best LB (geo. mean) | seconds (total) | seconds (max) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    row_gaps = gaps(rows)
-    for planner in exp.planners:
-        mine = [i for i, r in enumerate(rows) if r["planner"] == planner]
-        counts = [sum(rows[i]["status"] == s for i in mine) for s in STATUS_ORDER]
-        valid = sum(rows[i]["valid"] is True for i in mine)
-        cost_gap, rounds_gap = ([row_gaps[i][k] for i in mine if row_gaps[i][k] is not None] for k in (0, 1))
-        seconds = [rows[i]["seconds"] for i in mine]
-        lines.append(f"| {planner} | {len(mine)} | " + " | ".join(map(str, counts)) +
-                     f" | {valid}/{len(mine)} | {_fmt_mean(cost_gap)} | {_fmt_mean(rounds_gap)} | "
-                     f"{sum(seconds):.2f} | {max(seconds, default=0):.2f} |")
+             "## Per planner", "", *_markdown_table(PLANNER_COLUMNS, planner_table(exp.planners, rows))]
     lines += ["", "## Per instance", "",
               "Each cell: cost, rounds, seconds (median over repeats). `*` proven optimal, "
               "**bold** the least cost in the row. LB: the best cost lower bound any run proved; "
