@@ -188,11 +188,13 @@ def test_plots_without_matplotlib_say_how_to_install(experiment, tmp_path, capsy
     assert not (tmp_path / "out" / "seconds.png").exists()
 
 
-def test_progress_bar_goes_to_stderr(experiment, tmp_path, capsys):
+def test_progress_bar_and_planner_table_go_to_stderr(experiment, tmp_path, capsys):
     assert main(["experiment", str(experiment), "-o", str(tmp_path / "out"), "--no-plots"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "4/4" in captured.err and "results.csv" in captured.err
+    assert "cost/LB" in captured.err and any(line.split()[:2] == ["exact", "4"]
+                                             for line in captured.err.splitlines())
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None,
