@@ -13,10 +13,17 @@ capacity on every host (a receiving host is never overloaded).
   5% of the hosts half-empty as the only staging room; one migration per host
   per round, so the order matters.
 
+``groups`` adds service groups to any family: anti-affinity groups of 2-5
+VMs with ``max_migrating: 1``, covering that fraction of the VMs, whose
+members sit on pairwise distinct hosts at the start and at the target.
+
 >>> inst = generate("rebalance", 10, seed=1)
 >>> inst.n_hosts, inst.resources
 (10, ('ram', 'cpu', 'disk'))
 >>> 15 < inst.n_vms / inst.n_hosts < 40 and bool(inst.moving.any())
+True
+>>> grouped = generate("rebalance", 10, seed=1, groups=0.3)
+>>> sum(len(g.vms) for g in grouped.groups) == round(0.3 * grouped.n_vms)
 True
 """
 
@@ -43,23 +50,89 @@ HOST = {"ram": 288, "cpu": 48, "disk": 4000}  # ~30 VMs at 80% with the flavors 
 CPU_ALLOCATION_RATIO = 4.0
 # ``tight`` hosts have spare cpu and disk so that RAM is what binds.
 TIGHT_HOST = {"ram": 288, "cpu": 96, "disk": 8000}
+GROUP_SIZES = (2, 5)  # smallest and largest anti-affinity group
 
 
-def generate(family: str, hosts: int, seed: int = 0, *, host_limit: int | None = None) -> Instance:
+def generate(family: str, hosts: int, seed: int = 0, *, host_limit: int | None = None,
+             groups: float = 0.0) -> Instance:
     """A cloud of ``hosts`` hosts of the named family; the same seed gives the same cloud.
 
     ``host_limit`` overrides the per-host migration limit (2, or 1 for ``tight``).
+    ``groups`` is the fraction of the VMs put into anti-affinity groups (see
+    :func:`anti_affinity_groups`); the hosts, VMs and placements do not depend
+    on it, so the same seed gives the same cloud with and without groups.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r} (choose from {', '.join(FAMILIES)})")
     if hosts < 2:
         raise ValueError("a generated cloud needs at least 2 hosts")
+    if not 0 <= groups <= 1:
+        raise ValueError(f"groups is a fraction of the VMs, between 0 and 1, not {groups}")
     rng = np.random.default_rng([seed, FAMILIES.index(family), hosts])
     build = {"rebalance": _rebalance, "consolidate": _consolidate, "evacuate": _evacuate,
              "shuffle": _shuffle, "tight": _tight}[family]
     host_size, demand, initial, target = build(rng, hosts)
     limit = host_limit if host_limit is not None else (1 if family == "tight" else 2)
-    return _instance(host_size, hosts, demand, initial, target, limit)
+    members = []
+    if groups > 0:
+        group_rng = np.random.default_rng([seed, FAMILIES.index(family), hosts, 1])
+        members = anti_affinity_groups(group_rng, initial, target, groups)
+    return _instance(host_size, hosts, demand, initial, target, limit, members)
+
+
+def anti_affinity_groups(rng, initial: np.ndarray, target: np.ndarray, fraction: float) -> list[np.ndarray]:
+    """Disjoint groups of 2-5 VM indices, together ``round(fraction * VMs)`` of them where possible.
+
+    Members of a group have pairwise distinct ``initial`` hosts and pairwise
+    distinct ``target`` hosts, so neither placement breaks anti-affinity.
+    Random groups are drawn in vectorised passes; a group with two members on
+    one host is dropped and its VMs drawn again in the next pass. Groups are
+    at most as large as there are hosts in use; when the placements leave too few
+    compatible VMs (few hosts), the coverage falls short.
+
+    >>> rng = np.random.default_rng(0)
+    >>> found = anti_affinity_groups(rng, np.arange(20) % 4, np.arange(20) % 5, 0.5)
+    >>> sum(map(len, found)), all(2 <= len(g) <= 4 for g in found)
+    (10, True)
+    """
+    n_hosts = int(max(initial.max(), target.max())) + 1
+    smallest = GROUP_SIZES[0]
+    largest = min(GROUP_SIZES[1], np.unique(initial).size, np.unique(target).size)
+    free = np.ones(len(initial), dtype=bool)
+    need = round(fraction * len(initial))
+    found = []
+    for _ in range(100 if largest >= smallest else 0):
+        sizes = _group_sizes(rng, need, smallest, largest, int(free.sum()))
+        if sizes.size == 0:
+            break
+        chosen = rng.permutation(np.flatnonzero(free))[:sizes.sum()]
+        group = np.repeat(np.arange(sizes.size), sizes)
+        clash = np.zeros(sizes.size, dtype=bool)
+        for place in (initial, target):
+            key = np.sort(group * n_hosts + place[chosen])
+            clash[key[1:][key[1:] == key[:-1]] // n_hosts] = True
+        ok = ~clash[group]
+        free[chosen[ok]] = False
+        if ok.any():
+            found.extend(np.split(chosen[ok], np.cumsum(sizes[~clash])[:-1]))
+        need -= int(ok.sum())
+    return found
+
+
+def _group_sizes(rng, total: int, smallest: int, largest: int, available: int) -> np.ndarray:
+    """Random sizes in ``[smallest, largest]`` summing to ``min(total, available)``, as near as they can."""
+    total = min(total, available)
+    if total < smallest:
+        return np.zeros(0, dtype=np.int64)
+    sizes = rng.integers(smallest, largest + 1, size=total // smallest)
+    sizes = sizes[np.cumsum(sizes) <= total]
+    rest = total - int(sizes.sum())
+    if rest >= smallest:
+        sizes = np.r_[sizes, rest]
+    else:  # spread the rest over groups with room to grow
+        room = np.flatnonzero(sizes < largest)[:rest]
+        sizes[room] += 1
+    return sizes
 
 
 # ------------------------------------------------------------------ families
@@ -215,7 +288,7 @@ def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return total - before
 
 
-def _instance(host: dict, n_hosts: int, demand, initial, target, limit) -> Instance:
+def _instance(host: dict, n_hosts: int, demand, initial, target, limit, members) -> Instance:
     width_h, width_v = len(str(n_hosts - 1)), len(str(len(demand) - 1))
     host_names = [f"h{i:0{width_h}d}" for i in range(n_hosts)]
     vm_names = [f"vm{j:0{width_v}d}" for j in range(len(demand))]
@@ -224,6 +297,10 @@ def _instance(host: dict, n_hosts: int, demand, initial, target, limit) -> Insta
     initial_names = dict(zip(vm_names, (host_names[h] for h in initial.tolist()), strict=True))
     moved = np.flatnonzero(target != initial)
     target_names = {vm_names[j]: host_names[target[j]] for j in moved.tolist()}
+    width_g = len(str(len(members) - 1))
+    groups = {f"g{i:0{width_g}d}": {"vms": [vm_names[j] for j in group.tolist()], "anti_affinity": True,
+                                     "max_migrating": 1}
+              for i, group in enumerate(members)}
     return Instance(hosts={h: dict(host) for h in host_names}, vms=vms, initial=initial_names,
                     target=target_names, limits={"host": limit},
-                    allocation_ratio={"cpu": CPU_ALLOCATION_RATIO})
+                    allocation_ratio={"cpu": CPU_ALLOCATION_RATIO}, groups=groups or None)

@@ -68,3 +68,32 @@ def test_unknown_family_or_size_is_refused():
         generate("nope", 10)
     with pytest.raises(ValueError, match="at least 2"):
         generate("shuffle", 1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_groups_cover_the_asked_fraction_apart_at_both_ends(family):
+    plain, grouped = generate(family, 60, seed=3), generate(family, 60, seed=3, groups=0.3)
+    assert (grouped.initial == plain.initial).all() and (grouped.target == plain.target).all()
+    members = np.concatenate([g.vms for g in grouped.groups])
+    assert members.size == round(0.3 * grouped.n_vms) and np.unique(members).size == members.size
+    for g in grouped.groups:
+        assert 2 <= len(g.vms) <= 5 and g.anti_affinity and g.max_migrating == 1
+        assert np.unique(grouped.initial[g.vms]).size == len(g.vms)
+        assert np.unique(grouped.target[g.vms]).size == len(g.vms)
+    assert {len(g.vms) for g in grouped.groups} == {2, 3, 4, 5}
+
+
+def test_groups_off_by_default_and_refused_outside_zero_to_one():
+    default = generate("rebalance", 8, seed=1)
+    assert generate("rebalance", 8, seed=1, groups=0.0).to_dict() == default.to_dict()
+    assert default.groups == ()
+    with pytest.raises(ValueError, match="fraction"):
+        generate("rebalance", 8, groups=1.5)
+
+
+@pytest.mark.parametrize("hosts", [2, 3])
+def test_groups_on_few_hosts_are_no_larger_than_the_hosts_in_use(hosts):
+    for family in FAMILIES:
+        inst = generate(family, hosts, seed=4, groups=1.0)
+        assert all(2 <= len(g.vms) <= hosts for g in inst.groups)
+        assert sum(len(g.vms) for g in inst.groups) <= inst.n_vms
