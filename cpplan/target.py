@@ -91,13 +91,18 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves) -> list
             raise InputError("", key, f"must be a non-negative number, got {value!r}")
     if max_moves is not None and max_moves != int(max_moves):
         raise InputError("", "--max-moves", f"must be a whole number, got {max_moves!r}")
+    listed = inst.to_dict().get("drain") or []
+    if listed and goal != "evacuate":
+        raise InputError(inst.source, "drain", f"the instance drains hosts; choose B for it with the "
+                         f"evacuate goal, not {goal}")
     drained = []
-    for name in drain or ():
+    for name in drain or listed:
         if name not in inst.host_index:
             raise InputError(inst.source, "--drain", f"unknown host {name!r}")
         drained.append(inst.host_index[name])
     if goal == "evacuate" and not drained:
-        raise InputError("", "--drain", "the evacuate goal needs the hosts to drain (--drain HOST ...)")
+        raise InputError("", "--drain", "the evacuate goal needs the hosts to drain (--drain HOST ..., "
+                         "or drain: in the instance)")
     if goal != "evacuate" and drained:
         raise InputError("", "--drain", f"only the evacuate goal drains hosts, not {goal}")
     if len(set(drained)) >= inst.n_hosts:
@@ -119,7 +124,9 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
     """Choose B for ``goal`` and plan the way there from A; see the module docstring.
 
     ``time_limit`` bounds choosing each B; ``plan_time_limit`` (default: the
-    same) bounds planning to it. Raises InputError on bad arguments.
+    same) bounds planning to it. B is chosen afresh from A: a ``target`` the
+    instance already has is replaced; its ``drain`` list is the default
+    ``drain`` of the evacuate goal. Raises InputError on bad arguments.
     """
     drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves)
     module = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.goals.{goal}")

@@ -198,3 +198,11 @@ def test_first_fit_decreasing_repacks_without_overloading():
     place = first_fit_decreasing(inst)
     assert fits(inst.load(place), inst.effective).all()
     assert len(set(place[[0, 1, 2]].tolist())) == 3 and place[inst.vm_index["v5"]] == inst.host_index["h5"]
+
+
+def test_evacuate_drains_the_hosts_the_instance_lists_by_default(cloud):
+    inst = cloud.replace(target=None, drain=["h2"])
+    result = cpplan.choose_target(inst, goal="evacuate", time_limit=2, planner=PLANNER)
+    assert result.budget["drain"] == ["h2"] and not (result.instance.target == inst.host_index["h2"]).any()
+    with pytest.raises(cpplan.InputError, match="evacuate goal"):
+        cpplan.choose_target(inst, goal="rebalance", time_limit=2, planner=PLANNER)
