@@ -7,11 +7,15 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import tiny_clouds
 
 import cpplan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.generate import generate
+from cpplan.goals import GOALS
 from cpplan.goals.consolidate import first_fit_decreasing
 from cpplan.goals.metrics import hosts_lower_bound, ideal_utilisation, utilisation
 from cpplan.io import save_instance
@@ -206,3 +210,24 @@ def test_evacuate_drains_the_hosts_the_instance_lists_by_default(cloud):
     assert result.budget["drain"] == ["h2"] and not (result.instance.target == inst.host_index["h2"]).any()
     with pytest.raises(cpplan.InputError, match="evacuate goal"):
         cpplan.choose_target(inst, goal="rebalance", time_limit=2, planner=PLANNER)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_clouds(service_levels=True, sharing=True), st.sampled_from(GOALS))
+def test_every_goal_gives_a_legal_b_on_random_tiny_clouds(inst, goal):
+    drain = [inst.host_names[0]] if goal == "evacuate" else None
+    try:
+        result = cpplan.choose_target(inst, goal=goal, drain=drain, time_limit=1, planner="exact")
+    except cpplan.InputError as e:  # only evacuation can be impossible, and it says why
+        assert goal == "evacuate" and "--drain" in str(e)
+        return
+    new = result.instance  # built by the Instance constructor: fits receiving hosts, anti-affinity
+    assert not new.moving[new.pinned].any()
+    if result.plan.found:
+        assert cpplan.validate(new, result.plan) == []
+    if goal == "consolidate":
+        assert result.after["hosts_used"] <= result.before["hosts_used"]
+    elif goal == "rebalance":
+        assert result.after["max_utilisation"] <= result.before["max_utilisation"] + 1e-9
+    else:
+        assert not (new.target == 0).any()

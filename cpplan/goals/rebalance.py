@@ -200,4 +200,6 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
                     stale = 0
                 best = sol.placement
         stats["windows"] = windows
+    if score(inst, inst.initial, move_weight) < score(inst, best, move_weight):  # never worse than A
+        best, proven = inst.initial.copy(), False
     return Choice(best, proven, bound, stats)
