@@ -1,0 +1,75 @@
+"""Planners under every service level at once, on random tiny clouds.
+
+Groups (anti-affinity, affinity, max_migrating), pinned VMs, network links,
+page sharing and offline moves: exact and greedy return only valid plans,
+greedy never beats exact's proven least cost, and cp finds the same least
+cost as exact.
+"""
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import tiny_clouds
+
+import cpplan
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+
+@st.composite
+def service_level_clouds(draw, max_hosts: int = 4, max_vms: int = 5):
+    """Moving ``tiny_clouds`` with every service level, plus an affinity or a second anti-affinity group.
+
+    The extra group is built to hold in both placements: affinity members share
+    their target host, anti-affinity members have distinct hosts at both ends.
+    """
+    inst = draw(tiny_clouds(max_hosts=max_hosts, max_vms=max_vms, service_levels=True, sharing=True))
+    assume(inst.moving.any())
+    order = draw(st.permutations(range(inst.n_vms)))
+    if draw(st.booleans()):
+        host = inst.target[order[0]]
+        members = [v for v in order if inst.target[v] == host]
+        extra = {"vms": members[:3], "affinity": True}
+    else:
+        members, initial, target = [], set(), set()
+        for v in order:
+            if inst.initial[v] not in initial and inst.target[v] not in target:
+                members.append(v)
+                initial.add(inst.initial[v])
+                target.add(inst.target[v])
+        extra = {"vms": members[:3], "anti_affinity": True}
+    if len(extra["vms"]) < 2:
+        return inst
+    extra["vms"] = [inst.vm_names[v] for v in extra["vms"]]
+    if draw(st.booleans()):
+        extra["max_migrating"] = 1
+    groups = dict(inst.to_dict().get("groups") or {})
+    groups["extra"] = extra
+    return inst.replace(groups=groups)
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(service_level_clouds())
+def test_exact_and_greedy_plans_are_valid_and_greedy_never_beats_exact(inst):
+    truth = cpplan.plan(inst, planner="exact", time_limit=10)
+    assert truth.status in ("optimal", "infeasible")
+    assert cpplan.validate(inst, truth) == []
+    quick = cpplan.plan(inst, planner="greedy", time_limit=10)
+    assert cpplan.validate(inst, quick) == []
+    if truth.status == "infeasible":
+        assert not quick.found
+    elif quick.found:
+        assert quick.cost >= truth.cost - 1e-9
+        assert quick.status != "optimal" or quick.cost == truth.cost
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(service_level_clouds(max_hosts=3, max_vms=4))
+def test_cp_finds_exacts_least_cost(inst):
+    truth = cpplan.plan(inst, planner="exact", time_limit=10)
+    found = cpplan.plan(inst, planner="cp", time_limit=5)
+    assert cpplan.validate(inst, found) == []
+    if truth.status == "infeasible":
+        assert not found.found
+    else:
+        assert found.found and found.cost == truth.cost
+        assert found.lower_bound <= truth.cost + 1e-9
