@@ -231,3 +231,15 @@ def test_every_goal_gives_a_legal_b_on_random_tiny_clouds(inst, goal):
         assert result.after["max_utilisation"] <= result.before["max_utilisation"] + 1e-9
     else:
         assert not (new.target == 0).any()
+
+
+@pytest.mark.parametrize("goal", GOALS)
+def test_no_vm_is_sent_across_a_link_that_allows_no_migration(goal):
+    inst = guarded().replace(links={"closed": {"hosts": ["h0", "h1", "h2"], "max_migrations": 0}},
+                             groups=None, pinned=None)
+    drain = ["h3"] if goal == "evacuate" else None
+    result = cpplan.choose_target(inst, goal=goal, drain=drain, time_limit=2, planner=PLANNER)
+    check_target(inst, result)
+    side = np.isin(np.arange(6), [0, 1, 2])
+    assert (side[result.instance.target] == side[inst.initial]).all()
+    assert result.moves > 0 or goal == "rebalance"  # guarded() is balanced already

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints.capacity import fits
-from .placement import anti_affinity_mates, plain_load, receiving_hosts
+from .placement import anti_affinity_mates, link_zones, plain_load, receiving_hosts
 
 
 class Packer:
@@ -31,6 +31,7 @@ class Packer:
         self.load = plain_load(inst, self.place)
         self.mates = anti_affinity_mates(inst)
         self.receiving = receiving_hosts(inst)
+        self.zones = link_zones(inst)
         cap = inst.effective
         self._limited = np.isfinite(cap) & (cap > 0)
         self._cap = np.where(self._limited, cap, 1.0)
@@ -38,6 +39,7 @@ class Packer:
     def fitting(self, v: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Hosts other than its own that can take VM ``v`` now."""
         ok = self.receiving & fits(self.load + self.inst.demand[v], self.limit).all(axis=1)
+        ok &= self.zones == self.zones[self.inst.initial[v]]
         if allowed is not None:
             ok &= allowed
         ok[self.place[v]] = False

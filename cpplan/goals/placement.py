@@ -68,6 +68,17 @@ def receiving_limit(inst, headroom: float) -> np.ndarray:
     return np.maximum(inst.effective * (1.0 - headroom), keep)
 
 
+def link_zones(inst) -> np.ndarray:
+    """A zone number per host: a VM can only end in its initial host's zone, since reaching another
+    zone would cross a link that allows no migration (all zeros when no link is closed)."""
+    closed = [link.hosts for link in inst.links if link.max_migrations == 0]
+    inside = np.zeros((inst.n_hosts, len(closed)), dtype=np.int64)
+    for k, hosts in enumerate(closed):
+        inside[hosts, k] = 1
+    return np.unique(inside, axis=0, return_inverse=True)[1].reshape(-1) if closed \
+        else np.zeros(inst.n_hosts, dtype=np.int64)
+
+
 def plain_load(inst, placement: np.ndarray) -> np.ndarray:
     """Summed demand per host and resource, without page sharing (never below the true use)."""
     out = np.zeros((inst.n_hosts, len(inst.resources)))
@@ -166,9 +177,11 @@ class Window:
         self.cand: list[np.ndarray] = []
         self.lits: list[list] = []
         self.by_host: dict[int, list[tuple[int, object]]] = {int(h): [] for h in self.hosts}
+        zone = link_zones(inst)
+        zones = zone[self.hosts]
         slack = (room / np.maximum(ints.limit[self.hosts], 1)).min(axis=1)
         for i, v in enumerate(self.free.tolist()):
-            ok = can_receive & (ints.demand[v] <= room).all(axis=1)
+            ok = can_receive & (ints.demand[v] <= room).all(axis=1) & (zones == zone[inst.initial[v]])
             if v in fixed_at and fixed_at[v]:
                 ok &= ~np.isin(self.hosts, list(fixed_at[v]))
             hosts = self.hosts[ok]
