@@ -44,9 +44,9 @@ def _scale_for(values: np.ndarray) -> int:
 
 
 def movable_vms(inst) -> np.ndarray:
-    """VMs allowed to change host: not pinned, not on a host or in a group that allows no migration,
-    and not in an affinity group (whose members must share a host, so they stay together)."""
-    ok = ~inst.pinned & (inst.host_limit[inst.initial] > 0)
+    """VMs allowed to change host: not pinned, not on a host or in a group (or a cloud) that allows
+    no migration, and not in an affinity group (whose members must share a host, so they stay)."""
+    ok = ~inst.pinned & (inst.host_limit[inst.initial] > 0) & (inst.total_limit != 0)
     for g in inst.groups:
         if g.max_migrating == 0 or getattr(g, "affinity", False):
             ok[g.vms] = False
