@@ -44,8 +44,9 @@ def rounds_lower_bound(inst) -> int:
         n = int(crossing(inst, link, src, dst).sum())
         if n and link.max_migrations:
             need.append(-(-n // link.max_migrations))
+    must_move = inst.moving  # computed once: the property builds a whole array per call
     for g in inst.groups:
-        n = int(inst.moving[g.vms].sum())
+        n = int(must_move[g.vms].sum())
         if n and g.max_migrating:
             need.append(-(-n // g.max_migrating))
     return max(need)
