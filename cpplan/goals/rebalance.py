@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from ..constraints.capacity import fits
 from . import Choice
 from .metrics import ideal_utilisation, migration, utilisation
 from .packing import Packer, size_order
@@ -73,28 +74,67 @@ def shed_to_level(inst, base, level: float, limit, *, max_cost=None, max_moves=N
     movable = movable_vms(inst)
     util = pk.utilisation()
     hot = np.flatnonzero(util > level + 1e-9)
+    cool = pk.receiving & (util <= level + 1e-9)
+    room = (cap_level - pk.load)[cool].max(axis=0) if cool.any() else np.zeros(len(inst.resources))
     pool = []
     for h in hot[np.argsort(-util[hot])].tolist():
         vms = np.flatnonzero((pk.place == h) & movable)
         share = (inst.demand[vms] / pk._cap[h]).max(axis=1) if vms.size else np.zeros(0)
         price = np.where(pk.place[vms] == inst.initial[vms], inst.cost[vms], 0.0) / np.maximum(share, 1e-9)
-        for v in vms[np.lexsort((share, np.round(price, 6)))].tolist():  # cheapest, then smallest
+        stuck = ~fits(inst.demand[vms], room).all(axis=1)  # fits no cool host as it is now
+        for v in vms[np.lexsort((share, np.round(price, 6), stuck))].tolist():  # placeable, cheap, small
             if pk.utilisation()[h] <= level + 1e-9:
                 break
             pk.lift(v)
             pool.append(v)
         if pk.utilisation()[h] > level + 1e-9:
             return None
-    pool = np.array(pool, dtype=np.int64)
-    for v in size_order(inst, pool).tolist():
+    queue = size_order(inst, np.array(pool, dtype=np.int64)).tolist()
+    evictions = len(queue) + 10  # bounded: the heuristic always ends
+    while queue:
+        v = queue.pop(0)
         ok = pk.fitting(v)
         if not ok.any():
-            return None
+            evicted = make_room(pk, v, movable) if evictions > 0 else None
+            if evicted is None:
+                return None
+            evictions -= 1
+            queue = size_order(inst, np.array(queue + evicted, dtype=np.int64)).tolist()
+            ok = pk.fitting(v)
         pk.drop(v, int(np.argmin(np.where(ok, pk.utilisation_with(v), np.inf))))
     cost, moves = migration(inst, pk.place)
     if (max_cost is not None and cost > max_cost + 1e-9) or (max_moves is not None and moves > max_moves):
         return None
     return pk.place
+
+
+def make_room(pk: Packer, v: int, movable, tries: int = 5) -> list[int] | None:
+    """Lift smaller VMs off a cool host until VM ``v`` fits there; the lifted VMs, or None.
+
+    Tries the ``tries`` receiving hosts with the most room; a lifted VM is
+    placed again later, so a big VM can land where only small ones had room.
+    """
+    inst = pk.inst
+    size = (inst.demand / pk._cap.max(axis=0)).max(axis=1)
+    room = ((pk.limit - pk.load) / pk._cap).min(axis=1)
+    candidates = np.flatnonzero(pk.receiving & (pk.zones == pk.zones[inst.initial[v]]))
+    candidates = candidates[candidates != pk.place[v]]
+    mates = pk.mates.get(v)
+    if mates is not None:
+        candidates = candidates[~np.isin(candidates, pk.place[mates])]
+    for h in candidates[np.argsort(-room[candidates], kind="stable")][:tries].tolist():
+        small = np.flatnonzero((pk.place == h) & movable & (size < size[v]))
+        lifted = []
+        for u in small[np.argsort(size[small], kind="stable")].tolist():
+            if fits(pk.load[h] + inst.demand[v], pk.limit[h]).all():
+                break
+            pk.lift(u)  # its place stays h (for anti-affinity) until it is dropped elsewhere
+            lifted.append(u)
+        if fits(pk.load[h] + inst.demand[v], pk.limit[h]).all():
+            return lifted
+        for u in lifted:
+            pk.drop(u, h)
+    return None
 
 
 def best_level(inst, limit, move_weight=None, max_cost=None, max_moves=None, steps: int = 12):
