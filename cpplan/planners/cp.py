@@ -45,6 +45,9 @@ from .cp_timeindexed import TimeIndexedModel, model_size
 
 SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
 MAX_TIME_INDEXED = 60_000  # the time-indexed (proving) model is tried below this many variables
+# Above this many VMs the detour model outgrows memory (27 000 VMs: 800 000 variables, 4 GiB)
+# and greedy's moves are kept for those parts.
+MAX_DETOUR_VMS = 6_000
 STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model is infeasible
 STAYERS_PER_HOST = (1, 3, 6)
 
@@ -219,6 +222,9 @@ class _Planner:
     def _detours(self, vms, hint_hops) -> Outcome | None:
         """Deadlocked parts with bounces and step-asides, widened while infeasible; None if no plan."""
         inst = self.inst
+        if len(vms) > MAX_DETOUR_VMS:
+            self.stats["detours_skipped"] = f"{len(vms)} deadlocked VMs, more than {MAX_DETOUR_VMS}"
+            return None
         hosts = np.union1d(part_hosts(inst, vms), idle_hosts(inst))
         allowed = np.zeros(inst.n_hosts, dtype=bool)
         allowed[hosts] = True
