@@ -2,7 +2,8 @@
 
 Steps, each within the time limit:
 
-1. greedy's plan (or the given ``hint``) is the incumbent: cp never returns worse;
+1. greedy's plan (or the given ``hint``) is the incumbent: cp never returns worse,
+   and when it meets both lower bounds (cost and rounds) nothing is searched;
 2. the cloud splits into independent parts (:mod:`.cp_decompose`); each part
    first gets the direct-moves model (:mod:`.cp_intervals` with one direct
    route per VM): a solution costs the cost lower bound, so it is optimal,
@@ -16,7 +17,10 @@ Steps, each within the time limit:
 
 Parts run side by side (round ``t`` of the plan is round ``t`` of every part).
 A part cp could not solve keeps greedy's moves when they stay on its hosts;
-otherwise greedy's whole plan is returned (``stats["fallback"]``).
+otherwise greedy's whole plan is returned (``stats["fallback"]``). Every model
+gets the incumbent as its hint, so CP-SAT's large-neighbourhood workers search
+around it; on big models presolve is off and one worker runs per core.
+``stats`` also tells the parts, the model sizes and whose plan came back.
 
 >>> from cpplan.model import Instance
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
@@ -187,9 +191,9 @@ class _Planner:
         """The direct-moves model of one part; None when no time is left.
 
         The horizon is greedy's rounds when greedy moved the part directly;
-        else twice the rounds bound first, then (if that is infeasible) one
-        round per VM, long enough for any direct plan, so that infeasible
-        proves direct moves impossible.
+        else twice the rounds bound first, then (if that is infeasible, and
+        the part is small enough for detours) one round per VM, long enough for
+        any direct plan, so that infeasible proves direct moves impossible.
         """
         inst = self.inst
         paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
@@ -200,8 +204,9 @@ class _Planner:
             dense = {t: i for i, t in enumerate(rounds)}
             paths = {v: (r, [dense[t] for t in ts]) for v, (r, ts) in paths.items()}
             horizons = [len(rounds)]
-        else:  # hint greedy's last hops
+        else:  # hint greedy's last hops; past the detour size, only the short horizon
             horizons = sorted({min(len(vms), 2 * least + 2), len(vms)})
+            horizons = horizons[:1] if len(vms) > MAX_DETOUR_VMS else horizons
             paths = {v: ((r[0], r[-1]), ts[-1:]) for v, (r, ts) in paths.items() if r[0] != r[-1]}
         part_budget = Budget(self.budget.share(share if not direct_hint else max(share, 0.3)))
         out = None

@@ -15,8 +15,8 @@ direct-moves model; optional routes (one presence literal each) add bounces
 and displacements. A host that only loses VMs is never checked, and an
 initially overloaded host is checked only from its first arrival on.
 
-Phases are lexicographic: minimise the summed cost, then fix it and
-minimise the makespan (the number of rounds).
+Solving is lexicographic (:class:`.cp_common.LexicographicModel`): least
+summed cost, then, at that cost, least makespan (the number of rounds).
 
 >>> from cpplan.model import Instance
 >>> from cpplan.planners.cp_common import Budget, Scaled
