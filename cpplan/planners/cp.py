@@ -52,6 +52,8 @@ MAX_TIME_INDEXED = 60_000  # the time-indexed (proving) model is tried below thi
 # Above this many VMs the detour model outgrows memory (27 000 VMs: 800 000 variables, 4 GiB)
 # and greedy's moves are kept for those parts.
 MAX_DETOUR_VMS = 6_000
+# Building a model took up to 2.5e-4 s per route (or variable) on a busy machine.
+BUILD_SECONDS_PER_ROUTE = 3e-4
 STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model is infeasible
 STAYERS_PER_HOST = (1, 3, 6)
 
@@ -132,8 +134,8 @@ class _Planner:
                 rounds_proven &= out.rounds_proven
             else:
                 deadlocked.append(parts[i])
-                self.stats["direct_infeasible"] = self.stats.get("direct_infeasible", 0) + bool(
-                    out is not None and out.infeasible)
+                proven = out is not None and out.infeasible
+                self.stats["direct_infeasible"] = self.stats.get("direct_infeasible", 0) + proven
         if not deadlocked:  # every VM moved once: the cost lower bound is reached
             return _Found(_merge(solved), True, 0.0, rounds_bound, rounds_proven)
         out = self._detours(np.concatenate(deadlocked), hint_hops)
@@ -218,7 +220,7 @@ class _Planner:
             model.model.add(model.makespan >= min(horizon, least))
             model.add_hint(paths)
             self._count(model)
-            out = model.run(Budget(part_budget.share(0.5 if i + 1 < len(horizons) else 1.0)),
+            out = model.run(Budget(part_budget.share(0.8 if i + 1 < len(horizons) else 1.0)),
                             seed=self.seed, stop=self.stop, progress=self.progress)
             if not out.infeasible:
                 break
@@ -242,6 +244,9 @@ class _Planner:
             routes = detour_routes(inst, vms, blocking_stayers(inst, hosts, per_host), hosts, k)
             for v, (route, _) in own.items():
                 routes.setdefault(v, []).append(route)
+            if self.budget.left() < BUILD_SECONDS_PER_ROUTE * sum(map(len, routes.values())):
+                self.stats["detours_skipped"] = "not enough time left to build the model"
+                break
             optional = frozenset(v for v in routes if not inst.moving[v])
             model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
             model.model.add(model.makespan >= min(model.horizon, rounds_bound(inst, vms)))
@@ -274,7 +279,10 @@ class _Planner:
         for cost_cap in budgets:
             # migrations of any plan costing at most cost_cap: one per moving VM, then extras
             horizon = max(1, int(inst.moving.sum()) + (cost_cap - lb) // min_cost)
-            if self.budget.left() <= 0 or self.stop.requested or model_size(inst, horizon) > MAX_TIME_INDEXED:
+            size = model_size(inst, horizon)
+            if size > MAX_TIME_INDEXED or self.stop.requested:
+                return None
+            if self.budget.left() < BUILD_SECONDS_PER_ROUTE * size:
                 return None
             model = TimeIndexedModel(inst, sc, horizon)
             model.model.add(model.cost <= cost_cap)
