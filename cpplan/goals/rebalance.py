@@ -60,8 +60,10 @@ def score(inst, placement, move_weight: float | None) -> tuple:
     b = bottleneck(inst)
     spread = 0.0
     if b is not None:
-        share = inst.load(placement)[:, b] / inst.effective[:, b]
-        spread = round(100 * float(share.max() - share.min()), 2)
+        cap = inst.effective[:, b]
+        limited = np.isfinite(cap) & (cap > 0)  # a disabled host (capacity 0) has no share
+        share = inst.load(placement)[limited, b] / cap[limited]
+        spread = round(100 * float(share.max() - share.min()), 2) if share.size else 0.0
     if move_weight is not None:
         return (round(top + move_weight * cost, 6), spread)
     return (top, spread, cost)
