@@ -166,16 +166,22 @@ def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt
     if progress is not None:
         callback = _Reporter(progress, label, budget or Budget(None), to_cost)
         solver.best_bound_callback = callback.on_bound
-    if stop is not None:
-        if stop.requested:
-            return solver, cp_model.UNKNOWN
-        stop.solver = solver
+    if stop is None:
+        return solver, solver.solve(model, callback)
+    if stop.requested:
+        return solver, cp_model.UNKNOWN
+    # The search runs in a thread so that the main thread, waiting in Python, handles Ctrl-C at once
+    # (a Python signal handler waits for a C++ call to return).
+    stop.solver = solver
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("status", solver.solve(model, callback)))
     try:
-        status = solver.solve(model, callback)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
     finally:
-        if stop is not None:
-            stop.solver = None
-    return solver, status
+        stop.solver = None
+    return solver, result.get("status", cp_model.UNKNOWN)
 
 
 @dataclass
