@@ -16,8 +16,6 @@ import cpplan
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 CP_SHARING_GAP = ("cp counts VMs at their full size under page sharing (cp_common.py), so it misses "
                   "plans that need the shared pages")
-GREEDY_SHARING_DEFECT = ("greedy updates host load by whole VM sizes, but a VM leaving a host where it "
-                         "shared pages with its image frees less than its size")
 
 
 @st.composite
@@ -62,7 +60,7 @@ def test_exact_and_greedy_plans_are_valid_and_greedy_never_beats_exact(inst):
     truth = cpplan.plan(inst, planner="exact", time_limit=10)
     assert truth.status in ("optimal", "infeasible")
     assert cpplan.validate(inst, truth) == []
-    quick = greedy_plan(inst)
+    quick = cpplan.plan(inst, planner="greedy", time_limit=10)
     assert cpplan.validate(inst, quick) == []
     if truth.status == "infeasible":
         assert not quick.found
@@ -95,17 +93,6 @@ def cp_agrees_with_exact(inst):
         assert found.lower_bound <= truth.cost + 1e-9
 
 
-def greedy_plan(inst):
-    """Greedy's plan; the known page-sharing defect marks the test xfail instead of failing it."""
-    try:
-        return cpplan.plan(inst, planner="greedy", time_limit=10)
-    except cpplan.InvalidPlanError as err:
-        if "over ram capacity" in str(err) and (inst.share_ratio > 0).any():
-            pytest.xfail(f"{GREEDY_SHARING_DEFECT}: {err}")
-        raise
-
-
-@pytest.mark.xfail(strict=True, raises=cpplan.InvalidPlanError, reason=GREEDY_SHARING_DEFECT)
 def test_greedy_counts_the_shared_pages_a_leaving_vm_takes_along():
     # h0 holds 8.0 = 9 - 0.25 * (9 - 5): vm0, vm2 step aside offline, leaving vm1 + vm4 = 6 - 0.25 = 5.75,
     # so vm3 (4) cannot arrive on h0 (9) until vm1 has left.

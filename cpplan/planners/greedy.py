@@ -116,9 +116,12 @@ class _Search:
                 held = held[:0]
             vms, src, dst = rb.moves()
             self.rounds.append((vms, src, dst))
-            np.subtract.at(load, src, inst.demand[vms])
-            np.add.at(load, dst, inst.demand[vms])
             placement[vms] = dst
+            if inst.share_ratio.size:  # shared pages: a leaving VM may free less than its size
+                load = inst.load(placement)
+            else:
+                np.subtract.at(load, src, inst.demand[vms])
+                np.add.at(load, dst, inst.demand[vms])
             pending = np.flatnonzero(placement != inst.target)
             if self.progress is not None and len(self.rounds) % 10 == 0:
                 self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")

@@ -27,7 +27,13 @@ MAX_SWEEPS = 4
 
 
 def clean_up(inst, rounds: list) -> tuple[list, int]:
-    """The cleaned rounds and the number of migrations dropped."""
+    """The cleaned rounds and the number of migrations dropped.
+
+    With page sharing a host's use depends on which VMs share it, which the
+    running sums here cannot follow: the rounds are then kept as they are.
+    """
+    if inst.share_ratio.size:
+        return rounds, 0
     rounds, dropped = drop_detours(inst, rounds)
     for _ in range(MAX_SWEEPS):
         before = len(rounds)
