@@ -60,8 +60,9 @@ def results_figures(rows: list[dict]) -> dict:
     log_x = len(sizes) > 1 and sizes[-1] / max(sizes[0], 1) >= 10
     figures = {}
     seconds = [None if r["status"] == "error" else max(float(r["seconds"]), MIN_SECONDS) for r in rows]
-    for name, values, ylabel in (("cost_ratio", cost_gaps, "cost / best cost lower bound"),
-                                 ("seconds", seconds, "seconds (wall clock, at least 1 ms)")):
+    for name, values, ylabel, undrawn in (
+            ("cost_ratio", cost_gaps, "cost / best cost lower bound", "without a plan"),
+            ("seconds", seconds, "seconds (wall clock, at least 1 ms)", "errors")):
         fig = Figure(figsize=(7, 4.2), layout="constrained")
         ax = fig.add_subplot()
         for i, planner in enumerate(planners):
@@ -73,7 +74,7 @@ def results_figures(rows: list[dict]) -> dict:
             offset = (i - (len(planners) - 1) / 2) * step  # side by side, not on top of each other
             xs = [x * (1 + offset) if log_x else x + offset for x, _ in points]
             dots = ax.plot(xs, [y for _, y in points], "o", alpha=0.45,
-                           label=planner + (f" ({missing} not drawn)" if missing else ""))[0]
+                           label=planner + (f" ({missing} {undrawn})" if missing else ""))[0]
             by_size = defaultdict(list)
             for x, y in points:
                 by_size[x].append(y)
