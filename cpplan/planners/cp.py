@@ -220,7 +220,9 @@ class _Planner:
             model.model.add(model.makespan >= min(horizon, least))
             model.add_hint(paths)
             self._count(model)
-            out = model.run(Budget(part_budget.share(0.8 if i + 1 < len(horizons) else 1.0)),
+            # greedy needed detours here: direct moves likely deadlock, keep time for the detours
+            short = 0.3 if hint_hops else 0.8
+            out = model.run(Budget(part_budget.share(short if i + 1 < len(horizons) else 1.0)),
                             seed=self.seed, stop=self.stop, progress=self.progress)
             if not out.infeasible:
                 break
