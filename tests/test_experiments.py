@@ -222,3 +222,10 @@ def test_ctrl_c_keeps_the_finished_runs(experiment, tmp_path, capsys, monkeypatc
     assert "interrupted" in capsys.readouterr().err
     assert [r["instance"] for r in read_results(out / "results.csv")] == ["bounce", "bounce"]
     assert "**Interrupted** after 2 of 4 runs." in (out / "summary.md").read_text()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="ray is installed")
+def test_ray_without_ray_says_how_to_install(experiment, tmp_path, capsys):
+    assert main(["experiment", str(experiment), "-o", str(tmp_path / "out"), "--ray"]) == 2
+    assert "pip install cpplan[ray]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
