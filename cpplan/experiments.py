@@ -53,7 +53,7 @@ COLUMNS = ("instance", "hosts", "vms", "moving", "planner", "status", "cost", "r
 NUMERIC_COLUMNS = ("hosts", "vms", "moving", "cost", "rounds", "lower_bound", "rounds_lower_bound", "seconds")
 EXPERIMENT_KEYS = ("name", "instances", "planners", "time_limit", "repeat", "seed", "executor")
 EXECUTORS = ("local", "ray")
-GENERATE_KEYS = ("family", "hosts", "seed")
+GENERATE_KEYS = ("family", "hosts", "seed", "groups")
 STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
 
 
@@ -199,7 +199,10 @@ def _file_spec(path, name, source: str, key: str, base_dir: Path) -> InstanceSpe
 
 
 def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
-    """One spec per combination: ``family``, ``hosts`` and ``seed`` each take a value or a list."""
+    """One spec per combination: ``family``, ``hosts``, ``seed`` and ``groups`` each take a value or a list.
+
+    ``groups`` is the fraction of VMs in anti-affinity groups (default 0).
+    """
     if not isinstance(params, dict):
         raise InputError(source, key, "must be a mapping {family, hosts, seed}")
     _no_unknown_keys(params, GENERATE_KEYS, source, f"{key}.")
@@ -217,12 +220,16 @@ def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
             raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
     hosts = [_integer(h, source, f"{key}.hosts", minimum=2) for h in choices["hosts"]]
     seeds = [_integer(x, source, f"{key}.seed", minimum=0) for x in choices["seed"]]
-    combos = list(itertools.product(choices["family"], hosts, seeds))
+    for g in choices["groups"]:
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
+            raise InputError(source, f"{key}.groups", f"must be a fraction between 0 and 1, got {g!r}")
+    combos = list(itertools.product(choices["family"], hosts, seeds, choices["groups"]))
     if name is not None and len(combos) > 1:
         raise InputError(source, f"{key[:-len('.generate')]}.name", "only for a single generated cloud")
-    return [InstanceSpec(name or f"{family}-{h}-s{seed}",
-                         generate=(("family", family), ("hosts", h), ("seed", seed)))
-            for family, h, seed in combos]
+    return [InstanceSpec(name or f"{family}-{h}-s{seed}" + (f"-g{g:g}" if g else ""),
+                         generate=(("family", family), ("hosts", h), ("seed", seed))
+                         + ((("groups", g),) if g else ()))
+            for family, h, seed, g in combos]
 
 
 def _generator(source: str = "", key: str = ""):

@@ -128,7 +128,17 @@ def test_generate_lists_sweep_every_combination():
                                                       "tight-10-s3"]
 
 
+
+def test_generate_groups_adds_anti_affinity_groups_and_names_them():
+    exp = Experiment.from_dict({"instances": [{"generate": {"family": "rebalance", "hosts": 10, "seed": 1,
+                                                            "groups": [0, 0.3]}}], "planners": ["greedy"]})
+    plain, grouped = exp.instances
+    assert [plain.label, grouped.label] == ["rebalance-10-s1", "rebalance-10-s1-g0.3"]
+    assert not plain.load().groups and grouped.load().groups
+
 BAD_EXPERIMENTS = [
+    ("instances: [{generate: {family: tight, hosts: 4, groups: 2}}]\nplanners: [exact]\n",
+     "instances[0].generate.groups: must be a fraction between 0 and 1"),
     ("planners: [exact]\n", "instances: missing"),
     ("instances: []\nplanners: [exact]\n", "instances: must be a non-empty list"),
     ("instances: [{file: cloud.yaml}]\nplanners: [fastest]\n", "planners[0]: unknown planner 'fastest'"),
