@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from shared_cases import tiny_case_paths, tiny_truth
+from shared_cases import TINY_CASES, tiny_case_paths, tiny_truth
 from strategies import tiny_clouds
 
 import cpplan
@@ -39,3 +39,12 @@ def test_past_the_exact_size_greedy_then_cp():
     assert p.planner == "auto" and "exact" not in p.stats["tried"]
     assert p.stats["chosen"] in ("greedy", "cp")
     assert p.status == "optimal" and p.cost == inst.cost[inst.moving].sum()
+
+
+def test_auto_keeps_exact_least_cost_but_takes_fewer_rounds_when_found():
+    # direct-002: exact packs its path into 5 rounds; greedy finds the same cost in 4.
+    inst = cpplan.load_instance(TINY_CASES / "direct-002.yaml")
+    exact_plan = cpplan.plan(inst, planner="exact")
+    auto_plan = cpplan.plan(inst, planner="auto", time_limit=20)
+    assert auto_plan.status == "optimal" and auto_plan.cost == exact_plan.cost
+    assert auto_plan.n_rounds < exact_plan.n_rounds

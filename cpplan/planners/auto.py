@@ -18,11 +18,13 @@ The answer is the best valid plan with the strongest proof;
 
 from __future__ import annotations
 
+from ..bounds import rounds_lower_bound
 from ..plan import Plan
 from .cp_common import Budget, Interrupt
 
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
+CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
@@ -34,8 +36,10 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
         if inst.n_vms <= EXACT_MAX_VMS:
             tried["exact"] = exact.plan(inst, time_limit=budget.share(EXACT_SHARE), seed=seed,
                                         progress=progress)
-            if tried["exact"].status in ("optimal", "infeasible"):
+            if tried["exact"].status == "infeasible":
                 return _chosen(tried["exact"], "exact", tried)
+            if tried["exact"].status == "optimal":
+                return _fewer_rounds(inst, tried, budget, seed, stop)
         if hint is None or not hint.found:
             hint = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed, progress=progress)
             tried["greedy"] = hint
@@ -45,10 +49,35 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     return _chosen(_strongest(tried), None, tried)
 
 
+def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop) -> Plan:
+    """Exact proved the least cost; look for a plan of that cost in fewer rounds (greedy, then cp).
+
+    Exact packs its one-migration-at-a-time path into rounds without searching
+    over them, so greedy or cp, hinted with exact's plan, may need fewer.
+    """
+    from . import cp, greedy
+
+    rounds_lb = rounds_lower_bound(inst)
+    tried["greedy"] = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed)
+    best = _strongest(tried)
+    if best.n_rounds > rounds_lb and not stop.requested:
+        tried["cp"] = cp.plan(inst, time_limit=min(budget.share(1.0), CP_ROUNDS_SECONDS), seed=seed,
+                              hint=best)
+        best = _strongest(tried)
+    return _chosen(best, None, tried)
+
+
 def _strongest(tried: dict[str, Plan]) -> Plan:
-    """The best plan found (proof first, then cost, then rounds), else the best-informed failure."""
+    """The best plan found (proof first, then cost, then rounds), else the best-informed failure.
+
+    A plan costing no more than a proven least cost is itself optimal.
+    """
     found = [p for p in tried.values() if p.found]
     if found:
+        proven = min((p.cost for p in found if p.status == "optimal"), default=None)
+        for p in found:
+            if proven is not None and p.cost <= proven:
+                p.status = "optimal"
         return min(found, key=lambda p: (p.status != "optimal", p.cost, p.n_rounds))
     return max(tried.values(), key=lambda p: p.lower_bound or 0)
 
