@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _time_limit(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """argparse type for a positive number of seconds (one-line error otherwise)."""
     try:
         value = float(text)
     except ValueError:
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
     p.add_argument("--planner", choices=PLANNERS, default="auto",
                    help="auto (default) picks exact, greedy and cp by size and time")
-    p.add_argument("--time-limit", type=_time_limit, default=30.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="wall-clock budget for planning (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
     _add_goal_options(t, required=True)
     t.add_argument("--planner", choices=PLANNERS, default="auto", help="planner that checks B is reachable")
-    t.add_argument("--time-limit", type=_time_limit, default=30.0, metavar="SECONDS",
+    t.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="wall-clock budget for choosing B, and again for planning to it (default 30)")
     t.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
     t.add_argument("-o", "--output", metavar="NEW_INSTANCE.yaml",

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import positive_seconds
 from ..errors import InputError
 from ..planners import PLANNERS
 
@@ -54,25 +55,15 @@ def add_parser(sub) -> None:
     e.add_argument("--journal", metavar="FILE.jsonl",
                    help="append-only journal (default: PLAN with .journal.jsonl)")
     e.add_argument("--planner", choices=PLANNERS, default="auto", help="re-planner (default auto)")
-    e.add_argument("--time-limit", type=_seconds, default=30.0, metavar="SECONDS",
+    e.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="re-planning budget (default 30)")
-    e.add_argument("--poll", type=_seconds, default=2.0, metavar="SECONDS",
+    e.add_argument("--poll", type=positive_seconds, default=2.0, metavar="SECONDS",
                    help="seconds between looks at running migrations (default 2)")
-    e.add_argument("--round-timeout", type=_seconds, default=3600.0, metavar="SECONDS",
+    e.add_argument("--round-timeout", type=positive_seconds, default=3600.0, metavar="SECONDS",
                    help="stop when a round runs longer (default 3600)")
     e.add_argument("--max-replans", type=_count, default=3, metavar="N", help="default 3")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     e.set_defaults(run=_cmd_execute)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
 
 
 def _count(text: str) -> int:
