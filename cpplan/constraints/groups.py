@@ -5,12 +5,25 @@ destination only).
 
 Checked for all groups at once from the instance's membership arrays
 (``member_group``, ``member_vm``), so a round costs the same with 3 or
-30 000 groups.
+30 000 groups. Greedy's budget looks a group up only when one of its
+members is offered, for the same reason.
+
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"a": {"ram": 8}, "b": {"ram": 8}, "c": {"ram": 8}},
+...                 vms={"x": {"ram": 1}, "y": {"ram": 1}}, initial={"x": "a", "y": "b"},
+...                 groups={"db": {"vms": ["x", "y"], "anti_affinity": True}})
+>>> budget = Groups().budget(inst, inst.initial)
+>>> budget.admits(0, 0, 1), budget.admits(0, 0, 2)   # y is on b
+(False, True)
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
+
+from .service_level import RoundBudget, ServiceLevel
 
 
 def migrating_members(inst, vms: np.ndarray) -> np.ndarray:
@@ -41,7 +54,7 @@ def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int]]:
     return [(int(x // inst.n_hosts), int(x % inst.n_hosts)) for x in uniq[counts > 1]]
 
 
-class Groups:
+class Groups(ServiceLevel):
     name = "groups"
 
     def check(self, inst, rnd) -> list[str]:
@@ -56,3 +69,85 @@ class Groups:
             out.append(f"round {rnd.number}: anti-affinity group {inst.groups[i].name} has two "
                        f"members on host {inst.host_names[h]}")
         return out
+
+    def budget(self, inst, placement) -> RoundBudget | None:
+        return GroupBudget(inst, placement) if inst.groups else None
+
+    def encode_intervals(self, view) -> None:
+        """``max_migrating``: a cumulative over the members' hops; anti-affinity: per host, a
+        no-overlap of the members' stays (a member that never moves stays for the whole horizon)."""
+        inst, m, T = view.inst, view.model, view.horizon
+        for g in inst.groups:
+            members = set(g.vms.tolist())
+            if g.max_migrating is not None:
+                ivs = [hop.interval for hop in view.hops if hop.vm in members]
+                if len(ivs) > g.max_migrating:
+                    m.add_cumulative(ivs, [1] * len(ivs), int(g.max_migrating))
+            if not g.anti_affinity:
+                continue
+            still = [v for v in g.vms.tolist() if v not in view.in_model]
+            fixed_hosts = set(inst.initial[still].tolist())
+            for h, stays in view.stays.items():
+                mine = [stay for stay in stays if stay.vm in members]
+                if not any(stay.arrives for stay in mine):
+                    continue
+                ivs = [stay.interval for stay in mine]
+                if h in fixed_hosts:
+                    ivs.append(m.new_fixed_size_interval_var(0, T, f"member_stays{h}"))
+                if len(ivs) > 1:
+                    m.add_no_overlap(ivs)
+
+    def encode_round(self, view, t: int) -> None:
+        """Members moving in round ``t`` at most ``max_migrating``; per host, at most one member
+        holding room on it during the round (none where a pinned member sits)."""
+        inst, m = view.inst, view.model
+        for g in inst.groups:
+            members = [v for v in g.vms.tolist() if not inst.pinned[v]]
+            if g.max_migrating is not None:
+                m.add(sum(view.moved[v, t] for v in members) <= int(g.max_migrating))
+            if g.anti_affinity:
+                held = set(inst.initial[[v for v in g.vms.tolist() if inst.pinned[v]]].tolist())
+                for h in range(inst.n_hosts):
+                    m.add(sum(view.occupies(v, h, t) for v in members) <= (0 if h in held else 1))
+
+
+class GroupBudget(RoundBudget):
+    """Members left to migrate per group, and the hosts an anti-affinity group holds, in one round."""
+
+    def __init__(self, inst, placement):
+        self.inst, self.placement = inst, placement
+        self.groups_of = _groups_of(inst)
+        self.used: dict[int, int] = {}  # group -> members migrating in this round
+        self.hosts: dict[int, set] = {}  # anti-affinity group -> hosts holding a member
+
+    def _hosts_of(self, k) -> set:
+        """Hosts holding a member of group ``k`` during the round so far."""
+        if k not in self.hosts:
+            self.hosts[k] = set(self.placement[self.inst.groups[k].vms].tolist())
+        return self.hosts[k]
+
+    def admits(self, v, s, d) -> bool:
+        inst = self.inst
+        groups = self.groups_of.get(v, ())
+        return not (any(inst.group_cap[k] - self.used.get(k, 0) <= 0 for k in groups)
+                    or any(bool(inst.group_anti[k]) and d in self._hosts_of(k) for k in groups))
+
+    def take(self, v, s, d) -> None:
+        for k in self.groups_of.get(v, ()):
+            self.used[k] = self.used.get(k, 0) + 1
+            if self.inst.group_anti[k]:
+                self._hosts_of(k).add(d)
+
+
+_GROUPS_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _groups_of(inst) -> dict[int, list[int]]:
+    """The groups each VM belongs to (computed once per instance)."""
+    if inst not in _GROUPS_OF:
+        groups_of: dict[int, list[int]] = {}
+        for k, g in enumerate(inst.groups):
+            for v in g.vms.tolist():
+                groups_of.setdefault(v, []).append(k)
+        _GROUPS_OF[inst] = groups_of
+    return _GROUPS_OF[inst]

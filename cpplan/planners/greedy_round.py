@@ -1,13 +1,16 @@
 """One round of the greedy planner: admit migrations in priority order while the round stays valid.
 
 A :class:`RoundBuilder` holds what the round uses so far (touches per host,
-arrivals per host, link and group budgets) and admits offered migrations in
-vectorised passes: in each pass a migration is admitted when, counting every
+arrivals per host, and the budget of each service level, see
+:mod:`cpplan.constraints`) and admits offered migrations in vectorised
+passes: in each pass a migration is admitted when, counting every
 higher-priority migration still on offer, both its hosts have a free touch
 and its destination has room for everything arriving (SPEC section 4: the
 start-of-round load, leaving VMs included, plus all arrivals). Counting
 migrations that end up refused only over-estimates the use, so what is
-admitted is always valid; the next pass retries the rest.
+admitted is always valid; the next pass retries the rest. The migrations
+chosen in a pass then go, in priority order, through the service levels'
+budgets, which are asked one migration at a time (links and groups are rare).
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
@@ -21,10 +24,9 @@ admitted is always valid; the next pass retries the rest.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
+from ..constraints import service_levels
 from ..constraints.capacity import TOLERANCE, fits
 
 MAX_PASSES = 40  # per chunk
@@ -39,7 +41,8 @@ class RoundBuilder:
         self.slots = inst.host_limit.astype(np.int64)
         self.arrivals = np.zeros_like(load)
         self.total_left = np.inf if inst.total_limit is None else inst.total_limit
-        self._sides = _SideConstraints(inst, placement) if (inst.links or inst.groups) else None
+        self._rules = service_levels()
+        self._budgets = [b for rule in self._rules if (b := rule.budget(inst, placement)) is not None]
         self._vms: list[np.ndarray] = []
         self._dst: list[np.ndarray] = []
 
@@ -69,8 +72,9 @@ class RoundBuilder:
     def include(self, vms: np.ndarray, dst: np.ndarray) -> None:
         """Record migrations already known to belong to the round, without checking them."""
         src = self.placement[vms]
-        if self._sides is not None:
-            self._sides.record(vms, src, dst)
+        for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
+            for budget in self._budgets:
+                budget.take(v, s, d)
         self._commit(vms, src, dst, self.inst.demand[vms])
 
     def offer(self, vms: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -85,7 +89,10 @@ class RoundBuilder:
         done = np.zeros(len(vms), dtype=bool)
         src = self.placement[vms]
         demand = inst.demand[vms]
-        candidates = np.flatnonzero(~inst.pinned[vms] & (src != dst))
+        ok = src != dst
+        for rule in self._rules:
+            ok &= rule.allowed(inst, vms, src, dst)
+        candidates = np.flatnonzero(ok)
         if self._vms:  # a VM migrates at most once per round
             candidates = candidates[~np.isin(vms[candidates], np.concatenate(self._vms))]
         chunk = CHUNK_PER_HOST * inst.n_hosts
@@ -110,8 +117,8 @@ class RoundBuilder:
             chosen = active[within_slots(src[active], dst[active], self.slots)]
             chosen = self._with_room(chosen, dst[chosen], demand[chosen])
             refused = np.zeros(0, dtype=np.int64)
-            if self._sides is not None:
-                keep = self._sides.admit(vms[chosen], src[chosen], dst[chosen])
+            if self._budgets:
+                keep = self._admit(vms[chosen], src[chosen], dst[chosen])
                 chosen, refused = chosen[keep], chosen[~keep]
             if np.isfinite(self.total_left):
                 chosen = chosen[:int(self.total_left)]
@@ -121,6 +128,17 @@ class RoundBuilder:
                 break
             done[chosen] = done[refused] = True
             active = active[~done[active]]
+
+    def _admit(self, vms, src, dst) -> np.ndarray:
+        """Mask of the migrations (in order) every budget admits; the budgets take them."""
+        keep = np.zeros(len(vms), dtype=bool)
+        budgets = self._budgets
+        for i, (v, s, d) in enumerate(zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)):
+            if all(budget.admits(v, s, d) for budget in budgets):
+                for budget in budgets:
+                    budget.take(v, s, d)
+                keep[i] = True
+        return keep
 
     def _with_room(self, chosen, d, demand):
         """The migrations of ``chosen`` (priority order) whose destination has room for all before them."""
@@ -176,74 +194,3 @@ def group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
     before = np.vstack([np.zeros((1, values.shape[1])), total[:-1]])[starts]
     return total - np.repeat(before, np.diff(np.r_[starts, len(keys)]), axis=0)
-
-
-class _SideConstraints:
-    """Links and service groups for one round, checked one migration at a time (they are rare).
-
-    A group's budget and occupied hosts are looked up only when one of its
-    members is offered, so a round costs the same with 30 or 30 000 groups.
-    """
-
-    def __init__(self, inst, placement):
-        self.inst, self.placement = inst, placement
-        self.links_of, self.groups_of = _memberships(inst)
-        self.link_left = [link.max_migrations for link in inst.links]
-        self.used: dict[int, int] = {}  # group -> members migrating in this round
-        self.hosts: dict[int, set] = {}  # anti-affinity group -> hosts holding a member
-
-    def _left(self, k) -> float:
-        return self.inst.group_cap[k] - self.used.get(k, 0)
-
-    def _hosts_of(self, k) -> set:
-        """Hosts holding a member of group ``k`` during the round so far."""
-        if k not in self.hosts:
-            self.hosts[k] = set(self.placement[self.inst.groups[k].vms].tolist())
-        return self.hosts[k]
-
-    def _taken(self, k, d) -> bool:
-        return bool(self.inst.group_anti[k]) and d in self._hosts_of(k)
-
-    def admit(self, vms, src, dst) -> np.ndarray:
-        """Mask of the migrations (in order) that keep links and groups within bounds; records them."""
-        keep = np.zeros(len(vms), dtype=bool)
-        for i, (v, s, d) in enumerate(zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)):
-            links = self.links_of[s] ^ self.links_of[d]
-            groups = self.groups_of.get(v, ())
-            if (any(self.link_left[k] <= 0 for k in links) or any(self._left(k) <= 0 for k in groups)
-                    or any(self._taken(k, d) for k in groups)):
-                continue
-            self._use(links, groups, d)
-            keep[i] = True
-        return keep
-
-    def record(self, vms, src, dst) -> None:
-        """Count migrations already in the round."""
-        for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
-            self._use(self.links_of[s] ^ self.links_of[d], self.groups_of.get(v, ()), d)
-
-    def _use(self, links, groups, d) -> None:
-        for k in links:
-            self.link_left[k] -= 1
-        for k in groups:
-            self.used[k] = self.used.get(k, 0) + 1
-            if self.inst.group_anti[k]:
-                self._hosts_of(k).add(d)
-
-
-_MEMBERSHIPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _memberships(inst) -> tuple[list[frozenset], dict[int, list[int]]]:
-    """The links each host is behind, and the groups each VM belongs to (computed once per instance)."""
-    if inst not in _MEMBERSHIPS:
-        links_of: list[set] = [set() for _ in range(inst.n_hosts)]
-        for k, link in enumerate(inst.links):
-            for h in link.hosts.tolist():
-                links_of[h].add(k)
-        groups_of: dict[int, list[int]] = {}
-        for k, g in enumerate(inst.groups):
-            for v in g.vms.tolist():
-                groups_of.setdefault(v, []).append(k)
-        _MEMBERSHIPS[inst] = ([frozenset(x) for x in links_of], groups_of)
-    return _MEMBERSHIPS[inst]
