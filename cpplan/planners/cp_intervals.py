@@ -8,12 +8,15 @@ for a stayer that steps aside. Hop ``i`` starts in round ``s_i`` with
 ``[s_k, T)`` (a live migration holds both ends for its round; a VM moved
 offline leaves at the start of its round, ``+ 1`` becomes ``+ 0``). So, per host
 and resource, one ``AddCumulative`` over these stays checks capacity during
-every round; unit intervals ``[s_i, s_i + 1)`` per hop carry the per-host,
-total, link and group limits; anti-affinity is a no-overlap of the members'
-stays on each host. With one direct route per moving VM this is the
-direct-moves model; optional routes (one presence literal each) add bounces
-and displacements. A host that only loses VMs is never checked, and an
-initially overloaded host is checked only from its first arrival on.
+every round; unit intervals ``[s_i, s_i + 1)`` per hop carry the per-host
+and total limits. The service levels (links, groups, pinned VMs) encode
+themselves (:mod:`cpplan.constraints`) on an :class:`IntervalView` of the
+hops and stays: e.g. a link is a cumulative over the hops crossing it,
+anti-affinity a no-overlap of the members' stays on each host. With one
+direct route per moving VM this is the direct-moves model; optional routes
+(one presence literal each) add bounces and displacements. A host that only
+loses VMs is never checked, and an initially overloaded host is checked only
+from its first arrival on.
 
 Solving is lexicographic (:class:`.cp_common.LexicographicModel`): least
 summed cost, then, at that cost, least makespan (the number of rounds).
@@ -32,14 +35,47 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..constraints.links import crossing
+from ..constraints import service_levels
 from .cp_common import LexicographicModel, Scaled
 
 Route = tuple[int, ...]
+
+
+class Hop(NamedTuple):
+    """One possible migration of ``vm`` from ``src`` to ``dst``: a one-round interval, when ``present``."""
+
+    interval: cp_model.IntervalVar
+    vm: int
+    src: int
+    dst: int
+    present: cp_model.IntVar  # the route's presence literal (the constant 1 for a sure move)
+
+
+class Stay(NamedTuple):
+    """``vm`` on one host during ``interval`` (it ``arrives`` there in round ``start``), when ``present``."""
+
+    interval: cp_model.IntervalVar
+    vm: int
+    arrives: bool
+    start: cp_model.IntVar | None  # None for the stay on the VM's first host
+    present: cp_model.IntVar
+
+
+@dataclass(frozen=True)
+class IntervalView:
+    """What a service level's ``encode_intervals`` sees of an :class:`IntervalModel`."""
+
+    inst: object
+    model: cp_model.CpModel
+    horizon: int
+    hops: list[Hop]
+    stays: dict[int, list[Stay]]  # host -> the stays on it (VMs outside the model not included)
+    in_model: frozenset  # the VMs that may move; the others stay put for the whole horizon
 
 
 @dataclass
@@ -66,9 +102,9 @@ class IntervalModel(LexicographicModel):
         self.choices: list[_Choice] = []
         self.by_vm: dict[int, list[_Choice]] = defaultdict(list)
         self.makespan = m.new_int_var(0, T, "makespan")
-        stays = defaultdict(list)  # host -> [(interval, vm, is_arrival, start_or_None, present)]
+        stays: dict[int, list[Stay]] = defaultdict(list)
         hops_at = defaultdict(list)  # host -> [interval]
-        self.hops: list[tuple[cp_model.IntervalVar, int, int, int]] = []  # (interval, vm, from, to)
+        self.hops: list[Hop] = []
         cost_terms = []
         for v, alternatives in routes.items():
             lits = []
@@ -92,13 +128,13 @@ class IntervalModel(LexicographicModel):
                         size = m.new_int_var(1, T, f"len{v}_{h}")
                     iv = (m.new_interval_var(start, size, end, f"on{v}_{h}") if sure else
                           m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}"))
-                    stays[h].append((iv, v, i > 0, None if i == 0 else starts[i - 1], p))
+                    stays[h].append(Stay(iv, v, i > 0, None if i == 0 else starts[i - 1], p))
                 for i in range(k):
                     iv = (m.new_fixed_size_interval_var(starts[i], 1, f"hop{v}_{i}") if sure else
                           m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}"))
                     hops_at[route[i]].append(iv)
                     hops_at[route[i + 1]].append(iv)
-                    self.hops.append((iv, v, route[i], route[i + 1]))
+                    self.hops.append(Hop(iv, v, route[i], route[i + 1], p))
                 cost_terms.append(int(scaled.cost[v]) * k * p)
                 choice = _Choice(v, route, p, starts, sure)
                 self.choices.append(choice)
@@ -107,7 +143,7 @@ class IntervalModel(LexicographicModel):
             if v in optional:  # staying put is one more choice: the whole horizon on its host
                 q = m.new_bool_var(f"stay{v}")
                 iv = m.new_optional_fixed_size_interval_var(0, T, q, f"stay{v}")
-                stays[int(inst.initial[v])].append((iv, v, False, None, q))
+                stays[int(inst.initial[v])].append(Stay(iv, v, False, None, q))
                 m.add_exactly_one([*lits, q])
             elif not sure:
                 m.add_exactly_one(lits)
@@ -116,7 +152,9 @@ class IntervalModel(LexicographicModel):
         self.cost_varies = bool(optional) or any(len(cs) > 1 for cs in self.by_vm.values())
         self._capacity(stays)
         self._concurrency(hops_at)
-        self._groups(stays)
+        view = IntervalView(inst, m, T, self.hops, stays, frozenset(self.by_vm))
+        for rule in service_levels():
+            rule.encode_intervals(view)
 
     # ------------------------------------------------------------ constraints
     def _capacity(self, stays):
@@ -163,38 +201,9 @@ class IntervalModel(LexicographicModel):
                     m.add_no_overlap(ivs)
                 else:
                     m.add_cumulative(ivs, [1] * len(ivs), limit)
-        all_hops = [iv for iv, *_ in self.hops]
+        all_hops = [hop.interval for hop in self.hops]
         if inst.total_limit is not None and len(all_hops) > inst.total_limit:
             m.add_cumulative(all_hops, [1] * len(all_hops), int(inst.total_limit))
-        if self.hops:
-            src = np.array([s for _, _, s, _ in self.hops])
-            dst = np.array([d for _, _, _, d in self.hops])
-            for link in inst.links:
-                ivs = [all_hops[i] for i in np.flatnonzero(crossing(inst, link, src, dst))]
-                if len(ivs) > link.max_migrations:
-                    m.add_cumulative(ivs, [1] * len(ivs), int(link.max_migrations))
-
-    def _groups(self, stays):
-        inst, m, T = self.inst, self.model, self.horizon
-        for g in inst.groups:
-            members = set(g.vms.tolist())
-            if g.max_migrating is not None:
-                ivs = [iv for iv, v, _, _ in self.hops if v in members]
-                if len(ivs) > g.max_migrating:
-                    m.add_cumulative(ivs, [1] * len(ivs), int(g.max_migrating))
-            if not g.anti_affinity:
-                continue
-            still = [v for v in g.vms.tolist() if v not in self.by_vm]
-            fixed_hosts = set(inst.initial[still].tolist())
-            for h, items in stays.items():
-                mine = [(iv, arrive) for iv, v, arrive, _, _ in items if v in members]
-                if not any(arrive for _, arrive in mine):
-                    continue
-                ivs = [iv for iv, _ in mine]
-                if h in fixed_hosts:
-                    ivs.append(m.new_fixed_size_interval_var(0, T, f"member_stays{h}"))
-                if len(ivs) > 1:
-                    m.add_no_overlap(ivs)
 
     # ---------------------------------------------------------------- solving
     def add_hint(self, paths: dict[int, tuple[Route, list[int]]]) -> bool:

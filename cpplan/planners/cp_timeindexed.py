@@ -9,6 +9,9 @@ no plan of at most ``T`` non-empty rounds: with ``T`` at least the number of
 migrations a plan cheaper than a known one can make, its optimum is the
 least cost over all plans, and its infeasibility proves a cost lower bound.
 Its size grows as VMs x hosts x ``T``: it is meant for small clouds.
+The service levels (:mod:`cpplan.constraints`) add themselves round by
+round, reading the model's ``vms``, ``hosts``, ``at``, ``moved``,
+``arrives`` and ``occupies``.
 
 >>> from cpplan.model import Instance
 >>> from cpplan.planners.cp_common import Budget, Scaled
@@ -25,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ..constraints import service_levels
 from .cp_common import LexicographicModel, Scaled
 
 
@@ -81,7 +85,7 @@ class TimeIndexedModel(LexicographicModel):
         for t in range(T):
             self._round(t, fixed)
 
-    def _occupies(self, v, h, t):
+    def occupies(self, v, h, t):
         """1 when v holds room on h during round t."""
         key = (v, h, t)
         if key not in self.at:
@@ -90,7 +94,8 @@ class TimeIndexedModel(LexicographicModel):
             return self.at[v, h, t + 1]
         return self.at[key] + self.at[v, h, t + 1] - self.stay[key]
 
-    def _arrives(self, v, h, t):
+    def arrives(self, v, h, t):
+        """1 when v arrives on h in round t (0 where v may never be on h)."""
         return self.at[v, h, t + 1] - self.stay[v, h, t] if (v, h, t) in self.at else 0
 
     def _round(self, t: int, fixed: np.ndarray) -> None:
@@ -98,7 +103,7 @@ class TimeIndexedModel(LexicographicModel):
         on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
         start_load = sc.demand[self.vms].T @ np.eye(inst.n_hosts, dtype=np.int64)[inst.initial[self.vms]]
         for h, vms in on.items():
-            arrivals = [self._arrives(v, h, t) for v in vms if inst.initial[v] != h or t > 0]
+            arrivals = [self.arrives(v, h, t) for v in vms if inst.initial[v] != h or t > 0]
             if not arrivals:
                 continue
             receives = m.new_bool_var(f"receives{h}_{t}")
@@ -108,7 +113,7 @@ class TimeIndexedModel(LexicographicModel):
                 cap = int(sc.capacity[h, r])
                 if cap < 0:
                     continue
-                load = sum(int(sc.demand[v, r]) * self._occupies(v, h, t) for v in vms if sc.demand[v, r])
+                load = sum(int(sc.demand[v, r]) * self.occupies(v, h, t) for v in vms if sc.demand[v, r])
                 room = cap - int(fixed[h, r])
                 overloaded = int(start_load[r, h] + fixed[h, r]) > cap
                 ct = m.add(load <= room)
@@ -119,24 +124,8 @@ class TimeIndexedModel(LexicographicModel):
         moved = [self.moved[v, t] for v in self.vms]
         if inst.total_limit is not None:
             m.add(sum(moved) <= int(inst.total_limit))
-        for link in inst.links:
-            inside = set(link.hosts.tolist())
-            crossings = []
-            for v in self.vms:
-                side = [sum(self.at[v, h, u] for h in self.hosts[v] if h in inside) for u in (t, t + 1)]
-                c = m.new_bool_var(f"cross{link.name}_{v}_{t}")
-                m.add(c >= side[0] - side[1])
-                m.add(c >= side[1] - side[0])
-                crossings.append(c)
-            m.add(sum(crossings) <= int(link.max_migrations))
-        for g in inst.groups:
-            members = [v for v in g.vms.tolist() if not inst.pinned[v]]
-            if g.max_migrating is not None:
-                m.add(sum(self.moved[v, t] for v in members) <= int(g.max_migrating))
-            if g.anti_affinity:
-                held = set(inst.initial[[v for v in g.vms.tolist() if inst.pinned[v]]].tolist())
-                for h in range(inst.n_hosts):
-                    m.add(sum(self._occupies(v, h, t) for v in members) <= (0 if h in held else 1))
+        for rule in service_levels():
+            rule.encode_round(self, t)
 
     def add_hint(self, paths: dict) -> None:
         """Hint a known plan: vm -> (route, hop rounds), rounds below the horizon."""

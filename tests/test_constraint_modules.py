@@ -1,0 +1,133 @@
+"""A new service level is one class registered in cpplan.constraints: validator, greedy and cp honour it.
+
+The rule here, "VM x never moves to host s1", is defined only in this file.
+On a swap of two full hosts, each VM must step aside through a staging host;
+with the rule, x may only use s2. (The exact planner searches with its own
+copy of the rules, not through this interface, so it is not asked here.)
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from cpplan import constraints
+from cpplan.constraints import ServiceLevel, register, service_levels
+from cpplan.model import Instance
+from cpplan.plan import Plan
+from cpplan.planners import plan
+from cpplan.planners.cp_common import Budget, Scaled
+from cpplan.planners.cp_intervals import IntervalModel
+from cpplan.planners.cp_timeindexed import TimeIndexedModel
+from cpplan.validate import validate
+
+
+class NoMoveTo(ServiceLevel):
+    """VM ``vm`` never migrates to host ``host``."""
+
+    name = "no-move-to"
+
+    def __init__(self, vm: int, host: int):
+        self.vm, self.host = vm, host
+
+    def check(self, inst, rnd) -> list[str]:
+        if not ((rnd.vms == self.vm) & (rnd.dst == self.host)).any():
+            return []
+        return [f"round {rnd.number}: VM {inst.vm_names[self.vm]} moves to {inst.host_names[self.host]}"]
+
+    def allowed(self, inst, vms, src, dst) -> np.ndarray:
+        return (vms != self.vm) | (dst != self.host)
+
+    def encode_intervals(self, view) -> None:
+        for hop in view.hops:
+            if hop.vm == self.vm and hop.dst == self.host:
+                view.model.add(hop.present == 0)
+
+    def encode_round(self, view, t: int) -> None:
+        view.model.add(view.arrives(self.vm, self.host, t) == 0)
+
+
+def swap() -> Instance:
+    """x and y swap full hosts h1 and h2; s1 and s2 are empty staging hosts."""
+    return Instance(hosts={h: {"ram": 4} for h in ("h1", "h2", "s1", "s2")},
+                    vms={"x": {"ram": 4}, "y": {"ram": 4}},
+                    initial={"x": "h1", "y": "h2"}, target={"x": "h2", "y": "h1"})
+
+
+@pytest.fixture
+def rule():
+    """The rule "x never moves to s1", registered for one test."""
+    added = register(NoMoveTo(0, 2))
+    yield added
+    constraints.ALL.remove(added)
+
+
+@contextmanager
+def unregistered(rule):
+    """The rules without ``rule`` for the duration."""
+    constraints.ALL.remove(rule)
+    try:
+        yield
+    finally:
+        constraints.ALL.append(rule)
+
+
+def moves_of(p: Plan) -> set[tuple[str, str]]:
+    return {(m["vm"], m["to"]) for r in p.rounds for m in r}
+
+
+def test_registered_rule_is_a_service_level(rule):
+    assert service_levels()[-1] is rule
+
+
+def test_validator_catches_the_rule(rule):
+    inst = swap()
+    through_s1 = Plan(status="feasible", cost=12, rounds=[
+        [{"vm": "x", "from": "h1", "to": "s1"}], [{"vm": "y", "from": "h2", "to": "h1"}],
+        [{"vm": "x", "from": "s1", "to": "h2"}]])
+    assert any("VM x moves to s1" in v for v in validate(inst, through_s1))
+    with unregistered(rule):
+        assert validate(inst, through_s1) == []
+
+
+@pytest.mark.parametrize("planner", ["greedy", "cp"])
+def test_planners_honour_the_rule(rule, planner):
+    p = plan(swap(), planner=planner, time_limit=10)   # the dispatcher validates, the rule included
+    assert p.found and p.cost == 12
+    assert ("x", "s1") not in moves_of(p)
+
+
+def test_interval_model_drops_the_routes_the_rule_forbids(rule):
+    inst = swap()
+    routes = {0: [(0, 2, 1), (0, 3, 1)], 1: [(1, 0)]}   # x through s1 or s2, y directly
+    out = IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0)
+    moves = {(v, d) for _, v, _, d in out.hops}
+    assert out.cost_proven and (0, 3) in moves and (0, 2) not in moves
+
+
+def test_interval_model_infeasible_when_the_rule_blocks_the_only_route(rule):
+    inst = swap()
+    routes = {0: [(0, 2, 1)], 1: [(1, 0)]}
+    assert IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0).hops is None
+    with unregistered(rule):
+        assert IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0).hops is not None
+
+
+def test_time_indexed_model_encodes_the_rule(rule):
+    inst = swap()
+    out = TimeIndexedModel(inst, Scaled(inst), horizon=3).run(Budget(10), seed=0)
+    assert out.cost_proven and all((v, d) != (0, 2) for _, v, _, d in out.hops)
+
+
+def test_time_indexed_model_infeasible_when_the_rule_blocks_every_detour(rule):
+    inst = swap()
+    register(NoMoveTo(0, 3))
+    register(NoMoveTo(1, 2))
+    register(NoMoveTo(1, 3))
+    try:
+        out = TimeIndexedModel(inst, Scaled(inst), horizon=3).run(Budget(10), seed=0)
+    finally:
+        del constraints.ALL[-3:]
+    assert out.hops is None
