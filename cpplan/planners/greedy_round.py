@@ -72,9 +72,10 @@ class RoundBuilder:
     def include(self, vms: np.ndarray, dst: np.ndarray) -> None:
         """Record migrations already known to belong to the round, without checking them."""
         src = self.placement[vms]
-        for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
-            for budget in self._budgets:
-                budget.take(v, s, d)
+        if self._budgets:
+            for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
+                for budget in self._budgets:
+                    budget.take(v, s, d)
         self._commit(vms, src, dst, self.inst.demand[vms])
 
     def offer(self, vms: np.ndarray, dst: np.ndarray) -> np.ndarray:
