@@ -19,7 +19,9 @@ members is offered, for the same reason.
 
 from __future__ import annotations
 
+import itertools
 import weakref
+from collections import defaultdict
 
 import numpy as np
 
@@ -75,20 +77,33 @@ class Groups(ServiceLevel):
 
     def encode_intervals(self, view) -> None:
         """``max_migrating``: a cumulative over the members' hops; anti-affinity: per host, a
-        no-overlap of the members' stays (a member that never moves stays for the whole horizon)."""
+        no-overlap of the members' stays (a member that never moves stays for the whole horizon).
+
+        Hops and stays are indexed by VM first, so each group costs the size of its members' routes.
+        """
         inst, m, T = view.inst, view.model, view.horizon
+        if not inst.groups:
+            return
+        hops_of = defaultdict(list)  # vm -> (position in the model, hop)
+        for i, hop in enumerate(view.hops):
+            hops_of[hop.vm].append((i, hop))
+        stays_of = defaultdict(list)  # vm -> (host rank, position on the host, host, stay)
+        for rank, (h, stays) in enumerate(view.stays.items()):
+            for pos, stay in enumerate(stays):
+                stays_of[stay.vm].append((rank, pos, h, stay))
         for g in inst.groups:
             members = set(g.vms.tolist())
             if g.max_migrating is not None:
-                ivs = [hop.interval for hop in view.hops if hop.vm in members]
+                ivs = [hop.interval for _, hop in sorted(x for v in members for x in hops_of.get(v, ()))]
                 if len(ivs) > g.max_migrating:
                     m.add_cumulative(ivs, [1] * len(ivs), int(g.max_migrating))
             if not g.anti_affinity:
                 continue
             still = [v for v in g.vms.tolist() if v not in view.in_model]
             fixed_hosts = set(inst.initial[still].tolist())
-            for h, stays in view.stays.items():
-                mine = [stay for stay in stays if stay.vm in members]
+            on_host = sorted((x for v in members for x in stays_of.get(v, ())), key=lambda x: x[:2])
+            for h, items in itertools.groupby(on_host, key=lambda x: x[2]):
+                mine = [stay for *_, stay in items]
                 if not any(stay.arrives for stay in mine):
                     continue
                 ivs = [stay.interval for stay in mine]
