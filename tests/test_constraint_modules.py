@@ -2,8 +2,7 @@
 
 The rule here, "VM x never moves to host s1", is defined only in this file.
 On a swap of two full hosts, each VM must step aside through a staging host;
-with the rule, x may only use s2. (The exact planner searches with its own
-copy of the rules, not through this interface, so it is not asked here.)
+with the rule, x may only use s2.
 """
 
 from __future__ import annotations
@@ -92,7 +91,7 @@ def test_validator_catches_the_rule(rule):
         assert validate(inst, through_s1) == []
 
 
-@pytest.mark.parametrize("planner", ["greedy", "cp"])
+@pytest.mark.parametrize("planner", ["greedy", "cp", "exact", "auto"])
 def test_planners_honour_the_rule(rule, planner):
     p = plan(swap(), planner=planner, time_limit=10)   # the dispatcher validates, the rule included
     assert p.found and p.cost == 12

@@ -28,9 +28,8 @@ import time
 
 import numpy as np
 
-from ..constraints import ALL, Round
+from ..constraints import ALL, Round, service_levels
 from ..constraints.capacity import fits, usage
-from ..constraints.links import crossing
 from ..plan import Plan
 
 MAX_VMS = 40  # beyond this the placement space is hopeless for exhaustive search
@@ -69,18 +68,11 @@ class _Search:
         self.inst = inst
         self.effective = inst.effective
         self.cost = inst.cost.tolist()
-        frozen = inst.pinned.copy()
-        if inst.total_limit == 0:
-            frozen[:] = True
-        for g in inst.groups:
-            if g.max_migrating == 0:
-                frozen[g.vms] = True
+        frozen = np.full(inst.n_vms, inst.total_limit == 0)
         self.movable = np.flatnonzero(~frozen).tolist()
         self.open_hosts = np.flatnonzero(inst.host_limit > 0).tolist()
-        self.closed_links = [link for link in inst.links if link.max_migrations == 0]
-        self.anti = [[g.vms.tolist() for g in inst.groups if g.anti_affinity and v in g.vms]
-                     for v in range(inst.n_vms)]
-        offline_ok = ~np.isnan(inst.offline_cost) & ~frozen
+        self.rules = service_levels()
+        offline_ok = ~np.isnan(inst.offline_cost) & ~frozen & ~inst.pinned
         self.offline_vms = np.flatnonzero(offline_ok).tolist()
         self.complete = len(self.offline_vms) <= MAX_OFFLINE_VMS
         self.batch_limit = len(self.offline_vms) if self.complete else 0
@@ -135,10 +127,13 @@ class _Search:
     def _steps(self, state):
         """Successor steps with their cost: single migrations, then offline batches."""
         load = self.inst.load(np.array(state))
+        placement = np.array(state)
+        budgets = [b for rule in self.rules if (b := rule.budget(self.inst, placement)) is not None]
         for v in self.movable:
             here = state[v]
-            for dest in self.open_hosts:
-                if dest != here and self._admits(v, here, dest, state, load):
+            for dest in self._destinations(v, here):
+                if (all(b.admits(v, here, dest) for b in budgets)
+                        and self._fits(v, dest, state, load)):
                     yield [(v, here, dest, bool(self.inst.offline[v]))], self.cost[v]
         for size in range(2, self.batch_limit + 1):
             for vms in itertools.combinations(self.offline_vms, size):
@@ -148,15 +143,18 @@ class _Search:
                     if _round_ok(self.inst, np.array(state), load, step):
                         yield step, float(self.inst.offline_cost[list(vms)].sum())
 
-    def _admits(self, v, here, dest, state, load) -> bool:
+    def _destinations(self, v, here) -> np.ndarray:
+        """Hosts VM ``v`` may migrate to from ``here`` in some round, by limits and service levels."""
         if self.inst.host_limit[here] == 0:
-            return False
-        if not fits(self._use_with(v, dest, state, load), self.effective[dest]).all():
-            return False
-        for link in self.closed_links:
-            if crossing(self.inst, link, np.array([here]), np.array([dest]))[0]:
-                return False
-        return all(state[u] != dest for members in self.anti[v] for u in members if u != v)
+            return np.zeros(0, dtype=np.int64)
+        dests = np.array([h for h in self.open_hosts if h != here], dtype=np.int64)
+        ok = np.ones(dests.size, dtype=bool)
+        for rule in self.rules:
+            ok &= rule.allowed(self.inst, np.full(dests.size, v), np.full(dests.size, here), dests)
+        return dests[ok]
+
+    def _fits(self, v, dest, state, load) -> bool:
+        return bool(fits(self._use_with(v, dest, state, load), self.effective[dest]).all())
 
     def _use_with(self, v, dest, state, load) -> np.ndarray:
         """Use of ``dest`` once ``v`` arrives (page sharing applied when the cloud has it)."""
