@@ -17,15 +17,13 @@ VMs, a few half-empty hosts as the only staging room, so direct moves deadlock.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from tables import RESULTS, command_line, run_isolated, write_results
+
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight", "deadlock")
 PLANNERS = ("greedy", "cp", "cp-cold")
 HARD = ("shuffle", "tight", "deadlock")
@@ -47,7 +45,6 @@ def run_one(family: str, hosts: int, planner: str, seed: int) -> dict:
     from cpplan.planners import check, cp
 
     if family == "deadlock":
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_greedy import deadlock_cloud
         inst = deadlock_cloud(hosts, seed)
     else:
@@ -74,15 +71,12 @@ def run_one(family: str, hosts: int, planner: str, seed: int) -> dict:
     }
 
 
-def markdown(rows: list[dict], command: str) -> str:
-    lines = [f"Greedy and cp on generated clouds (`{command}`). seconds: planning, with the",
-             "dispatcher's bounds and validation for greedy and cp; cost_per_lb, rounds_per_lb:",
-             "against the lower bounds (rounds_lb is cp's proven bound on the rounds of a least-cost",
-             "plan when it has one); variables, constraints: summed over the CP-SAT models built;",
-             "plan_from: whose plan cp returned; peak_mib: maximum resident set size of the run.", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+def preamble(command: str) -> list[str]:
+    return [f"Greedy and cp on generated clouds (`{command}`). seconds: planning, with the",
+            "dispatcher's bounds and validation for greedy and cp; cost_per_lb, rounds_per_lb:",
+            "against the lower bounds (rounds_lb is cp's proven bound on the rounds of a least-cost",
+            "plan when it has one); variables, constraints: summed over the CP-SAT models built;",
+            "plan_from: whose plan cp returned; peak_mib: maximum resident set size of the run."]
 
 
 def main(argv=None) -> int:
@@ -102,22 +96,13 @@ def main(argv=None) -> int:
     for hosts in args.sizes:
         for family in args.families:
             for planner in args.planners:
-                out = subprocess.run([sys.executable, __file__, "--one", family, str(hosts), planner,
-                                      "--seed", str(args.seed)], capture_output=True, text=True)
-                if out.returncode != 0:
-                    print(f"{family} {hosts} {planner}: failed\n{out.stderr}", file=sys.stderr)
+                row = run_isolated(__file__, [family, str(hosts), planner, "--seed", str(args.seed)],
+                                   f"{family} {hosts} {planner}")
+                if row is None:
                     continue
-                row = json.loads(out.stdout.strip().splitlines()[-1])
                 rows.append(row)
                 print(" ".join(f"{row[c]!s:>11}" for c in COLUMNS), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / f"{args.out}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    command = "python benchmarks/bench_cp.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    (RESULTS / f"{args.out}.md").write_text(markdown(rows, command.strip()))
-    print(f"wrote {RESULTS / args.out}.csv and .md")
+    write_results(RESULTS / args.out, rows, COLUMNS, preamble(command_line("bench_cp.py", argv)))
     return 0
 
 

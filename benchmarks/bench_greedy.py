@@ -16,15 +16,13 @@ migration per host per round: no VM can move until someone bounces.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from tables import RESULTS, command_line, run_isolated, write_results
+
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
 STRESS = ("deadlock",)
 COLUMNS = ("family", "hosts", "vms", "moving", "status", "valid", "seconds", "generate_seconds",
@@ -78,13 +76,10 @@ def deadlock_cloud(hosts: int, seed: int, per_host: int = 10):
                     target={vm_names[j]: host_names[target[j]] for j in moved}, limits={"host": 1})
 
 
-def markdown(rows: list[dict], command: str) -> str:
-    lines = [f"Greedy planner on generated clouds (`{command}`); seconds: planning with the",
-             "dispatcher's bounds and validation; peak_mib: maximum resident set size of the run,",
-             "generation included; cost_per_lb and rounds_per_lb: against the lower bounds.", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+def preamble(command: str) -> list[str]:
+    return [f"Greedy planner on generated clouds (`{command}`); seconds: planning with the",
+            "dispatcher's bounds and validation; peak_mib: maximum resident set size of the run,",
+            "generation included; cost_per_lb and rounds_per_lb: against the lower bounds."]
 
 
 def main(argv=None) -> int:
@@ -102,22 +97,12 @@ def main(argv=None) -> int:
     print(" ".join(f"{c:>10}" for c in COLUMNS), flush=True)
     for hosts in args.sizes:
         for family in args.families:
-            out = subprocess.run([sys.executable, __file__, "--one", family, str(hosts), "--seed",
-                                  str(args.seed)], capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"{family} {hosts}: failed\n{out.stderr}", file=sys.stderr)
+            row = run_isolated(__file__, [family, str(hosts), "--seed", str(args.seed)], f"{family} {hosts}")
+            if row is None:
                 continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)
             print(" ".join(f"{row[c]!s:>10}" for c in COLUMNS), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / f"{args.out}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    command = "python benchmarks/bench_greedy.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    (RESULTS / f"{args.out}.md").write_text(markdown(rows, command.strip()))
-    print(f"wrote {RESULTS / args.out}.csv and .md")
+    write_results(RESULTS / args.out, rows, COLUMNS, preamble(command_line("bench_greedy.py", argv)))
     return 0
 
 

@@ -20,14 +20,12 @@ writes ``benchmarks/results/service-levels.csv`` and ``service-levels.md``.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from tables import RESULTS, command_line, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
 PLANNERS = ("greedy", "cp")
 HARD = ("shuffle", "tight")
@@ -115,7 +113,7 @@ def compare(family: str, hosts: int, planners, fraction: float, seed: int, cp_li
     return rows
 
 
-def markdown(rows: list[dict], command: str, fraction: float, repeat: int) -> str:
+def preamble(command: str, fraction: float, repeat: int) -> list[str]:
     lines = [f"The price of the service levels (`{command}`): each cloud planned as generated and with",
              f"anti-affinity groups of 2-5 VMs covering {fraction:.0%} of the VMs, `max_migrating: 1`.",
              "groups, grouped_vms: how many groups and members; bound_groups: groups with two or more",
@@ -123,10 +121,8 @@ def markdown(rows: list[dict], command: str, fraction: float, repeat: int) -> st
              "target host holds another member at the start (anti-affinity makes them wait for it);",
              "*_ratio: grouped / plain (cost, rounds, seconds of planning including the dispatcher's",
              f"bounds and validation, the least of {repeat} runs); rounds_lb_grouped: the rounds lower",
-             "bound of the grouped cloud; time_limit: cp's, in seconds.", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+             "bound of the grouped cloud; time_limit: cp's, in seconds."]
+    return lines
 
 
 def warm_up(planners) -> None:
@@ -160,15 +156,8 @@ def main(argv=None) -> int:
                                args.repeat):
                 rows.append(row)
                 print(" ".join(f"{row[c]!s:>14}" for c in shown), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / f"{args.out}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    given = argv if argv is not None else sys.argv[1:]
-    command = "python benchmarks/bench_service_levels.py " + " ".join(given)
-    (RESULTS / f"{args.out}.md").write_text(markdown(rows, command.strip(), args.groups, args.repeat))
-    print(f"wrote {RESULTS / args.out}.csv and .md")
+    write_results(RESULTS / args.out, rows, COLUMNS,
+                  preamble(command_line("bench_service_levels.py", argv), args.groups, args.repeat))
     return 0
 
 

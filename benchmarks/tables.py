@@ -1,0 +1,47 @@
+"""What the benchmark scripts share: one run per subprocess, and results written as CSV + markdown.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> write_results(out / "demo", [{"a": 1, "b": None}], ("a", "b"), ["A demo table."])  # doctest: +ELLIPSIS
+wrote .../demo.csv and .md
+>>> (out / "demo.md").read_text().splitlines()[2:]
+['| a | b |', '|---|---|', '| 1 |  |']
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_isolated(script: str, args: list[str], label: str) -> dict | None:
+    """Run ``script --one ARGS`` in a fresh interpreter (so peak memory is its own); its last line is JSON."""
+    out = subprocess.run([sys.executable, script, "--one", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"{label}: failed\n{out.stderr}", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_results(stem: Path, rows: list[dict], columns, preamble: list[str]) -> None:
+    """``stem``.csv with ``columns``, and ``stem``.md: the preamble lines, then the same table."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [*preamble, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if r.get(c) is None else str(r[c]) for c in columns) + " |" for r in rows]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {stem}.csv and .md")
+
+
+def command_line(script: str, argv) -> str:
+    """The command that produced a result, as a reader would type it."""
+    given = argv if argv is not None else sys.argv[1:]
+    return f"python benchmarks/{script} {' '.join(given)}".strip()
