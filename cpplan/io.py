@@ -12,6 +12,7 @@ cpplan.errors.InputError: bad.yaml: vms.a.ram: must be a non-negative number, go
 from __future__ import annotations
 
 import collections.abc
+import errno
 import json
 import os
 import tempfile
@@ -123,13 +124,31 @@ def plan_json(plan: Plan) -> str:
     return json.dumps(plan.to_dict(), indent=1) + "\n"
 
 
-def write_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+def write_atomic(path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written.
+
+    A symlink is followed (its target is replaced), and a path that exists but
+    is no regular file (``/dev/stdout``, a pipe) is written directly. Errors
+    name ``path``, never the temporary file.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    encoding = None if isinstance(data, bytes) else "utf-8"
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        with open(path, mode, encoding=encoding) as f:
+            f.write(data)
+        return
+    if path.is_symlink():
+        path = path.resolve()
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            f.write(data)
         os.chmod(tmp, _new_file_mode())  # mkstemp makes it private (0600)
         os.replace(tmp, path)
     except BaseException:

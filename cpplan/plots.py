@@ -18,14 +18,14 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
+import io
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .io import write_atomic
 
 MIN_SECONDS = 0.001  # results.csv keeps milliseconds; faster runs are drawn at 1 ms
 MAX_HOSTS_DRAWN = 40
@@ -189,14 +189,7 @@ def _draw_migrations(ax, inst, plan, row_of: dict) -> None:
 
 
 def save_png(fig, path) -> None:
-    """Save a figure as PNG through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                               suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Save a figure as PNG, never half-written (:func:`cpplan.io.write_atomic`)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    write_atomic(path, buffer.getvalue())

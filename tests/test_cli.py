@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from shared_cases import MODELS
 from test_loader import BAD_YAML
 
 import cpplan
@@ -170,3 +171,18 @@ def test_subprocess_plan_then_validate(write_instance, tmp_path):
     assert "optimal" in run.stderr and "Traceback" not in run.stderr
     check = run_module("validate", instance, "out.json", cwd=tmp_path)
     assert check.returncode == 0 and check.stderr.startswith("valid: ") and check.stderr.count("\n") == 1
+
+
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    real.write_text("{}")
+    link.symlink_to(real)
+    args = ["plan", str(MODELS / "swap-deadlock.yaml"), "--planner", "greedy", "-q", "-o", str(link)]
+    assert main(args) == 0
+    assert link.is_symlink() and json.loads(real.read_text())["cost"] == 160
+
+
+def test_output_to_a_device_writes_through_it_and_leaves_it_a_device():
+    assert main(["plan", str(MODELS / "swap-deadlock.yaml"), "--planner", "greedy", "-q",
+                 "-o", os.devnull]) == 0
+    assert not os.path.isfile(os.devnull)
