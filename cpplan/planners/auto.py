@@ -24,6 +24,8 @@ from .cp_common import Budget, Interrupt
 
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
+EXACT_MAX_PLACEMENTS = 10**8  # hosts ** VMs: beyond, even 12 VMs can take minutes
+GREEDY_MIN_SECONDS = 1.0  # greedy's share even when exact used up the time limit
 CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
 
@@ -33,7 +35,7 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
-        if inst.n_vms <= EXACT_MAX_VMS:
+        if inst.n_vms <= EXACT_MAX_VMS and inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS:
             tried["exact"] = exact.plan(inst, time_limit=budget.share(EXACT_SHARE), seed=seed,
                                         progress=progress)
             if tried["exact"].status == "infeasible":
@@ -41,7 +43,8 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
             if tried["exact"].status == "optimal":
                 return _fewer_rounds(inst, tried, budget, seed, stop)
         if hint is None or not hint.found:
-            hint = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed, progress=progress)
+            hint = greedy.plan(inst, time_limit=max(GREEDY_MIN_SECONDS, budget.share(0.25)), seed=seed,
+                               progress=progress)
             tried["greedy"] = hint
         if not stop.requested:
             tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,

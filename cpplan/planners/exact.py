@@ -102,14 +102,13 @@ class _Search:
             self.expanded += 1
             if self.best_h is None or f - g < self.best_h[0]:
                 self.best_h = (f - g, state)
-            if self.expanded % 500 == 0:
-                if deadline is not None and time.monotonic() > deadline:
-                    self.timed_out = True
-                    return None
-                if progress and self.expanded % 20000 == 0:
-                    progress(f"exact: {self.expanded} placements explored, bound {f:g}")
-                if self.expanded >= MAX_EXPANSIONS:
-                    return None
+            if deadline is not None and time.monotonic() > deadline:
+                self.timed_out = True
+                return None
+            if progress and self.expanded % 20000 == 0:
+                progress(f"exact: {self.expanded} placements explored, bound {f:g}")
+            if self.expanded >= MAX_EXPANSIONS:
+                return None
             for step, step_cost in self._steps(state):
                 nxt = list(state)
                 for v, _, dst, _ in step:
