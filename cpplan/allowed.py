@@ -9,7 +9,8 @@ target.
 Every flexible VM also gets a default target among its allowed hosts, so
 that any planner can aim at one host: its current host when allowed (it
 need not move), else the allowed host with the most room left once the
-fixed targets are placed (largest VMs first, anti-affinity respected).
+fixed targets are placed (largest VMs first, anti-affinity respected;
+packing closely instead when spreading leaves a VM without room).
 Planners that know domains (exact) may choose better.
 
 >>> from cpplan.model import Instance
@@ -55,7 +56,12 @@ class Domains:
 
 
 def default_targets(inst, fixed: np.ndarray, src: str) -> np.ndarray:
-    """A target host per VM: ``fixed`` where the VM has one, else a roomy allowed host."""
+    """A target host per VM: ``fixed`` where the VM has one, else an allowed host with room.
+
+    Flexible VMs that must move are placed largest first on the roomiest
+    allowed host (spreading the load); when that leaves one without room,
+    again on the tightest host where each fits (packing closely).
+    """
     end = fixed.copy()
     flexible = np.flatnonzero(inst.domain_of >= 0)
     if flexible.size == 0:
@@ -63,6 +69,16 @@ def default_targets(inst, fixed: np.ndarray, src: str) -> np.ndarray:
     stays = inst.domains[inst.domain_of[flexible], inst.initial[flexible]]
     end[flexible[stays]] = inst.initial[flexible[stays]]
     must = flexible[~stays]
+    for roomiest in (True, False):
+        placed = _place(inst, end.copy(), must, roomiest)
+        if isinstance(placed, np.ndarray):
+            return placed
+    raise InputError(src, f"target.{inst.vm_names[placed]}",
+                     "no allowed host has room for it once the other targets are placed")
+
+
+def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarray | int:
+    """``end`` with every VM of ``must`` on an allowed host, or the first VM that fits none."""
     placed = np.ones(inst.n_vms, dtype=bool)
     placed[must] = False
     load = np.zeros((inst.n_hosts, len(inst.resources)))
@@ -74,10 +90,9 @@ def default_targets(inst, fixed: np.ndarray, src: str) -> np.ndarray:
         after = load[hosts] + inst.demand[v]
         ok = fits(after, inst.effective[hosts]).all(axis=1) & ~_clashes(inst, v, hosts, end, placed)
         if not ok.any():
-            raise InputError(src, f"target.{inst.vm_names[v]}",
-                             "no allowed host has room for it once the other targets are placed")
+            return int(v)
         slack = ((inst.effective[hosts] - after) / scale[hosts]).min(axis=1, initial=np.inf)
-        pick = hosts[ok][np.argmax(slack[ok])]
+        pick = hosts[ok][np.argmax(slack[ok]) if roomiest else np.argmin(slack[ok])]
         end[v], placed[v] = pick, True
         load[pick] += inst.demand[v]
     return end

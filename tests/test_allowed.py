@@ -65,6 +65,16 @@ def test_bad_partial_targets_are_bad_input(extra, message):
         cloud(**extra)
 
 
+def test_default_targets_pack_closely_when_spreading_leaves_a_vm_without_room():
+    # Spreading 3, 3, 2, 2, 2 over two hosts of 6 leaves the last 2 homeless; packing fits all.
+    inst = cpplan.Instance(hosts={"A": {"ram": 6}, "B": {"ram": 6}, "C": {"ram": 20}},
+                           vms={v: {"ram": r} for v, r in zip("pqxyz", (3, 3, 2, 2, 2), strict=True)},
+                           initial={v: "C" for v in "pqxyz"}, target={v: ["A", "B"] for v in "pqxyz"},
+                           limits={"host": 5})
+    plan = cpplan.plan(inst, planner="greedy")
+    assert plan.found and cpplan.validate(inst, plan) == []
+
+
 @st.composite
 def clouds_with_allowed_lists(draw):
     inst = draw(tiny_clouds(max_hosts=3, max_vms=4))
