@@ -46,6 +46,13 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """argparse type for a solver seed: an integer from 0 to 2**31 - 1."""
+    if not text.isdigit() or int(text) >= 2**31:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {2**31 - 1}, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cpplan", description="Plan live migrations of VMs from placement A to B.")
     parser.add_argument("--version", action="version", version=f"cpplan {__version__}")
@@ -59,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default) picks exact, greedy and cp by size and time")
     p.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="wall-clock budget for planning (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
     _add_goal_options(p, required=False)
@@ -74,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--planner", choices=PLANNERS, default="auto", help="planner that checks B is reachable")
     t.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="wall-clock budget for choosing B, and again for planning to it (default 30)")
-    t.add_argument("--seed", type=int, default=0, help="random seed for the solvers (default 0)")
+    t.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
     t.add_argument("-o", "--output", metavar="NEW_INSTANCE.yaml",
                    help="write the instance with its new target here (default: stdout, YAML)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")

@@ -84,6 +84,8 @@ def read_mapping(path, what: str = "file") -> tuple[dict, str]:
     except (yaml.YAMLError, ValueError) as e:
         raise InputError(name, "", f"invalid {'JSON' if str(path).endswith('.json') else 'YAML'}: "
                          f"{str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise InputError(name, "", "nested too deeply to read") from None
     if data is None:
         raise InputError(name, "", f"the {what} is empty")
     if not isinstance(data, dict):
@@ -117,6 +119,10 @@ def load_plan(path) -> Plan:
         raise InputError(name, "status", f"must be one of {', '.join(STATUSES)}, got {status!r}")
     if not isinstance(data.get("rounds", []), list):
         raise InputError(name, "rounds", "must be a list of rounds")
+    for key in ("cost", "lower_bound"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError(name, key, f"must be a number, got {value!r}")
     return Plan.from_dict(data)
 
 

@@ -279,7 +279,7 @@ class Instance:
         spec = _mapping(spec, src, "page_sharing")
         _unknown_keys(spec, ("ratio", "images", "resource"), src, "page_sharing.")
         resource = spec.get("resource", "ram")
-        if resource not in self.resource_index:
+        if not isinstance(resource, str) or resource not in self.resource_index:
             raise InputError(src, "page_sharing.resource", f"unknown resource {resource!r}")
         default = _fraction(spec.get("ratio", 0.0), src, "page_sharing.ratio")
         ratios = np.full(len(images), default)

@@ -186,3 +186,17 @@ def test_output_to_a_device_writes_through_it_and_leaves_it_a_device():
     assert main(["plan", str(MODELS / "swap-deadlock.yaml"), "--planner", "greedy", "-q",
                  "-o", os.devnull]) == 0
     assert not os.path.isfile(os.devnull)
+
+
+def test_a_plan_file_with_a_non_numeric_bound_is_bad_input(tmp_path, capsys):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"status": "feasible", "cost": 0, "rounds": [], "lower_bound": "x"}))
+    assert main(["show", str(MODELS / "swap-deadlock.yaml"), str(path)]) == 2
+    assert capsys.readouterr().err.strip().endswith("plan.json: lower_bound: must be a number, got 'x'")
+
+
+@pytest.mark.parametrize("value", ["-1", "99999999999999999999", "x"])
+def test_a_seed_out_of_range_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["plan", str(MODELS / "swap-deadlock.yaml"), "--seed", value])
+    assert stop.value.code == 2 and "--seed: must be an integer from 0" in capsys.readouterr().err

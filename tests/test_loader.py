@@ -119,6 +119,9 @@ BAD_YAML = [
      "overloads host h2"),
     ("target overloads cpu without ratio", CPU_TIGHT.replace("{cpu: 2.0}", "{cpu: 1.0}"), "target",
      "hold 3 cpu, capacity 2"),
+    ("page sharing resource not a name", GOOD + "page_sharing: {resource: [1]}\n",
+     "page_sharing.resource", "unknown resource"),
+    ("nested too deeply", "hosts: " + "[" * 3000 + "]" * 3000 + "\n", "", "nested too deeply"),
 ]
 
 
