@@ -51,8 +51,8 @@ class Plan:
         return self.status in ("optimal", "feasible")
 
     def to_dict(self) -> dict:
-        out = {"status": self.status, "cost": _plain(self.cost), "rounds": self.rounds,
-               "planner": self.planner, "lower_bound": _plain(self.lower_bound),
+        out = {"status": self.status, "cost": plain_number(self.cost), "rounds": self.rounds,
+               "planner": self.planner, "lower_bound": plain_number(self.lower_bound),
                "rounds_lower_bound": self.rounds_lower_bound}
         if self.reason:
             out["reason"] = self.reason
@@ -82,7 +82,7 @@ class Plan:
             named.append([_migration(inst, v, s, d, o) for v, s, d, o in zip(
                 vms.tolist(), src.tolist(), dst.tolist(), offline.tolist(), strict=True)])
             cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
-        return cls(status=status, cost=_plain(cost), rounds=named, **kw)
+        return cls(status=status, cost=plain_number(cost), rounds=named, **kw)
 
     def index_rounds(self, inst) -> list[IndexRound]:
         """The rounds as (vm, from, to) index arrays; names must be known to ``inst``."""
@@ -101,7 +101,7 @@ def _migration(inst, v: int, s: int, d: int, offline: bool) -> dict:
     return out
 
 
-def _plain(x):
+def plain_number(x):
     """Numbers as JSON likes them: integral floats become ints."""
     if x is None:
         return None

@@ -64,7 +64,8 @@ def test_pluggable_cost():
     assert inst.cost.tolist() == [1, 1, 11]
     assert small().cost.tolist() == [4, 3, 0]  # the original is untouched
     result = cpplan.plan(small(), planner="exact", cost=lambda vm: 7)
-    assert result.status == "optimal" and result.cost == 7
+    assert result.status == "optimal" and result.stats["objective"] == 7
+    assert result.cost == 3  # the plan states SPEC's cost, so any validator accepts it
 
 
 def test_cost_function_must_return_non_negative_numbers():
@@ -137,3 +138,11 @@ def test_plan_round_trip_and_index_rounds():
     (vms, src, dst), = p.index_rounds(inst)
     assert (vms.tolist(), src.tolist(), dst.tolist()) == ([1], [0], [1])
     assert cpplan.validate(inst, p) == []
+
+
+def test_a_plan_for_a_custom_cost_states_spec_cost_and_validates():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4, "disk": 100}},
+                           initial={"a": "h1"}, target={"a": "h2"})
+    plan = cpplan.plan(inst, planner="exact", cost=lambda vm: vm.demand["ram"] + vm.demand["disk"] / 10)
+    assert (plan.cost, plan.stats["objective"], plan.status) == (4, 14, "optimal")
+    assert cpplan.validate(inst, plan) == []

@@ -40,6 +40,7 @@ import yaml
 from ..errors import InputError
 from ..io import write_atomic
 from ..model import Instance
+from ..plan import plain_number
 from .cloud import RESOURCE_NAMES, Cloud, Host, Server
 
 LIVE_MIGRATABLE = ("ACTIVE", "PAUSED")
@@ -98,7 +99,7 @@ def take_snapshot(cloud: Cloud, *, hosts=None, aggregate: str | None = None,
     vms, initial = {}, {}
     for s in servers:
         vm = name_of[s.id]
-        vms[vm] = {r: _plain(x) for r, x in s.demand.items()}
+        vms[vm] = {r: plain_number(x) for r, x in s.demand.items()}
         initial[vm] = s.host
         if s.status not in LIVE_MIGRATABLE or s.migrating:
             notes.append(f"server {vm}: {s.status}{f' ({s.task_state})' if s.task_state else ''}, "
@@ -137,11 +138,11 @@ def _host_spec(state: Host, servers: list[Server], notes: list[str]) -> dict:
         capacity = inv.total - inv.reserved
         if foreign > 0:
             capacity = max(0.0, capacity - foreign / inv.allocation_ratio)
-            notes.append(f"host {state.name}: {_plain(foreign)} {r} allocated to no listed server: "
-                         f"capacity reduced to {_plain(_floor(capacity))}")
-        spec[r] = _plain(_floor(capacity))
+            notes.append(f"host {state.name}: {plain_number(foreign)} {r} allocated to no listed server: "
+                         f"capacity reduced to {plain_number(_floor(capacity))}")
+        spec[r] = plain_number(_floor(capacity))
         if inv.allocation_ratio != 1.0:
-            ratios[r] = _plain(inv.allocation_ratio)
+            ratios[r] = plain_number(inv.allocation_ratio)
     if ratios:
         spec["allocation_ratio"] = ratios
     return spec
@@ -171,11 +172,6 @@ def _groups(cloud: Cloud, name_of: dict, initial: dict, pinned: list, notes: lis
 def _floor(x: float) -> float:
     """Round down to 3 decimals: a capacity must never be read larger than it is."""
     return math.floor(x * 1000) / 1000
-
-
-def _plain(x):
-    x = float(x)
-    return int(x) if x.is_integer() else x
 
 
 def save_snapshot(snapshot: Snapshot, path) -> None:
