@@ -55,6 +55,9 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
                    f"{inst.host_names[placement[v]]}, its target is {_target_text(inst, v)}")
     if not isinstance(plan.cost, (int, float)) or not abs(plan.cost - cost) <= COST_TOLERANCE * max(1, cost):
         out.append(f"the plan states cost {plan.cost}, its migrations cost {cost:g}")
+    elif (isinstance(plan.lower_bound, (int, float))
+          and plan.lower_bound > plan.cost + COST_TOLERANCE * max(1, cost)):
+        out.append(f"the plan states lower bound {plan.lower_bound}, above its cost {plan.cost}")
     return out[:max_violations]
 
 
@@ -85,13 +88,13 @@ def _parse_round(inst, t, moves, placement, out):
         elif s is None or d is None:
             out.append(f"round {t}: VM {m['vm']} names unknown host "
                        f"{m['from'] if s is None else m['to']!r}")
+        elif v in seen:
+            out.append(f"round {t}: VM {m['vm']} migrates twice in one round")
         elif s != placement[v]:
             out.append(f"round {t}: VM {m['vm']} is on {inst.host_names[placement[v]]}, "
                        f"not {m['from']}")
         elif s == d:
             out.append(f"round {t}: VM {m['vm']} migrates from {m['from']} to itself")
-        elif v in seen:
-            out.append(f"round {t}: VM {m['vm']} migrates twice in one round")
         elif m.get("mode", "live") not in ("live", "offline"):
             out.append(f"round {t}: VM {m['vm']} has mode {m['mode']!r}, not live or offline")
         elif m.get("mode", "live") == "live" and not inst.can_live[v]:

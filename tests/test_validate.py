@@ -406,3 +406,17 @@ def test_validator_agrees_with_a_literal_reading_of_spec(case, cost_error):
     stated = true_cost + (cost_error == 0)
     found = cpplan.validate(inst, Plan("feasible", stated, rounds))
     assert (found == []) == spec_verdict(spec, rounds, stated), found
+
+
+def test_a_vm_twice_in_a_round_is_named_as_such():
+    inst = Instance(hosts={"h1": {}, "h2": {}, "h3": {}}, vms={"a": {"ram": 1}},
+                    initial={"a": "h1"}, target={"a": "h3"}, limits={"host": 2})
+    twice = Plan("feasible", 2, [[mv("a", "h1", "h2"), mv("a", "h2", "h3")]])
+    assert cpplan.validate(inst, twice)[0] == "round 1: VM a migrates twice in one round"
+
+
+def test_a_lower_bound_above_the_cost_is_caught():
+    inst = Instance(hosts={"h1": {}, "h2": {}}, vms={"a": {"ram": 1}},
+                    initial={"a": "h1"}, target={"a": "h2"})
+    claim = Plan("optimal", 1, [[mv("a", "h1", "h2")]], lower_bound=5)
+    assert cpplan.validate(inst, claim) == ["the plan states lower bound 5, above its cost 1"]
