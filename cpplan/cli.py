@@ -186,9 +186,13 @@ def summary(inst, result, seconds: float) -> str:
     gap = ""
     if result.lower_bound:
         gap = f" (lower bound {result.lower_bound:g}, +{100 * (result.cost / result.lower_bound - 1):.1f}%)"
-    return (f"{head}: cost {result.cost:g}{gap}, {result.n_rounds} rounds (lower bound "
-            f"{result.rounds_lower_bound}), {result.n_migrations} migrations of "
-            f"{int(inst.moving.sum())} VMs to move [{seconds:.2f} s]")
+    return (f"{head}: cost {result.cost:g}{gap}, {_count(result.n_rounds, 'round')} (lower bound "
+            f"{result.rounds_lower_bound}), {_count(result.n_migrations, 'migration')} of "
+            f"{_count(int(inst.moving.sum()), 'VM')} to move [{seconds:.2f} s]")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _cmd_validate(args) -> int:

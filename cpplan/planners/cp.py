@@ -356,13 +356,6 @@ def _hops_of(inst, incumbent: Plan | None) -> dict:
     return {} if incumbent is None else plan_paths(inst, incumbent.index_rounds(inst))
 
 
-def _paths_of_hops(hops: list[Hop]) -> dict:
-    by_vm = defaultdict(list)
-    for t, v, a, b in sorted(hops):
-        by_vm[v].append((t, a, b))
-    return {v: ((hs[0][1], *[b for _, _, b in hs]), [t for t, _, _ in hs]) for v, hs in by_vm.items()}
-
-
 def _merge(parts: list[list[Hop]]) -> list[Hop]:
     """Hops of independent parts, each part's rounds made dense, run side by side."""
     out = []
