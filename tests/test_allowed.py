@@ -75,6 +75,21 @@ def test_default_targets_pack_closely_when_spreading_leaves_a_vm_without_room():
     assert plan.found and cpplan.validate(inst, plan) == []
 
 
+def test_planners_that_aim_at_the_default_target_claim_no_proof_beyond_it():
+    # x may end on h2 or h3. Its default, h2 (roomiest at the end), is full until y leaves for
+    # x's own host: aiming there costs a bounce (16), while h3 takes x at once (12).
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
+                           vms={"x": {"ram": 4}, "y": {"ram": 8}}, initial={"x": "h1", "y": "h2"},
+                           target={"x": ["h2", "h3"], "y": "h1"})
+    assert inst.host_names[inst.target[0]] == "h2"
+    for planner in ("exact", "auto"):
+        found = cpplan.plan(inst, planner=planner, time_limit=10)
+        assert (found.status, found.cost) == ("optimal", 12)
+    for planner in ("greedy", "cp"):
+        found = cpplan.plan(inst, planner=planner, time_limit=10)
+        assert found.cost == 16 and found.status == "feasible" and found.lower_bound == 12
+
+
 @st.composite
 def clouds_with_allowed_lists(draw):
     inst = draw(tiny_clouds(max_hosts=3, max_vms=4))

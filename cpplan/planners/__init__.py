@@ -56,12 +56,31 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         module = importlib.import_module(f"{__name__}.{planner}")
         result = module.plan(inst, time_limit=time_limit, seed=seed, hint=hint, progress=progress)
     result.planner = result.planner or planner
+    if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
+        _without_proofs(result, lb)
     if result.lower_bound is None or result.lower_bound < lb:
         result.lower_bound = result.cost if result.status == "optimal" else lb
     result.rounds_lower_bound = max(result.rounds_lower_bound or 0, rounds_lb)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
     check(inst, result)
     return result
+
+
+def _searched_allowed_hosts(result: Plan) -> bool:
+    """Whether the proofs of ``result`` cover every allowed host of a partial target.
+
+    Only the exact search chooses among allowed hosts; greedy and cp aim at
+    each flexible VM's default target, so their bounds hold for that choice only.
+    """
+    return result.planner == "exact" or result.stats.get("tried", {}).get("exact") == "optimal"
+
+
+def _without_proofs(result: Plan, lb: float) -> None:
+    """Keep only the proofs that hold for any choice of allowed hosts: the cost lower bound."""
+    if result.status == "optimal" and result.cost > lb:
+        result.status = "feasible"
+    result.lower_bound = result.cost if result.status == "optimal" else lb
+    result.rounds_lower_bound = None
 
 
 def _in_spec_cost(inst, result: Plan) -> Plan:
