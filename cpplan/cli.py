@@ -54,6 +54,15 @@ def seed(text: str) -> int:
     return int(text)
 
 
+def _add_solver_options(parser, planner_help: str, time_help: str) -> None:
+    """--planner, --time-limit, --seed and --quiet, shared by the commands that plan."""
+    parser.add_argument("--planner", choices=PLANNERS, default="auto", help=planner_help)
+    parser.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
+                        help=time_help)
+    parser.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cpplan", description="Plan live migrations of VMs from placement A to B.")
     parser.add_argument("--version", action="version", version=f"cpplan {__version__}")
@@ -63,13 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Plan rounds of live migrations taking every VM to its target. "
                                    "Prints a summary to stderr and the plan JSON to -o (or stdout).")
     p.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
-    p.add_argument("--planner", choices=PLANNERS, default="auto",
-                   help="auto (default) picks exact, greedy and cp by size and time")
-    p.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
-                   help="wall-clock budget for planning (default 30)")
-    p.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
+    _add_solver_options(p, "auto (default) picks exact, greedy and cp by size and time",
+                        "wall-clock budget for planning (default 30)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
     _add_goal_options(p, required=False)
     p.set_defaults(run=_cmd_plan)
 
@@ -79,13 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with its target filled in. Exit codes as for plan.")
     t.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
     _add_goal_options(t, required=True)
-    t.add_argument("--planner", choices=PLANNERS, default="auto", help="planner that checks B is reachable")
-    t.add_argument("--time-limit", type=positive_seconds, default=30.0, metavar="SECONDS",
-                   help="wall-clock budget for choosing B, and again for planning to it (default 30)")
-    t.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
+    _add_solver_options(t, "planner that checks B is reachable",
+                        "wall-clock budget for choosing B, and again for planning to it (default 30)")
     t.add_argument("-o", "--output", metavar="NEW_INSTANCE.yaml",
                    help="write the instance with its new target here (default: stdout, YAML)")
-    t.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
     t.set_defaults(run=_cmd_target)
 
     v = sub.add_parser("validate", help="check a plan against an instance",
