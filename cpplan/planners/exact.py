@@ -72,6 +72,7 @@ class _Search:
         self.movable = np.flatnonzero(~frozen).tolist()
         self.open_hosts = np.flatnonzero(inst.host_limit > 0).tolist()
         self.rules = service_levels()
+        self.destinations: dict[tuple[int, int], list[int]] = {}
         offline_ok = ~np.isnan(inst.offline_cost) & ~frozen & ~inst.pinned
         self.offline_vms = np.flatnonzero(offline_ok).tolist()
         self.complete = len(self.offline_vms) <= MAX_OFFLINE_VMS
@@ -142,15 +143,18 @@ class _Search:
                     if _round_ok(self.inst, np.array(state), load, step):
                         yield step, float(self.inst.offline_cost[list(vms)].sum())
 
-    def _destinations(self, v, here) -> np.ndarray:
-        """Hosts VM ``v`` may migrate to from ``here`` in some round, by limits and service levels."""
-        if self.inst.host_limit[here] == 0:
-            return np.zeros(0, dtype=np.int64)
-        dests = np.array([h for h in self.open_hosts if h != here], dtype=np.int64)
-        ok = np.ones(dests.size, dtype=bool)
-        for rule in self.rules:
-            ok &= rule.allowed(self.inst, np.full(dests.size, v), np.full(dests.size, here), dests)
-        return dests[ok]
+    def _destinations(self, v, here) -> list[int]:
+        """Hosts VM ``v`` may migrate to from ``here`` in some round, by limits and service levels.
+
+        It depends on nothing else, so each answer is computed once per search.
+        """
+        if (v, here) not in self.destinations:
+            dests = np.array([h for h in self.open_hosts if h != here], dtype=np.int64)
+            ok = np.full(dests.size, self.inst.host_limit[here] > 0)
+            for rule in self.rules:
+                ok &= rule.allowed(self.inst, np.full(dests.size, v), np.full(dests.size, here), dests)
+            self.destinations[(v, here)] = dests[ok].tolist()
+        return self.destinations[(v, here)]
 
     def _fits(self, v, dest, state, load) -> bool:
         return bool(fits(self._use_with(v, dest, state, load), self.effective[dest]).all())
