@@ -1,7 +1,9 @@
 """The greedy planner: builds the plan round by round, fast enough for 300 000 VMs.
 
-Each round admits direct migrations (a VM straight to its target) whose
-destination has room during the round, within every limit, preferring
+Each round admits direct migrations (a VM straight to its target, or for a
+VM with several allowed hosts to the best-fitting one with room, see
+:mod:`.greedy_aim`) whose destination has room during the round, within
+every limit, preferring
 migrations that unblock others (leaving a host that a waiting VM needs),
 then those on the busiest hosts (the rounds bound is set by them). When
 nothing can move, :mod:`.greedy_deadlock` breaks the deadlock at the least
@@ -9,7 +11,8 @@ extra cost (a bounce or a displacement). A clean-up pass
 (:mod:`.greedy_cleanup`) then drops steps aside that turned out unnecessary
 and pulls migrations into earlier rounds (merging rounds where limits allow).
 
-Termination: a VM only ever migrates to its target or steps aside, and each
+Termination: a VM only ever migrates to its target (an allowed host, where it
+is done) or steps aside, and each
 VM steps aside at most ``MAX_STEPS_ASIDE`` (:mod:`.greedy_deadlock`) times, so the number of
 migrations, hence of rounds, is bounded; a round with no migration at all
 ends the search (retried a few times with other choices, then ``unknown``).
@@ -32,9 +35,10 @@ import numpy as np
 from ..bounds import cost_lower_bound, rounds_lower_bound
 from ..constraints.capacity import fits
 from ..plan import Plan
+from .greedy_aim import Aims
 from .greedy_cleanup import clean_up
 from .greedy_deadlock import break_deadlocks
-from .greedy_round import RoundBuilder
+from .greedy_round import RoundBuilder, shift_load
 
 ATTEMPTS = 4  # searches per plan (the first is unperturbed)
 ATTEMPTS_SMALL = 32  # for clouds of at most SMALL VMs, where a search takes milliseconds
@@ -92,7 +96,8 @@ class _Search:
         placement = inst.initial.copy()
         load = inst.load(placement)
         stepped_aside = np.zeros(inst.n_vms, dtype=np.int64)
-        pending = np.flatnonzero(inst.moving)
+        aims = Aims(inst)
+        pending = aims.pending(placement)
         held = np.zeros(0, dtype=np.int64)  # VMs that just made room: they stay put for one round
         while pending.size:
             if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -101,45 +106,43 @@ class _Search:
                                f"{pending.size} VMs still to move")
                 return False
             rb = RoundBuilder(inst, placement, load)
-            order = _priority(inst, placement, load, pending, self.tiebreak, stepped_aside)
+            aims.aim_waiting(pending, load, placement)
+            order = _priority(inst, placement, load, pending, aims.host, self.tiebreak, stepped_aside)
             order = order[~np.isin(order, held)]
-            rb.offer(order, inst.target[order])
+            aims.offer(rb, order)
             if rb.size == 0:
                 explore = self.jitter is not None and self.rng.random() < 0.5
                 (b, d), held = break_deadlocks(inst, rb, pending[~np.isin(pending, held)], stepped_aside,
-                                               self.jitter, make_room_first=explore)
+                                               aims, self.jitter, make_room_first=explore)
                 self.bounces, self.displacements = self.bounces + b, self.displacements + d
                 if rb.size == 0:
-                    self.reason = _stuck_reason(inst, placement, pending)
+                    self.reason = _stuck_reason(inst, placement, pending, aims.host)
                     return False
             else:
                 held = held[:0]
             vms, src, dst = rb.moves()
             self.rounds.append((vms, src, dst))
             placement[vms] = dst
-            if inst.share_ratio.size:  # shared pages: a leaving VM may free less than its size
-                load = inst.load(placement)
-            else:
-                np.subtract.at(load, src, inst.demand[vms])
-                np.add.at(load, dst, inst.demand[vms])
-            pending = np.flatnonzero(placement != inst.target)
+            shift_load(inst, load, placement, vms, src, dst)
+            pending = aims.pending(placement)
             if self.progress is not None and len(self.rounds) % 10 == 0:
                 self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")
         self.found = True
         return True
 
 
-def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.ndarray:
+def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
     """Waiting VMs in the order the round should try them.
 
-    VMs that cannot fit their target this round are left out. VMs that stepped
+    ``aim`` is the host each VM aims at (its target, or an allowed host). VMs
+    that cannot fit their aim this round are left out. VMs that stepped
     aside come last (they made room for others) and do not return to a host
     that another waiting VM cannot enter yet. First those leaving a host that
     some waiting VM cannot enter yet, then those whose two hosts have the most
     migrations still to do (relative to their limits), then a seeded random
     order.
     """
-    src, dst = placement[pending], inst.target[pending]
+    src, dst = placement[pending], aim[pending]
     waits = ~fits(load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
     blocked = np.zeros(inst.n_hosts, dtype=bool)
     blocked[dst[waits]] = True
@@ -155,8 +158,8 @@ def _priority(inst, placement, load, pending, tiebreak, stepped_aside) -> np.nda
     return pending[order[keep[order]]]
 
 
-def _stuck_reason(inst, placement, pending) -> str:
+def _stuck_reason(inst, placement, pending, aim) -> str:
     v = int(pending[0])
     return (f"no migration possible: {pending.size} VMs wait, e.g. {inst.vm_names[v]} on "
-            f"{inst.host_names[placement[v]]} for {inst.host_names[inst.target[v]]}, and no VM can step "
+            f"{inst.host_names[placement[v]]} for {inst.host_names[aim[v]]}, and no VM can step "
             f"aside to a host with room")

@@ -3,9 +3,14 @@
 1. A VM that went A->C and later C->B goes straight A->B in the later round
    when A can keep it meanwhile (every round in between that sends VMs to A
    still fits, A has a free touch and the links allow it); A->C->A vanishes.
+   A VM with several allowed hosts stops on the first allowed host it reaches
+   when that host can keep it to the end: its later migrations vanish.
 2. A migration moves one round earlier when that round still admits it
    (:class:`~.greedy_round.RoundBuilder` checks); the round it leaves only
    gets lighter, so the plan stays valid. Emptied rounds disappear.
+
+Room is counted as plain sums of demands; with page sharing that only
+over-counts (sharing never makes a set of VMs use more), so the plan stays valid.
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
@@ -21,19 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints.capacity import fits
-from .greedy_round import RoundBuilder
+from .greedy_round import RoundBuilder, shift_load
 
 MAX_SWEEPS = 4
 
 
 def clean_up(inst, rounds: list) -> tuple[list, int]:
-    """The cleaned rounds and the number of migrations dropped.
-
-    With page sharing a host's use depends on which VMs share it, which the
-    running sums here cannot follow: the rounds are then kept as they are.
-    """
-    if inst.share_ratio.size:
-        return rounds, 0
+    """The cleaned rounds and the number of migrations dropped."""
     rounds, dropped = drop_detours(inst, rounds)
     for _ in range(MAX_SWEEPS):
         before = len(rounds)
@@ -45,57 +44,91 @@ def clean_up(inst, rounds: list) -> tuple[list, int]:
 
 # ------------------------------------------------------------------ detours
 def drop_detours(inst, rounds: list) -> tuple[list, int]:
-    """Replace A->C (round i) then C->B (round j) by A->B in round j where that stays valid."""
+    """Drop the migrations of VMs that could have waited (see the module doc) where that stays valid."""
     if not rounds:
         return rounds, 0
     t_of = np.concatenate([np.full(len(v), t) for t, (v, _, _) in enumerate(rounds)]).astype(np.int64)
     vm = np.concatenate([v for v, _, _ in rounds])
-    src = np.concatenate([s for _, s, _ in rounds])
+    src = np.concatenate([s for _, s, _ in rounds]).copy()
     dst = np.concatenate([d for _, _, d in rounds])
     order = np.lexsort((t_of, vm))
-    first, second = order[:-1], order[1:]
-    pairs = vm[first] == vm[second]
+    starts = np.r_[0, np.flatnonzero(vm[order][1:] != vm[order][:-1]) + 1]
+    counts = np.diff(np.r_[starts, len(order)])
+    vms = vm[order[starts]]
+    candidates = (counts > 1) | ((inst.domain_of[vms] >= 0) & inst.at_target(inst.initial)[vms])
     if inst.groups:
         in_anti = np.zeros(inst.n_vms, dtype=bool)
-        for g in inst.groups:
-            in_anti[g.vms] |= g.anti_affinity
-        pairs &= ~in_anti[vm[first]]
-    first, second = first[pairs], second[pairs]
-    if first.size == 0:
+        in_anti[inst.member_vm[inst.group_anti[inst.member_group]]] = True
+        candidates &= ~in_anti[vms]
+    if not candidates.any():
         return rounds, 0
-    timeline = _Timeline(inst, len(rounds), t_of, vm, src, dst, np.unique(src[first]))
+    stays = np.unique(src[np.isin(vm, vms[candidates])])
+    timeline = _Timeline(inst, len(rounds), t_of, vm, src, dst, stays)
     removed = np.zeros(len(vm), dtype=bool)
-    dropped = 0
-    for m1, m2 in zip(first.tolist(), second.tolist(), strict=True):
-        if removed[m1] or removed[m2]:
-            continue
-        v, a, c, b, i, j = int(vm[m1]), int(src[m1]), int(dst[m1]), int(dst[m2]), int(t_of[m1]), int(t_of[m2])
-        if src[m2] != c or not timeline.can_stay(v, a, b, c, i, j):
-            continue
-        timeline.stay(v, a, b, c, i, j)
-        removed[m1] = True
-        dropped += 1
-        if b == a:
-            removed[m2] = True
-            dropped += 1
-        else:
-            src[m2] = a
+    for first, n in zip(starts[candidates].tolist(), counts[candidates].tolist(), strict=True):
+        moves = order[first:first + n].tolist()
+        moves = _stop_early(inst, timeline, moves, vm, src, dst, t_of, removed)
+        _skip_returns(inst, timeline, moves, vm, src, dst, t_of, removed)
     out = []
     for t in range(len(rounds)):
         keep = (t_of == t) & ~removed
         if keep.any():
             out.append((vm[keep], src[keep], dst[keep]))
-    return out, dropped
+    return out, int(removed.sum())
+
+
+def _stop_early(inst, timeline, moves, vm, src, dst, t_of, removed) -> list:
+    """A flexible VM stays on the first allowed host of its path that can keep it to the end."""
+    v = int(vm[moves[0]])
+    if inst.domain_of[v] < 0:
+        return moves
+    allowed = inst.domains[inst.domain_of[v]]
+    for k, m in enumerate(moves):
+        a = int(src[m])
+        if allowed[a] and timeline.can_keep(v, a, int(t_of[m]), timeline.n_rounds - 1):
+            for later in moves[k:]:
+                timeline.drop(v, int(src[later]), int(dst[later]), int(t_of[later]))
+                removed[later] = True
+            return moves[:k]
+    return moves
+
+
+def _skip_returns(inst, timeline, moves, vm, src, dst, t_of, removed) -> None:
+    """Replace A->C (round i) then C->B (round j) by A->B in round j, or by nothing when B is A."""
+    k = 0
+    while k + 1 < len(moves):
+        m1, m2 = moves[k], moves[k + 1]
+        v, a, c, b = int(vm[m1]), int(src[m1]), int(dst[m1]), int(dst[m2])
+        i, j = int(t_of[m1]), int(t_of[m2])
+        last = j if b != a else j - 1
+        if not (timeline.can_keep(v, a, i, last) and (b == a or timeline.can_leave(a, b, c, j))):
+            k += 1
+            continue
+        timeline.drop(v, a, c, i)
+        timeline.drop(v, c, b, j)
+        removed[m1] = True
+        if b == a:
+            removed[m2] = True
+            del moves[k:k + 2]
+        else:
+            timeline.add(v, a, b, j)
+            src[m2] = a
+            del moves[k]
 
 
 class _Timeline:
-    """Per round, for a few hosts: load at the start, arrivals, touches; per round and link: crossings."""
+    """Per round, for a few hosts: load at the start, arrivals, touches; per round and link: crossings.
+
+    Loads are plain sums of demands (an upper bound with page sharing).
+    """
 
     def __init__(self, inst, n_rounds, t_of, vm, src, dst, hosts):
-        self.inst = inst
+        self.inst, self.n_rounds = inst, n_rounds
         self.row = np.full(inst.n_hosts, -1, dtype=np.int64)
         self.row[hosts] = np.arange(len(hosts))
-        self.initial = inst.load(inst.initial)[hosts]
+        self.initial = np.zeros((len(hosts), inst.demand.shape[1]))
+        on = self.row[inst.initial] >= 0
+        np.add.at(self.initial, self.row[inst.initial[on]], inst.demand[on])
         shape = (n_rounds, len(hosts), inst.demand.shape[1])
         self.arrive, self.leave = np.zeros(shape), np.zeros(shape)
         self.arrivals = np.zeros(shape[:2], dtype=np.int64)
@@ -116,46 +149,50 @@ class _Timeline:
         change = self.arrive[:, r] - self.leave[:, r]
         return self.initial[r] + np.vstack([np.zeros((1, change.shape[1])), np.cumsum(change, axis=0)[:-1]])
 
-    def can_stay(self, v, a, b, c, i, j) -> bool:
+    def can_keep(self, v, a, i, last) -> bool:
+        """Whether host ``a``, which VM ``v`` leaves in round ``i``, can keep it through round ``last``.
+
+        Round ``i`` is checked too: a VM leaving offline did not count on ``a`` there.
+        """
         inst = self.inst
-        r, d = self.row[a], inst.demand[v]
-        last = j if b != a else j - 1
-        span = slice(i + 1, last + 1)
-        start = self._start_load(r)[span] + d
-        during = start + self.arrive[span, r]
+        r = self.row[a]
+        span = slice(i, last + 1)
+        during = self._start_load(r)[span] + self.arrive[span, r]
+        during[1:] += inst.demand[v]
         receiving = self.arrivals[span, r] > 0
-        if not fits(during[receiving], inst.effective[a]).all():
+        return bool(fits(during[receiving], inst.effective[a]).all())
+
+    def can_leave(self, a, b, c, j) -> bool:
+        """Whether round ``j`` can send a VM from ``a`` instead of ``c`` to ``b`` (touches, links)."""
+        inst = self.inst
+        if self.touches[j, self.row[a]] + 1 > inst.host_limit[a]:
             return False
-        if b != a:
-            if self.touches[j, r] + 1 > inst.host_limit[a]:
+        for k, inside in enumerate(self.inside):
+            change = int(inside[a] != inside[b]) - int(inside[c] != inside[b])
+            if self.crossings[j, k] + change > inst.links[k].max_migrations:
                 return False
-            for k, inside in enumerate(self.inside):
-                change = int(inside[a] != inside[b]) - int(inside[c] != inside[b])
-                if self.crossings[j, k] + change > inst.links[k].max_migrations:
-                    return False
         return True
 
-    def stay(self, v, a, b, c, i, j) -> None:
-        d = self.inst.demand[v]
-        self._move(a, i, leave=-d, touch=-1)
-        self._move(c, i, arrive=-d, touch=-1, arrival=-1)
-        self._move(c, j, leave=-d, touch=-1)
-        if b == a:
-            self._move(a, j, arrive=-d, touch=-1, arrival=-1)
-        else:
-            self._move(a, j, leave=d, touch=1)
-        for k, inside in enumerate(self.inside):
-            self.crossings[i, k] -= int(inside[a] != inside[c])
-            self.crossings[j, k] += int(inside[a] != inside[b]) - int(inside[c] != inside[b])
+    def drop(self, v, s, d, t) -> None:
+        """Forget the migration of VM ``v`` from ``s`` to ``d`` in round ``t``."""
+        self._change(v, s, d, t, -1)
 
-    def _move(self, host, t, arrive=0.0, leave=0.0, touch=0, arrival=0):
-        r = self.row[host]
-        if r < 0:
-            return
-        self.arrive[t, r] += arrive
-        self.leave[t, r] += leave
-        self.touches[t, r] += touch
-        self.arrivals[t, r] += arrival
+    def add(self, v, s, d, t) -> None:
+        """Count a migration of VM ``v`` from ``s`` to ``d`` in round ``t``."""
+        self._change(v, s, d, t, 1)
+
+    def _change(self, v, s, d, t, sign) -> None:
+        demand = sign * self.inst.demand[v]
+        rs, rd = self.row[s], self.row[d]
+        if rs >= 0:
+            self.leave[t, rs] += demand
+            self.touches[t, rs] += sign
+        if rd >= 0:
+            self.arrive[t, rd] += demand
+            self.touches[t, rd] += sign
+            self.arrivals[t, rd] += sign
+        for k, inside in enumerate(self.inside):
+            self.crossings[t, k] += sign * int(inside[s] != inside[d])
 
 
 # ------------------------------------------------------------------ compaction
@@ -177,9 +214,8 @@ def pull_earlier(inst, rounds: list) -> tuple[list, int]:
         rest = tuple(x[~admitted] for x in later)
         if len(rest[0]):
             v, s, d = out[-1]
-            np.subtract.at(load, s, inst.demand[v])
-            np.add.at(load, d, inst.demand[v])
             placement = placement.copy()
             placement[v] = d
+            shift_load(inst, load, placement, v, s, d)
             out.append(rest)
     return out, moved

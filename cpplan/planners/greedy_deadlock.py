@@ -1,7 +1,8 @@
 """Breaking a deadlock of the greedy planner at the least extra cost.
 
 When no VM can move straight to its target, the waiting VMs form a graph on
-hosts (an edge from a VM's host to its target). Only a *terminal* strongly
+hosts (an edge from a VM's host to the host it aims at: its target, or an
+allowed host, see :mod:`.greedy_aim`). Only a *terminal* strongly
 connected component of that graph (one that waits on nothing outside itself)
 can never resolve on its own, so each one gets breaks (one, plus one per
 ``BREAKS_PER_HOSTS`` hosts, so that large ones unwind in parallel): a VM on
@@ -9,8 +10,9 @@ one of its hosts steps aside to a staging host with slack, freeing room for
 a waiting VM. When no staging host has room, settled VMs are displaced from
 one first (:func:`_make_room`).
 The VM that steps aside is chosen by the cost function: a VM that must move
-anyway costs one extra migration (a *bounce*, A->C->B), a VM that should
-stay costs two (a *displacement*, out and back later).
+anyway costs one extra migration (a *bounce*, A->C->B), a VM that is done
+(on its target, or on an allowed host) costs two (a *displacement*, out and
+back later).
 
 >>> from cpplan.model import Instance
 >>> from cpplan.planners.greedy_round import RoundBuilder
@@ -29,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints.capacity import fits
+from .greedy_aim import Aims
 from .greedy_round import group_cumsum
 
 MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
@@ -39,21 +42,26 @@ TOLERANCE = 1e-9
 NO_HOST_AT_ALL = -2
 
 
-def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, jitter=None,
-                    make_room_first: bool = False):
+def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, aims: Aims | None = None,
+                    jitter=None, make_room_first: bool = False):
     """Add step-aside migrations to round ``rb``.
 
     ``pending`` are the VMs not on their target; ``stepped_aside`` counts per
-    VM how often it already stepped aside; on a retry, ``jitter`` (per VM,
+    VM how often it already stepped aside; ``aims`` says where each VM aims
+    (default: its target); on a retry, ``jitter`` (per VM,
     around 1) perturbs the extra costs and ``make_room_first`` tries clearing
     a staging host before stepping aside. Returns ((bounces, displacements),
     VMs to hold in place next round: they made room for a step aside).
     """
     jitter = np.ones(inst.n_vms) if jitter is None else jitter
+    aims = Aims(inst) if aims is None else aims
     nothing = np.zeros(0, dtype=np.int64)
     placement = rb.placement
+    done = aims.done(placement)
+    aimed = np.zeros(inst.n_hosts, dtype=bool)
+    aimed[aims.host[~done]] = True
     pending = pending[~inst.pinned[pending]]
-    src, dst = placement[pending], inst.target[pending]
+    src, dst = placement[pending], aims.host[pending]
     deficit = np.maximum(rb.load[dst] + inst.demand[pending] - inst.effective[dst], 0)
     blocked = ~fits(rb.load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
     if not blocked.any():
@@ -61,7 +69,7 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
         waiting = pending[stepped_aside[pending] < MAX_STEPS_ASIDE]
         waiting = waiting[np.argsort(inst.cost[waiting], kind="stable")]
         staying = np.zeros(len(waiting), dtype=bool)
-        return _step_aside(inst, rb, waiting, staying, stepped_aside, None, 1), nothing
+        return _step_aside(inst, rb, waiting, staying, stepped_aside, aimed, None, 1), nothing
     need = _smallest_need(inst, dst[blocked], deficit[blocked])
     component = _terminal_components(inst.n_hosts, src[blocked], dst[blocked])
     on_need = ~np.isnan(need[:, 0])
@@ -71,7 +79,7 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     if helpers.size == 0:
         return (0, 0), nothing
     host = placement[helpers]
-    staying = inst.target[helpers] == host
+    staying = done[helpers]
     extra = np.where(staying, 2.0, 1.0) * inst.cost[helpers]
     covers = (inst.demand[helpers] >= need[host] - TOLERANCE).all(axis=1)
     freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], TOLERANCE), posinf=1e9).min(axis=1)
@@ -85,16 +93,16 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ji
     helpers, staying, extra, comp = helpers[pick], staying[pick], extra[pick], comp[pick]
     tries = helpers[:MAKE_ROOM_TRIES], extra[:MAKE_ROOM_TRIES]
     if make_room_first:
-        made = _make_room(inst, rb, *tries, stepped_aside)
+        made = _make_room(inst, rb, *tries, stepped_aside, done)
         if made[0] != (0, 0):
             return made
-    done = _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp)
-    if done != (0, 0) or make_room_first:
-        return done, nothing
-    return _make_room(inst, rb, *tries, stepped_aside)
+    stepped = _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, comp)
+    if stepped != (0, 0) or make_room_first:
+        return stepped, nothing
+    return _make_room(inst, rb, *tries, stepped_aside, done)
 
 
-def _make_room(inst, rb, helpers, extra, stepped_aside):
+def _make_room(inst, rb, helpers, extra, stepped_aside, done):
     """No host has room for a helper: displace settled VMs from one host so a helper fits there next round.
 
     For each of a few helpers, every host is considered with its cheapest
@@ -104,7 +112,7 @@ def _make_room(inst, rb, helpers, extra, stepped_aside):
     """
     nothing = np.zeros(0, dtype=np.int64)
     placement = rb.placement
-    settled = np.flatnonzero((placement == inst.target) & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE))
+    settled = np.flatnonzero(done & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE))
     if settled.size == 0:
         return (0, 0), nothing
     settled = settled[np.lexsort((inst.cost[settled], placement[settled]))]
@@ -136,19 +144,18 @@ def _make_room(inst, rb, helpers, extra, stepped_aside):
     return (0, len(moved)), np.array(moved, dtype=np.int64)
 
 
-def _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp=None) -> tuple[int, int]:
+def _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, comp=None) -> tuple[int, int]:
     """Move helpers (in preference order) to staging hosts until each component has its quota.
 
-    With ``need`` (room wanted per host), a host counts towards the quota once
+    Staging hosts that waiting VMs aim at (``aimed``) are tried last. With
+    ``need`` (room wanted per host), a host counts towards the quota once
     its helpers together free that much; it gets no more helpers after that.
     """
     quota = np.atleast_1d(np.array(quota, dtype=np.int64)).copy()
     remaining = None if need is None else np.nan_to_num(need, nan=0.0)
     comp = np.zeros(len(helpers), dtype=np.int64) if comp is None else comp
-    blocked_target = np.zeros(inst.n_hosts, dtype=bool)
-    blocked_target[inst.target[inst.target != rb.placement]] = True
     bounces = displacements = 0
-    shortlist = _staging_shortlist(inst, rb, blocked_target)
+    shortlist = _staging_shortlist(inst, rb, aimed)
     too_big: list[np.ndarray] = []  # demands no host can take any more in this round
     for v, stay, c in zip(helpers.tolist(), staying.tolist(), comp.tolist(), strict=True):
         if quota.max() <= 0:
@@ -160,7 +167,7 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, need, quota, comp=Non
             continue
         if any((inst.demand[v] >= d).all() for d in too_big):
             continue
-        host = _staging_host(inst, rb, v, shortlist, blocked_target)
+        host = _staging_host(inst, rb, v, shortlist, aimed)
         if host == NO_HOST_AT_ALL:
             too_big.append(inst.demand[v])
         if host < 0 or not rb.offer(np.array([v]), np.array([host]))[0]:

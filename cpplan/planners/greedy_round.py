@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints import service_levels
-from ..constraints.capacity import TOLERANCE, fits
+from ..constraints.capacity import TOLERANCE, fits, usage
 
 MAX_PASSES = 40  # per chunk
 CHUNK_PER_HOST = 2  # migrations per host in a chunk of the offer
@@ -158,6 +158,36 @@ class RoundBuilder:
         self.total_left -= vms.size
         self._vms.append(vms)
         self._dst.append(dst)
+
+
+def shift_load(inst, load: np.ndarray, placement: np.ndarray, vms, src, dst) -> None:
+    """Update ``load`` (in place) for the migrations ``vms: src -> dst``; ``placement`` is after them.
+
+    Without page sharing a VM's demand moves with it. With page sharing, the
+    hosts that a VM of an image left or entered are recomputed from the VMs now
+    on them (a leaving VM may free less than its size, an arriving one take less).
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}},
+    ...                 vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}},
+    ...                 initial={"a": "h1", "b": "h1"}, page_sharing={"ratio": 0.5})
+    >>> load, after = inst.load(inst.initial), np.array([0, 1])
+    >>> shift_load(inst, load, after, np.array([1]), np.array([0]), np.array([1]))
+    >>> load.tolist()                               # 12 on h1 before: b frees only 4
+    [[8.0], [8.0]]
+    """
+    np.subtract.at(load, src, inst.demand[vms])
+    np.add.at(load, dst, inst.demand[vms])
+    if not inst.share_ratio.size:
+        return
+    shared = inst.image[vms] >= 0
+    if not shared.any():
+        return
+    hosts = np.unique(np.concatenate([src[shared], dst[shared]]))
+    touched = np.zeros(inst.n_hosts, dtype=bool)
+    touched[hosts] = True
+    here = np.flatnonzero(touched[placement])
+    load[hosts] = usage(inst, here, placement[here])[hosts]
 
 
 def within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndarray:
