@@ -11,7 +11,9 @@ that any planner can aim at one host: its current host when allowed (it
 need not move), else the allowed host with the most room left once the
 fixed targets are placed (largest VMs first, anti-affinity respected;
 packing closely instead when spreading leaves a VM without room).
-Planners that know domains (exact) may choose better.
+Planners choose better where they can: exact and cp's proving model try
+every allowed host, cp's interval models up to 16 per VM (the default and
+the roomiest).
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},

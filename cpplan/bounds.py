@@ -23,12 +23,14 @@ def cost_lower_bound(inst) -> float:
     return float(inst.cost[inst.moving].sum())
 
 
-def rounds_lower_bound(inst) -> int:
+def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
     """Rounds needed by the direct moves alone under the per-host, total, link and group limits.
 
-    A VM with several allowed targets counts only at its source: it may end anywhere allowed.
+    ``vms`` (default: every VM that must move) restricts the count to a part of
+    the cloud. A VM with several allowed targets counts only at its source: it
+    may end anywhere allowed.
     """
-    moving = np.flatnonzero(inst.moving)
+    moving = np.flatnonzero(inst.moving) if vms is None else np.asarray(vms, dtype=np.int64)
     if moving.size == 0:
         return 0
     fixed = moving[inst.domain_of[moving] < 0]
@@ -44,9 +46,10 @@ def rounds_lower_bound(inst) -> int:
         n = int(crossing(inst, link, src, dst).sum())
         if n and link.max_migrations:
             need.append(-(-n // link.max_migrations))
-    must_move = inst.moving  # computed once: the property builds a whole array per call
+    counted = np.zeros(inst.n_vms, dtype=bool)
+    counted[moving] = True
     for g in inst.groups:
-        n = int(must_move[g.vms].sum())
+        n = int(counted[g.vms].sum())
         if n and g.max_migrating:
             need.append(-(-n // g.max_migrating))
     return max(need)

@@ -3,12 +3,14 @@
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from agreement import cp_agrees_with_exact
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import tiny_clouds
 
 import cpplan
 from cpplan.plan import Plan
+from cpplan.planners import cp, cp_routes
 
 
 def cloud(**extra):
@@ -75,31 +77,54 @@ def test_default_targets_pack_closely_when_spreading_leaves_a_vm_without_room():
     assert plan.found and cpplan.validate(inst, plan) == []
 
 
-def test_planners_that_aim_at_the_default_target_claim_no_proof_beyond_it():
+def _default_target_is_a_detour():
     # x may end on h2 or h3. Its default, h2 (roomiest at the end), is full until y leaves for
     # x's own host: aiming there costs a bounce (16), while h3 takes x at once (12).
     inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
                            vms={"x": {"ram": 4}, "y": {"ram": 8}}, initial={"x": "h1", "y": "h2"},
                            target={"x": ["h2", "h3"], "y": "h1"})
     assert inst.host_names[inst.target[0]] == "h2"
-    for planner in ("exact", "auto"):
+    return inst
+
+
+def test_planners_choose_the_allowed_host_that_avoids_a_detour():
+    inst = _default_target_is_a_detour()
+    for planner in ("exact", "cp", "auto"):
         found = cpplan.plan(inst, planner=planner, time_limit=10)
         assert (found.status, found.cost) == ("optimal", 12)
-    for planner in ("greedy", "cp"):
-        found = cpplan.plan(inst, planner=planner, time_limit=10)
-        assert found.cost == 16 and found.status == "feasible" and found.lower_bound == 12
+        assert found.rounds[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
+
+
+def test_cp_claims_no_proof_beyond_the_allowed_hosts_it_tried(monkeypatch):
+    monkeypatch.setattr(cp_routes, "MAX_ENDS", 1)  # the interval models aim at the default target only
+    monkeypatch.setattr(cp, "MAX_TIME_INDEXED", 0)  # and the model that tries every host is off
+    moves = [("x", "h1", "h3"), ("y", "h2", "h1"), ("x", "h3", "h2")]  # x bounces to reach h2
+    bounce = Plan("feasible", 16, [[{"vm": v, "from": a, "to": b}] for v, a, b in moves])
+    found = cpplan.plan(_default_target_is_a_detour(), planner="cp", time_limit=10, hint=bounce)
+    assert found.stats["all_allowed_hosts"] is False
+    assert (found.status, found.cost, found.lower_bound, found.rounds_lower_bound) == ("feasible", 16, 12, 2)
 
 
 @st.composite
 def clouds_with_allowed_lists(draw):
+    """``tiny_clouds`` where some VMs may end on any of a few hosts, often none of them their own."""
     inst = draw(tiny_clouds(max_hosts=3, max_vms=4))
     hosts = list(inst.host_names)
-    target = {v: draw(st.lists(st.sampled_from(hosts), min_size=1, max_size=len(hosts), unique=True))
-              for v in inst.vm_names if draw(st.booleans())}
+    target = {}
+    for v, name in enumerate(inst.vm_names):
+        others = [h for h in hosts if h != hosts[inst.initial[v]]]
+        choices = others if others and draw(st.booleans()) else hosts
+        if draw(st.booleans()):
+            allowed = st.lists(st.sampled_from(choices), min_size=1, max_size=len(choices), unique=True)
+            target[name] = draw(allowed)
+        else:
+            target[name] = hosts[inst.target[v]]
     try:
-        return inst.replace(target=target)
+        inst = inst.replace(target=target)
     except cpplan.InputError:
-        return inst
+        assume(False)
+    assume(inst.moving.any())
+    return inst
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -112,3 +137,9 @@ def test_exact_plans_with_allowed_lists_validate_and_beat_fixed_choices(inst):
     other = cpplan.plan(fixed, planner="exact")
     if other.status == "optimal":
         assert plan.status == "optimal" and plan.cost <= other.cost
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(clouds_with_allowed_lists())
+def test_cp_finds_exacts_least_cost_with_allowed_lists(inst):
+    cp_agrees_with_exact(inst)

@@ -95,7 +95,7 @@ def test_independent_parts_run_side_by_side():
     inst = cpplan.Instance(hosts={h: {"ram": 8} for h in "abcd"},
                            vms={"x": {"ram": 4}, "y": {"ram": 4}},
                            initial={"x": "a", "y": "c"}, target={"x": "b", "y": "d"})
-    assert len(components(inst)) == 2
+    assert len(components(inst, {})) == 2
     p = cp.plan(inst, time_limit=10, warm_start=False)
     check(inst, p)
     assert p.status == "optimal" and p.n_rounds == 1 and p.stats["parts"] == 2

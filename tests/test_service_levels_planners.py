@@ -7,6 +7,7 @@ cost as exact.
 """
 
 import pytest
+from agreement import cp_agrees_with_exact
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from strategies import tiny_clouds
@@ -80,17 +81,6 @@ def test_cp_finds_exacts_least_cost(inst):
 @given(service_level_clouds(max_hosts=3, max_vms=4))
 def test_cp_finds_exacts_least_cost_with_page_sharing(inst):
     cp_agrees_with_exact(inst)
-
-
-def cp_agrees_with_exact(inst):
-    truth = cpplan.plan(inst, planner="exact", time_limit=10)
-    found = cpplan.plan(inst, planner="cp", time_limit=5)
-    assert cpplan.validate(inst, found) == []
-    if truth.status == "infeasible":
-        assert not found.found
-    else:
-        assert found.found and found.cost == truth.cost
-        assert found.lower_bound <= truth.cost + 1e-9
 
 
 def test_greedy_counts_the_shared_pages_a_leaving_vm_takes_along():

@@ -69,10 +69,12 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
 def _searched_allowed_hosts(result: Plan) -> bool:
     """Whether the proofs of ``result`` cover every allowed host of a partial target.
 
-    Only the exact search chooses among allowed hosts; greedy and cp aim at
-    each flexible VM's default target, so their bounds hold for that choice only.
+    The exact search tries every allowed host, and so does cp when each VM has
+    at most :data:`.cp_routes.MAX_ENDS` of them (``stats["all_allowed_hosts"]``);
+    otherwise a planner's bounds hold for the hosts it tried only.
     """
-    return result.planner == "exact" or result.stats.get("tried", {}).get("exact") == "optimal"
+    return (result.planner == "exact" or result.stats.get("tried", {}).get("exact") == "optimal"
+            or result.stats.get("all_allowed_hosts") is True)
 
 
 def _without_proofs(result: Plan, lb: float) -> None:

@@ -42,9 +42,9 @@ from ..bounds import rounds_lower_bound
 from ..plan import Plan
 from ..validate import validate
 from .cp_common import Budget, Interrupt, Outcome, Scaled
-from .cp_decompose import components, idle_hosts, part_hosts, rounds_bound
+from .cp_decompose import components, idle_hosts, part_hosts
 from .cp_intervals import IntervalModel
-from .cp_routes import blocking_stayers, detour_routes, direct_routes, plan_paths
+from .cp_routes import blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
 from .cp_timeindexed import TimeIndexedModel, model_size
 
 SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
@@ -87,6 +87,11 @@ class _Planner:
         self.stats: dict = {"parts": 0, "variables": 0, "constraints": 0}
         self.proven_cost_bound = 0  # scaled; from time-indexed models proven infeasible
         self.warm_start = True
+        # candidate last hosts of VMs with several allowed targets; proofs of the interval models
+        # hold for every choice only when these are all the allowed hosts
+        self.ends, self.all_ends = final_hosts(inst)
+        if self.ends:
+            self.stats["all_allowed_hosts"] = self.all_ends
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
@@ -107,6 +112,8 @@ class _Planner:
             paths = {} if best is None else plan_paths(inst, best.index_rounds(inst))
             proof = self._complete(upper, paths)
             if proof is not None and proof.hops is not None:
+                if self.ends:  # the time-indexed model lets every VM end on any allowed host
+                    self.stats["all_allowed_hosts"] |= proof.cost_proven
                 found = _Found(proof.hops, proof.cost_proven, proof.cost_bound / self.sc.cost_scale,
                                proof.rounds_bound or 0, proof.rounds_proven)
                 candidate = _better(self._plan(found), candidate)
@@ -121,7 +128,7 @@ class _Planner:
     def _by_parts(self, hint_hops) -> _Found | None:
         """Direct moves part by part; detours for the deadlocked parts."""
         inst = self.inst
-        parts = components(inst)
+        parts = components(inst, self.ends)
         self.stats["parts"] = len(parts)
         self.stats["largest_part"] = int(len(parts[0])) if parts else 0
         solved: list[list[Hop]] = []
@@ -130,8 +137,8 @@ class _Planner:
             out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
             if out is not None and out.hops is not None:
                 solved.append(out.hops)
-                rounds_bound = max(rounds_bound, out.rounds_bound or 0)
-                rounds_proven &= out.rounds_proven
+                rounds_bound = max(rounds_bound, (out.rounds_bound or 0) if self.all_ends else 0)
+                rounds_proven &= out.rounds_proven and self.all_ends
             else:
                 deadlocked.append(parts[i])
                 proven = out is not None and out.infeasible
@@ -200,7 +207,7 @@ class _Planner:
         inst = self.inst
         paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
         direct_hint = len(paths) == len(vms) and all(len(r) == 2 for r, _ in paths.values())
-        least = rounds_bound(inst, vms)
+        least = rounds_lower_bound(inst, vms)
         if direct_hint:  # greedy's rounds of this part bound the optimum: a tight horizon
             rounds = sorted({t for _, ts in paths.values() for t in ts})
             dense = {t: i for i, t in enumerate(rounds)}
@@ -215,7 +222,7 @@ class _Planner:
         for i, horizon in enumerate(horizons):
             if part_budget.left() <= 0 or self.stop.requested:
                 break
-            model = IntervalModel(inst, self.sc, direct_routes(inst, vms), horizon)
+            model = IntervalModel(inst, self.sc, direct_routes(inst, vms, self.ends), horizon)
             # the rounds bound in the model: reaching it proves the rounds optimal at once
             model.model.add(model.makespan >= min(horizon, least))
             model.add_hint(paths)
@@ -234,7 +241,7 @@ class _Planner:
         if len(vms) > MAX_DETOUR_VMS:
             self.stats["detours_skipped"] = f"{len(vms)} deadlocked VMs, more than {MAX_DETOUR_VMS}"
             return None
-        hosts = np.union1d(part_hosts(inst, vms), idle_hosts(inst))
+        hosts = np.union1d(part_hosts(inst, vms, self.ends), idle_hosts(inst, self.ends))
         allowed = np.zeros(inst.n_hosts, dtype=bool)
         allowed[hosts] = True
         mine = set(vms.tolist())
@@ -243,7 +250,8 @@ class _Planner:
         for level, (k, per_host) in enumerate(zip(STAGING, STAYERS_PER_HOST, strict=True)):
             if self.budget.left() <= 0 or self.stop.requested:
                 break
-            routes = detour_routes(inst, vms, blocking_stayers(inst, hosts, per_host), hosts, k)
+            stayers = blocking_stayers(inst, hosts, per_host)
+            routes = detour_routes(inst, vms, stayers, hosts, k, self.ends)
             for v, (route, _) in own.items():
                 routes.setdefault(v, []).append(route)
             if self.budget.left() < BUILD_SECONDS_PER_ROUTE * sum(map(len, routes.values())):
@@ -251,7 +259,7 @@ class _Planner:
                 break
             optional = frozenset(v for v in routes if not inst.moving[v])
             model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
-            model.model.add(model.makespan >= min(model.horizon, rounds_bound(inst, vms)))
+            model.model.add(model.makespan >= min(model.horizon, rounds_lower_bound(inst, vms)))
             model.add_hint(own)
             self._count(model)
             provable = self.sc.exact and model_size(inst, self._proof_horizon()) <= MAX_TIME_INDEXED
@@ -318,7 +326,7 @@ class _Planner:
         if not self.sc.exact:
             return bound
         bound = max(bound, self.proven_cost_bound / self.sc.cost_scale)
-        if self.stats.get("direct_infeasible"):  # some VM must migrate once more
+        if self.stats.get("direct_infeasible") and self.all_ends:  # some VM must migrate once more
             bound = max(bound, float(inst.cost[inst.moving].sum() + inst.cost[~inst.pinned].min()))
         return bound
 
@@ -327,7 +335,7 @@ class _Planner:
         inst = self.inst
         out = []
         for vms in parts:
-            hosts = set(part_hosts(inst, vms).tolist())
+            hosts = set(part_hosts(inst, vms, self.ends).tolist())
             mine = set(vms.tolist())
             for v, (route, ts) in hint_hops.items():
                 inside = [h in hosts for h in route]

@@ -1,7 +1,8 @@
 """Split a cloud into independent parts: connected components of hosts linked by migrations.
 
 Two moving VMs share a part when their hosts are linked by a chain of
-migrations, or when a shared limit couples them (the total limit, a network
+migrations (for a VM with several allowed targets, to any of its candidate
+last hosts), or when a shared limit couples them (the total limit, a network
 link both cross, a service group both belong to). Parts touch disjoint hosts
 and share no limit, so their plans run side by side: round ``t`` of the
 whole plan is round ``t`` of every part.
@@ -9,7 +10,7 @@ whole plan is round ``t`` of every part.
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={h: {"ram": 8} for h in "abcd"}, vms={"x": {"ram": 4}, "y": {"ram": 4}},
 ...                 initial={"x": "a", "y": "c"}, target={"x": "b", "y": "d"})
->>> [p.tolist() for p in components(inst)]
+>>> [p.tolist() for p in components(inst, {})]
 [[0], [1]]
 """
 
@@ -41,13 +42,16 @@ class _UnionFind:
             self.parent[self.find(x)] = root
 
 
-def components(inst) -> list[np.ndarray]:
-    """The moving VMs (index arrays) of each independent part, largest first."""
+def components(inst, ends: dict[int, list[int]]) -> list[np.ndarray]:
+    """The moving VMs (index arrays) of each independent part, largest first.
+
+    ``ends`` gives the candidate last hosts of VMs with several allowed targets.
+    """
     moving = np.flatnonzero(inst.moving)
     src, dst = inst.initial[moving], inst.target[moving]
     uf = _UnionFind(inst.n_hosts)
-    for s, d in zip(src.tolist(), dst.tolist(), strict=True):
-        uf.union((s, d))
+    for v, s, d in zip(moving.tolist(), src.tolist(), dst.tolist(), strict=True):
+        uf.union((s, *ends.get(v, [d])))
     if inst.total_limit is not None:
         uf.union(src)
     for link in inst.links:
@@ -60,33 +64,13 @@ def components(inst) -> list[np.ndarray]:
     return sorted(parts, key=len, reverse=True)
 
 
-def part_hosts(inst, vms: np.ndarray) -> np.ndarray:
-    """Hosts a part's VMs leave or reach."""
-    return np.unique(np.concatenate([inst.initial[vms], inst.target[vms]]))
+def part_hosts(inst, vms: np.ndarray, ends: dict[int, list[int]]) -> np.ndarray:
+    """Hosts a part's VMs leave or may reach."""
+    reach = [h for v in vms.tolist() for h in ends.get(v, ())]
+    return np.unique(np.concatenate([inst.initial[vms], inst.target[vms], np.array(reach, dtype=np.int64)]))
 
 
-def idle_hosts(inst) -> np.ndarray:
-    """Hosts no moving VM leaves or reaches."""
-    busy = np.zeros(inst.n_hosts, dtype=bool)
-    busy[inst.initial[inst.moving]] = True
-    busy[inst.target[inst.moving]] = True
-    return np.flatnonzero(~busy)
-
-
-def rounds_bound(inst, vms: np.ndarray) -> int:
-    """Rounds a part's direct moves need under the per-host, total, link and group limits."""
-    src, dst = inst.initial[vms], inst.target[vms]
-    touches = np.bincount(src, minlength=inst.n_hosts) + np.bincount(dst, minlength=inst.n_hosts)
-    busy = touches > 0
-    need = [1, int(np.max(-(-touches[busy] // np.maximum(inst.host_limit[busy], 1))))]
-    if inst.total_limit:
-        need.append(-(-len(vms) // inst.total_limit))
-    for link in inst.links:
-        n = int(crossing(inst, link, src, dst).sum())
-        if n and link.max_migrations:
-            need.append(-(-n // link.max_migrations))
-    for g in inst.groups:
-        n = int(np.isin(vms, g.vms).sum())
-        if n and g.max_migrating:
-            need.append(-(-n // g.max_migrating))
-    return max(need)
+def idle_hosts(inst, ends: dict[int, list[int]]) -> np.ndarray:
+    """Hosts no moving VM leaves or may reach."""
+    moving = np.flatnonzero(inst.moving)
+    return np.setdiff1d(np.arange(inst.n_hosts), part_hosts(inst, moving, ends))

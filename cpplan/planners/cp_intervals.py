@@ -149,7 +149,8 @@ class IntervalModel(LexicographicModel):
                 m.add_exactly_one(lits)
         self.cost = sum(cost_terms)
         self.optional = optional
-        self.cost_varies = bool(optional) or any(len(cs) > 1 for cs in self.by_vm.values())
+        self.cost_varies = bool(optional) or any(len({len(c.route) for c in cs}) > 1
+                                                 for cs in self.by_vm.values())
         self._capacity(stays)
         self._concurrency(hops_at)
         view = IntervalView(inst, m, T, self.hops, stays, frozenset(self.by_vm))

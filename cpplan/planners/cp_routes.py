@@ -1,22 +1,31 @@
 """Candidate routes for the interval model: direct moves, bounces and step-asides.
 
-A route is the tuple of hosts a VM visits, source first, target last.
+A route is the tuple of hosts a VM visits, source first, target last. A VM
+with several allowed targets has one direct route to each of its candidate
+last hosts (:func:`final_hosts`); its bounces aim at its default target.
 
 >>> from cpplan.model import Instance
 >>> import numpy as np
 >>> inst = Instance(hosts={"a": {"ram": 8}, "b": {"ram": 8}, "c": {"ram": 8}},
 ...                 vms={"x": {"ram": 4}}, initial={"x": "a"}, target={"x": "b"})
->>> direct_routes(inst, [0])
+>>> direct_routes(inst, [0], {})
 {0: [(0, 1)]}
->>> detour_routes(inst, [0], [], np.arange(3), k=2)
+>>> detour_routes(inst, [0], [], np.arange(3), 2, {})
 {0: [(0, 1), (0, 2, 1)]}
+>>> final_hosts(inst.replace(target={"x": ["b", "c"]}))
+({0: [1, 2]}, True)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..constraints.capacity import fits
 from .cp_intervals import Route
+
+# Candidate last hosts per VM with several allowed ones; past this many, cp picks the roomiest
+# and proves nothing that depends on the choice.
+MAX_ENDS = 16
 
 
 def plan_paths(inst, index_rounds) -> dict[int, tuple[Route, list[int]]]:
@@ -30,8 +39,39 @@ def plan_paths(inst, index_rounds) -> dict[int, tuple[Route, list[int]]]:
     return {v: (tuple(h), r) for v, (h, r) in paths.items()}
 
 
-def direct_routes(inst, vms) -> dict[int, list[Route]]:
-    return {int(v): [(int(inst.initial[v]), int(inst.target[v]))] for v in vms}
+def final_hosts(inst) -> tuple[dict[int, list[int]], bool]:
+    """Candidate last hosts of each VM with several allowed ones, and whether they are all of them.
+
+    The default target comes first, then up to ``MAX_ENDS - 1`` other allowed
+    hosts that take the VM, those with the most slack first.
+    """
+    k = MAX_ENDS
+    flexible = np.flatnonzero(inst.domain_of >= 0)
+    out: dict[int, list[int]] = {}
+    complete = True
+    if flexible.size == 0:
+        return out, complete
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.nan_to_num((slack(inst) / inst.effective).min(axis=1), nan=1.0, posinf=1.0)
+    for d in np.unique(inst.domain_of[flexible]).tolist():
+        hosts = np.flatnonzero(inst.domains[d] & (inst.host_limit > 0))
+        complete &= hosts.size <= k
+        hosts = hosts[np.argsort(-score[hosts], kind="stable")][:4 * k]
+        members = flexible[inst.domain_of[flexible] == d]
+        fit = fits(inst.demand[members][:, None, :], inst.effective[hosts][None, :, :]).all(axis=2)
+        for v, ok in zip(members.tolist(), fit, strict=True):
+            default = int(inst.target[v])
+            out[v] = [default, *[h for h in hosts[ok].tolist() if h != default][:k - 1]]
+    return out, complete
+
+
+def direct_routes(inst, vms, ends: dict[int, list[int]]) -> dict[int, list[Route]]:
+    """One route per VM and candidate last host (``ends``; the target for a VM absent from it)."""
+    out = {}
+    for v in vms:
+        a = int(inst.initial[v])
+        out[int(v)] = [(a, b) for b in ends.get(int(v), [int(inst.target[v])]) if b != a]
+    return out
 
 
 def slack(inst) -> np.ndarray:
@@ -52,18 +92,25 @@ def staging_hosts(inst, v: int, hosts: np.ndarray, room: np.ndarray, k: int) -> 
     return hosts[fits][order].tolist()
 
 
-def detour_routes(inst, vms, stayers, hosts: np.ndarray, k: int) -> dict[int, list[Route]]:
-    """Direct routes plus bounces through ``k`` staging hosts for ``vms``; step-asides for ``stayers``."""
+def detour_routes(inst, vms, stayers, hosts: np.ndarray, k: int,
+                  ends: dict[int, list[int]]) -> dict[int, list[Route]]:
+    """Direct routes plus bounces through ``k`` staging hosts for ``vms``; step-asides for ``stayers``.
+
+    A stayer with several allowed hosts may also move to one of its ``ends`` among ``hosts``.
+    """
     room = slack(inst)
-    out = direct_routes(inst, vms)
+    inside = np.zeros(inst.n_hosts, dtype=bool)
+    inside[hosts] = True
+    out = direct_routes(inst, vms, ends)
     for v in vms:
-        a, b = out[int(v)][0]
+        a, b = int(inst.initial[v]), int(inst.target[v])
         out[int(v)] += [(a, c, b) for c in staging_hosts(inst, int(v), hosts, room, k)]
     for v in stayers:
         a = int(inst.initial[v])
-        asides = [(a, c, a) for c in staging_hosts(inst, int(v), hosts, room, k)]
-        if asides:
-            out[int(v)] = asides
+        moves = [(a, c, a) for c in staging_hosts(inst, int(v), hosts, room, k)]
+        moves += [(a, b) for b in ends.get(int(v), []) if b != a and inside[b]]
+        if moves:
+            out[int(v)] = moves
     return out
 
 

@@ -4,7 +4,8 @@
 is placement A, ``t = T`` placement B); ``stay[v, h, t]`` says it stays on
 ``h`` through round ``t``. During round ``t`` a live VM occupies both hosts
 (``at[t] + at[t+1] - stay``), one moved offline only the host it ends on.
-Every VM but the pinned ones may go anywhere it fits, so the model misses
+Every VM but the pinned ones may go anywhere it fits (and end on any of its
+allowed hosts, when it has several), so the model misses
 no plan of at most ``T`` non-empty rounds: with ``T`` at least the number of
 migrations a plan cheaper than a known one can make, its optimum is the
 least cost over all plans, and its infeasibility proves a cost lower bound.
@@ -56,10 +57,13 @@ class TimeIndexedModel(LexicographicModel):
             a, b = int(inst.initial[v]), int(inst.target[v])
             hosts = sorted({a, b, *np.flatnonzero(fits_alone[i]).tolist()})
             self.hosts[v] = hosts
+            allowed = inst.domains[inst.domain_of[v]] if inst.domain_of[v] >= 0 else None
             for t in range(T + 1):
                 for h in hosts:
-                    if t == 0 or t == T:
+                    if t == 0 or (t == T and allowed is None):
                         self.at[v, h, t] = m.new_constant(int(h == (a if t == 0 else b)))
+                    elif t == T and not allowed[h]:
+                        self.at[v, h, t] = m.new_constant(0)
                     else:
                         self.at[v, h, t] = m.new_bool_var(f"at{v}_{h}_{t}")
                 m.add_exactly_one(self.at[v, h, t] for h in hosts)
@@ -136,9 +140,11 @@ class TimeIndexedModel(LexicographicModel):
                 while i < len(rounds) and rounds[i] < t:
                     i += 1
                 where.append(route[i])
-            for t in range(1, self.horizon):
+            last = self.horizon + (self.inst.domain_of[v] >= 0)  # a chosen last host is a variable too
+            for t in range(1, last):
                 for h in self.hosts[v]:
-                    self.model.add_hint(self.at[v, h, t], where[t] == h)
+                    if t < self.horizon or self.inst.domains[self.inst.domain_of[v], h]:
+                        self.model.add_hint(self.at[v, h, t], where[t] == h)
 
     def extract(self, solver) -> list[tuple[int, int, int, int]]:
         hops = []
