@@ -196,3 +196,90 @@ def test_touch_ranking_matches_a_plain_count(moves, slots):
         seen[s] += 1
         seen[d] += 1
     assert within_slots(src, dst, np.array(slots)).tolist() == expected
+
+
+# ------------------------------------------------------------------ allowed hosts
+@st.composite
+def clouds_with_allowed_hosts(draw, sharing=False):
+    """Tiny clouds (service levels at random) where some VMs may end on any of a few hosts."""
+    inst = draw(tiny_clouds(service_levels=draw(st.booleans()), sharing=sharing))
+    hosts = list(inst.host_names)
+    target = {}
+    for v, name in enumerate(inst.vm_names):
+        if draw(st.booleans()):
+            allowed = st.lists(st.sampled_from(hosts), min_size=1, max_size=len(hosts), unique=True)
+            target[name] = draw(allowed)
+        else:
+            target[name] = hosts[inst.target[v]]
+    try:
+        return inst.replace(target=target)
+    except cpplan.InputError:
+        return inst
+
+
+def test_greedy_takes_an_allowed_host_with_room_instead_of_bouncing_to_the_default_target():
+    # x may end on h2 or h3; h2 (its default) is full until y leaves for x's host, h3 has room now.
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
+                           vms={"x": {"ram": 4}, "y": {"ram": 8}}, initial={"x": "h1", "y": "h2"},
+                           target={"x": ["h2", "h3"], "y": "h1"})
+    plan = greedy(inst)
+    assert plan.cost == 12 and plan.stats["bounces"] == 0
+    assert plan.rounds[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
+
+
+def test_a_drained_vm_moves_once_to_the_tightest_host_where_it_fits():
+    hosts = {"d": {"ram": 8}, "roomy": {"ram": 16}, "snug": {"ram": 6}, "tiny": {"ram": 2}}
+    inst = cpplan.Instance(hosts=hosts, vms={"a": {"ram": 4}, "s": {"ram": 2}},
+                           initial={"a": "d", "s": "snug"}, drain=["d"])
+    assert inst.host_names[inst.target[0]] == "roomy"
+    plan = greedy(inst)
+    assert plan.rounds == [[{"vm": "a", "from": "d", "to": "snug"}]]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.booleans().flatmap(lambda sharing: clouds_with_allowed_hosts(sharing=sharing)))
+def test_greedy_plans_with_allowed_hosts_validate_and_never_beat_exact(inst):
+    plan = greedy(inst)
+    exact = cpplan.plan(inst, planner="exact")
+    if plan.found and exact.status == "optimal":
+        assert plan.cost >= exact.cost
+    if exact.status == "infeasible":
+        assert not plan.found
+
+
+def test_clean_up_stops_a_flexible_vm_on_the_first_allowed_host_that_keeps_it():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                           vms={"a": {"ram": 4}}, initial={"a": "h1"}, target={"a": ["h2", "h3"]})
+
+    def step(v, s, d):
+        return (np.array([v]), np.array([s]), np.array([d]))
+
+    rounds, dropped = clean_up(inst, [step(0, 0, 1), step(0, 1, 2)])
+    assert dropped == 1 and [(v.tolist(), s.tolist(), d.tolist()) for v, s, d in rounds] == [([0], [0], [1])]
+
+
+# ------------------------------------------------------------------ page sharing
+def test_clean_up_drops_a_detour_that_fits_only_thanks_to_page_sharing():
+    # a leaves h1 and comes back through h3; c arrives on h1 meanwhile: a, b, c fit h1 (14) only
+    # because a and b share half their pages (8 + 8 - 4 + 2 = 14).
+    inst = cpplan.Instance(hosts={"h1": {"ram": 14}, "h2": {"ram": 10}, "h3": {"ram": 8}},
+                           vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"},
+                                "c": {"ram": 2}},
+                           initial={"a": "h1", "b": "h1", "c": "h2"}, target={"a": "h2", "c": "h1"},
+                           page_sharing={"ratio": 0.5})
+
+    def step(v, s, d):
+        return (np.array([v]), np.array([s]), np.array([d]))
+
+    rounds, dropped = clean_up(inst, [step(0, 0, 2), step(2, 1, 0), step(0, 2, 1)])
+    plan = cpplan.Plan.from_index_rounds(inst, rounds, "feasible")
+    assert dropped == 1 and cpplan.validate(inst, plan) == []
+    assert plan.cost == 10
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(tiny_clouds(service_levels=True, sharing=True))
+def test_greedy_plans_with_page_sharing_validate_after_clean_up(inst):
+    plan = greedy(inst)
+    if plan.found:
+        assert plan.cost >= plan.lower_bound

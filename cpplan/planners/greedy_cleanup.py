@@ -9,8 +9,10 @@
    (:class:`~.greedy_round.RoundBuilder` checks); the round it leaves only
    gets lighter, so the plan stays valid. Emptied rounds disappear.
 
-Room is counted as plain sums of demands; with page sharing that only
-over-counts (sharing never makes a set of VMs use more), so the plan stays valid.
+Room is counted as plain sums of demands. With page sharing that only
+over-counts (sharing never makes a set of VMs use more); where the sums say
+no, the host is replayed with the exact rule
+(:func:`cpplan.constraints.capacity.usage`).
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.capacity import fits
+from ..constraints.capacity import fits, usage
 from .greedy_round import RoundBuilder, shift_load
 
 MAX_SWEEPS = 4
@@ -63,8 +65,8 @@ def drop_detours(inst, rounds: list) -> tuple[list, int]:
     if not candidates.any():
         return rounds, 0
     stays = np.unique(src[np.isin(vm, vms[candidates])])
-    timeline = _Timeline(inst, len(rounds), t_of, vm, src, dst, stays)
     removed = np.zeros(len(vm), dtype=bool)
+    timeline = _Timeline(inst, len(rounds), (vm, src, dst, t_of, removed), stays)
     for first, n in zip(starts[candidates].tolist(), counts[candidates].tolist(), strict=True):
         moves = order[first:first + n].tolist()
         moves = _stop_early(inst, timeline, moves, vm, src, dst, t_of, removed)
@@ -119,11 +121,13 @@ def _skip_returns(inst, timeline, moves, vm, src, dst, t_of, removed) -> None:
 class _Timeline:
     """Per round, for a few hosts: load at the start, arrivals, touches; per round and link: crossings.
 
-    Loads are plain sums of demands (an upper bound with page sharing).
+    Loads are plain sums of demands (an upper bound with page sharing). ``moves``
+    are the plan's (vm, src, dst, round, removed) arrays, kept up to date by the caller.
     """
 
-    def __init__(self, inst, n_rounds, t_of, vm, src, dst, hosts):
-        self.inst, self.n_rounds = inst, n_rounds
+    def __init__(self, inst, n_rounds, moves, hosts):
+        self.inst, self.n_rounds, self.moves = inst, n_rounds, moves
+        vm, src, dst, t_of, _ = moves
         self.row = np.full(inst.n_hosts, -1, dtype=np.int64)
         self.row[hosts] = np.arange(len(hosts))
         self.initial = np.zeros((len(hosts), inst.demand.shape[1]))
@@ -160,7 +164,27 @@ class _Timeline:
         during = self._start_load(r)[span] + self.arrive[span, r]
         during[1:] += inst.demand[v]
         receiving = self.arrivals[span, r] > 0
-        return bool(fits(during[receiving], inst.effective[a]).all())
+        if fits(during[receiving], inst.effective[a]).all():
+            return True
+        return bool(inst.share_ratio.size) and self._keeps_with_sharing(v, a, i, last)
+
+    def _keeps_with_sharing(self, v, a, i, last) -> bool:
+        """:meth:`can_keep` by replaying host ``a`` with page sharing (VMs leaving offline still counted)."""
+        inst = self.inst
+        vm, src, dst, t_of, removed = self.moves
+        touching = np.flatnonzero(~removed & ((src == a) | (dst == a)) & (t_of <= last))
+        touching = touching[np.argsort(t_of[touching], kind="stable")]
+        on = set(np.flatnonzero(inst.initial == a).tolist())
+        for t in np.unique(t_of[touching]).tolist():
+            now = touching[t_of[touching] == t]
+            arriving = set(vm[now][dst[now] == a].tolist())
+            if t >= i and arriving:
+                present = np.array(sorted(on | arriving | {v}))
+                use = usage(inst, present, np.full(len(present), a))[a]
+                if not fits(use, inst.effective[a]).all():
+                    return False
+            on = (on - set(vm[now][src[now] == a].tolist())) | arriving
+        return True
 
     def can_leave(self, a, b, c, j) -> bool:
         """Whether round ``j`` can send a VM from ``a`` instead of ``c`` to ``b`` (touches, links)."""
