@@ -16,9 +16,18 @@ GOALS = ("consolidate", "rebalance", "evacuate")
 
 @dataclass
 class Choice:
-    """A goal's answer: the placement, its proof status and the goal's lower bound."""
+    """A goal's answer: the placement, its proof status and the goal's lower bound.
+
+    ``gap`` is the proven relative gap of the second objective (migration cost at the best host
+    count, the spread...) when the goal itself is proven, else None; ``stopped`` says why the
+    search ended before its time limit: "gap" (within the gap limit), "stall" (no improvement
+    for a while), "windows" (windows in a row without improvement), "bound" (at the lower bound),
+    or "" (a proof, or the time limit).
+    """
 
     placement: np.ndarray
     proven: bool
     bound: float
     stats: dict = field(default_factory=dict)
+    gap: float | None = None
+    stopped: str = ""

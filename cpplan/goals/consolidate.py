@@ -29,9 +29,10 @@ import numpy as np
 
 from ..constraints.capacity import fits
 from . import Choice
-from .metrics import hosts_lower_bound, migration
+from .metrics import emptying_cost_bound, hosts_lower_bound, migration
 from .packing import Packer, size_order
 from .placement import Window, anti_affinity_mates, movable_vms, receiving_hosts, receiving_limit, weighted
+from .stopping import GAP_LIMIT, Stage, improved, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
@@ -105,24 +106,43 @@ def first_fit_decreasing(inst) -> np.ndarray:
     return place
 
 
-def _improve_full(inst, base, ints_headroom, move_weight, max_cost, max_moves, time_limit, seed):
-    """One CP-SAT model over the whole cloud; returns (placement, proven, hosts bound)."""
-    w = Window(inst, base, np.arange(inst.n_hosts), headroom=ints_headroom, max_cost=max_cost,
+def _improve_full(inst, base, headroom, move_weight, max_cost, max_moves, hosts_bound, time_limit, seed):
+    """One CP-SAT model over the whole cloud, stopped once the cost is within the gap limit of
+    :func:`objective_bound`; returns the solution and its host-count bound."""
+    w = Window(inst, base, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
                max_moves=max_moves)
     hosts = sum(w.host_used(h) for h in range(inst.n_hosts))
-    sol = w.solve_lex([objective(w, hosts, move_weight)], time_limit, seed)
-    if sol.placement is None:
-        return base, False, 0
-    bound = int(sol.bound // w.cost_span) if move_weight is None else 0
-    return sol.placement, sol.status == "optimal", bound
+    span = w.cost_span if lexicographic(w, move_weight) else None
+    stage = Stage(objective(w, hosts, move_weight), span=span,
+                  lower=objective_bound(w, hosts_bound, move_weight), patience=patience_for(time_limit))
+    sol = w.solve_lex([stage], time_limit, seed)
+    bound = int(sol.bound // span) if sol.placement is not None and span else 0
+    return sol, bound
 
 
-def objective(w: Window, hosts, move_weight):
-    """``hosts + W * cost``, or, without a weight, fewest hosts then least cost as one expression."""
-    cost = w.moved_cost()
-    ratio = None if move_weight is None else move_weight / w.ints.cost_scale
-    first, second = weighted(hosts, cost, ratio)
+def lexicographic(w: Window, move_weight) -> bool:
+    """Whether :func:`objective` is fewest hosts then least cost (not a weighted sum)."""
+    return weighted(0, 0, _ratio(w, move_weight))[1] is not None
+
+
+def _ratio(w: Window, move_weight):
+    return None if move_weight is None else move_weight / w.ints.cost_scale
+
+
+def objective(w: Window, hosts, move_weight, cost=None):
+    """``hosts + W * cost``, or, without a weight, fewest hosts then least cost as one expression;
+    ``cost`` (default: the window's migration cost) may be a number, to evaluate a bound."""
+    first, second = weighted(hosts, w.moved_cost() if cost is None else cost, _ratio(w, move_weight))
     return first if second is None else first * w.cost_span + second
+
+
+def objective_bound(w: Window, hosts_bound: int, move_weight) -> float:
+    """A proven lower bound on :func:`objective` over the whole cloud: the least, over host counts
+    from ``hosts_bound`` up, of that count with the least cost of emptying enough hosts."""
+    inst = w.inst
+    in_use = int(np.unique(inst.initial).size)
+    return min(objective(w, h, move_weight, emptying_cost_bound(inst, h, w.ints.cost))
+               for h in range(hosts_bound, max(hosts_bound, in_use) + 1))
 
 
 def _window_hosts(inst, place, movable, rng, size: int = 24) -> np.ndarray:
@@ -154,13 +174,14 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             best = place
     stats = {"heuristic_hosts": int(np.unique(best).size)}
     bound = hosts_lower_bound(inst)
-    proven = False
+    proven, gap, stopped = False, None, ""
     left = time_limit - (time.perf_counter() - started)
     if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
-        place, proven, cp_bound = _improve_full(inst, best, headroom, move_weight, max_cost, max_moves,
-                                                left, seed)
-        if score(inst, place, move_weight) <= score(inst, best, move_weight):
-            best = place
+        sol, cp_bound = _improve_full(inst, best, headroom, move_weight, max_cost, max_moves, bound, left,
+                                      seed)
+        if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
+                score(inst, best, move_weight):
+            best, proven, gap, stopped = sol.placement, sol.status == "optimal", sol.gap, sol.stopped
         bound = max(bound, cp_bound) if headroom == 0 and max_cost is None and max_moves is None \
             else bound
     else:
@@ -173,13 +194,22 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
             used = sum(w.host_used(h) for h in hosts.tolist())
             budget = min(2.0, deadline - time.perf_counter() - 0.3)
-            sol = w.solve_lex([objective(w, used, move_weight)], budget, seed + windows)
+            span = w.cost_span if lexicographic(w, move_weight) else None
+            stage = Stage(objective(w, used, move_weight), span=span, patience=patience_for(budget))
+            sol = w.solve_lex([stage], budget, seed + windows, presolve=False)
             windows += 1
             stale += 1
             if sol.placement is not None and \
                     score(inst, sol.placement, move_weight) <= score(inst, best, move_weight):
-                if score(inst, sol.placement, move_weight) < score(inst, best, move_weight):
+                if improved(score(inst, sol.placement, move_weight), score(inst, best, move_weight)):
                     stale = 0
                 best = sol.placement
         stats["windows"] = windows
-    return Choice(best, proven, float(bound), stats)
+        stopped = "bound" if np.unique(best).size <= bound else "windows" if stale >= STALE_WINDOWS else ""
+        if move_weight is None and np.unique(best).size <= bound:
+            least = emptying_cost_bound(inst, bound)
+            cost = migration(inst, best)[0]
+            gap = (cost - least) / cost if cost > 0 else 0.0
+            proven = gap <= 0
+    stats["gap_limit"] = GAP_LIMIT
+    return Choice(best, proven, float(bound), stats, gap, stopped)

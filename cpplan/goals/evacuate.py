@@ -32,6 +32,7 @@ from .metrics import ideal_utilisation, migration
 from .packing import Packer, size_order
 from .placement import Window, movable_vms, receiving_hosts, receiving_limit
 from .rebalance import balance_objectives, score
+from .stopping import GAP_LIMIT
 
 CANDIDATES = 40         # candidate hosts per drained VM in the CP model
 FULL_MODEL_LIMIT = 40_000
@@ -93,13 +94,15 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
     best = worst_fit(inst, drained, limit)
     stats = {"direct_fit": best is not None}
     kw = dict(headroom=headroom, max_cost=max_cost, max_moves=max_moves, forbid=drained)
+    gap, stopped = None, ""
     if on.size:
         w = Window(inst, best if best is not None else inst.initial, np.arange(inst.n_hosts),
                    vms=on, candidates=CANDIDATES, **kw)
-        sol = w.solve_lex(balance_objectives(w, w.base, move_weight, cost_first),
-                          deadline - time.perf_counter(), seed)
+        left = deadline - time.perf_counter()
+        sol = w.solve_lex(balance_objectives(w, w.base, move_weight, left, cost_first,
+                                             cost_low=int(w.ints.cost[on].sum())), left, seed, presolve=False)
         if sol.placement is not None and (best is None or _better(inst, sol.placement, best, move_weight)):
-            best = sol.placement
+            best, gap, stopped = sol.placement, sol.gap, sol.stopped
         if best is None:
             best = _with_receivers(inst, drained, move_weight, deadline, seed, kw)
     if best is None:
@@ -107,7 +110,8 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
                          "within the time limit and budgets")
     stats["cost_of_drained"] = float(inst.cost[on].sum())
     proven = migration(inst, best)[0] <= stats["cost_of_drained"] + 1e-9 and move_weight is None
-    return Choice(best, False, ideal_utilisation(inst, drained), {**stats, "least_cost": proven})
+    return Choice(best, False, ideal_utilisation(inst, drained), {**stats, "least_cost": proven,
+                                                                   "gap_limit": GAP_LIMIT}, gap, stopped)
 
 
 def _better(inst, a, b, move_weight) -> bool:
@@ -129,6 +133,8 @@ def _with_receivers(inst, drained, move_weight, deadline, seed, kw):
     receivers = others[np.argsort(util[others], kind="stable")][:room]
     hosts = np.union1d(drained, receivers)
     w = Window(inst, inst.initial, hosts, **kw)
-    sol = w.solve_lex(balance_objectives(w, inst.initial, move_weight, move_weight is None),
-                      deadline - time.perf_counter(), seed)
+    left = deadline - time.perf_counter()
+    on = np.flatnonzero(np.isin(inst.initial, drained))
+    sol = w.solve_lex(balance_objectives(w, inst.initial, move_weight, left, move_weight is None,
+                                         cost_low=int(w.ints.cost[on].sum())), left, seed)
     return sol.placement

@@ -11,8 +11,8 @@ do not count.
 ...                 initial={"a": "h1", "b": "h1"})
 >>> utilisation(inst, inst.initial).tolist()
 [1.0, 0.0]
->>> ideal_utilisation(inst), hosts_lower_bound(inst)
-(0.5, 1)
+>>> ideal_utilisation(inst), hosts_lower_bound(inst), emptying_cost_bound(inst, 1)
+(0.5, 1, 0.0)
 >>> summary(inst, inst.initial)["hosts_used"]
 1
 """
@@ -77,6 +77,24 @@ def hosts_lower_bound(inst) -> int:
         need = max(need, int(must.sum()) + extra)
     groups = [g.vms.size for g in inst.groups if g.anti_affinity]
     return max([need, *groups, 1 if inst.n_vms else 0])
+
+
+def emptying_cost_bound(inst, hosts: int, cost: np.ndarray | None = None) -> float:
+    """A proven lower bound on the migration cost of any placement using at most ``hosts`` hosts:
+    every VM of an emptied host moves, and at least (hosts in use in A) - ``hosts`` hosts must be
+    emptied, so at least the cheapest of them to empty (hosts holding a VM that cannot move do
+    not count). ``cost`` replaces the VMs' costs (e.g. integer-scaled ones)."""
+    cost = inst.cost if cost is None else cost
+    to_empty = np.bincount(inst.initial, weights=cost, minlength=inst.n_hosts)
+    used = np.bincount(inst.initial, minlength=inst.n_hosts) > 0
+    stuck = np.zeros(inst.n_hosts, dtype=bool)
+    stuck[inst.initial[inst.pinned]] = True
+    for g in inst.groups:
+        if g.max_migrating == 0:
+            stuck[inst.initial[g.vms]] = True
+    stuck |= inst.host_limit <= 0
+    emptied = max(0, int(used.sum()) - hosts)
+    return float(np.sort(to_empty[used & ~stuck])[:emptied].sum())
 
 
 def summary(inst, placement: np.ndarray, drained=()) -> dict:

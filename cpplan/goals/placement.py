@@ -33,6 +33,7 @@ from ortools.sat.python import cp_model
 
 from ..constraints.capacity import fits
 from .metrics import utilisation_of
+from .stopping import EarlyStop, Stage
 
 UTIL_SCALE = 10_000  # utilisation in units of 0.01 percentage point
 COST_SCALE_FRACTIONAL = 100
@@ -126,6 +127,8 @@ class Solution:
     status: str                   # "optimal", "feasible", "infeasible" or "unknown"
     objective: float
     bound: float
+    gap: float | None = None      # proven relative gap of the (last) stage's secondary objective
+    stopped: str = ""             # why the (last) stage ended early: "gap", "stall", or "" (proof or time)
 
 
 class Window:
@@ -302,29 +305,34 @@ class Window:
         return u
 
     # ------------------------------------------------------------ solving
-    def solve_lex(self, stages: list, time_limit: float, seed: int = 0) -> Solution:
-        """Minimise each expression of ``stages`` in turn, keeping the earlier ones at their best.
+    def solve_lex(self, stages: list, time_limit: float, seed: int = 0, presolve: bool = True) -> Solution:
+        """Minimise each stage of ``stages`` in turn (a :class:`~cpplan.goals.stopping.Stage`, or a
+        bare expression, solved to optimality or time), keeping the earlier ones at their best.
 
-        The first stage gets most of the time; the returned bound is the first stage's.
+        Each stage but the last gets 60 % of the time left; a stage that stops early (its gap
+        reached, or stalled) leaves its time to the next. The returned objective and bound are
+        the first stage's; ``gap`` and ``stopped`` the last stage's. ``presolve=False`` saves the
+        solver's presolve, which costs more than it gains on a small window started from a hint.
         """
         first = None
         best = None
         started = time.perf_counter()
-        for k, expr in enumerate(stages):
+        for k, stage in enumerate(stages):
+            stage = stage if isinstance(stage, Stage) else Stage(stage, gap=0.0)
             left = time_limit - (time.perf_counter() - started)
             share = left * (0.6 if k < len(stages) - 1 else 1.0)
             if best is not None and share < 0.05:
                 break
-            self.model.Minimize(expr)
-            sol = self.solve(share, seed)
+            self.model.Minimize(stage.expr)
+            sol = self.solve(share, seed, stage=stage, presolve=presolve)
             if sol.placement is None:
                 if best is None:
                     return sol
                 break
             first = first or sol
             best = Solution(sol.placement, "optimal" if first.status == sol.status == "optimal"
-                            else "feasible", first.objective, first.bound)
-            self.model.Add(expr <= int(round(sol.objective)))
+                            else "feasible", first.objective, first.bound, sol.gap, sol.stopped)
+            self.model.Add(stage.expr <= int(round(sol.objective)))
             self.hint(sol.placement)
         return best
 
@@ -335,12 +343,41 @@ class Window:
             for h, lit in zip(self.cand[i].tolist(), self.lits[i], strict=True):
                 self.model.AddHint(lit, int(placement[v] == h))
 
-    def solve(self, time_limit: float, seed: int = 0, workers: int = 2) -> Solution:
+    def _complete_hint(self, time_limit: float, seed: int) -> None:
+        """Extend the hint of the placement literals to every variable (hosts used, utilisations,
+        objective terms) by solving the model with those literals fixed, so that the search starts
+        from the hinted placement at once instead of only leaning towards it."""
+        hint = self.model.proto.solution_hint
+        fixed = self.model.clone()
+        for var, value in zip(hint.vars, hint.values, strict=True):
+            domain = fixed.proto.variables[var].domain
+            domain.clear()
+            domain.extend([value, value])
+        fixed.ClearHints()
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.01, time_limit)
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = seed
+        if solver.Solve(fixed) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            values = solver.ResponseProto().solution
+            self.model.ClearHints()
+            hint = self.model.proto.solution_hint
+            hint.vars.extend(range(len(values)))
+            hint.values.extend(values)
+
+    def solve(self, time_limit: float, seed: int = 0, workers: int = 2,
+              stage: Stage | None = None, presolve: bool = True) -> Solution:
+        """Solve the model as it is; ``stage`` (whose expression the model minimises) says when to
+        stop before the time limit, and adds its proven lower bound to the solver's."""
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
         solver.parameters.num_workers = workers
         solver.parameters.random_seed = seed
-        code = solver.Solve(self.model)
+        solver.parameters.cp_model_presolve = presolve
+        if self.model.HasObjective():
+            self._complete_hint(time_limit / 10, seed)
+        watch = EarlyStop(solver, stage) if stage is not None else None
+        code = watch.solve(self.model) if watch else solver.Solve(self.model)
         name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
                 cp_model.INFEASIBLE: "infeasible"}.get(code, "unknown")
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -349,9 +386,14 @@ class Window:
         for i, v in enumerate(self.free.tolist()):
             k = next(k for k, lit in enumerate(self.lits[i]) if solver.BooleanValue(lit))
             placement[v] = self.cand[i][k]
-        has_objective = self.model.HasObjective()
-        return Solution(placement, name, solver.ObjectiveValue() if has_objective else 0.0,
-                        solver.BestObjectiveBound() if has_objective else 0.0)
+        if not self.model.HasObjective():
+            return Solution(placement, name, 0.0, 0.0)
+        objective, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+        if stage is None:
+            return Solution(placement, name, objective, bound)
+        bound = max(bound, stage.lower)
+        gap = 0.0 if code == cp_model.OPTIMAL else stage.gap_of(objective, bound)
+        return Solution(placement, "optimal" if gap == 0 else name, objective, bound, gap, watch.reason)
 
 
 def weighted(goal, cost, ratio: float | None):

@@ -34,10 +34,12 @@ from . import Choice
 from .metrics import ideal_utilisation, migration, utilisation
 from .packing import Packer, size_order
 from .placement import UTIL_SCALE, Window, movable_vms, receiving_limit, weighted
+from .stopping import GAP_LIMIT, Stage, improved, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 WINDOW_HOSTS = 10          # hottest hosts (and as many coolest) per window
-STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
+STALE_WINDOWS = 4          # stop after this many windows in a row without a clear improvement (improved)
+WINDOW_SECONDS = 2.0       # time limit of one window
 
 
 def bottleneck(inst) -> int | None:
@@ -163,10 +165,13 @@ def best_level(inst, limit, move_weight=None, max_cost=None, max_moves=None, ste
     return best
 
 
-def balance_objectives(w: Window, base, move_weight, cost_first: bool = False) -> list:
+def balance_objectives(w: Window, base, move_weight, time_limit: float, cost_first: bool = False,
+                       cost_low: float = 0) -> list[Stage]:
     """The stages of rebalancing over window ``w``, to minimise in turn (hosts outside the window
     are constants): the highest utilisation (plus the weighted cost, else cost as a tie-break),
-    then the spread with cost as a tie-break. ``cost_first`` puts the least cost before both."""
+    then the spread with cost as a tie-break. ``cost_first`` puts the least cost (at least
+    ``cost_low``, integer-scaled) before both. Each stage stops when stalled for the patience of
+    ``time_limit`` (:func:`~cpplan.goals.stopping.patience_for`) or within the gap limit."""
     inst = w.inst
     outside = np.ones(inst.n_hosts, dtype=bool)
     outside[w.hosts] = False
@@ -187,14 +192,19 @@ def balance_objectives(w: Window, base, move_weight, cost_first: bool = False) -
             w.model.Add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
         spread = top - low
     big = w.cost_span
+    patience = patience_for(time_limit)
+    # the highest utilisation is at least the ideal one (a hair less: capacities are rounded)
+    top_low = int(np.floor(UTIL_SCALE * ideal_utilisation(inst, np.flatnonzero(w.forbid)) * (1 - 1e-6)))
+    last = Stage(spread * big + cost, span=big, lower=0, patience=patience)
     if cost_first:
-        return [cost, top * big + cost, spread * big + cost]
+        return [Stage(cost, lower=cost_low, patience=patience),
+                Stage(top * big + cost, span=big, lower=top_low * big, patience=patience), last]
     # goal + W * cost with the goal in points: top / (UTIL_SCALE / 100) + W * cost_int / cost_scale
     ratio = None if move_weight is None else move_weight * UTIL_SCALE / 100 / w.ints.cost_scale
     first, second = weighted(top, cost, ratio)
-    if second is not None:
-        first = first * big + second
-    return [first, spread * big + cost]
+    if second is None:
+        return [Stage(first, lower=weighted(top_low, 0, ratio)[0], patience=patience), last]
+    return [Stage(first * big + second, span=big, lower=top_low * big, patience=patience), last]
 
 
 def _window(inst, place, movable, rng, k: int = WINDOW_HOSTS) -> np.ndarray:
@@ -214,15 +224,16 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
     movable = movable_vms(inst)
     best = best_level(inst, limit, move_weight, max_cost, max_moves)
     stats = {"heuristic_max_utilisation": round(float(utilisation(inst, best).max()), 4)}
-    proven = False
+    proven, gap, stopped = False, None, ""
     bound = ideal_utilisation(inst)
     if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
         w = Window(inst, best, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
                    max_moves=max_moves)
-        sol = w.solve_lex(balance_objectives(w, best, move_weight), deadline - time.perf_counter(), seed)
+        left = deadline - time.perf_counter()
+        sol = w.solve_lex(balance_objectives(w, best, move_weight, left), left, seed)
         if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                 score(inst, best, move_weight):
-            best = sol.placement
+            best, gap, stopped = sol.placement, sol.gap, sol.stopped
             proven = sol.status == "optimal"
             if move_weight is None and max_cost is None and max_moves is None and headroom == 0:
                 bound = max(bound, (sol.bound // w.cost_span - 1) / UTIL_SCALE)
@@ -232,16 +243,19 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
         while time.perf_counter() < deadline - 0.5 and stale < STALE_WINDOWS:
             hosts = _window(inst, best, movable, rng)
             w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
-            budget = min(2.0, deadline - time.perf_counter() - 0.3)
-            sol = w.solve_lex(balance_objectives(w, best, move_weight), budget, seed + windows)
+            budget = min(WINDOW_SECONDS, deadline - time.perf_counter() - 0.3)
+            sol = w.solve_lex(balance_objectives(w, best, move_weight, budget), budget, seed + windows,
+                              presolve=False)
             windows += 1
             stale += 1
             if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                     score(inst, best, move_weight):
-                if score(inst, sol.placement, move_weight) < score(inst, best, move_weight):
+                if improved(score(inst, sol.placement, move_weight), score(inst, best, move_weight)):
                     stale = 0
                 best = sol.placement
         stats["windows"] = windows
+        stopped = "windows" if stale >= STALE_WINDOWS else ""
     if score(inst, inst.initial, move_weight) < score(inst, best, move_weight):  # never worse than A
-        best, proven = inst.initial.copy(), False
-    return Choice(best, proven, bound, stats)
+        best, proven, gap = inst.initial.copy(), False, None
+    stats["gap_limit"] = GAP_LIMIT
+    return Choice(best, proven, bound, stats, gap, stopped)

@@ -1,0 +1,141 @@
+"""When a goal's search is good enough: stop at a small proven gap, or when it stops improving.
+
+A stage of a goal minimises one integer objective E. Lexicographic stages
+encode two objectives as ``E = primary * span + secondary`` (fewest hosts,
+then least cost); then the stage is done when the primary is proven (it
+equals the lower bound's primary) and the secondary is within ``gap`` of its
+lower bound, relative to the secondary found. A plain stage (no span) is done
+when E is within ``gap`` of its bound, relative to E. The lower bound is the
+solver's, or a better one the goal proves (:class:`Stage` ``lower``).
+
+Besides, a stage is *stalled* when no better solution came for ``patience``
+seconds (a rising bound alone does not count: it rarely closes the gap in
+time): it stops with its best solution, not proven.
+
+>>> rule = Stage(expr=None, span=10_000, lower=27 * 10_000 + 1904, gap=0.01)
+>>> round(rule.gap_of(27 * 10_000 + 1912, 0), 4)   # 27 hosts proven; cost 1912, at least 1904
+0.0042
+>>> rule.done(27 * 10_000 + 1912, 0), rule.done(28 * 10_000 + 1904, 0)
+(True, False)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+GAP_LIMIT = 0.01     # relative gap of the second objective at which a search stops
+PATIENCE_SHARE = 0.1  # a search stalled for this share of its time limit stops ...
+MIN_PATIENCE = 1.0    # ... but never sooner than this many seconds without improvement
+
+
+def patience_for(time_limit: float) -> float:
+    """Seconds without improvement after which a search of ``time_limit`` seconds stops.
+
+    >>> patience_for(30), patience_for(2)
+    (3.0, 1.0)
+    """
+    return max(MIN_PATIENCE, PATIENCE_SHARE * time_limit)
+
+
+@dataclass
+class Stage:
+    """One objective to minimise, and when to stop: ``span`` splits it into primary and secondary
+    (None: a single objective), ``lower`` is a proven lower bound on it, ``gap`` the relative gap
+    accepted, ``patience`` the seconds without improvement after which the search stops."""
+
+    expr: object
+    span: int | None = None
+    lower: float = float("-inf")
+    gap: float = GAP_LIMIT
+    patience: float | None = None
+
+    def gap_of(self, objective: float, bound: float) -> float | None:
+        """The proven relative gap of the secondary objective (of E when no span), or None when
+        even the primary objective is not proven."""
+        bound = max(bound, self.lower)
+        if self.span is None:
+            return max(0.0, objective - bound) / max(abs(objective), 1e-9) if objective else 0.0
+        primary, secondary = divmod(round(objective), self.span)
+        if bound <= primary * self.span - 1e-6:  # the bound allows a smaller primary
+            return None
+        low = bound - primary * self.span
+        return max(0.0, secondary - low) / secondary if secondary else 0.0
+
+    def done(self, objective: float, bound: float) -> bool:
+        gap = self.gap_of(objective, bound)
+        return gap is not None and gap <= self.gap + 1e-12
+
+
+class EarlyStop(cp_model.CpSolverSolutionCallback):
+    """Stops ``solver`` when ``stage`` is done, or when it has stalled (see the module docstring);
+    ``reason`` says which ("gap", "stall", or "" when the solver ended by itself)."""
+
+    def __init__(self, solver: cp_model.CpSolver, stage: Stage):
+        super().__init__()
+        self.solver, self.stage = solver, stage
+        self.reason = ""
+        self.found = False
+        self.best = self.bound = float("nan")
+        self.changed = time.perf_counter()
+        self._lock = threading.Lock()
+        self._over = threading.Event()
+        solver.best_bound_callback = self.on_bound
+
+    def on_solution_callback(self) -> None:
+        self._update(self.ObjectiveValue(), self.BestObjectiveBound(), improved=True)
+
+    def on_bound(self, bound: float) -> None:
+        if self.found:
+            self._update(self.best, bound, improved=False)
+
+    def _update(self, best: float, bound: float, improved: bool) -> None:
+        with self._lock:
+            self.found, self.best, self.bound = True, best, bound
+            if improved:
+                self.changed = time.perf_counter()
+            if not self.reason and self.stage.done(best, bound):
+                self._stop("gap")
+
+    def _stop(self, reason: str) -> None:
+        self.reason = reason
+        self.solver.stop_search()
+
+    def _watch(self) -> None:
+        patience = self.stage.patience
+        while not self._over.wait(0.05):
+            with self._lock:
+                if self.found and not self.reason and time.perf_counter() - self.changed > patience:
+                    self._stop("stall")
+
+    def solve(self, model: cp_model.CpModel) -> int:
+        """``solver.solve(model)`` under this watch."""
+        watcher = None
+        if self.stage.patience is not None:
+            watcher = threading.Thread(target=self._watch, daemon=True)
+            watcher.start()
+        try:
+            return self.solver.solve(model, self)
+        finally:
+            self._over.set()
+            if watcher is not None:
+                watcher.join()
+
+
+def improved(new: tuple, old: tuple, gap: float = GAP_LIMIT) -> bool:
+    """Whether score ``new`` beats ``old`` by enough to keep searching: the first component
+    (the goal) by any amount, a later one (cost, spread...) by more than ``gap`` of its value,
+    the components before it being equal.
+
+    >>> improved((27, 1904.0), (27, 1912.0)), improved((27, 1800.0), (27, 1912.0))
+    (False, True)
+    >>> improved((26, 2000.0), (27, 0.0))
+    True
+    """
+    for k, (a, b) in enumerate(zip(new, old, strict=True)):
+        if a != b:
+            return a < b if k == 0 else b - a > gap * abs(b)
+    return False
