@@ -36,6 +36,9 @@ from .planners import plan as run_planner
 
 # Next-best targets tried when a B cannot be reached: (headroom kept free, share of the moves kept).
 FALLBACKS = ((0.0, 1.0), (0.05, 0.5), (0.10, 0.25))
+STOP_REASONS = {"stall": "no better solution for a while", "windows": "windows in a row without a clear "
+                "improvement", "gap": "within the gap limit", "bound": "goal at its lower bound",
+                "": "time limit"}
 
 
 @dataclass
@@ -45,7 +48,9 @@ class TargetResult:
     ``instance`` has ``target`` filled in; ``before``/``after`` are the goal
     metrics of A and B (:func:`cpplan.goals.metrics.summary`); ``bound`` is a
     proven lower bound on the goal's measure (hosts, or highest utilisation);
-    ``plan`` is the plan from A to B; ``attempts`` counts the Bs tried.
+    ``plan`` is the plan from A to B; ``attempts`` counts the Bs tried. ``proven``: B is proven
+    best; else ``gap`` is the proven relative gap of the second objective (None: not proven) and
+    ``stopped`` why the search ended early (see :class:`cpplan.goals.Choice`).
     """
 
     goal: str
@@ -60,6 +65,8 @@ class TargetResult:
     proven: bool = False
     attempts: int = 1
     stats: dict = field(default_factory=dict)
+    gap: float | None = None
+    stopped: str = ""
 
     @property
     def reached(self) -> bool:
@@ -77,9 +84,26 @@ class TargetResult:
                     f"{100 * a['spread']:.1f} pp")
             if self.goal == "evacuate":
                 gain = f"drained {', '.join(self.budget['drain'])}; " + gain
-        return (f"{self.goal}: {gain}; migration cost {self.cost:g} ({self.moves} VMs); "
+        return (f"{self.goal}: {gain}; migration cost {self.cost:g} ({self.moves} VMs); {self.proof()}; "
                 f"plan {self.plan.status}" + (f", cost {self.plan.cost:g}, {self.plan.n_rounds} rounds"
                                               if self.plan.found else f": {self.plan.reason}"))
+
+    def proof(self) -> str:
+        """What is proven of B's second objective, e.g. 'cost at 27 hosts proven optimal'."""
+        if self.budget.get("move_weight") is not None:
+            second = "goal + weight x cost" if self.goal == "consolidate" else "spread"
+        else:
+            second = {"consolidate": f"cost at {self.after['hosts_used']} hosts", "rebalance": "spread",
+                      "evacuate": "balance over the drained VMs' destinations"}[self.goal]
+        if self.proven:
+            return f"{second} proven optimal"
+        limit = self.stats.get("gap_limit")
+        if self.gap == 0:
+            return f"{second} at its lower bound"
+        if self.gap is not None:
+            return f"{second} within {100 * self.gap:.1f}% of its lower bound" + (
+                f" (gap limit {100 * limit:g}%)" if limit is not None else "")
+        return f"{second} not proven optimal (search ended: {STOP_REASONS.get(self.stopped, self.stopped)})"
 
 
 def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves) -> list[int]:
@@ -154,7 +178,7 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
              "moves_budget": moves_budget},
             found, choice.proven, attempt,
             {**choice.stats, "choose_seconds": round(choose_seconds, 3),
-             "plan_seconds": found.stats.get("seconds")})
+             "plan_seconds": found.stats.get("seconds")}, choice.gap, choice.stopped)
         if found.found or (result.moves == 0):
             break
     return result

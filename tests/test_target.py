@@ -3,7 +3,10 @@ by a valid plan; budgets hold; bad goal arguments are one-line errors with exit 
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +20,14 @@ from cpplan.constraints.capacity import fits
 from cpplan.generate import generate
 from cpplan.goals import GOALS
 from cpplan.goals.consolidate import first_fit_decreasing
-from cpplan.goals.metrics import hosts_lower_bound, ideal_utilisation, utilisation
+from cpplan.goals.metrics import emptying_cost_bound, hosts_lower_bound, ideal_utilisation, utilisation
+from cpplan.goals.placement import Window
+from cpplan.goals.rebalance import balance_objectives
+from cpplan.goals.stopping import Stage
 from cpplan.io import save_instance
 
 PLANNER = "greedy"
+MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +250,62 @@ def test_no_vm_is_sent_across_a_link_that_allows_no_migration(goal):
     side = np.isin(np.arange(6), [0, 1, 2])
     assert (side[result.instance.target] == side[inst.initial]).all()
     assert result.moves > 0 or goal == "rebalance"  # guarded() is balanced already
+
+
+# ----------------------------------------------------------------------------- stopping early
+@settings(max_examples=60, deadline=None)
+@given(tiny_clouds(service_levels=True))
+def test_emptying_cost_bound_holds_for_every_placement_of_a_tiny_cloud(inst):
+    stays = inst.pinned | (inst.host_limit[inst.initial] <= 0)
+    for g in inst.groups:
+        if g.max_migrating == 0:
+            stays[g.vms] = True
+    for place in itertools.product(range(inst.n_hosts), repeat=inst.n_vms):
+        place = np.array(place)
+        if (place[stays] != inst.initial[stays]).any():
+            continue
+        cost = float(inst.cost[place != inst.initial].sum())
+        assert cost >= emptying_cost_bound(inst, len(set(place.tolist()))) - 1e-9
+
+
+def test_consolidating_the_rack_proves_its_cost_and_says_so():
+    inst = cpplan.load_instance(MODELS / "evacuate-rack.yaml")
+    result = cpplan.choose_target(inst, goal="consolidate", time_limit=30, planner=PLANNER)
+    check_target(inst, result)
+    assert result.after["hosts_used"] == result.bound
+    assert result.proven and result.cost == emptying_cost_bound(inst, int(result.bound))
+    assert f"cost at {int(result.bound)} hosts proven optimal" in result.summary()
+
+
+def test_the_summary_says_how_far_the_second_objective_is_proven(cloud):
+    result = cpplan.choose_target(cloud, goal="rebalance", time_limit=2, planner=PLANNER)
+    phrases = {
+        (True, None, ""): "spread proven optimal",
+        (False, 0.0, "gap"): "spread at its lower bound",
+        (False, 0.004, "gap"): "spread within 0.4% of its lower bound (gap limit 1%)",
+        (False, None, "stall"): "spread not proven optimal (search ended: no better solution for a while)",
+        (False, None, ""): "spread not proven optimal (search ended: time limit)"}
+    for (proven, gap, stopped), words in phrases.items():
+        told = dataclasses.replace(result, proven=proven, gap=gap, stopped=stopped).summary()
+        assert f"; {words}; plan " in told
+
+
+def test_a_stage_that_stops_improving_ends_with_its_best_solution_unproven():
+    inst = cpplan.load_instance(MODELS / "evacuate-rack.yaml")
+    w = Window(inst, inst.initial, np.arange(inst.n_hosts))
+    stages = balance_objectives(w, inst.initial, None, time_limit=30)
+    stall = dataclasses.replace(stages[0], patience=0.2)
+    w.model.Minimize(stall.expr)
+    sol = w.solve(30, stage=stall)
+    assert sol.stopped == "stall" and sol.status == "feasible" and sol.gap is None
+    assert fits(inst.load(sol.placement), inst.effective).all()
+
+
+def test_a_stage_at_a_proven_bound_stops_there():
+    inst = cpplan.load_instance(MODELS / "evacuate-rack.yaml")
+    w = Window(inst, inst.initial, np.arange(inst.n_hosts))
+    moved = w.moved_cost()
+    w.model.Minimize(moved)
+    sol = w.solve(30, stage=Stage(moved, lower=0, patience=None))
+    assert sol.status == "optimal" and sol.gap == 0 and sol.objective == 0
+    assert sol.placement.tolist() == inst.initial.tolist()
