@@ -227,13 +227,17 @@ def test_greedy_takes_an_allowed_host_with_room_instead_of_bouncing_to_the_defau
     assert plan.rounds[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
 
 
-def test_a_drained_vm_moves_once_to_the_tightest_host_where_it_fits():
-    hosts = {"d": {"ram": 8}, "roomy": {"ram": 16}, "snug": {"ram": 6}, "tiny": {"ram": 2}}
-    inst = cpplan.Instance(hosts=hosts, vms={"a": {"ram": 4}, "s": {"ram": 2}},
-                           initial={"a": "d", "s": "snug"}, drain=["d"])
-    assert inst.host_names[inst.target[0]] == "roomy"
+def test_a_drained_vm_whose_default_host_is_full_takes_the_tightest_host_with_room():
+    # x leaves the drained host d. Its default, big (roomiest at the end), is full until y leaves;
+    # snug and spare have room now, snug leaves the least slack.
+    hosts = {"d": {"ram": 8}, "big": {"ram": 16}, "out": {"ram": 14}, "snug": {"ram": 6},
+             "spare": {"ram": 10}}
+    inst = cpplan.Instance(hosts=hosts, vms={"x": {"ram": 4}, "y": {"ram": 14}, "s": {"ram": 2}},
+                           initial={"x": "d", "y": "big", "s": "snug"}, target={"y": "out"}, drain=["d"])
+    assert inst.host_names[inst.target[0]] == "big"
     plan = greedy(inst)
-    assert plan.rounds == [[{"vm": "a", "from": "d", "to": "snug"}]]
+    assert plan.cost == 18 and plan.n_rounds == 1
+    assert {"vm": "x", "from": "d", "to": "snug"} in plan.rounds[0]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])

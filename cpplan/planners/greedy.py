@@ -124,6 +124,7 @@ class _Search:
             self.rounds.append((vms, src, dst))
             placement[vms] = dst
             shift_load(inst, load, placement, vms, src, dst)
+            aims.moved(vms, src, dst)
             pending = aims.pending(placement)
             if self.progress is not None and len(self.rounds) % 10 == 0:
                 self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")
