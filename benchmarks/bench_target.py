@@ -8,14 +8,27 @@ demand / total capacity). Then the cost-vs-balance curve of rebalancing over a
 few move weights. Writes ``benchmarks/results/target.csv``, ``target.md``,
 ``target-curve.csv``, ``target-curve.md`` and ``target-curve.png``.
 
+``--speed BEFORE`` instead times ``cpplan target`` as users run it (default
+time limit) before and after a change: each goal on models/evacuate-rack.yaml
+(40 hosts; evacuate drains a01, a02) and on the goal's generated family at 100
+and 1 000 hosts, running the code of git commit BEFORE and the working tree
+one after the other, each in a fresh interpreter; writes
+``target-speed.csv``/``.md``.
+
     python benchmarks/bench_target.py --sizes 20 100 1000 --time-limit 10 20 60
     python benchmarks/bench_target.py --sizes 20 --families rebalance --no-curve
+    python benchmarks/bench_target.py --speed 605cfcf
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -128,18 +141,117 @@ def write_table(rows: list[dict], columns, csv_path: Path, md_path: Path | None,
         md_path.write_text("\n".join(lines) + "\n" + notes)
 
 
+SPEED_CASES = (("evacuate-rack", 40), ("generated", 100), ("generated", 1000))
+SPEED_COLUMNS = ("cloud", "hosts", "vms", "goal", "code", "choose_seconds", "plan_seconds", "total_seconds",
+                 "speedup", "hosts_after", "hosts_bound", "util_after_pct", "util_ideal_pct", "spread_pp",
+                 "cost", "drained_cost", "targets_met", "second_objective")
+
+
+SPEED_NOTES = """Each row is one run in a fresh interpreter, before and after one after the other on a
+shared, noisy 2-core machine: compare seconds as ratios (`speedup` = before / after total seconds).
+`targets_met`: consolidate within 1 host of its lower bound, rebalance within 2 points of the ideal
+utilisation, evacuate at the drained VMs' cost when they fit directly, a plan found, and at 1 000
+hosts under 120 s. `second_objective`: what the summary states is proven of B's second objective
+(the code before stated nothing). Generated clouds: the goal's own family, seed 0; evacuate drains
+the first 5 % of the hosts."""
+
+
+def speed_one(cloud: str, hosts: int, goal: str, time_limit: float, planner: str) -> dict:
+    """``cpplan target`` once, in this interpreter (whichever cpplan it imports): the row's figures."""
+    import numpy as np
+
+    import cpplan
+    from cpplan.generate import generate
+    from cpplan.goals.metrics import ideal_utilisation
+
+    if cloud == "evacuate-rack":
+        inst = cpplan.load_instance(Path(__file__).resolve().parent.parent / "models" / "evacuate-rack.yaml")
+        drain = ["a01", "a02"]
+    else:
+        inst = generate(goal, hosts, seed=0)
+        drain = list(inst.host_names[: max(1, hosts // 20)])
+    drain = drain if goal == "evacuate" else None
+    started = time.perf_counter()
+    result = cpplan.choose_target(inst, goal=goal, drain=drain, time_limit=time_limit, planner=planner)
+    total = time.perf_counter() - started
+    drained = [inst.host_index[h] for h in drain or []]
+    ideal = ideal_utilisation(inst, drained)
+    row = {"cloud": cloud, "hosts": inst.n_hosts, "vms": inst.n_vms, "goal": goal,
+           "choose_seconds": round(result.stats["choose_seconds"], 2),
+           "plan_seconds": round(total - result.stats["choose_seconds"], 2), "total_seconds": round(total, 2),
+           "hosts_after": result.after["hosts_used"],
+           "util_after_pct": round(100 * result.after["max_utilisation"], 2),
+           "spread_pp": round(100 * result.after["spread"], 2), "cost": result.cost,
+           "second_objective": result.proof() if hasattr(result, "proof") else "(not stated)"}
+    if goal == "consolidate":
+        row["hosts_bound"] = int(result.bound)
+        met = result.after["hosts_used"] <= result.bound + 1
+    elif goal == "rebalance":
+        row["util_ideal_pct"] = round(100 * ideal, 2)
+        met = result.after["max_utilisation"] <= ideal + 0.02
+    else:
+        row["drained_cost"] = float(inst.cost[np.isin(inst.initial, drained)].sum())
+        met = result.cost == row["drained_cost"] or not result.stats.get("direct_fit", True)
+    row["targets_met"] = bool(met and result.plan.found and (inst.n_hosts < 1000 or total < 120))
+    return row
+
+
+def speed(before: str, time_limit: float, planner: str) -> None:
+    """The before/after table: the code of commit ``before`` against the working tree's."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tables import write_results
+
+    repo = Path(__file__).resolve().parent.parent
+    old = Path(tempfile.mkdtemp(prefix="cpplan-before-"))
+    archive = subprocess.run(["git", "-C", str(repo), "archive", before, "cpplan"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    rows = []
+    for cloud, hosts in SPEED_CASES:
+        for goal in GOALS:
+            pair = {}
+            for code, path in ((f"before ({before})", str(old)), ("after", str(repo))):
+                env = {**os.environ, "PYTHONPATH": path}
+                out = subprocess.run([sys.executable, __file__, "--speed-one", cloud, str(hosts), goal,
+                                      str(time_limit), planner], env=env, capture_output=True, text=True,
+                                     cwd=tempfile.gettempdir())
+                if out.returncode != 0:
+                    print(f"{cloud} {hosts} {goal} {code}: failed\n{out.stderr}", file=sys.stderr)
+                    continue
+                pair[code] = json.loads(out.stdout.strip().splitlines()[-1])
+                rows.append({**pair[code], "code": code})
+                print(rows[-1], flush=True)
+            if len(pair) == 2:
+                first, second = pair.values()
+                rows[-1]["speedup"] = round(first["total_seconds"] / max(second["total_seconds"], 1e-3), 1)
+            write_results(RESULTS / "target-speed", rows, SPEED_COLUMNS, [
+                f"# cpplan target before and after stopping early (time limit {time_limit:g} s, planner "
+                f"{planner}, seed 0)", "", f"Command: `python benchmarks/bench_target.py --speed {before}`.",
+                SPEED_NOTES])
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--speed-one"]:
+        cloud, hosts, goal, time_limit, planner = sys.argv[2:7]
+        print(json.dumps(speed_one(cloud, int(hosts), goal, float(time_limit), planner)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 1000])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--goals", nargs="+", default=list(GOALS), choices=GOALS)
-    parser.add_argument("--planner", default="greedy")
+    parser.add_argument("--planner", help="default: greedy, or with --speed auto (the CLI's default)")
     parser.add_argument("--time-limit", type=float, nargs="+", default=[60.0],
                         help="seconds to choose each B: one value, or one per size")
     parser.add_argument("--curve-hosts", type=int, default=100)
     parser.add_argument("--no-curve", action="store_true")
     parser.add_argument("--out", default="target", help="file name stem under benchmarks/results")
+    parser.add_argument("--speed", metavar="COMMIT", help="time cpplan target at COMMIT and now")
+    parser.add_argument("--speed-time-limit", type=float, default=30.0, help="with --speed (CLI default)")
     args = parser.parse_args()
+    if args.speed:
+        speed(args.speed, args.speed_time_limit, args.planner or "auto")
+        return
+    args.planner = args.planner or "greedy"
 
     from cpplan.generate import generate
 
