@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import tiny_clouds
 
@@ -13,7 +13,7 @@ import cpplan
 from cpplan.generate import FAMILIES, generate
 from cpplan.planners.greedy_cleanup import clean_up
 from cpplan.planners.greedy_deadlock import strongly_connected
-from cpplan.planners.greedy_round import within_slots
+from cpplan.planners.greedy_round import RoundBuilder, shift_load, within_slots
 
 CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
 TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
@@ -287,3 +287,59 @@ def test_greedy_plans_with_page_sharing_validate_after_clean_up(inst):
     plan = greedy(inst)
     if plan.found:
         assert plan.cost >= plan.lower_bound
+
+
+@st.composite
+def wandering_plans(draw):
+    """A tiny cloud (page sharing at random) and valid random rounds, VMs often moving twice.
+
+    The cloud's targets are where the rounds leave the VMs, some with a few more allowed hosts.
+    """
+    inst = draw(tiny_clouds(service_levels=True, sharing=draw(st.booleans())))
+    placement, load, rounds = inst.initial.copy(), inst.load(inst.initial), []
+    for _ in range(draw(st.integers(1, 5))):
+        vms = draw(st.lists(st.integers(0, inst.n_vms - 1), unique=True, max_size=inst.n_vms))
+        dst = [draw(st.integers(0, inst.n_hosts - 1)) for _ in vms]
+        rb = RoundBuilder(inst, placement, load)
+        rb.offer(np.array(vms, dtype=np.int64), np.array(dst, dtype=np.int64))
+        v, s, d = rb.moves()
+        if v.size:
+            rounds.append((v, s, d))
+            placement = placement.copy()
+            placement[v] = d
+            shift_load(inst, load, placement, v, s, d)
+    target = {}
+    for j, name in enumerate(inst.vm_names):
+        final = inst.host_names[placement[j]]
+        more = draw(st.lists(st.sampled_from(inst.host_names), max_size=2))
+        target[name] = [final, *more] if more else final
+    try:
+        return inst.replace(target=target), rounds
+    except cpplan.InputError:
+        assume(False)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(wandering_plans())
+def test_clean_up_keeps_wandering_plans_valid_and_never_costlier(case):
+    inst, rounds = case
+    before = cpplan.Plan.from_index_rounds(inst, rounds, "feasible")
+    assert cpplan.validate(inst, before) == []
+    cleaned, dropped = clean_up(inst, rounds)
+    after = cpplan.Plan.from_index_rounds(inst, cleaned, "feasible")
+    assert cpplan.validate(inst, after) == []
+    assert after.n_migrations == before.n_migrations - dropped and after.n_rounds <= before.n_rounds
+
+
+@settings(max_examples=100, deadline=None)
+@given(tiny_clouds(sharing=True), st.data())
+def test_shifted_loads_follow_page_sharing(inst, data):
+    placement, load = inst.initial.copy(), inst.load(inst.initial)
+    for _ in range(3):
+        vms = np.array(data.draw(st.lists(st.integers(0, inst.n_vms - 1), unique=True)), dtype=np.int64)
+        dst = np.array([data.draw(st.integers(0, inst.n_hosts - 1)) for _ in vms], dtype=np.int64)
+        src = placement[vms]
+        placement = placement.copy()
+        placement[vms] = dst
+        shift_load(inst, load, placement, vms, src, dst)
+        assert np.allclose(load, inst.load(placement))
