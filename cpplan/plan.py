@@ -15,8 +15,8 @@ import numpy as np
 
 STATUSES = ("optimal", "feasible", "infeasible", "unknown")
 
-# A round in index form: (vm, from, to) integer arrays of equal length.
-IndexRound = tuple[np.ndarray, np.ndarray, np.ndarray]
+# A round in index form: (vm, from, to) integer arrays of equal length, optionally an offline mask.
+IndexRound = tuple[np.ndarray, ...]
 
 
 @dataclass
@@ -85,12 +85,13 @@ class Plan:
         return cls(status=status, cost=plain_number(cost), rounds=named, **kw)
 
     def index_rounds(self, inst) -> list[IndexRound]:
-        """The rounds as (vm, from, to) index arrays; names must be known to ``inst``."""
+        """The rounds as (vm, from, to, offline) arrays; names must be known to ``inst``."""
         out = []
         for r in self.rounds:
             out.append((np.array([inst.vm_index[m["vm"]] for m in r], dtype=np.int64),
                         np.array([inst.host_index[m["from"]] for m in r], dtype=np.int64),
-                        np.array([inst.host_index[m["to"]] for m in r], dtype=np.int64)))
+                        np.array([inst.host_index[m["to"]] for m in r], dtype=np.int64),
+                        np.array([m.get("mode") == "offline" for m in r], dtype=bool)))
         return out
 
 

@@ -26,7 +26,7 @@ def replay_loads(inst, plan: Plan) -> list[np.ndarray]:
     """Load per host and resource before the first round and after each round ([rounds + 1] x [H, R])."""
     placement = inst.initial.copy()
     loads = [inst.load(placement)]
-    for vms, _src, dst in plan.index_rounds(inst):
+    for vms, _src, dst, _offline in plan.index_rounds(inst):
         placement = placement.copy()
         placement[vms] = dst
         loads.append(inst.load(placement))

@@ -135,8 +135,8 @@ def test_plan_round_trip_and_index_rounds():
     p = Plan.from_index_rounds(inst, rounds, "feasible", planner="test")
     assert p.rounds == [[{"vm": "b", "from": "h1", "to": "h2"}]] and p.cost == 3
     assert Plan.from_dict(p.to_dict()) == p
-    (vms, src, dst), = p.index_rounds(inst)
-    assert (vms.tolist(), src.tolist(), dst.tolist()) == ([1], [0], [1])
+    (vms, src, dst, offline), = p.index_rounds(inst)
+    assert (vms.tolist(), src.tolist(), dst.tolist(), offline.tolist()) == ([1], [0], [1], [False])
     assert cpplan.validate(inst, p) == []
 
 
