@@ -5,6 +5,7 @@ Use as ``@given(tiny_clouds())`` or ``@given(tiny_clouds(service_levels=True))``
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -13,11 +14,14 @@ from cpplan import InputError, Instance
 
 @st.composite
 def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool = False,
-                sharing: bool = False):
+                sharing: bool = False, tight: bool = False):
     """A random cloud of 2..max_hosts hosts and 1..max_vms VMs with a valid target.
 
     ``service_levels`` adds a group, a link and a pinned VM at random;
-    ``sharing`` adds page sharing between VMs of one image and offline moves.
+    ``sharing`` adds page sharing between VMs of one image and offline moves;
+    ``tight`` makes hosts trade VMs (B is A with the VMs' hosts permuted) and
+    sizes each host to its larger use in A and B plus 0-3 units, so that the
+    order of the moves matters and detours are often needed.
     """
     n_hosts = draw(st.integers(2, max_hosts))
     n_vms = draw(st.integers(1, max_vms))
@@ -43,7 +47,10 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
         vms[f"vm{v}"] = spec
     names = list(hosts)
     initial = {v: draw(st.sampled_from(names)) for v in vms}
-    target = {v: draw(st.sampled_from(names)) for v in vms if draw(st.booleans())}
+    if tight:
+        target = dict(zip(vms, draw(st.permutations(list(initial.values()))), strict=True))
+    else:
+        target = {v: draw(st.sampled_from(names)) for v in vms if draw(st.booleans())}
     extra = {"limits": {"host": draw(st.integers(1, 2))}}
     if draw(st.booleans()):
         extra["limits"]["total"] = draw(st.integers(1, 3))
@@ -59,6 +66,12 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
     if sharing:
         extra["page_sharing"] = {"ratio": draw(st.sampled_from([0.0, 0.25, 0.5]))}
     try:
-        return Instance(hosts=hosts, vms=vms, initial=initial, target=target, **extra)
+        inst = Instance(hosts=hosts, vms=vms, initial=initial, target=target, **extra)
+        if tight:
+            use = np.maximum(inst.load(inst.initial), inst.load(inst.target))
+            hosts = {name: {r: float(np.ceil(use[h, j] - 1e-9)) + draw(st.integers(0, 3))
+                            for j, r in enumerate(inst.resources)} for h, name in enumerate(names)}
+            inst = inst.replace(hosts=hosts)
+        return inst
     except InputError:
         assume(False)

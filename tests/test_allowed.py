@@ -107,8 +107,8 @@ def test_cp_claims_no_proof_beyond_the_allowed_hosts_it_tried(monkeypatch):
 
 @st.composite
 def clouds_with_allowed_lists(draw):
-    """``tiny_clouds`` where some VMs may end on any of a few hosts, often none of them their own."""
-    inst = draw(tiny_clouds(max_hosts=3, max_vms=4))
+    """``tiny_clouds`` (tight or not) where some VMs may end on any of a few hosts, often not their own."""
+    inst = draw(tiny_clouds(max_hosts=3, max_vms=4, tight=draw(st.booleans())))
     hosts = list(inst.host_names)
     target = {}
     for v, name in enumerate(inst.vm_names):

@@ -6,7 +6,6 @@ greedy never beats exact's proven least cost, and cp finds the same least
 cost as exact.
 """
 
-import pytest
 from agreement import cp_agrees_with_exact
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
@@ -15,19 +14,21 @@ from strategies import tiny_clouds
 import cpplan
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
-CP_SHARING_GAP = ("cp counts VMs at their full size under page sharing (cp_common.py), so it misses "
-                  "plans that need the shared pages")
 
 
 @st.composite
-def service_level_clouds(draw, max_hosts: int = 4, max_vms: int = 5, page_sharing: bool = True):
+def service_level_clouds(draw, max_hosts: int = 4, max_vms: int = 5, page_sharing: bool = True,
+                         tight: bool | None = None):
     """Moving ``tiny_clouds`` with every service level, plus an affinity or a second anti-affinity group.
 
     The extra group is built to hold in both placements: affinity members share
     their target host, anti-affinity members have distinct hosts at both ends.
-    ``page_sharing=False`` keeps images and offline moves but no shared pages.
+    ``page_sharing=False`` keeps images and offline moves but no shared pages;
+    ``tight`` as in ``tiny_clouds`` (None: for half the examples).
     """
-    inst = draw(tiny_clouds(max_hosts=max_hosts, max_vms=max_vms, service_levels=True, sharing=True))
+    tight = draw(st.booleans()) if tight is None else tight
+    inst = draw(tiny_clouds(max_hosts=max_hosts, max_vms=max_vms, service_levels=True, sharing=True,
+                            tight=tight))
     assume(inst.moving.any() and (page_sharing or not (inst.share_ratio > 0).any()))
     order = draw(st.permutations(range(inst.n_vms)))
     if draw(st.booleans()):
@@ -76,7 +77,6 @@ def test_cp_finds_exacts_least_cost(inst):
     cp_agrees_with_exact(inst)
 
 
-@pytest.mark.xfail(strict=False, reason=CP_SHARING_GAP)
 @settings(max_examples=40, **SETTINGS)
 @given(service_level_clouds(max_hosts=3, max_vms=4))
 def test_cp_finds_exacts_least_cost_with_page_sharing(inst):
@@ -98,7 +98,6 @@ def test_greedy_counts_the_shared_pages_a_leaving_vm_takes_along():
     assert cpplan.validate(inst, cpplan.plan(inst, planner="greedy")) == []
 
 
-@pytest.mark.xfail(strict=True, reason=CP_SHARING_GAP)
 def test_cp_finds_the_plan_that_needs_shared_pages():
     # vm3 fits on h1 only thanks to sharing: 1 + 2 + 1 + 6 = 10, less 0.25 * (10 - 6) = 9 <= 9.
     shared = {"ram": 1, "image": "a", "offline_cost": 0, "live": False}

@@ -44,7 +44,7 @@ from ..validate import validate
 from .cp_common import Budget, Interrupt, Outcome, Scaled
 from .cp_decompose import components, idle_hosts, part_hosts
 from .cp_intervals import IntervalModel
-from .cp_routes import blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
+from .cp_routes import Path, blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
 from .cp_timeindexed import TimeIndexedModel, model_size
 
 SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
@@ -57,7 +57,7 @@ BUILD_SECONDS_PER_ROUTE = 3e-4
 STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model is infeasible
 STAYERS_PER_HOST = (1, 3, 6)
 
-Hop = tuple[int, int, int, int]  # (round, vm, from, to)
+Hop = tuple[int, int, int, int, bool]  # (round, vm, from, to, offline)
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True) -> Plan:
@@ -75,7 +75,6 @@ class _Found:
 
     hops: list[Hop]
     cost_proven: bool = False
-    lower_bound: float = 0.0  # on the cost of any plan
     rounds_bound: int = 0  # on the rounds of any least-cost plan, when cost_proven
     rounds_proven: bool = False
 
@@ -92,6 +91,9 @@ class _Planner:
         self.ends, self.all_ends = final_hosts(inst)
         if self.ends:
             self.stats["all_allowed_hosts"] = self.all_ends
+        # what an interval model proves infeasible or optimal holds for the instance: every allowed
+        # host is a candidate, and pages shared by an image are not counted conservatively
+        self.intervals_exact = self.all_ends and not self.sc.sharing
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
@@ -101,7 +103,7 @@ class _Planner:
         if (incumbent is not None and incumbent.cost <= cost_lb + 1e-9
                 and incumbent.n_rounds <= rounds_lower_bound(inst)):  # both bounds reached: nothing to search
             self.stats["greedy_optimal"] = True
-            found = _Found([], True, cost_lb, incumbent.n_rounds, False)
+            found = _Found([], True, incumbent.n_rounds, False)
             return self._finish(None, incumbent, cost_lb, found, proven=True)
         hint_hops = _hops_of(inst, incumbent)
         found = self._by_parts(hint_hops)
@@ -114,8 +116,7 @@ class _Planner:
             if proof is not None and proof.hops is not None:
                 if self.ends:  # the time-indexed model lets every VM end on any allowed host
                     self.stats["all_allowed_hosts"] |= proof.cost_proven
-                found = _Found(proof.hops, proof.cost_proven, proof.cost_bound / self.sc.cost_scale,
-                               proof.rounds_bound or 0, proof.rounds_proven)
+                found = _Found(proof.hops, proof.cost_proven, proof.rounds_bound or 0, proof.rounds_proven)
                 candidate = _better(self._plan(found), candidate)
         lower_bound = self._lower_bound()
         if candidate is not None and found.cost_proven:
@@ -132,19 +133,21 @@ class _Planner:
         self.stats["parts"] = len(parts)
         self.stats["largest_part"] = int(len(parts[0])) if parts else 0
         solved: list[list[Hop]] = []
-        rounds_bound, rounds_proven, deadlocked = 0, True, []
+        rounds_bound, rounds_proven, at_bound, deadlocked = 0, True, True, []
         for i, vms in enumerate(parts):
             out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
             if out is not None and out.hops is not None:
                 solved.append(out.hops)
-                rounds_bound = max(rounds_bound, (out.rounds_bound or 0) if self.all_ends else 0)
-                rounds_proven &= out.rounds_proven and self.all_ends
+                # every VM moved once, live unless offline is its cheaper mode: the part's cost lower bound
+                at_bound &= out.cost <= int(self.sc.cost[vms].sum())
+                rounds_bound = max(rounds_bound, (out.rounds_bound or 0) if self.intervals_exact else 0)
+                rounds_proven &= out.rounds_proven and self.intervals_exact
             else:
                 deadlocked.append(parts[i])
                 proven = out is not None and out.infeasible
                 self.stats["direct_infeasible"] = self.stats.get("direct_infeasible", 0) + proven
-        if not deadlocked:  # every VM moved once: the cost lower bound is reached
-            return _Found(_merge(solved), True, 0.0, rounds_bound, rounds_proven)
+        if not deadlocked:
+            return _Found(_merge(solved), at_bound, rounds_bound * at_bound, rounds_proven and at_bound)
         out = self._detours(np.concatenate(deadlocked), hint_hops)
         if out is None and solved:  # staging may need the other parts' hosts: plan them all together
             solved = []
@@ -206,17 +209,18 @@ class _Planner:
         """
         inst = self.inst
         paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
-        direct_hint = len(paths) == len(vms) and all(len(r) == 2 for r, _ in paths.values())
+        direct_hint = len(paths) == len(vms) and all(len(p.route) == 2 for p in paths.values())
         least = rounds_lower_bound(inst, vms)
         if direct_hint:  # greedy's rounds of this part bound the optimum: a tight horizon
-            rounds = sorted({t for _, ts in paths.values() for t in ts})
+            rounds = sorted({t for p in paths.values() for t in p.rounds})
             dense = {t: i for i, t in enumerate(rounds)}
-            paths = {v: (r, [dense[t] for t in ts]) for v, (r, ts) in paths.items()}
+            paths = {v: p._replace(rounds=[dense[t] for t in p.rounds]) for v, p in paths.items()}
             horizons = [len(rounds)]
         else:  # hint greedy's last hops; past the detour size, only the short horizon
             horizons = sorted({min(len(vms), 2 * least + 2), len(vms)})
             horizons = horizons[:1] if len(vms) > MAX_DETOUR_VMS else horizons
-            paths = {v: ((r[0], r[-1]), ts[-1:]) for v, (r, ts) in paths.items() if r[0] != r[-1]}
+            paths = {v: Path((p.route[0], p.route[-1]), p.rounds[-1:], p.offline[-1:])
+                     for v, p in paths.items() if p.route[0] != p.route[-1]}
         part_budget = Budget(self.budget.share(share if not direct_hint else max(share, 0.3)))
         out = None
         for i, horizon in enumerate(horizons):
@@ -246,14 +250,14 @@ class _Planner:
         allowed[hosts] = True
         mine = set(vms.tolist())
         own = {v: p for v, p in hint_hops.items()
-               if allowed[list(p[0])].all() and (v in mine or not inst.moving[v])}
+               if allowed[list(p.route)].all() and (v in mine or not inst.moving[v])}
         for level, (k, per_host) in enumerate(zip(STAGING, STAYERS_PER_HOST, strict=True)):
             if self.budget.left() <= 0 or self.stop.requested:
                 break
             stayers = blocking_stayers(inst, hosts, per_host)
             routes = detour_routes(inst, vms, stayers, hosts, k, self.ends)
-            for v, (route, _) in own.items():
-                routes.setdefault(v, []).append(route)
+            for v, p in own.items():
+                routes.setdefault(v, []).append(p.route)
             if self.budget.left() < BUILD_SECONDS_PER_ROUTE * sum(map(len, routes.values())):
                 self.stats["detours_skipped"] = "not enough time left to build the model"
                 break
@@ -279,16 +283,22 @@ class _Planner:
         """
         inst, sc = self.inst, self.sc
         lb = int(sc.cost[inst.moving].sum())
+        moving = int(inst.moving.sum())
         movable = sc.cost[~inst.pinned]
-        if not (movable > 0).any():
-            return None
-        # a VM that moves for free can take any number of detours: then the model searches but proves nothing
+        positive = movable[movable > 0]
+        # a VM that moves for free can take any number of detours: no horizon holds every plan, so the
+        # model only searches, on growing horizons, and proves nothing the lower bound does not
         free = bool((movable <= 0).any())
-        min_cost = int(movable[movable > 0].min())
-        budgets = [upper] if upper is not None else [lb + min_cost * 2**i for i in range(16)]
-        for cost_cap in budgets:
+        if upper is not None:
+            caps = [upper]
+        elif positive.size:
+            caps = [lb + int(positive.min()) * 2**i for i in range(16)]
+        else:
+            caps = [lb] * 4
+        for i, cost_cap in enumerate(caps):
             # migrations of any plan costing at most cost_cap: one per moving VM, then extras
-            horizon = max(1, int(inst.moving.sum()) + (cost_cap - lb) // min_cost)
+            extra = (cost_cap - lb) // int(positive.min()) if positive.size else 2**i * (moving + 1) - moving
+            horizon = max(1, moving + extra)
             size = model_size(inst, horizon)
             if size > MAX_TIME_INDEXED or self.stop.requested:
                 return None
@@ -301,17 +311,20 @@ class _Planner:
             out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
                             progress=self.progress)
             self.stats["time_indexed_model"] = out.stats
-            if out.infeasible and not free:  # no plan costs cost_cap or less
-                self.proven_cost_bound = max(self.proven_cost_bound, cost_cap + 1)
+            if out.infeasible:
+                if not free:  # no plan costs cost_cap or less
+                    self.proven_cost_bound = max(self.proven_cost_bound, cost_cap + 1)
                 continue
             if free:
-                out.cost_proven = out.rounds_proven = False
+                out.cost_proven = out.cost is not None and out.cost <= lb
+                out.rounds_proven = False
+                out.rounds_bound = None
             return out
         return None
 
     # ----------------------------------------------------------------- helps
     def _horizon(self, vms, own, routes) -> int:
-        hinted = 1 + max((t for _, ts in own.values() for t in ts), default=0)
+        hinted = 1 + max((t for p in own.values() for t in p.rounds), default=0)
         hops = sum(max(len(r) - 1 for r in rs) for rs in routes.values())
         return int(max(hinted, min(hops + len(routes), 4 * len(vms) + 8)))
 
@@ -326,7 +339,7 @@ class _Planner:
         if not self.sc.exact:
             return bound
         bound = max(bound, self.proven_cost_bound / self.sc.cost_scale)
-        if self.stats.get("direct_infeasible") and self.all_ends:  # some VM must migrate once more
+        if self.stats.get("direct_infeasible") and self.intervals_exact:  # some VM must migrate once more
             bound = max(bound, float(inst.cost[inst.moving].sum() + inst.cost[~inst.pinned].min()))
         return bound
 
@@ -337,15 +350,14 @@ class _Planner:
         for vms in parts:
             hosts = set(part_hosts(inst, vms, self.ends).tolist())
             mine = set(vms.tolist())
-            for v, (route, ts) in hint_hops.items():
-                inside = [h in hosts for h in route]
+            for v, p in hint_hops.items():
+                inside = [h in hosts for h in p.route]
                 if v in mine or any(inside):
                     if not all(inside):
                         return None
-                    out += [(t, v, a, b) for t, a, b in zip(ts, route, route[1:], strict=False)]
-                elif v in mine:
-                    return None
-        return out if {v for _, v, _, _ in out} >= {v for vms in parts for v in vms.tolist()} else None
+                    out += [(t, v, a, b, o) for t, a, b, o in zip(p.rounds, p.route, p.route[1:], p.offline,
+                                                                   strict=False)]
+        return out if {hop[1] for hop in out} >= {v for vms in parts for v in vms.tolist()} else None
 
     def _count(self, model: IntervalModel) -> None:
         size = model.size()
@@ -369,16 +381,16 @@ def _merge(parts: list[list[Hop]]) -> list[Hop]:
     out = []
     for hops in parts:
         dense = {t: i for i, t in enumerate(sorted({t for t, *_ in hops}))}
-        out += [(dense[t], v, a, b) for t, v, a, b in hops]
+        out += [(dense[t], *rest) for t, *rest in hops]
     return out
 
 
 def _index_rounds(hops: list[Hop]):
     by_round = defaultdict(list)
-    for t, v, a, b in hops:
-        by_round[t].append((v, a, b))
+    for t, *move in hops:
+        by_round[t].append(move)
     rounds = []
     for t in sorted(by_round):
-        v, a, b = (np.array(x, dtype=np.int64) for x in zip(*sorted(by_round[t]), strict=True))
-        rounds.append((v, a, b))
+        v, a, b, offline = zip(*sorted(by_round[t]), strict=True)
+        rounds.append((*(np.array(x, dtype=np.int64) for x in (v, a, b)), np.array(offline, dtype=bool)))
     return rounds

@@ -46,7 +46,21 @@ def scale_for(values: np.ndarray) -> int:
 class Scaled:
     """Integer demands, capacities and costs of an instance; ``exact`` when the model is not approximate.
 
-    ``capacity`` is ``-1`` where a resource is unlimited.
+    ``capacity`` is ``-1`` where a resource is unlimited. ``cost`` is the cost
+    of a VM's cheaper mode; ``dual`` VMs move live by default but may also move
+    offline, for ``offline_cost``. With page sharing, a
+    VM of an image with shared fraction ``R`` splits its demand of the shared
+    resource (column ``shared``) into ``private`` (``(1 - R) * ram``, counted per
+    VM) and ``pages`` (``R * ram``): VMs of one image on one host use the sum
+    of their ``private`` plus the largest of their ``pages`` (:mod:`.capacity`'s
+    rule). Without sharing ``shared`` is -1 and both arrays are empty.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h": {"ram": 16}}, vms={"a": {"ram": 8, "image": "u"}},
+    ...                 initial={"a": "h"}, page_sharing={"ratio": 0.25})
+    >>> sc = Scaled(inst)
+    >>> sc.private.tolist(), sc.pages.tolist(), sc.capacity.tolist(), sc.sharing
+    ([6], [2], [[16]], True)
     """
 
     def __init__(self, inst):
@@ -54,23 +68,48 @@ class Scaled:
         R = len(inst.resources)
         self.demand = np.zeros((inst.n_vms, R), dtype=np.int64)
         self.capacity = np.full((inst.n_hosts, R), -1, dtype=np.int64)
+        ratio = np.zeros(inst.n_vms)
+        if inst.share_ratio.size:
+            ratio[inst.image >= 0] = inst.share_ratio[inst.image[inst.image >= 0]]
+        self.sharing = bool((ratio > 0).any())
+        self.shared = inst.share_resource if self.sharing else -1
         for r in range(R):
             col, cap = inst.demand[:, r], inst.effective[:, r]
-            s = scale_for(np.concatenate([col, cap]))
-            up = np.ceil(col * s - 1e-9)
-            self.exact &= bool(np.allclose(up, col * s, atol=1e-6))
-            self.demand[:, r] = up.astype(np.int64)
+            parts = [ratio * col, (1 - ratio) * col] if r == self.shared else []
+            s = scale_for(np.concatenate([col, cap, *parts]))
+            self.demand[:, r] = self._up(col * s)
+            if r == self.shared:
+                self.private, self.pages = self._up((1 - ratio) * col * s), self._up(ratio * col * s)
             finite = np.isfinite(cap)
             down = np.floor(cap[finite] * s + 1e-9)
             self.exact &= bool(np.allclose(down, cap[finite] * s, atol=1e-6))
             self.capacity[finite, r] = down.astype(np.int64)
-        s = scale_for(inst.cost)
-        rounded = np.round(inst.cost * s)
-        self.exact &= bool(np.allclose(rounded, inst.cost * s, atol=1e-6))
-        self.cost = rounded.astype(np.int64)
+        # VMs that move live by default but may also move offline, at a cost at least as high
+        self.dual = inst.can_live & ~inst.offline & np.isfinite(inst.offline_cost)
+        offline_cost = np.where(self.dual, inst.offline_cost, inst.cost)
+        s = scale_for(np.concatenate([inst.cost, offline_cost]))
+        self.cost, self.offline_cost = self._round(inst.cost * s), self._round(offline_cost * s)
         self.cost_scale = s
-        if inst.share_ratio.size and (inst.share_ratio > 0).any():
-            self.exact = False  # page sharing: summed demands overestimate use, plans stay valid
+        if not self.sharing:
+            self.private = self.pages = np.zeros(0, dtype=np.int64)
+
+    def _round(self, values: np.ndarray) -> np.ndarray:
+        rounded = np.round(values)
+        self.exact &= bool(np.allclose(rounded, values, atol=1e-6))
+        return rounded.astype(np.int64)
+
+    def _up(self, values: np.ndarray) -> np.ndarray:
+        """``values`` rounded up to integers (``exact`` turns False when that changes one)."""
+        up = np.ceil(values - 1e-9)
+        self.exact &= bool(np.allclose(up, values, atol=1e-6))
+        return up.astype(np.int64)
+
+    def use(self, inst, vms: np.ndarray, host: int, r: int) -> int:
+        """Scaled use of resource ``r`` on ``host`` when exactly ``vms`` are there."""
+        if r != self.shared:
+            return int(self.demand[vms, r].sum())
+        return int(self.private[vms].sum()) + sum(
+            int(self.pages[vms[inst.image[vms] == i]].max()) for i in np.unique(inst.image[vms]))
 
 
 class Budget:

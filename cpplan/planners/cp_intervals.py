@@ -82,6 +82,7 @@ class IntervalView:
 class _Choice:
     vm: int
     route: Route
+    offline: bool  # every hop of the route moves the VM offline
     present: cp_model.IntVar
     starts: list  # one start variable per hop
     sure: bool  # the VM's only route: its presence is the constant 1
@@ -91,7 +92,8 @@ class IntervalModel(LexicographicModel):
     """The model for ``routes`` (vm -> candidate routes) over ``horizon`` rounds.
 
     VMs absent from ``routes`` stay put. ``optional`` VMs (stayers that may
-    step aside) may also take none of their routes.
+    step aside) may also take none of their routes. A VM that may move live
+    or offline (``Scaled.dual``) has each route in both modes.
     """
 
     def __init__(self, inst, scaled: Scaled, routes: dict[int, list[Route]], horizon: int,
@@ -106,11 +108,13 @@ class IntervalModel(LexicographicModel):
         hops_at = defaultdict(list)  # host -> [interval]
         self.hops: list[Hop] = []
         cost_terms = []
-        for v, alternatives in routes.items():
+        for v, routes_of_v in routes.items():
             lits = []
-            alternatives = [r for r in dict.fromkeys(alternatives) if 1 <= len(r) - 1 <= T]
+            modes = (False, True) if scaled.dual[v] else (bool(inst.offline[v]),)
+            alternatives = [(r, offline) for r in dict.fromkeys(routes_of_v) if 1 <= len(r) - 1 <= T
+                            for offline in modes]
             sure = len(alternatives) == 1 and v not in optional  # a plain direct move: no literal
-            for route in alternatives:
+            for route, offline in alternatives:
                 k = len(route) - 1
                 p = m.new_constant(1) if sure else m.new_bool_var(f"p{v}_{len(lits)}")
                 starts = [m.new_int_var(i, T - k + i, f"s{v}_{len(lits)}_{i}") for i in range(k)]
@@ -119,7 +123,7 @@ class IntervalModel(LexicographicModel):
                 last = m.add(self.makespan >= starts[-1] + 1)
                 if not sure:
                     last.only_enforce_if(p)
-                lag = 0 if inst.offline[v] else 1  # a VM moved offline leaves its source at once
+                lag = 0 if offline else 1  # a VM moved offline leaves its source at once
                 for i, h in enumerate(route):
                     start = 0 if i == 0 else starts[i - 1]
                     end = starts[i] + lag if i < k else T
@@ -135,8 +139,8 @@ class IntervalModel(LexicographicModel):
                     hops_at[route[i]].append(iv)
                     hops_at[route[i + 1]].append(iv)
                     self.hops.append(Hop(iv, v, route[i], route[i + 1], p))
-                cost_terms.append(int(scaled.cost[v]) * k * p)
-                choice = _Choice(v, route, p, starts, sure)
+                cost_terms.append(int(scaled.offline_cost[v] if offline else scaled.cost[v]) * k * p)
+                choice = _Choice(v, route, offline, p, starts, sure)
                 self.choices.append(choice)
                 self.by_vm[v].append(choice)
                 lits.append(p)
@@ -149,7 +153,7 @@ class IntervalModel(LexicographicModel):
                 m.add_exactly_one(lits)
         self.cost = sum(cost_terms)
         self.optional = optional
-        self.cost_varies = bool(optional) or any(len({len(c.route) for c in cs}) > 1
+        self.cost_varies = bool(optional) or any(len({(len(c.route), c.offline) for c in cs}) > 1
                                                  for cs in self.by_vm.values())
         self._capacity(stays)
         self._concurrency(hops_at)
@@ -162,36 +166,73 @@ class IntervalModel(LexicographicModel):
         inst, sc, m, T = self.inst, self.sc, self.model, self.horizon
         in_model = np.zeros(inst.n_vms, dtype=bool)
         in_model[list(self.by_vm)] = True
-        fixed = np.zeros_like(sc.capacity)
-        np.add.at(fixed, inst.initial[~in_model], sc.demand[~in_model])
+        outside = np.flatnonzero(~in_model)
         for h, items in stays.items():
             arrivals = [(start, p) for _, _, arrive, start, p in items if arrive]
             if not arrivals:
                 continue
-            initial = [v for _, v, arrive, _, _ in items if not arrive]
+            fixed_vms = outside[inst.initial[outside] == h]
             for r in range(len(inst.resources)):
                 cap = int(sc.capacity[h, r])
                 if cap < 0:
                     continue
-                room = cap - int(fixed[h, r])
+                ivs, demands, fixed, start = (self._shared(h, items, fixed_vms) if r == sc.shared else
+                                              self._plain(r, items, fixed_vms))
+                room = cap - fixed
                 if room < 0:  # the stayers alone overload h: nothing may ever arrive
                     for _, p in arrivals:
                         m.add(p == 0)
                     continue
-                ivs = [iv for iv, v, *_ in items if sc.demand[v, r] > 0]
-                demands = [int(sc.demand[v, r]) for iv, v, *_ in items if sc.demand[v, r] > 0]
                 if not ivs:
                     continue
-                excess = int(sc.demand[initial, r].sum()) - room
+                excess = start - room
                 if excess > 0:  # overloaded at the start: checked only from the first arrival on
                     first = m.new_int_var(0, T, f"first_arrival{h}_{r}")
-                    for start, p in arrivals:
-                        m.add(start >= first).only_enforce_if(p)
+                    for start_var, p in arrivals:
+                        m.add(start_var >= first).only_enforce_if(p)
                     ivs.append(m.new_interval_var(first, T - first, T, f"relief{h}_{r}"))
                     demands.append(excess)
                     room += excess
                 if sum(demands) > room:
                     m.add_cumulative(ivs, demands, room)
+
+    def _plain(self, r, items, fixed_vms):
+        """Stays on a host and their demands of resource ``r``, the fixed VMs' use, the use at the start."""
+        demand = self.sc.demand[:, r]
+        kept = [(iv, int(demand[v])) for iv, v, *_ in items if demand[v] > 0]
+        start = sum(int(demand[v]) for _, v, arrive, _, _ in items if not arrive)
+        return [iv for iv, _ in kept], [d for _, d in kept], int(demand[fixed_vms].sum()), start
+
+    def _shared(self, h, items, fixed_vms):
+        """:meth:`_plain` for the shared resource: private parts, plus one block per image for its pages.
+
+        An image with a fixed VM on the host has its block there all along;
+        otherwise the block spans from the first stay of the image's VMs to
+        the last, sized for the largest. This counts at least the true use
+        (plans stay valid) and exactly when the image's VMs are there together.
+        """
+        sc, image, m, T = self.sc, self.inst.image, self.model, self.horizon
+        kept = [(iv, int(sc.private[v])) for iv, v, *_ in items if sc.private[v] > 0]
+        ivs, demands = [iv for iv, _ in kept], [d for _, d in kept]
+        fixed = int(sc.private[fixed_vms].sum())
+        start = sum(int(sc.private[v]) for _, v, arrive, _, _ in items if not arrive)
+        images = {int(image[v]) for _, v, *_ in items} | set(image[fixed_vms].tolist())
+        for i in sorted(images - {-1}):
+            mine = [item for item in items if image[item.vm] == i]
+            staying = fixed_vms[image[fixed_vms] == i]
+            biggest = max([int(sc.pages[item.vm]) for item in mine] + sc.pages[staying].tolist())
+            if staying.size or biggest == 0:
+                fixed += biggest
+                continue
+            first, last = m.new_int_var(0, T, f"pages_from{h}_{i}"), m.new_int_var(0, T, f"pages_to{h}_{i}")
+            for item in mine:
+                m.add(first <= item.interval.start_expr()).only_enforce_if(item.present)
+                m.add(last >= item.interval.end_expr()).only_enforce_if(item.present)
+            length = m.new_int_var(0, T, f"pages_for{h}_{i}")
+            ivs.append(m.new_interval_var(first, length, last, f"pages{h}_{i}"))
+            demands.append(biggest)
+            start += biggest if any(not item.arrives for item in mine) else 0
+        return ivs, demands, fixed, start
 
     def _concurrency(self, hops_at):
         inst, m = self.inst, self.model
@@ -207,27 +248,29 @@ class IntervalModel(LexicographicModel):
             m.add_cumulative(all_hops, [1] * len(all_hops), int(inst.total_limit))
 
     # ---------------------------------------------------------------- solving
-    def add_hint(self, paths: dict[int, tuple[Route, list[int]]]) -> bool:
-        """Hint a known solution (vm -> (route, hop rounds)); False when some route is not in the model."""
+    def add_hint(self, paths: dict) -> bool:
+        """Hint a known solution (vm -> :class:`.cp_routes.Path`); False when a route is not in the model."""
         ok = True
         for v, choices in self.by_vm.items():
             path = paths.get(v)
             hit = False
             for c in choices:
-                use = path is not None and c.route == path[0] and path[1][-1] < self.horizon
+                use = (not hit and path is not None and c.route == path.route
+                       and path.rounds[-1] < self.horizon
+                       and (c.offline == path.offline[0] or not self.sc.dual[v]))
                 if not c.sure:
                     self.model.add_hint(c.present, use)
                 if use:
                     hit = True
-                    for s, t in zip(c.starts, path[1], strict=False):
+                    for s, t in zip(c.starts, path.rounds, strict=False):
                         self.model.add_hint(s, t)
             ok &= hit or (path is None and v in self.optional)
         return ok
 
-    def extract(self, solver) -> list[tuple[int, int, int, int]]:
+    def extract(self, solver) -> list[tuple[int, int, int, int, bool]]:
         hops = []
         for c in self.choices:
             if solver.boolean_value(c.present):
                 for i, s in enumerate(c.starts):
-                    hops.append((int(solver.value(s)), c.vm, c.route[i], c.route[i + 1]))
+                    hops.append((int(solver.value(s)), c.vm, c.route[i], c.route[i + 1], c.offline))
         return hops

@@ -18,6 +18,8 @@ last hosts (:func:`final_hosts`); its bounces aim at its default target.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..constraints.capacity import fits
@@ -28,15 +30,24 @@ from .cp_intervals import Route
 MAX_ENDS = 16
 
 
-def plan_paths(inst, index_rounds) -> dict[int, tuple[Route, list[int]]]:
-    """Each migrating VM's route and hop rounds in a plan given as index rounds."""
-    paths: dict[int, tuple[list[int], list[int]]] = {}
-    for t, (vms, src, dst, *_) in enumerate(index_rounds):
-        for v, s, d in zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True):
-            hosts, rounds = paths.setdefault(v, ([s], []))
+class Path(NamedTuple):
+    """How a VM moves in a known plan: the hosts it visits, each hop's round, which hops are offline."""
+
+    route: Route
+    rounds: list[int]
+    offline: list[bool]
+
+
+def plan_paths(inst, index_rounds) -> dict[int, Path]:
+    """Each migrating VM's path in a plan given as index rounds (with their offline masks)."""
+    paths: dict[int, tuple[list[int], list[int], list[bool]]] = {}
+    for t, (vms, src, dst, offline) in enumerate(index_rounds):
+        for v, s, d, o in zip(vms.tolist(), src.tolist(), dst.tolist(), offline.tolist(), strict=True):
+            hosts, rounds, modes = paths.setdefault(v, ([s], [], []))
             hosts.append(d)
             rounds.append(t)
-    return {v: (tuple(h), r) for v, (h, r) in paths.items()}
+            modes.append(o)
+    return {v: Path(tuple(h), r, o) for v, (h, r, o) in paths.items()}
 
 
 def final_hosts(inst) -> tuple[dict[int, list[int]], bool]:

@@ -76,7 +76,19 @@ class TimeIndexedModel(LexicographicModel):
                     m.add_bool_or([s, ~x, ~y])
                     self.stay[v, h, t] = s
                 self.moved[v, t] = 1 - sum(self.stay[v, h, t] for h in hosts)
-        self.cost = sum(int(scaled.cost[v]) * self.moved[v, t] for v in self.vms for t in range(T))
+        self.off: dict[tuple[int, int], cp_model.IntVar] = {}  # a dual VM's move in round t is offline
+        self.left_off: dict[tuple[int, int, int], cp_model.IntVar] = {}  # ... and it left host h then
+        for v in (v for v in self.vms if scaled.dual[v]):
+            for t in range(T):
+                self.off[v, t] = off = m.new_bool_var(f"off{v}_{t}")
+                m.add(off <= self.moved[v, t])
+                for h in self.hosts[v]:
+                    self.left_off[v, h, t] = gone = m.new_bool_var(f"left_off{v}_{h}_{t}")
+                    m.add(gone <= off)
+                    m.add(gone <= self.at[v, h, t] - self.stay[v, h, t])
+        extra = scaled.offline_cost - scaled.cost
+        self.cost = (sum(int(scaled.cost[v]) * self.moved[v, t] for v in self.vms for t in range(T))
+                     + sum(int(extra[v]) * off for (v, _), off in self.off.items()))
         used = [m.new_bool_var(f"used{t}") for t in range(T)]
         for t in range(T):
             for v in self.vms:
@@ -84,10 +96,15 @@ class TimeIndexedModel(LexicographicModel):
             if t + 1 < T:
                 m.add(used[t] >= used[t + 1])  # empty rounds go last
         self.makespan = sum(used)
-        fixed = np.zeros_like(scaled.capacity)
-        np.add.at(fixed, inst.initial[inst.pinned], scaled.demand[inst.pinned])
+        self.on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
+        self.pinned_on = {h: np.flatnonzero(inst.pinned & (inst.initial == h)) for h in range(inst.n_hosts)}
+        starts = {h: np.flatnonzero(inst.initial == h) for h in range(inst.n_hosts)}
+        resources = range(len(inst.resources))
+        self.start_use = np.array([[scaled.use(inst, starts[h], h, r) for r in resources]
+                                   for h in range(inst.n_hosts)], dtype=np.int64)
+        self.start_use = self.start_use.reshape(scaled.capacity.shape)
         for t in range(T):
-            self._round(t, fixed)
+            self._round(t)
 
     def occupies(self, v, h, t):
         """1 when v holds room on h during round t."""
@@ -96,17 +113,16 @@ class TimeIndexedModel(LexicographicModel):
             return 0
         if self.inst.offline[v]:
             return self.at[v, h, t + 1]
-        return self.at[key] + self.at[v, h, t + 1] - self.stay[key]
+        live = self.at[key] + self.at[v, h, t + 1] - self.stay[key]
+        return live - self.left_off[key] if key in self.left_off else live
 
     def arrives(self, v, h, t):
         """1 when v arrives on h in round t (0 where v may never be on h)."""
         return self.at[v, h, t + 1] - self.stay[v, h, t] if (v, h, t) in self.at else 0
 
-    def _round(self, t: int, fixed: np.ndarray) -> None:
+    def _round(self, t: int) -> None:
         inst, sc, m = self.inst, self.sc, self.model
-        on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
-        start_load = sc.demand[self.vms].T @ np.eye(inst.n_hosts, dtype=np.int64)[inst.initial[self.vms]]
-        for h, vms in on.items():
+        for h, vms in self.on.items():
             arrivals = [self.arrives(v, h, t) for v in vms if inst.initial[v] != h or t > 0]
             if not arrivals:
                 continue
@@ -117,11 +133,9 @@ class TimeIndexedModel(LexicographicModel):
                 cap = int(sc.capacity[h, r])
                 if cap < 0:
                     continue
-                load = sum(int(sc.demand[v, r]) * self.occupies(v, h, t) for v in vms if sc.demand[v, r])
-                room = cap - int(fixed[h, r])
-                overloaded = int(start_load[r, h] + fixed[h, r]) > cap
-                ct = m.add(load <= room)
-                if overloaded:  # a host that only loses VMs is not checked
+                load, fixed = self._load(h, r, t, vms)
+                ct = m.add(load <= cap - fixed)
+                if self.start_use[h, r] > cap:  # a host that only loses VMs is not checked
                     ct.only_enforce_if(receives)
             touches = sum(self.at[v, h, t] + self.at[v, h, t + 1] - 2 * self.stay[v, h, t] for v in vms)
             m.add(touches <= int(inst.host_limit[h]))
@@ -131,10 +145,44 @@ class TimeIndexedModel(LexicographicModel):
         for rule in service_levels():
             rule.encode_round(self, t)
 
+    def _load(self, h: int, r: int, t: int, vms: list[int]):
+        """Use of resource ``r`` on host ``h`` during round ``t``: (a linear expression, a constant).
+
+        The constant is the pinned VMs' share. On the shared resource each VM
+        counts its private part, and each image the largest pages present,
+        as a sum of levels: ``level_k`` is 1 when a VM with at least the k-th
+        largest pages size is present.
+        """
+        sc, pinned = self.sc, self.pinned_on[h]
+        if r != sc.shared:
+            load = sum(int(sc.demand[v, r]) * self.occupies(v, h, t) for v in vms if sc.demand[v, r])
+            return load, int(sc.demand[pinned, r].sum())
+        load = [int(sc.private[v]) * self.occupies(v, h, t) for v in vms if sc.private[v]]
+        fixed = int(sc.private[pinned].sum())
+        image = self.inst.image
+        for i in np.unique(image[np.concatenate([vms, pinned]).astype(np.int64)]).tolist():
+            present = [(int(sc.pages[v]), self.occupies(v, h, t)) for v in vms if image[v] == i]
+            present += [(int(sc.pages[v]), 1) for v in pinned if image[v] == i]
+            below = 0
+            for size in sorted({p for p, _ in present if p > 0}):
+                holders = [o for p, o in present if p >= size]
+                if any(isinstance(o, int) and o == 1 for o in holders):
+                    fixed += size - below
+                else:
+                    level = self.model.new_bool_var(f"pages{h}_{i}_{t}_{size}")
+                    for o in holders:
+                        self.model.add(level >= o)
+                    load.append((size - below) * level)
+                below = size
+        return sum(load), fixed
+
     def add_hint(self, paths: dict) -> None:
-        """Hint a known plan: vm -> (route, hop rounds), rounds below the horizon."""
+        """Hint a known plan: vm -> :class:`.cp_routes.Path`, rounds below the horizon."""
         for v in self.vms:
-            route, rounds = paths.get(v, ((int(self.inst.initial[v]),), []))
+            route, rounds, offline = paths.get(v, ((int(self.inst.initial[v]),), [], []))
+            for t, o in zip(rounds, offline, strict=True):
+                if (v, t) in self.off:
+                    self.model.add_hint(self.off[v, t], o)
             where, i = [], 0
             for t in range(self.horizon + 1):
                 while i < len(rounds) and rounds[i] < t:
@@ -146,12 +194,14 @@ class TimeIndexedModel(LexicographicModel):
                     if t < self.horizon or self.inst.domains[self.inst.domain_of[v], h]:
                         self.model.add_hint(self.at[v, h, t], where[t] == h)
 
-    def extract(self, solver) -> list[tuple[int, int, int, int]]:
+    def extract(self, solver) -> list[tuple[int, int, int, int, bool]]:
         hops = []
         for v in self.vms:
             for t in range(self.horizon):
                 if solver.value(self.moved[v, t]):
                     src = next(h for h in self.hosts[v] if solver.value(self.at[v, h, t]))
                     dst = next(h for h in self.hosts[v] if solver.value(self.at[v, h, t + 1]))
-                    hops.append((t, v, src, dst))
+                    off = self.off.get((v, t))
+                    offline = self.inst.offline[v] or (off is not None and solver.value(off))
+                    hops.append((t, v, src, dst, bool(offline)))
         return hops
