@@ -1,9 +1,8 @@
 """The greedy planner: builds the plan round by round, fast enough for 300 000 VMs.
 
-Each round admits direct migrations (a VM straight to its target, or for a
-VM with several allowed hosts to the best-fitting one with room, see
-:mod:`.greedy_aim`) whose destination has room during the round, within
-every limit, preferring
+Each round admits direct migrations (a VM straight to its target; a VM
+with several allowed hosts to one of them with room, see :mod:`.greedy_aim`)
+whose destination has room during the round, within every limit, preferring
 migrations that unblock others (leaving a host that a waiting VM needs),
 then those on the busiest hosts (the rounds bound is set by them). When
 nothing can move, :mod:`.greedy_deadlock` breaks the deadlock at the least
@@ -11,9 +10,9 @@ extra cost (a bounce or a displacement). A clean-up pass
 (:mod:`.greedy_cleanup`) then drops steps aside that turned out unnecessary
 and pulls migrations into earlier rounds (merging rounds where limits allow).
 
-Termination: a VM only ever migrates to its target (an allowed host, where it
-is done) or steps aside, and each
-VM steps aside at most ``MAX_STEPS_ASIDE`` (:mod:`.greedy_deadlock`) times, so the number of
+Termination: a VM only ever migrates to its target (or an allowed host, where
+it is done) or steps aside, and each VM steps aside at most
+``MAX_STEPS_ASIDE`` (:mod:`.greedy_deadlock`) times, so the number of
 migrations, hence of rounds, is bounded; a round with no migration at all
 ends the search (retried a few times with other choices, then ``unknown``).
 

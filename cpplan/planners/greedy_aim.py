@@ -66,7 +66,10 @@ class Aims:
         return np.flatnonzero(~self.done(placement))
 
     def end_free(self, placement: np.ndarray) -> np.ndarray:
-        """Room per host and resource at the end, counting the VMs whose last host is known."""
+        """Room per host and resource at the end, counting the VMs whose last host is known.
+
+        ``placement`` is read on the first call; :meth:`moved` follows the rounds after it.
+        """
         inst = self.inst
         if self._end_load is None:
             fixed = ~self.is_flexible
