@@ -55,10 +55,16 @@ class Stage:
 
     def gap_of(self, objective: float, bound: float) -> float | None:
         """The proven relative gap of the secondary objective (of E when no span), or None when
-        even the primary objective is not proven."""
+        even the primary objective is not proven (or E is 0 above its bound: no relative gap).
+
+        >>> plain = Stage(expr=None, lower=99)
+        >>> plain.gap_of(100, 0), plain.gap_of(99, 0), Stage(expr=None).gap_of(0, -1)
+        (0.01, 0.0, None)
+        """
         bound = max(bound, self.lower)
         if self.span is None:
-            return max(0.0, objective - bound) / max(abs(objective), 1e-9) if objective else 0.0
+            slack = max(0.0, objective - bound)
+            return 0.0 if slack == 0 else slack / abs(objective) if objective else None
         primary, secondary = divmod(round(objective), self.span)
         if bound <= primary * self.span - 1e-6:  # the bound allows a smaller primary
             return None
