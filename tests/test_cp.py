@@ -129,3 +129,15 @@ def test_ctrl_c_stops_the_search_not_the_program():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
         assert stop.requested
+
+
+def test_cp_moves_offline_at_a_higher_cost_when_that_saves_a_bounce():
+    # Both full hosts swap their VMs offline in one round (5 + 5) instead of a bounce (4 + 4 + 4).
+    inst = cpplan.Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+                           vms={"a": {"ram": 4, "offline_cost": 5}, "b": {"ram": 4, "offline_cost": 5}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"}, limits={"host": 2})
+    found = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert (found.status, found.cost, found.n_rounds) == ("optimal", 10, 1)
+    assert all(m["mode"] == "offline" for m in found.rounds[0])
+    inst = inst.replace(vms={"a": {"ram": 4, "offline_cost": 7}, "b": {"ram": 4, "offline_cost": 7}})
+    assert cpplan.plan(inst, planner="cp", time_limit=10).cost == 12   # now the bounce is cheaper
