@@ -31,6 +31,7 @@ import numpy as np
 from .errors import InputError
 from .goals import GOALS
 from .goals.metrics import summary
+from .goals.stopping import GAP_LIMIT
 from .plan import Plan
 from .planners import plan as run_planner
 
@@ -106,11 +107,12 @@ class TargetResult:
         return f"{second} not proven optimal (search ended: {STOP_REASONS.get(self.stopped, self.stopped)})"
 
 
-def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves) -> list[int]:
+def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_limit=GAP_LIMIT) -> list[int]:
     """Validate the goal arguments; returns the drained host indices. Raises InputError."""
     if goal not in GOALS:
         raise InputError("", "--goal", f"unknown goal {goal!r} (choose from {', '.join(GOALS)})")
-    for key, value in (("--move-weight", move_weight), ("--max-cost", max_cost), ("--max-moves", max_moves)):
+    for key, value in (("--move-weight", move_weight), ("--max-cost", max_cost), ("--max-moves", max_moves),
+                       ("--gap-limit", gap_limit)):
         if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
             raise InputError("", key, f"must be a non-negative number, got {value!r}")
     if max_moves is not None and max_moves != int(max_moves):
@@ -144,15 +146,19 @@ def target_instance(inst, placement: np.ndarray):
 def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: float | None = None,
                   max_cost: float | None = None, max_moves: int | None = None, time_limit: float = 30.0,
                   seed: int = 0, planner: str = "auto", plan_time_limit: float | None = None,
-                  progress=None) -> TargetResult:
+                  progress=None, gap_limit: float = GAP_LIMIT) -> TargetResult:
     """Choose B for ``goal`` and plan the way there from A; see the module docstring.
 
     ``time_limit`` bounds choosing each B; ``plan_time_limit`` (default: the
     same) bounds planning to it. B is chosen afresh from A: a ``target`` the
     instance already has is replaced; its ``drain`` list is the default
-    ``drain`` of the evacuate goal. Raises InputError on bad arguments.
+    ``drain`` of the evacuate goal. Choosing B stops early once its second
+    objective is within ``gap_limit`` (relative) of a proven lower bound, or
+    when it stops improving (:mod:`cpplan.goals.stopping`); with 0 only a proof
+    or a stall ends it.
+    Raises InputError on bad arguments.
     """
-    drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves)
+    drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_limit)
     module = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.goals.{goal}")
     plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
     before = summary(inst, inst.initial, drained)
@@ -164,7 +170,8 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
             moves_budget = int(result.moves * keep) if max_moves is None else min(max_moves,
                                                                                    int(result.moves * keep))
         choice = module.choose(inst, drain=drained, move_weight=move_weight, max_cost=max_cost,
-                               max_moves=moves_budget, headroom=headroom, time_limit=time_limit, seed=seed)
+                               max_moves=moves_budget, headroom=headroom, time_limit=time_limit, seed=seed,
+                               gap_limit=gap_limit)
         choose_seconds = time.perf_counter() - started
         new = target_instance(inst, choice.placement)
         if progress:

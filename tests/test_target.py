@@ -179,6 +179,7 @@ def test_cli_target_writes_the_instance_and_plan_goal_writes_a_valid_plan(cloud_
     (["--goal", "rebalance", "--max-cost", "-1"], "--max-cost: must be a non-negative number"),
     (["--goal", "consolidate", "--max-moves", "-2"], "--max-moves: must be a non-negative number"),
     (["--goal", "evacuate", "--drain", "h0", "--max-moves", "1"], "--max-moves: 1 is below"),
+    (["--goal", "rebalance", "--gap-limit", "-0.1"], "--gap-limit: must be a non-negative number"),
 ])
 def test_bad_goal_arguments_exit_2_with_one_line(cloud_file, capsys, args, words):
     for command in ("target", "plan"):
@@ -309,3 +310,15 @@ def test_a_stage_at_a_proven_bound_stops_there():
     sol = w.solve(30, stage=Stage(moved, lower=0, patience=None))
     assert sol.status == "optimal" and sol.gap == 0 and sol.objective == 0
     assert sol.placement.tolist() == inst.initial.tolist()
+
+
+@pytest.mark.parametrize("goal", GOALS)
+def test_a_search_stopped_at_its_gap_is_within_the_callers_limit(cloud, goal):
+    drain = ["h1"] if goal == "evacuate" else None
+    result = cpplan.choose_target(cloud, goal=goal, drain=drain, gap_limit=0.3, time_limit=3, planner=PLANNER)
+    check_target(cloud, result)
+    assert result.stats["gap_limit"] == 0.3
+    if result.stopped == "gap":
+        assert result.gap is not None and 0 <= result.gap <= 0.3
+    if result.gap not in (None, 0) and not result.proven:
+        assert "(gap limit 30%)" in result.summary()

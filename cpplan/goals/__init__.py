@@ -1,8 +1,10 @@
 """Goals that choose a target placement B: one module per goal, each with the same ``choose``.
 
-``choose(inst, *, drain, move_weight, max_cost, max_moves, headroom, time_limit, seed) -> Choice``
-returns the chosen placement (a host index per VM), whether it is proven
-best for the goal, and a proven lower bound on the goal's measure.
+``choose(inst, *, drain, move_weight, max_cost, max_moves, headroom, time_limit, seed, gap_limit)
+-> Choice`` returns the chosen placement (a host index per VM), whether it is
+proven best for the goal, and a proven lower bound on the goal's measure;
+``gap_limit`` (:data:`~cpplan.goals.stopping.GAP_LIMIT` by default) is the
+relative gap of the second objective at which the search stops.
 """
 
 from __future__ import annotations

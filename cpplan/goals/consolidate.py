@@ -106,14 +106,15 @@ def first_fit_decreasing(inst) -> np.ndarray:
     return place
 
 
-def _improve_full(inst, base, headroom, move_weight, max_cost, max_moves, hosts_bound, time_limit, seed):
+def _improve_full(inst, base, headroom, move_weight, max_cost, max_moves, hosts_bound, time_limit, seed,
+                  gap_limit):
     """One CP-SAT model over the whole cloud, stopped once the cost is within the gap limit of
     :func:`objective_bound`; returns the solution and its host-count bound."""
     w = Window(inst, base, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
                max_moves=max_moves)
     hosts = sum(w.host_used(h) for h in range(inst.n_hosts))
     span = w.cost_span if lexicographic(w, move_weight) else None
-    stage = Stage(objective(w, hosts, move_weight), span=span,
+    stage = Stage(objective(w, hosts, move_weight), span=span, gap=gap_limit,
                   lower=objective_bound(w, hosts_bound, move_weight), patience=patience_for(time_limit))
     sol = w.solve_lex([stage], time_limit, seed)
     bound = int(sol.bound // span) if sol.placement is not None and span else 0
@@ -160,7 +161,7 @@ def _window_hosts(inst, place, movable, rng, size: int = 24) -> np.ndarray:
 
 
 def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0) -> Choice:
+           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
     started = time.perf_counter()
     limit = receiving_limit(inst, headroom)
     movable = movable_vms(inst)
@@ -178,7 +179,7 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
     left = time_limit - (time.perf_counter() - started)
     if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
         sol, cp_bound = _improve_full(inst, best, headroom, move_weight, max_cost, max_moves, bound, left,
-                                      seed)
+                                      seed, gap_limit)
         if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                 score(inst, best, move_weight):
             best, proven, gap, stopped = sol.placement, sol.status == "optimal", sol.gap, sol.stopped
@@ -195,14 +196,15 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             used = sum(w.host_used(h) for h in hosts.tolist())
             budget = min(2.0, deadline - time.perf_counter() - 0.3)
             span = w.cost_span if lexicographic(w, move_weight) else None
-            stage = Stage(objective(w, used, move_weight), span=span, patience=patience_for(budget))
+            stage = Stage(objective(w, used, move_weight), span=span, gap=gap_limit,
+                          patience=patience_for(budget))
             sol = w.solve_lex([stage], budget, seed + windows, presolve=False)
             windows += 1
             stale += 1
-            if sol.placement is not None and \
-                    score(inst, sol.placement, move_weight) <= score(inst, best, move_weight):
-                if improved(score(inst, sol.placement, move_weight), score(inst, best, move_weight)):
-                    stale = 0
+            old = score(inst, best, move_weight)
+            new = score(inst, sol.placement, move_weight) if sol.placement is not None else None
+            if new is not None and new <= old:
+                stale = 0 if improved(new, old, gap_limit) else stale
                 best = sol.placement
         stats["windows"] = windows
         stopped = "bound" if np.unique(best).size <= bound else "windows" if stale >= STALE_WINDOWS else ""
@@ -211,5 +213,5 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             cost = migration(inst, best)[0]
             gap = (cost - least) / cost if cost > 0 else 0.0
             proven = gap <= 0
-    stats["gap_limit"] = GAP_LIMIT
+    stats["gap_limit"] = gap_limit
     return Choice(best, proven, float(bound), stats, gap, stopped)

@@ -84,7 +84,7 @@ def worst_fit(inst, drained: np.ndarray, limit) -> np.ndarray | None:
 
 
 def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0) -> Choice:
+           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
     started = time.perf_counter()
     deadline = started + time_limit
     drained = check_drain(inst, drain, max_cost, max_moves)
@@ -99,19 +99,20 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
         w = Window(inst, best if best is not None else inst.initial, np.arange(inst.n_hosts),
                    vms=on, candidates=CANDIDATES, **kw)
         left = deadline - time.perf_counter()
-        sol = w.solve_lex(balance_objectives(w, w.base, move_weight, left, cost_first,
-                                             cost_low=int(w.ints.cost[on].sum())), left, seed, presolve=False)
+        stages = balance_objectives(w, w.base, move_weight, left, cost_first,
+                                    cost_low=int(w.ints.cost[on].sum()), gap_limit=gap_limit)
+        sol = w.solve_lex(stages, left, seed, presolve=False)
         if sol.placement is not None and (best is None or _better(inst, sol.placement, best, move_weight)):
             best, gap, stopped = sol.placement, sol.gap, sol.stopped
         if best is None:
-            best = _with_receivers(inst, drained, move_weight, deadline, seed, kw)
+            best = _with_receivers(inst, drained, move_weight, deadline, seed, kw, gap_limit)
     if best is None:
         raise InputError("", "--drain", "no placement found that empties the drained hosts "
                          "within the time limit and budgets")
     stats["cost_of_drained"] = float(inst.cost[on].sum())
     proven = migration(inst, best)[0] <= stats["cost_of_drained"] + 1e-9 and move_weight is None
     return Choice(best, False, ideal_utilisation(inst, drained), {**stats, "least_cost": proven,
-                                                                   "gap_limit": GAP_LIMIT}, gap, stopped)
+                                                                   "gap_limit": gap_limit}, gap, stopped)
 
 
 def _better(inst, a, b, move_weight) -> bool:
@@ -122,7 +123,7 @@ def _better(inst, a, b, move_weight) -> bool:
     return score(inst, a, move_weight) <= score(inst, b, move_weight)
 
 
-def _with_receivers(inst, drained, move_weight, deadline, seed, kw):
+def _with_receivers(inst, drained, move_weight, deadline, seed, kw, gap_limit):
     """A window that also frees the VMs on the receiving hosts with the most room."""
     pk = Packer(inst, inst.initial, inst.effective)
     util = pk.utilisation()
@@ -135,6 +136,7 @@ def _with_receivers(inst, drained, move_weight, deadline, seed, kw):
     w = Window(inst, inst.initial, hosts, **kw)
     left = deadline - time.perf_counter()
     on = np.flatnonzero(np.isin(inst.initial, drained))
-    sol = w.solve_lex(balance_objectives(w, inst.initial, move_weight, left, move_weight is None,
-                                         cost_low=int(w.ints.cost[on].sum())), left, seed)
+    stages = balance_objectives(w, inst.initial, move_weight, left, move_weight is None,
+                                cost_low=int(w.ints.cost[on].sum()), gap_limit=gap_limit)
+    sol = w.solve_lex(stages, left, seed)
     return sol.placement

@@ -166,12 +166,12 @@ def best_level(inst, limit, move_weight=None, max_cost=None, max_moves=None, ste
 
 
 def balance_objectives(w: Window, base, move_weight, time_limit: float, cost_first: bool = False,
-                       cost_low: float = 0) -> list[Stage]:
+                       cost_low: float = 0, gap_limit: float = GAP_LIMIT) -> list[Stage]:
     """The stages of rebalancing over window ``w``, to minimise in turn (hosts outside the window
     are constants): the highest utilisation (plus the weighted cost, else cost as a tie-break),
     then the spread with cost as a tie-break. ``cost_first`` puts the least cost (at least
     ``cost_low``, integer-scaled) before both. Each stage stops when stalled for the patience of
-    ``time_limit`` (:func:`~cpplan.goals.stopping.patience_for`) or within the gap limit."""
+    ``time_limit`` (:func:`~cpplan.goals.stopping.patience_for`) or within ``gap_limit``."""
     inst = w.inst
     outside = np.ones(inst.n_hosts, dtype=bool)
     outside[w.hosts] = False
@@ -192,19 +192,19 @@ def balance_objectives(w: Window, base, move_weight, time_limit: float, cost_fir
             w.model.Add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
         spread = top - low
     big = w.cost_span
-    patience = patience_for(time_limit)
+    rule = dict(patience=patience_for(time_limit), gap=gap_limit)
     # the highest utilisation is at least the ideal one (a hair less: capacities are rounded)
     top_low = int(np.floor(UTIL_SCALE * ideal_utilisation(inst, np.flatnonzero(w.forbid)) * (1 - 1e-6)))
-    last = Stage(spread * big + cost, span=big, lower=0, patience=patience)
+    last = Stage(spread * big + cost, span=big, lower=0, **rule)
     if cost_first:
-        return [Stage(cost, lower=cost_low, patience=patience),
-                Stage(top * big + cost, span=big, lower=top_low * big, patience=patience), last]
+        return [Stage(cost, lower=cost_low, **rule),
+                Stage(top * big + cost, span=big, lower=top_low * big, **rule), last]
     # goal + W * cost with the goal in points: top / (UTIL_SCALE / 100) + W * cost_int / cost_scale
     ratio = None if move_weight is None else move_weight * UTIL_SCALE / 100 / w.ints.cost_scale
     first, second = weighted(top, cost, ratio)
     if second is None:
-        return [Stage(first, lower=weighted(top_low, 0, ratio)[0], patience=patience), last]
-    return [Stage(first * big + second, span=big, lower=top_low * big, patience=patience), last]
+        return [Stage(first, lower=weighted(top_low, 0, ratio)[0], **rule), last]
+    return [Stage(first * big + second, span=big, lower=top_low * big, **rule), last]
 
 
 def _window(inst, place, movable, rng, k: int = WINDOW_HOSTS) -> np.ndarray:
@@ -217,7 +217,7 @@ def _window(inst, place, movable, rng, k: int = WINDOW_HOSTS) -> np.ndarray:
 
 
 def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0) -> Choice:
+           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
     started = time.perf_counter()
     deadline = started + time_limit
     limit = receiving_limit(inst, headroom)
@@ -230,7 +230,7 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
         w = Window(inst, best, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
                    max_moves=max_moves)
         left = deadline - time.perf_counter()
-        sol = w.solve_lex(balance_objectives(w, best, move_weight, left), left, seed)
+        sol = w.solve_lex(balance_objectives(w, best, move_weight, left, gap_limit=gap_limit), left, seed)
         if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                 score(inst, best, move_weight):
             best, gap, stopped = sol.placement, sol.gap, sol.stopped
@@ -244,18 +244,18 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             hosts = _window(inst, best, movable, rng)
             w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
             budget = min(WINDOW_SECONDS, deadline - time.perf_counter() - 0.3)
-            sol = w.solve_lex(balance_objectives(w, best, move_weight, budget), budget, seed + windows,
-                              presolve=False)
+            sol = w.solve_lex(balance_objectives(w, best, move_weight, budget, gap_limit=gap_limit), budget,
+                              seed + windows, presolve=False)
             windows += 1
             stale += 1
-            if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
-                    score(inst, best, move_weight):
-                if improved(score(inst, sol.placement, move_weight), score(inst, best, move_weight)):
-                    stale = 0
+            old = score(inst, best, move_weight)
+            new = score(inst, sol.placement, move_weight) if sol.placement is not None else None
+            if new is not None and new <= old:
+                stale = 0 if improved(new, old, gap_limit) else stale
                 best = sol.placement
         stats["windows"] = windows
         stopped = "windows" if stale >= STALE_WINDOWS else ""
     if score(inst, inst.initial, move_weight) < score(inst, best, move_weight):  # never worse than A
         best, proven, gap = inst.initial.copy(), False, None
-    stats["gap_limit"] = GAP_LIMIT
+    stats["gap_limit"] = gap_limit
     return Choice(best, proven, bound, stats, gap, stopped)
