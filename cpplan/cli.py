@@ -19,6 +19,7 @@ import yaml
 from . import __version__
 from .errors import InputError
 from .goals import GOALS
+from .goals.stopping import GAP_LIMIT
 from .io import load_instance, load_plan, plan_json, save_instance, save_plan
 from .planners import PLANNERS, plan
 from .target import choose_target
@@ -141,12 +142,17 @@ def _add_goal_options(p, *, required: bool) -> None:
                        help="objective goal + W x migration cost (goal in hosts or utilisation points)")
     trade.add_argument("--max-cost", type=float, metavar="C", help="migration cost budget")
     trade.add_argument("--max-moves", type=int, metavar="N", help="budget of VMs that change host")
+    p.add_argument("--gap-limit", type=float, default=GAP_LIMIT, metavar="G",
+                   help=f"stop choosing B once its second objective (e.g. the cost at the fewest hosts) is "
+                        f"within G (relative) of a proven bound, default {GAP_LIMIT:g} (it also stops when "
+                        f"it no longer improves)")
 
 
 def _choose(args, inst):
     return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
                          max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
-                         seed=args.seed, planner=args.planner, progress=_progress(args.quiet))
+                         seed=args.seed, planner=args.planner, progress=_progress(args.quiet),
+                         gap_limit=args.gap_limit)
 
 
 def _cmd_target(args) -> int:
