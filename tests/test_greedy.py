@@ -11,6 +11,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
+from cpplan.planners.greedy_aim import Aims
 from cpplan.planners.greedy_cleanup import clean_up
 from cpplan.planners.greedy_deadlock import strongly_connected
 from cpplan.planners.greedy_round import RoundBuilder, shift_load, within_slots
@@ -343,3 +344,15 @@ def test_shifted_loads_follow_page_sharing(inst, data):
         placement[vms] = dst
         shift_load(inst, load, placement, vms, src, dst)
         assert np.allclose(load, inst.load(placement))
+
+
+def test_best_fit_skips_hosts_holding_an_anti_affinity_partner():
+    # h2 would fit a most tightly, but a's partner b is there.
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 4}, "h3": {"ram": 8}},
+                           vms={"a": {"ram": 2}, "b": {"ram": 2}}, initial={"a": "h1", "b": "h2"},
+                           drain=["h1"], groups={"g": {"vms": ["a", "b"], "anti_affinity": True}})
+    aims = Aims(inst)
+    free_now, end_free = inst.effective - inst.load(inst.initial), aims.end_free(inst.initial)
+    ready = aims.aim(np.array([0]), inst.initial, free_now, inst.host_limit, end_free)
+    assert ready.tolist() == [True] and inst.host_names[aims.host[0]] == "h3"
+    assert greedy(inst).rounds == [[{"vm": "a", "from": "h1", "to": "h3"}]]

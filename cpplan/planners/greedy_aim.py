@@ -37,7 +37,7 @@ from ..constraints.capacity import TOLERANCE
 from .greedy_round import group_cumsum
 
 AIM_PASSES = 8  # re-aimings per round of the flexible VMs a pass could not admit
-CELLS = 1 << 18  # VMs x hosts compared at once when aiming
+CELLS = 1 << 18  # (VM, allowed host) pairs compared at once when aiming
 
 
 class Aims:
@@ -54,6 +54,9 @@ class Aims:
         self._anti_member = np.zeros(inst.n_vms, dtype=bool)
         self._anti_member[inst.member_vm[inst.group_anti[inst.member_group]]] = True
         self._end_load: np.ndarray | None = None  # plain sums, once some flexible VM waits
+        domain, host = np.nonzero(inst.domains)  # the allowed hosts of each domain, domain by domain
+        self._domain_hosts = host
+        self._domain_start = np.r_[0, np.cumsum(np.bincount(domain, minlength=len(inst.domains)))]
 
     def done(self, placement: np.ndarray) -> np.ndarray:
         """Mask of VMs on their target (any allowed host for a flexible VM)."""
@@ -143,55 +146,63 @@ class Aims:
     def aim(self, vms, placement, free_now, slots, end_free) -> np.ndarray:
         """Aim flexible ``vms`` at their best-fitting allowed hosts with room; mask of those that have one.
 
-        The others aim at their default targets.
+        The others aim at their default targets. Each VM is compared with each
+        of its allowed hosts, ``CELLS`` (VM, host) pairs at a time.
         """
         inst = self.inst
         ready = np.zeros(len(vms), dtype=bool)
-        domain = inst.domain_of[vms]
-        for d in np.unique(domain):
-            members = np.flatnonzero(domain == d)
-            hosts = np.flatnonzero(inst.domains[d])
-            hosts = hosts[slots[hosts] > 0]
-            if hosts.size == 0:
-                self.host[vms[members]] = inst.target[vms[members]]
-                continue
-            step = max(1, CELLS // len(hosts))
-            for start in range(0, len(members), step):
-                rows = members[start:start + step]
-                part = vms[rows]
-                taken = self._taken(part, placement, hosts)
-                host, ok = self._best_hosts(part, hosts, free_now, end_free, taken)
-                self.host[part] = np.where(ok, host, inst.target[part])
-                ready[rows] = ok
+        d = inst.domain_of[vms]
+        sizes = self._domain_start[d + 1] - self._domain_start[d]
+        ends = np.cumsum(sizes)
+        cuts = np.unique(np.searchsorted(ends, np.arange(CELLS, ends[-1] if len(ends) else 0, CELLS)))
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(vms)], strict=True):
+            part = vms[lo:hi]
+            rows, hosts = self._pairs(part)
+            best, ok = self._best_hosts(part, rows, hosts, placement, free_now, slots, end_free)
+            self.host[part] = np.where(ok, best, inst.target[part])
+            ready[lo:hi] = ok
         return ready
 
-    def _best_hosts(self, vms, hosts, free_now, end_free, taken):
-        """Per VM, the allowed host (of ``hosts``) with room now and at the end, least slack left; found?"""
-        need = self.inst.demand[vms][:, None, :]
+    def _pairs(self, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row in ``vms``, allowed host) for every allowed host of every VM."""
+        d = self.inst.domain_of[vms]
+        first = self._domain_start[d]
+        sizes = self._domain_start[d + 1] - first
+        rows = np.repeat(np.arange(len(vms)), sizes)
+        within = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return rows, self._domain_hosts[first[rows] + within]
+
+    def _best_hosts(self, vms, rows, hosts, placement, free_now, slots, end_free):
+        """Per VM, the allowed host with room now and at the end leaving least slack (ties: lowest); found?"""
+        need = self.inst.demand[vms[rows]]
         tol = self._tolerance[hosts]
         left_end = end_free[hosts] - need
-        good = ((need <= free_now[hosts] + tol).all(axis=2) & (left_end >= -tol).all(axis=2) & ~taken)
+        good = ((need <= free_now[hosts] + tol).all(axis=1) & (left_end >= -tol).all(axis=1)
+                & (slots[hosts] > 0) & ~self._taken(vms, rows, hosts, placement))
+        rows, hosts, left_end = rows[good], hosts[good], left_end[good]
         with np.errstate(invalid="ignore"):
-            slack = np.nan_to_num(np.fmin.reduce(left_end / self._scale[hosts], axis=2), nan=np.inf)
-        return hosts[np.where(good, slack, np.inf).argmin(axis=1)], good.any(axis=1)
+            slack = np.nan_to_num(np.fmin.reduce(left_end / self._scale[hosts], axis=1), nan=np.inf)
+        order = np.lexsort((hosts, slack, rows))
+        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if order.size else order
+        best = np.zeros(len(vms), dtype=np.int64)
+        ok = np.zeros(len(vms), dtype=bool)
+        best[rows[first]], ok[rows[first]] = hosts[first], True
+        return best, ok
 
-    def _taken(self, vms: np.ndarray, placement: np.ndarray, hosts: np.ndarray) -> np.ndarray:
-        """[vms x hosts] mask: where another member of an anti-affinity group of the VM is or aims."""
+    def _taken(self, vms, rows, hosts, placement) -> np.ndarray:
+        """Mask of the (VM, host) pairs where another member of an anti-affinity group is or aims."""
         inst = self.inst
-        taken = np.zeros((len(vms), len(hosts)), dtype=bool)
-        rows = np.flatnonzero(self._anti_member[vms])
-        if rows.size == 0:
-            return taken
-        column = np.full(inst.n_hosts, -1, dtype=np.int64)
-        column[hosts] = np.arange(len(hosts))
-        anti = inst.group_anti[inst.member_group]
-        groups, members = inst.member_group[anti], inst.member_vm[anti]
-        for i, v in zip(rows.tolist(), vms[rows].tolist(), strict=True):
+        anti = np.flatnonzero(self._anti_member[vms])
+        if anti.size == 0:
+            return np.zeros(len(rows), dtype=bool)
+        is_anti = inst.group_anti[inst.member_group]
+        groups, members = inst.member_group[is_anti], inst.member_vm[is_anti]
+        codes = [np.zeros(0, dtype=np.int64)]
+        for i, v in zip(anti.tolist(), vms[anti].tolist(), strict=True):
             for g in groups[members == v].tolist():
                 others = members[(groups == g) & (members != v)]
-                near = column[np.concatenate([placement[others], self.host[others]])]
-                taken[i, near[near >= 0]] = True
-        return taken
+                codes.append(i * inst.n_hosts + np.concatenate([placement[others], self.host[others]]))
+        return np.isin(rows * inst.n_hosts + hosts, np.concatenate(codes))
 
     def _within_end(self, vms: np.ndarray, end_free: np.ndarray) -> np.ndarray:
         """Mask of ``vms`` (flexible, priority order) that fit their aims at the end together."""
