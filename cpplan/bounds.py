@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .constraints import service_levels
 from .constraints.concurrency import host_touches
-from .constraints.links import crossing
 
 
 def cost_lower_bound(inst) -> float:
@@ -24,7 +24,7 @@ def cost_lower_bound(inst) -> float:
 
 
 def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
-    """Rounds needed by the direct moves alone under the per-host, total, link and group limits.
+    """Rounds needed by the direct moves alone under the per-host and total limits and every service level.
 
     ``vms`` (default: every VM that must move) restricts the count to a part of
     the cloud. A VM with several allowed targets counts only at its source: it
@@ -34,24 +34,14 @@ def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
     if moving.size == 0:
         return 0
     fixed = moving[inst.domain_of[moving] < 0]
-    src, dst = inst.initial[fixed], inst.target[fixed]
-    touches = host_touches(inst, src, dst) + np.bincount(
+    touches = host_touches(inst, inst.initial[fixed], inst.target[fixed]) + np.bincount(
         inst.initial[np.setdiff1d(moving, fixed)], minlength=inst.n_hosts)
     busy = touches > 0
     with np.errstate(divide="ignore"):
         need = [int(np.max(np.ceil(touches[busy] / np.maximum(inst.host_limit[busy], 1)))), 1]
     if inst.total_limit:
         need.append(-(-moving.size // inst.total_limit))
-    for link in inst.links:
-        n = int(crossing(inst, link, src, dst).sum())
-        if n and link.max_migrations:
-            need.append(-(-n // link.max_migrations))
-    counted = np.zeros(inst.n_vms, dtype=bool)
-    counted[moving] = True
-    for g in inst.groups:
-        n = int(counted[g.vms].sum())
-        if n and g.max_migrating:
-            need.append(-(-n // g.max_migrating))
+    need += [rule.rounds_bound(inst, moving) for rule in service_levels()]
     return max(need)
 
 
@@ -59,8 +49,9 @@ def infeasibility(inst) -> str | None:
     """A reason, checkable by hand, why no plan can exist; None when none is known.
 
     Certificates: a VM that must move but whose host, or target host, allows
-    no migration; a VM that must cross a link, or belongs to a group, that
-    allows none. (A target that overloads a receiving host is bad input,
+    no migration; limits.total 0; and what a service level rules out (e.g. a
+    VM that must cross a link, or belongs to a group, that allows no
+    migration). (A target that overloads a receiving host is bad input,
     refused when the instance is built.)
     """
     moving = np.flatnonzero(inst.moving)
@@ -74,14 +65,8 @@ def infeasibility(inst) -> str | None:
                     f"{inst.host_names[hosts[frozen][0]]} allows no migration (max_migrations 0)")
     if inst.total_limit == 0 and moving.size:
         return "VMs must move but limits.total is 0"
-    for link in inst.links:
-        if link.max_migrations == 0:
-            cross = crossing(inst, link, inst.initial[fixed], inst.target[fixed])
-            if cross.any():
-                return (f"VM {inst.vm_names[fixed[cross][0]]} must cross link {link.name}, "
-                        f"which allows no migration")
-    for g in inst.groups:
-        if g.max_migrating == 0 and inst.moving[g.vms].any():
-            v = int(g.vms[inst.moving[g.vms]][0])
-            return f"VM {inst.vm_names[v]} must move but group {g.name} allows no member to migrate"
+    for rule in service_levels():
+        reason = rule.infeasibility(inst, moving)
+        if reason is not None:
+            return reason
     return None

@@ -130,3 +130,56 @@ def test_time_indexed_model_infeasible_when_the_rule_blocks_every_detour(rule):
     finally:
         del constraints.ALL[-3:]
     assert out.hops is None
+
+
+class OneAtATime(ServiceLevel):
+    """At most one of ``vms`` migrates per round: a limit that ties otherwise independent moves."""
+
+    name = "one-at-a-time"
+
+    def __init__(self, vms: list[int]):
+        self.vms = np.array(vms)
+
+    def check(self, inst, rnd) -> list[str]:
+        n = int(np.isin(rnd.vms, self.vms).sum())
+        return [f"round {rnd.number}: {n} of the one-at-a-time VMs migrate"] if n > 1 else []
+
+    def rounds_bound(self, inst, vms) -> int:
+        return max(1, int(np.isin(vms, self.vms).sum()))
+
+    def infeasibility(self, inst, vms) -> str | None:
+        return "the one-at-a-time VMs may not move at all" if len(self.vms) == 0 else None
+
+    def coupled(self, inst, vms) -> list[np.ndarray]:
+        return [vms[np.isin(vms, self.vms)]]
+
+    def encode_intervals(self, view) -> None:
+        view.model.add_no_overlap([hop.interval for hop in view.hops if hop.vm in self.vms])
+
+    def encode_round(self, view, t: int) -> None:
+        view.model.add(sum(view.moved[v, t] for v in self.vms.tolist()) <= 1)
+
+
+def two_independent_moves() -> Instance:
+    return Instance(hosts={h: {"ram": 4} for h in "abcd"}, vms={"x": {"ram": 4}, "y": {"ram": 4}},
+                    initial={"x": "a", "y": "c"}, target={"x": "b", "y": "d"})
+
+
+def test_bounds_and_cp_parts_ask_the_rule():
+    from cpplan import bounds
+    from cpplan.planners import cp
+    from cpplan.planners.cp_decompose import components
+
+    inst = two_independent_moves()
+    assert bounds.rounds_lower_bound(inst) == 1 and len(components(inst, {})) == 2
+    added = register(OneAtATime([0, 1]))
+    try:
+        assert bounds.rounds_lower_bound(inst) == 2
+        assert [p.tolist() for p in components(inst, {})] == [[0, 1]]
+        found = cp.plan(inst, time_limit=10, warm_start=False)   # cp's own plan, no greedy to fall back on
+        assert found.status == "optimal" and found.n_rounds == 2 and validate(inst, found) == []
+        assert "model_gap" not in found.stats   # the parts' plans were not merged into an invalid one
+        added.vms = np.array([], dtype=np.int64)
+        assert bounds.infeasibility(inst) == "the one-at-a-time VMs may not move at all"
+    finally:
+        constraints.ALL.remove(added)

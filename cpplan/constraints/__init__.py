@@ -18,7 +18,9 @@ The *service levels* (links, service groups, pinned VMs) are
   one-round interval each with its presence literal, source and destination,
   and the stays on each host);
 - ``encode_round(view, t)``: its encoding of round ``t`` in the time-indexed
-  model (``at``, ``moved``, ``arrives``, ``occupies``).
+  model (``at``, ``moved``, ``arrives``, ``occupies``);
+- optionally ``rounds_bound``, ``infeasibility`` (for the lower bounds and
+  the certificates) and ``coupled`` (VMs cp must plan in one part).
 
 A new service level is one new module with one such class, added to
 :data:`ALL` below (or with :func:`register`); greedy, cp and the validator

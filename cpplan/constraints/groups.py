@@ -75,6 +75,26 @@ class Groups(ServiceLevel):
     def budget(self, inst, placement) -> RoundBudget | None:
         return GroupBudget(inst, placement) if inst.groups else None
 
+    def rounds_bound(self, inst, vms) -> int:
+        """Each group's moving members, ``max_migrating`` a round."""
+        counts = migrating_members(inst, vms)
+        caps = inst.group_cap
+        limited = (counts > 0) & (caps > 0) & np.isfinite(caps)
+        return max(1, int(np.max(-(-counts[limited] // caps[limited]), initial=1)))
+
+    def infeasibility(self, inst, vms) -> str | None:
+        counts = migrating_members(inst, vms)
+        for i in np.flatnonzero((counts > 0) & (inst.group_cap == 0)):
+            g = inst.groups[i]
+            v = int(g.vms[np.isin(g.vms, vms)][0])
+            return f"VM {inst.vm_names[v]} must move but group {g.name} allows no member to migrate"
+        return None
+
+    def coupled(self, inst, vms) -> list[np.ndarray]:
+        """Per group with a limit or anti-affinity, its moving members."""
+        return [g.vms[np.isin(g.vms, vms)] for g in inst.groups
+                if g.anti_affinity or g.max_migrating is not None]
+
     def encode_intervals(self, view) -> None:
         """``max_migrating``: a cumulative over the members' hops; anti-affinity: per host, a
         no-overlap of the members' stays (a member that never moves stays for the whole horizon).

@@ -25,6 +25,12 @@ def crossing(inst, link, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return inside[src] != inside[dst]
 
 
+def fixed_moves(inst, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The VMs of ``vms`` with one target, their hosts and their targets."""
+    fixed = vms[inst.domain_of[vms] < 0]
+    return fixed, inst.initial[fixed], inst.target[fixed]
+
+
 class Links(ServiceLevel):
     name = "links"
 
@@ -39,6 +45,30 @@ class Links(ServiceLevel):
 
     def budget(self, inst, placement) -> RoundBudget | None:
         return LinkBudget(inst) if inst.links else None
+
+    def rounds_bound(self, inst, vms) -> int:
+        """The VMs with one target that must cross a link, ``max_migrations`` a round."""
+        _, src, dst = fixed_moves(inst, vms)
+        need = [1]
+        for link in inst.links:
+            n = int(crossing(inst, link, src, dst).sum())
+            if n and link.max_migrations:
+                need.append(-(-n // link.max_migrations))
+        return max(need)
+
+    def infeasibility(self, inst, vms) -> str | None:
+        fixed, src, dst = fixed_moves(inst, vms)
+        for link in inst.links:
+            cross = crossing(inst, link, src, dst)
+            if link.max_migrations == 0 and cross.any():
+                return (f"VM {inst.vm_names[fixed[cross][0]]} must cross link {link.name}, "
+                        f"which allows no migration")
+        return None
+
+    def coupled(self, inst, vms) -> list[np.ndarray]:
+        """Per link, the VMs crossing it on the way to their (default) target."""
+        src, dst = inst.initial[vms], inst.target[vms]
+        return [vms[crossing(inst, link, src, dst)] for link in inst.links]
 
     def encode_intervals(self, view) -> None:
         """Per link, a cumulative of capacity ``max_migrations`` over the hops crossing it."""

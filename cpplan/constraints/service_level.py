@@ -7,7 +7,9 @@ is all a new rule needs: the validator calls :meth:`~ServiceLevel.check`,
 the greedy round builder :meth:`~ServiceLevel.allowed` and
 :meth:`~ServiceLevel.budget`, the CP-SAT interval model
 :meth:`~ServiceLevel.encode_intervals` and the time-indexed model
-:meth:`~ServiceLevel.encode_round`.
+:meth:`~ServiceLevel.encode_round`; the bounds ask it
+:meth:`~ServiceLevel.rounds_bound` and :meth:`~ServiceLevel.infeasibility`,
+and cp, splitting the cloud into independent parts, :meth:`~ServiceLevel.coupled`.
 
 >>> import numpy as np
 >>> class NoMoveTo(ServiceLevel):        # "VM v never moves to host h"
@@ -61,6 +63,12 @@ class ServiceLevel(ABC):
       hops (one-round intervals, with presence literals) and stays (intervals on a host).
     - :meth:`encode_round` (CP-SAT time-indexed model): constraints on round ``t``
       from the view's ``at[v, h, t]``, ``moved[v, t]``, ``arrives(v, h, t)`` and ``occupies(v, h, t)``.
+    - :meth:`rounds_bound`, :meth:`infeasibility` (bounds), :meth:`coupled` (cp's parts):
+      optional; the defaults suit a rule that limits no VM's rounds and ties no VMs together.
+
+    In the last three, ``vms`` are VMs that must move; for a VM with one
+    target its move goes from ``inst.initial`` to ``inst.target``, a VM with
+    several allowed targets (``inst.domain_of >= 0``) may end on any of them.
     """
 
     name: str
@@ -76,6 +84,18 @@ class ServiceLevel(ABC):
     def budget(self, inst, placement: np.ndarray) -> RoundBudget | None:
         """The budget of one round starting from ``placement``; ``None`` when unlimited."""
         return None
+
+    def rounds_bound(self, inst, vms: np.ndarray) -> int:
+        """Rounds that moving ``vms`` needs under this rule alone, at least."""
+        return 1
+
+    def infeasibility(self, inst, vms: np.ndarray) -> str | None:
+        """Why this rule never lets all of ``vms`` move (a reason checkable by hand), else None."""
+        return None
+
+    def coupled(self, inst, vms: np.ndarray) -> list[np.ndarray]:
+        """Sets of ``vms`` whose moves share a limit of this rule, to be planned together."""
+        return []
 
     @abstractmethod
     def encode_intervals(self, view) -> None:

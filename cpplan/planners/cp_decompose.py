@@ -2,8 +2,9 @@
 
 Two moving VMs share a part when their hosts are linked by a chain of
 migrations (for a VM with several allowed targets, to any of its candidate
-last hosts), or when a shared limit couples them (the total limit, a network
-link both cross, a service group both belong to). Parts touch disjoint hosts
+last hosts), or when a shared limit couples them (the total limit, or what a
+service level says is ``coupled``: a network link both cross, a service
+group both belong to). Parts touch disjoint hosts
 and share no limit, so their plans run side by side: round ``t`` of the
 whole plan is round ``t`` of every part.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.links import crossing
+from ..constraints import service_levels
 
 
 class _UnionFind:
@@ -54,11 +55,9 @@ def components(inst, ends: dict[int, list[int]]) -> list[np.ndarray]:
         uf.union((s, *ends.get(v, [d])))
     if inst.total_limit is not None:
         uf.union(src)
-    for link in inst.links:
-        uf.union(src[crossing(inst, link, src, dst)])
-    for g in inst.groups:
-        if g.anti_affinity or g.max_migrating is not None:
-            uf.union(inst.initial[g.vms[inst.moving[g.vms]]])
+    for rule in service_levels():
+        for tied in rule.coupled(inst, moving):
+            uf.union(inst.initial[tied])
     roots = np.array([uf.find(int(h)) for h in src], dtype=np.int64)
     parts = [moving[roots == r] for r in np.unique(roots)]
     return sorted(parts, key=len, reverse=True)
