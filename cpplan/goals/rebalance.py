@@ -38,7 +38,7 @@ from .stopping import GAP_LIMIT, Stage, improved, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 WINDOW_HOSTS = 10          # hottest hosts (and as many coolest) per window
-STALE_WINDOWS = 4          # stop after this many windows in a row without a clear improvement (improved)
+STALE_WINDOWS = 3          # stop after this many windows in a row without a clear improvement (improved)
 WINDOW_SECONDS = 2.0       # time limit of one window
 
 

@@ -29,14 +29,14 @@ from ortools.sat.python import cp_model
 
 GAP_LIMIT = 0.01     # relative gap of the second objective at which a search stops
 PATIENCE_SHARE = 0.1  # a search stalled for this share of its time limit stops ...
-MIN_PATIENCE = 1.0    # ... but never sooner than this many seconds without improvement
+MIN_PATIENCE = 0.5    # ... but never sooner than this many seconds without improvement
 
 
 def patience_for(time_limit: float) -> float:
     """Seconds without improvement after which a search of ``time_limit`` seconds stops.
 
     >>> patience_for(30), patience_for(2)
-    (3.0, 1.0)
+    (3.0, 0.5)
     """
     return max(MIN_PATIENCE, PATIENCE_SHARE * time_limit)
 
