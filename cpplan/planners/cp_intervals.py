@@ -44,6 +44,19 @@ from ..constraints import service_levels
 from .cp_common import LexicographicModel, Scaled
 
 Route = tuple[int, ...]
+PAGE_LEVELS = 4  # distinct pages sizes per image and host counted exactly by the interval model
+
+
+def _levels(sizes: list[int]) -> list[int]:
+    """At most :data:`PAGE_LEVELS` of the sorted ``sizes``, the largest included (each size rounds up to one).
+
+    >>> _levels([1, 2, 3, 4, 5, 6, 7, 8])
+    [2, 4, 6, 8]
+    """
+    n = len(sizes)
+    if n <= PAGE_LEVELS:
+        return sizes
+    return [sizes[-(-(j + 1) * n // PAGE_LEVELS) - 1] for j in range(PAGE_LEVELS)]
 
 
 class Hop(NamedTuple):
@@ -204,35 +217,48 @@ class IntervalModel(LexicographicModel):
         return [iv for iv, _ in kept], [d for _, d in kept], int(demand[fixed_vms].sum()), start
 
     def _shared(self, h, items, fixed_vms):
-        """:meth:`_plain` for the shared resource: private parts, plus one block per image for its pages.
+        """:meth:`_plain` for the shared resource: private parts, plus each image's largest pages.
 
-        An image with a fixed VM on the host has its block there all along;
-        otherwise the block spans from the first stay of the image's VMs to
-        the last, sized for the largest. This counts at least the true use
-        (plans stay valid) and exactly when the image's VMs are there together.
+        The largest pages present are a sum of levels: level ``k`` (``p_k -
+        p_(k-1)`` units) counts while a VM with pages above ``p_(k-1)`` is
+        there. VMs that stay on the host all along (outside the model) fix
+        the lowest levels; each higher level is one block from the first stay
+        of its VMs on the host to their last (the stay itself for one VM).
+        Past :data:`PAGE_LEVELS` sizes, pages round up to the next level. This
+        counts at least the true use (plans stay valid), and exactly when each
+        level's VMs are on the host without a gap.
         """
-        sc, image, m, T = self.sc, self.inst.image, self.model, self.horizon
-        kept = [(iv, int(sc.private[v])) for iv, v, *_ in items if sc.private[v] > 0]
-        ivs, demands = [iv for iv, _ in kept], [d for _, d in kept]
-        fixed = int(sc.private[fixed_vms].sum())
-        start = sum(int(sc.private[v]) for _, v, arrive, _, _ in items if not arrive)
-        images = {int(image[v]) for _, v, *_ in items} | set(image[fixed_vms].tolist())
-        for i in sorted(images - {-1}):
-            mine = [item for item in items if image[item.vm] == i]
-            staying = fixed_vms[image[fixed_vms] == i]
-            biggest = max([int(sc.pages[item.vm]) for item in mine] + sc.pages[staying].tolist())
-            if staying.size or biggest == 0:
-                fixed += biggest
-                continue
-            first, last = m.new_int_var(0, T, f"pages_from{h}_{i}"), m.new_int_var(0, T, f"pages_to{h}_{i}")
-            for item in mine:
-                m.add(first <= item.interval.start_expr()).only_enforce_if(item.present)
-                m.add(last >= item.interval.end_expr()).only_enforce_if(item.present)
-            length = m.new_int_var(0, T, f"pages_for{h}_{i}")
-            ivs.append(m.new_interval_var(first, length, last, f"pages{h}_{i}"))
-            demands.append(biggest)
-            start += biggest if any(not item.arrives for item in mine) else 0
+        sc, image = self.sc, self.inst.image
+        floor = defaultdict(int)  # image -> largest pages of its VMs fixed on the host
+        for v in fixed_vms[image[fixed_vms] >= 0].tolist():
+            floor[int(image[v])] = max(floor[int(image[v])], int(sc.pages[v]))
+        ivs = [item.interval for item in items if sc.private[item.vm] > 0]
+        demands = [int(sc.private[item.vm]) for item in items if sc.private[item.vm] > 0]
+        start = sum(int(sc.private[item.vm]) for item in items if not item.arrives)
+        fixed = int(sc.private[fixed_vms].sum()) + sum(floor.values())
+        by_image = defaultdict(list)
+        for item in items:
+            if image[item.vm] >= 0 and sc.pages[item.vm] > floor[int(image[item.vm])]:
+                by_image[int(image[item.vm])].append(item)
+        for i, mine in by_image.items():
+            below = floor[i]
+            for level in _levels(sorted({int(sc.pages[item.vm]) for item in mine})):
+                holders = [item for item in mine if sc.pages[item.vm] > below]
+                one = len(holders) == 1
+                ivs.append(holders[0].interval if one else self._span(holders, f"{h}_{i}_{level}"))
+                demands.append(level - below)
+                start += level - below if any(not item.arrives for item in holders) else 0
+                below = level
         return ivs, demands, fixed, start
+
+    def _span(self, stays: list, name: str):
+        """An interval from the first of ``stays`` (that is present) to the last."""
+        m, T = self.model, self.horizon
+        first, last = m.new_int_var(0, T, f"from{name}"), m.new_int_var(0, T, f"to{name}")
+        for item in stays:
+            m.add(first <= item.interval.start_expr()).only_enforce_if(item.present)
+            m.add(last >= item.interval.end_expr()).only_enforce_if(item.present)
+        return m.new_interval_var(first, m.new_int_var(0, T, f"for{name}"), last, f"span{name}")
 
     def _concurrency(self, hops_at):
         inst, m = self.inst, self.model
