@@ -133,11 +133,10 @@ def _make_room(inst, rb, helpers, extra, stepped_aside, done):
         return (0, 0), nothing
     i = best[1]
     chosen = settled[i - rank[i]:i + 1]
-    blocked_target = np.zeros(inst.n_hosts, dtype=bool)
-    shortlist = _staging_shortlist(inst, rb, blocked_target)
+    shortlist = _staging_shortlist(inst, rb, np.zeros(inst.n_hosts, dtype=bool))
     moved = []
     for x in chosen.tolist():
-        host = _staging_host(inst, rb, x, shortlist, blocked_target)
+        host = _staging_host(inst, rb, x, shortlist)
         if host >= 0 and rb.offer(np.array([x]), np.array([host]))[0]:
             stepped_aside[x] += 1
             moved.append(x)
@@ -167,7 +166,7 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, c
             continue
         if any((inst.demand[v] >= d).all() for d in too_big):
             continue
-        host = _staging_host(inst, rb, v, shortlist, aimed)
+        host = _staging_host(inst, rb, v, shortlist)
         if host == NO_HOST_AT_ALL:
             too_big.append(inst.demand[v])
         if host < 0 or not rb.offer(np.array([v]), np.array([host]))[0]:
@@ -191,7 +190,7 @@ def _staging_shortlist(inst, rb, blocked_target) -> np.ndarray:
     return np.lexsort((-share, blocked_target))
 
 
-def _staging_host(inst, rb, v, shortlist, blocked_target) -> int:
+def _staging_host(inst, rb, v, shortlist) -> int:
     """The first host of the shortlist with room and a free touch for VM ``v``.
 
     -1 when none but its own host, ``NO_HOST_AT_ALL`` when not even that one.
