@@ -260,7 +260,8 @@ def test_clean_up_stops_a_flexible_vm_on_the_first_allowed_host_that_keeps_it():
         return (np.array([v]), np.array([s]), np.array([d]))
 
     rounds, dropped = clean_up(inst, [step(0, 0, 1), step(0, 1, 2)])
-    assert dropped == 1 and [(v.tolist(), s.tolist(), d.tolist()) for v, s, d in rounds] == [([0], [0], [1])]
+    assert dropped == 1
+    assert [(v.tolist(), s.tolist(), d.tolist()) for v, s, d, _ in rounds] == [([0], [0], [1])]
 
 
 # ------------------------------------------------------------------ page sharing
@@ -356,3 +357,67 @@ def test_best_fit_skips_hosts_holding_an_anti_affinity_partner():
     ready = aims.aim(np.array([0]), inst.initial, free_now, inst.host_limit, end_free)
     assert ready.tolist() == [True] and inst.host_names[aims.host[0]] == "h3"
     assert greedy(inst).rounds == [[{"vm": "a", "from": "h1", "to": "h3"}]]
+
+
+# ------------------------------------------------------------------ offline moves
+def full_hosts_trading(n_hosts, offline_cost, spare=True):
+    """``n_hosts`` full hosts passing their VM (ram 4, live cost 4) round a cycle, and an empty spare host."""
+    hosts = {f"h{i}": {"ram": 4} for i in range(n_hosts + spare)}
+    vms = {f"v{i}": {"ram": 4, "offline_cost": offline_cost} for i in range(n_hosts)}
+    return cpplan.Instance(hosts=hosts, vms=vms, initial={f"v{i}": f"h{i}" for i in range(n_hosts)},
+                           target={f"v{i}": f"h{(i + 1) % n_hosts}" for i in range(n_hosts)},
+                           limits={"host": 2})
+
+
+def test_full_hosts_swap_offline_in_one_round_when_that_beats_a_bounce():
+    plan = greedy(full_hosts_trading(2, offline_cost=5))
+    assert plan.cost == 10 and plan.n_rounds == 1 and plan.stats["offline_breaks"] == 1
+    assert all(m["mode"] == "offline" for m in plan.rounds[0])
+
+
+def test_full_hosts_swap_bounces_when_offline_costs_more():
+    plan = greedy(full_hosts_trading(2, offline_cost=7))
+    assert plan.cost == 12 and plan.stats["bounces"] == 1 and plan.stats["offline_breaks"] == 0
+    assert not any(m.get("mode") == "offline" for r in plan.rounds for m in r)
+
+
+def test_a_cycle_of_three_full_hosts_moves_offline_in_one_round():
+    plan = greedy(full_hosts_trading(3, offline_cost=5))   # bounce: 4 live moves (16), offline: 15
+    assert plan.cost == 15 and plan.n_rounds == 1
+
+
+def test_offline_is_taken_when_no_host_can_stage_even_at_a_high_cost():
+    plan = greedy(full_hosts_trading(3, offline_cost=20, spare=False))
+    assert plan.found and plan.cost == 60 and plan.n_rounds == 1
+
+
+def test_only_the_vms_whose_room_is_needed_go_offline():
+    # a and b swap full hosts; c joins h1 from h3, which nobody enters: c stays live.
+    inst = cpplan.Instance(
+        hosts={"h1": {"ram": 6}, "h2": {"ram": 4}, "h3": {"ram": 2}},
+        vms={"a": {"ram": 4, "offline_cost": 5}, "b": {"ram": 4, "offline_cost": 5},
+             "c": {"ram": 2, "offline_cost": 3}},
+        initial={"a": "h1", "b": "h2", "c": "h3"}, target={"a": "h2", "b": "h1", "c": "h1"},
+        limits={"host": 3})
+    plan = greedy(inst)
+    modes = {m["vm"]: m.get("mode", "live") for r in plan.rounds for m in r}
+    assert modes["c"] == "live" and plan.cost <= 12
+
+
+def test_clean_up_keeps_each_migration_mode():
+    inst = full_hosts_trading(2, offline_cost=5)
+    offline_swap = (np.array([0, 1]), np.array([0, 1]), np.array([1, 0]), np.array([True, True]))
+    rounds, dropped = clean_up(inst, [offline_swap])
+    assert dropped == 0 and rounds[0][3].tolist() == [True, True]
+    assert cpplan.validate(inst, cpplan.Plan.from_index_rounds(inst, rounds, "feasible", planner="")) == []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(tiny_clouds(sharing=True, tight=True))
+def test_greedy_plans_with_offline_costs_validate_and_never_beat_exact(inst):
+    plan = greedy(inst)
+    exact = cpplan.plan(inst, planner="exact")
+    if plan.found and exact.status == "optimal":
+        assert plan.cost >= exact.cost - 1e-9
+    if plan.status == "optimal":
+        assert exact.status == "optimal" and plan.cost == exact.cost

@@ -6,7 +6,9 @@ whose destination has room during the round, within every limit, preferring
 migrations that unblock others (leaving a host that a waiting VM needs),
 then those on the busiest hosts (the rounds bound is set by them). When
 nothing can move, :mod:`.greedy_deadlock` breaks the deadlock at the least
-extra cost (a bounce or a displacement). A clean-up pass
+extra cost (a bounce or a displacement), or :mod:`.greedy_offline` moves the
+waiting VMs offline in one round when that costs no more (or is the only
+way). A clean-up pass
 (:mod:`.greedy_cleanup`) then drops steps aside that turned out unnecessary
 and pulls migrations into earlier rounds (merging rounds where limits allow).
 
@@ -37,6 +39,7 @@ from ..plan import Plan
 from .greedy_aim import Aims
 from .greedy_cleanup import clean_up
 from .greedy_deadlock import break_deadlocks
+from .greedy_offline import may_go_offline, offline_break
 from .greedy_round import RoundBuilder, shift_load
 
 ATTEMPTS = 4  # searches per plan (the first is unperturbed)
@@ -66,13 +69,14 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     if not search.found:
         return Plan("unknown", 0, [], planner="greedy", reason=search.reason,
                     stats={"attempts": attempt + 1, "bounces": search.bounces,
-                           "displacements": search.displacements})
+                           "displacements": search.displacements, "offline_breaks": search.offline_breaks})
     rounds, dropped = clean_up(inst, search.rounds)
     result = Plan.from_index_rounds(inst, rounds, "feasible", planner="greedy")
     if result.cost <= cost_lower_bound(inst) and result.n_rounds <= rounds_lower_bound(inst):
         result.status = "optimal"
     result.stats = {"rounds": result.n_rounds, "rounds_before_clean_up": len(search.rounds),
                     "bounces": search.bounces, "displacements": search.displacements,
+                    "offline_breaks": search.offline_breaks,
                     "dropped_migrations": dropped, "migrations": result.n_migrations,
                     "attempts": attempt + 1, "seconds": round(time.perf_counter() - started, 3)}
     return result
@@ -86,7 +90,8 @@ class _Search:
         self.rng = rng
         self.tiebreak = rng.random(inst.n_vms)
         self.rounds: list = []
-        self.bounces = self.displacements = 0
+        self.bounces = self.displacements = self.offline_breaks = 0
+        self.may_go_offline = may_go_offline(inst)
         self.found = self.timed_out = False
         self.reason = ""
 
@@ -109,18 +114,23 @@ class _Search:
             order = _priority(inst, placement, load, pending, aims.host, self.tiebreak, stepped_aside)
             order = order[~np.isin(order, held)]
             aims.offer(rb, order)
+            offline = None
             if rb.size == 0:
                 explore = self.jitter is not None and self.rng.random() < 0.5
-                (b, d), held = break_deadlocks(inst, rb, pending[~np.isin(pending, held)], stepped_aside,
-                                               aims, self.jitter, make_room_first=explore)
-                self.bounces, self.displacements = self.bounces + b, self.displacements + d
-                if rb.size == 0:
+                waiting = pending[~np.isin(pending, held)]
+                offline, held = self._break_deadlock(rb, placement, load, waiting, stepped_aside, aims,
+                                                     explore)
+                if rb.size == 0 and offline is None:
                     self.reason = _stuck_reason(inst, placement, pending, aims.host)
                     return False
             else:
                 held = held[:0]
-            vms, src, dst = rb.moves()
-            self.rounds.append((vms, src, dst))
+            if offline is None:
+                vms, src, dst = rb.moves()
+                self.rounds.append((vms, src, dst, inst.offline[vms]))
+            else:
+                vms, src, dst = offline.vms, placement[offline.vms], offline.dst
+                self.rounds.append((vms, src, dst, offline.offline))
             placement[vms] = dst
             shift_load(inst, load, placement, vms, src, dst)
             aims.moved(vms, src, dst)
@@ -129,6 +139,24 @@ class _Search:
                 self.progress(f"greedy: round {len(self.rounds)}, {pending.size} VMs still to move")
         self.found = True
         return True
+
+    def _break_deadlock(self, rb, placement, load, waiting, stepped_aside, aims, explore):
+        """Step aside into ``rb``, or return an :class:`OfflineBreak` when it costs no more.
+
+        Returns (the offline break or None, VMs to hold in place next round).
+        """
+        inst = self.inst
+        offline = None
+        if self.may_go_offline[waiting].any():
+            offline = offline_break(inst, placement, load, waiting, aims.host)
+        trial = stepped_aside if offline is None else stepped_aside.copy()
+        (b, d), held = break_deadlocks(inst, rb, waiting, trial, aims, self.jitter, make_room_first=explore)
+        if offline is not None and (rb.size == 0 or offline.extra <= _step_aside_cost(inst, rb, aims)):
+            self.offline_breaks += 1
+            return offline, held[:0]
+        stepped_aside[:] = trial
+        self.bounces, self.displacements = self.bounces + b, self.displacements + d
+        return None, held
 
 
 def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
@@ -156,6 +184,12 @@ def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> n
     keep = ~waits & ~(returning & wanted[dst])
     order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning))
     return pending[order[keep[order]]]
+
+
+def _step_aside_cost(inst, rb, aims) -> float:
+    """Extra cost of the steps aside in ``rb``: one migration per bounce, two per displacement."""
+    vms = rb.moves()[0]
+    return float((inst.cost[vms] * np.where(aims.done(rb.placement)[vms], 2, 1)).sum())
 
 
 def _stuck_reason(inst, placement, pending, aim) -> str:

@@ -9,6 +9,11 @@
    (:class:`~.greedy_round.RoundBuilder` checks); the round it leaves only
    gets lighter, so the plan stays valid. Emptied rounds disappear.
 
+A migration keeps its mode (live or offline) wherever it goes. Room is
+checked as if VMs leaving offline stayed on their source for the round:
+that only over-counts, so a round that relies on an offline leaver is never
+made fuller.
+
 Room is counted as plain sums of demands. With page sharing that only
 over-counts (sharing never makes a set of VMs use more); where the sums say
 no, the host is replayed with the exact rule
@@ -19,8 +24,8 @@ no, the host is replayed with the exact rule
 ...                 vms={"a": {"ram": 4}}, initial={"a": "h1"}, target={"a": "h2"})
 >>> detour = [(np.array([0]), np.array([0]), np.array([2])), (np.array([0]), np.array([2]), np.array([1]))]
 >>> rounds, dropped = clean_up(inst, detour)
->>> dropped, [(v.tolist(), s.tolist(), d.tolist()) for v, s, d in rounds]
-(1, [([0], [0], [1])])
+>>> dropped, [(v.tolist(), s.tolist(), d.tolist(), off.tolist()) for v, s, d, off in rounds]
+(1, [([0], [0], [1], [False])])
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ MAX_SWEEPS = 4
 
 
 def clean_up(inst, rounds: list) -> tuple[list, int]:
-    """The cleaned rounds and the number of migrations dropped."""
+    """The cleaned rounds ``(vms, src, dst, offline)`` and the number of migrations dropped.
+
+    A round given without its ``offline`` mask moves the VMs ``inst.offline`` marks offline.
+    """
+    rounds = [(v, s, d, rest[0] if rest else inst.offline[v]) for v, s, d, *rest in rounds]
     rounds, dropped = drop_detours(inst, rounds)
     for _ in range(MAX_SWEEPS):
         before = len(rounds)
@@ -49,10 +58,8 @@ def drop_detours(inst, rounds: list) -> tuple[list, int]:
     """Drop the migrations of VMs that could have waited (see the module doc) where that stays valid."""
     if not rounds:
         return rounds, 0
-    t_of = np.concatenate([np.full(len(v), t) for t, (v, _, _) in enumerate(rounds)]).astype(np.int64)
-    vm = np.concatenate([v for v, _, _ in rounds])
-    src = np.concatenate([s for _, s, _ in rounds]).copy()
-    dst = np.concatenate([d for _, _, d in rounds])
+    t_of = np.concatenate([np.full(len(v), t) for t, (v, *_) in enumerate(rounds)]).astype(np.int64)
+    vm, src, dst, offline = (np.concatenate(column) for column in zip(*rounds, strict=True))
     order = np.lexsort((t_of, vm))
     starts = np.r_[0, np.flatnonzero(vm[order][1:] != vm[order][:-1]) + 1]
     counts = np.diff(np.r_[starts, len(order)])
@@ -75,7 +82,7 @@ def drop_detours(inst, rounds: list) -> tuple[list, int]:
     for t in range(len(rounds)):
         keep = (t_of == t) & ~removed
         if keep.any():
-            out.append((vm[keep], src[keep], dst[keep]))
+            out.append((vm[keep], src[keep], dst[keep], offline[keep]))
     return out, int(removed.sum())
 
 
@@ -226,18 +233,21 @@ def pull_earlier(inst, rounds: list) -> tuple[list, int]:
     load = inst.load(placement)
     out = [rounds[0]] if rounds else []
     moved = 0
+    offline = np.zeros(inst.n_vms, dtype=bool)  # per VM, the mode of its move in the round being filled
     for later in rounds[1:]:
-        vms, _, dst = out[-1]
+        vms, _, dst, modes = out[-1]
         rb = RoundBuilder(inst, placement, load)
         rb.include(vms, dst)
         free = ~np.isin(later[0], vms)
         admitted = np.zeros(len(later[0]), dtype=bool)
         admitted[np.flatnonzero(free)] = rb.offer(later[0][free], later[2][free])
         moved += int(admitted.sum())
-        out[-1] = rb.moves()
+        offline[vms] = modes
+        offline[later[0][admitted]] = later[3][admitted]
+        v, s, d = rb.moves()
+        out[-1] = (v, s, d, offline[v])
         rest = tuple(x[~admitted] for x in later)
         if len(rest[0]):
-            v, s, d = out[-1]
             placement = placement.copy()
             placement[v] = d
             shift_load(inst, load, placement, v, s, d)

@@ -1,0 +1,158 @@
+"""Breaking a greedy deadlock with offline moves: a VM moved offline frees its host at once.
+
+When no VM can move, the waiting VMs can often all move in one round if
+some go offline: an offline leaver does not count on its source during the
+round, so a cycle of full hosts trading VMs fits when each host's leavers go
+offline. Those that may go offline are the VMs that move offline anyway
+(``inst.offline``, no extra cost) and *dual* VMs (live by default, with an
+``offline_cost``), at ``offline_cost - live_cost`` extra each.
+
+:func:`offline_break` takes every waiting VM towards its aim, offline when
+it may, and drops arrivals on hosts that overflow (or run out of touches, or
+past the total limit) until the rest fits; then each dual VM whose source
+does not need the room it frees moves live after all. The round is checked
+with the validator's own rules before it is returned.
+
+>>> from cpplan.model import Instance
+>>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}},
+...                 vms={"a": {"ram": 4, "offline_cost": 5}, "b": {"ram": 4, "offline_cost": 5}},
+...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"}, limits={"host": 2})
+>>> move = offline_break(swap, swap.initial, swap.load(swap.initial), np.array([0, 1]), swap.target)
+>>> move.vms.tolist(), move.offline.tolist(), move.extra
+([0, 1], [True, True], 2.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..constraints import ALL, Round, service_levels
+from ..constraints.capacity import fits
+from .greedy_round import within_slots
+
+BUDGET_RETRIES = 3  # peels redone after the service levels' budgets refuse some migrations
+
+
+@dataclass(frozen=True)
+class OfflineBreak:
+    """One round of migrations (``vms`` to ``dst``, ``offline`` per migration) and its extra cost."""
+
+    vms: np.ndarray
+    dst: np.ndarray
+    offline: np.ndarray
+    extra: float
+
+
+def dual(inst) -> np.ndarray:
+    """Mask of the VMs that move live by default but may move offline at their ``offline_cost``."""
+    return inst.can_live & ~inst.offline & np.isfinite(inst.offline_cost)
+
+
+def may_go_offline(inst) -> np.ndarray:
+    """Mask of the VMs that may move offline (those that do anyway, and dual VMs)."""
+    return inst.offline | dual(inst)
+
+
+def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray) -> OfflineBreak | None:
+    """Migrations of ``waiting`` VMs (in priority order) to ``aim`` that fit one round with offline moves.
+
+    ``load`` is the use per host at the start of the round. None when no
+    migration fits or the round would break a rule.
+    """
+    waiting = waiting[~inst.pinned[waiting] & (placement[waiting] != aim[waiting])]
+    src, dst = placement[waiting], aim[waiting]
+    keep = np.ones(len(waiting), dtype=bool)
+    for rule in service_levels():
+        keep &= rule.allowed(inst, waiting, src, dst)
+    freeing = may_go_offline(inst)[waiting]
+    for _ in range(BUDGET_RETRIES):
+        _peel(inst, load, src, dst, inst.demand[waiting], freeing, keep)
+        refused = _refused_by_budgets(inst, placement, waiting, src, dst, keep)
+        if not refused.size:
+            break
+        keep[refused] = False
+    else:
+        return None
+    if not keep.any():
+        return None
+    vms, src, dst = waiting[keep], src[keep], dst[keep]
+    offline = _offline_where_needed(inst, load, vms, src, dst)
+    rnd = Round(0, placement, load, vms, src, dst, offline)
+    if any(rule.check(inst, rnd) for rule in ALL):
+        return None
+    premium = inst.offline_cost[vms] - inst.live_cost[vms]
+    extra = float(premium[offline & ~inst.offline[vms]].sum())
+    return OfflineBreak(vms, dst, offline, extra)
+
+
+def _peel(inst, load, src, dst, demand, freeing, keep) -> None:
+    """Clear ``keep`` (in place) for migrations until the kept ones fit, those that may leaving offline.
+
+    Each pass drops, on every host over capacity, one arrival: preferably one
+    that frees nothing at its source (dropping it overloads nothing else),
+    the last in priority order among equals. Touches and the total limit are
+    enforced in priority order.
+    """
+    rank = np.arange(len(src))
+    total = len(src) if inst.total_limit is None else int(inst.total_limit)
+    while keep.any():
+        active = np.flatnonzero(keep)
+        within = within_slots(src[active], dst[active], inst.host_limit)
+        within &= np.cumsum(within) <= total
+        if not within.all():
+            keep[active[~within]] = False
+            continue
+        during = load.copy()
+        gone = active[freeing[active]]
+        np.subtract.at(during, src[gone], demand[gone])
+        np.add.at(during, dst[active], demand[active])
+        over = ~fits(during, inst.effective).all(axis=1)
+        clash = active[over[dst[active]]]
+        if not clash.size:
+            return
+        order = np.lexsort((-rank[clash], freeing[clash], dst[clash]))
+        first = np.r_[True, dst[clash[order]][1:] != dst[clash[order]][:-1]]
+        keep[clash[order[first]]] = False
+
+
+def _refused_by_budgets(inst, placement, vms, src, dst, keep) -> np.ndarray:
+    """Indices of kept migrations that the service levels' round budgets refuse (in priority order)."""
+    budgets = [b for rule in service_levels() if (b := rule.budget(inst, placement)) is not None]
+    if not budgets:
+        return np.zeros(0, dtype=np.int64)
+    refused = []
+    for i in np.flatnonzero(keep).tolist():
+        v, s, d = int(vms[i]), int(src[i]), int(dst[i])
+        if all(budget.admits(v, s, d) for budget in budgets):
+            for budget in budgets:
+                budget.take(v, s, d)
+        else:
+            refused.append(i)
+    return np.array(refused, dtype=np.int64)
+
+
+def _offline_where_needed(inst, load, vms, src, dst) -> np.ndarray:
+    """Per migration, whether it goes offline: always for ``inst.offline`` VMs; a dual VM only
+    when its source receives VMs that need the room it frees (the dearest premiums go live first).
+    """
+    offline = may_go_offline(inst)[vms]
+    receiving = np.zeros(inst.n_hosts, dtype=bool)
+    receiving[dst] = True
+    switchable = np.flatnonzero(offline & ~inst.offline[vms])
+    offline[switchable[~receiving[src[switchable]]]] = False
+    switchable = switchable[receiving[src[switchable]]]
+    if not switchable.size:
+        return offline
+    during = load.copy()
+    gone = offline
+    np.subtract.at(during, src[gone], inst.demand[vms[gone]])
+    np.add.at(during, dst, inst.demand[vms])
+    premium = inst.offline_cost[vms] - inst.live_cost[vms]
+    for i in switchable[np.argsort(-premium[switchable], kind="stable")].tolist():
+        h = src[i]
+        if fits(during[h] + inst.demand[vms[i]], inst.effective[h]).all():
+            during[h] += inst.demand[vms[i]]
+            offline[i] = False
+    return offline
