@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constraints import ALL, Round, service_levels
-from ..constraints.capacity import fits
+from ..constraints.capacity import during_round, fits
 from .greedy_round import within_slots
 
 BUDGET_RETRIES = 3  # peels redone after the service levels' budgets refuse some migrations
@@ -78,7 +78,7 @@ def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray) -
     if not keep.any():
         return None
     vms, src, dst = waiting[keep], src[keep], dst[keep]
-    offline = _offline_where_needed(inst, load, vms, src, dst)
+    offline = _offline_where_needed(inst, placement, load, vms, src, dst)
     rnd = Round(0, placement, load, vms, src, dst, offline)
     if any(rule.check(inst, rnd) for rule in ALL):
         return None
@@ -133,9 +133,11 @@ def _refused_by_budgets(inst, placement, vms, src, dst, keep) -> np.ndarray:
     return np.array(refused, dtype=np.int64)
 
 
-def _offline_where_needed(inst, load, vms, src, dst) -> np.ndarray:
+def _offline_where_needed(inst, placement, load, vms, src, dst) -> np.ndarray:
     """Per migration, whether it goes offline: always for ``inst.offline`` VMs; a dual VM only
     when its source receives VMs that need the room it frees (the dearest premiums go live first).
+
+    Room is summed plainly; with page sharing, where the sums say no, the host is counted exactly.
     """
     offline = may_go_offline(inst)[vms]
     receiving = np.zeros(inst.n_hosts, dtype=bool)
@@ -152,7 +154,17 @@ def _offline_where_needed(inst, load, vms, src, dst) -> np.ndarray:
     premium = inst.offline_cost[vms] - inst.live_cost[vms]
     for i in switchable[np.argsort(-premium[switchable], kind="stable")].tolist():
         h = src[i]
-        if fits(during[h] + inst.demand[vms[i]], inst.effective[h]).all():
+        offline[i] = False
+        live = Round(0, placement, load, vms, src, dst, offline)
+        if fits(during[h] + inst.demand[vms[i]], inst.effective[h]).all() or _fits_sharing(inst, live, h):
             during[h] += inst.demand[vms[i]]
-            offline[i] = False
+        else:
+            offline[i] = True
     return offline
+
+
+def _fits_sharing(inst, rnd, h) -> bool:
+    """Whether host ``h`` has room during round ``rnd`` thanks to page sharing (False without sharing)."""
+    if not inst.share_ratio.size:
+        return False
+    return bool(fits(during_round(inst, rnd, np.array([h]))[0], inst.effective[h]).all())
