@@ -141,22 +141,24 @@ class _Search:
         return True
 
     def _break_deadlock(self, rb, placement, load, waiting, stepped_aside, aims, explore):
-        """Step aside into ``rb``, or return an :class:`OfflineBreak` when it costs no more.
+        """Move waiting VMs offline where that costs no more than a bounce, else step aside into ``rb``;
+        offline anyway when no VM can step aside.
 
-        Returns (the offline break or None, VMs to hold in place next round).
+        Returns (an :class:`OfflineBreak` or None, VMs to hold in place next round).
         """
         inst = self.inst
-        offline = None
-        if self.may_go_offline[waiting].any():
-            offline = offline_break(inst, placement, load, waiting, aims.host)
-        trial = stepped_aside if offline is None else stepped_aside.copy()
-        (b, d), held = break_deadlocks(inst, rb, waiting, trial, aims, self.jitter, make_room_first=explore)
-        if offline is not None and (rb.size == 0 or offline.extra <= _step_aside_cost(inst, rb, aims)):
+        offline_too = bool(self.may_go_offline[waiting].any())
+        if offline_too and (found := offline_break(inst, placement, load, waiting, aims.host, inst.cost)):
             self.offline_breaks += 1
-            return offline, held[:0]
-        stepped_aside[:] = trial
+            return found, waiting[:0]
+        (b, d), held = break_deadlocks(inst, rb, waiting, stepped_aside, aims, self.jitter,
+                                       make_room_first=explore)
         self.bounces, self.displacements = self.bounces + b, self.displacements + d
-        return None, held
+        if rb.size or not offline_too:
+            return None, held
+        found = offline_break(inst, placement, load, waiting, aims.host)
+        self.offline_breaks += found is not None
+        return found, held[:0]
 
 
 def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
@@ -184,12 +186,6 @@ def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> n
     keep = ~waits & ~(returning & wanted[dst])
     order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning))
     return pending[order[keep[order]]]
-
-
-def _step_aside_cost(inst, rb, aims) -> float:
-    """Extra cost of the steps aside in ``rb``: one migration per bounce, two per displacement."""
-    vms = rb.moves()[0]
-    return float((inst.cost[vms] * np.where(aims.done(rb.placement)[vms], 2, 1)).sum())
 
 
 def _stuck_reason(inst, placement, pending, aim) -> str:

@@ -1,17 +1,20 @@
 """Breaking a greedy deadlock with offline moves: a VM moved offline frees its host at once.
 
-When no VM can move, the waiting VMs can often all move in one round if
-some go offline: an offline leaver does not count on its source during the
-round, so a cycle of full hosts trading VMs fits when each host's leavers go
+When no VM can move, the waiting VMs can often move in one round if some go
+offline: an offline leaver does not count on its source during the round,
+so a cycle of full hosts trading VMs fits when each host's leaver goes
 offline. Those that may go offline are the VMs that move offline anyway
 (``inst.offline``, no extra cost) and *dual* VMs (live by default, with an
 ``offline_cost``), at ``offline_cost - live_cost`` extra each.
 
-:func:`offline_break` takes every waiting VM towards its aim, offline when
-it may, and drops arrivals on hosts that overflow (or run out of touches, or
-past the total limit) until the rest fits; then each dual VM whose source
-does not need the room it frees moves live after all. The round is checked
-with the validator's own rules before it is returned.
+:func:`offline_break` first looks for disjoint cycles of hosts (one leaver
+and one arrival per host, inside the strongly connected parts of the waiting
+graph) whose trade fits; failing that, it takes every waiting VM and drops
+arrivals on hosts that overflow (or run out of touches, or past the total
+limit) until the rest fits. Then each dual VM whose source does not need the
+room it frees moves live after all. Given the cost of a bounce per VM, a
+cycle is only taken when its extra cost is no more than bouncing one of its
+VMs. The round is checked with the validator's own rules before it is returned.
 
 >>> from cpplan.model import Instance
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}},
@@ -20,8 +23,10 @@ with the validator's own rules before it is returned.
 >>> move = offline_break(swap, swap.initial, swap.load(swap.initial), np.array([0, 1]), swap.target)
 >>> move.vms.tolist(), move.offline.tolist(), move.extra
 ([0, 1], [True, True], 2.0)
+>>> offline_break(swap, swap.initial, swap.load(swap.initial), np.array([0, 1]), swap.target,
+...               bounce=np.array([1.0, 1.0])) is None     # bouncing costs 1, going offline 2
+True
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ import numpy as np
 
 from ..constraints import ALL, Round, service_levels
 from ..constraints.capacity import during_round, fits
+from .greedy_deadlock import strongly_connected
 from .greedy_round import within_slots
 
 BUDGET_RETRIES = 3  # peels redone after the service levels' budgets refuse some migrations
@@ -55,36 +61,110 @@ def may_go_offline(inst) -> np.ndarray:
     return inst.offline | dual(inst)
 
 
-def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray) -> OfflineBreak | None:
+def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray,
+                  bounce: np.ndarray | None = None) -> OfflineBreak | None:
     """Migrations of ``waiting`` VMs (in priority order) to ``aim`` that fit one round with offline moves.
 
-    ``load`` is the use per host at the start of the round. None when no
-    migration fits or the round would break a rule.
+    ``load`` is the use per host at the start of the round; ``bounce`` (per
+    VM, optional) what a bounce of the VM would cost: a set of migrations is
+    taken only when its extra cost is no more than the cheapest bounce among
+    them. None when nothing fits, is worth it, or the round would break a rule.
     """
     waiting = waiting[~inst.pinned[waiting] & (placement[waiting] != aim[waiting])]
     src, dst = placement[waiting], aim[waiting]
-    keep = np.ones(len(waiting), dtype=bool)
+    allowed = np.ones(len(waiting), dtype=bool)
     for rule in service_levels():
-        keep &= rule.allowed(inst, waiting, src, dst)
+        allowed &= rule.allowed(inst, waiting, src, dst)
     freeing = may_go_offline(inst)[waiting]
-    for _ in range(BUDGET_RETRIES):
-        _peel(inst, load, src, dst, inst.demand[waiting], freeing, keep)
-        refused = _refused_by_budgets(inst, placement, waiting, src, dst, keep)
-        if not refused.size:
-            break
-        keep[refused] = False
-    else:
-        return None
-    if not keep.any():
-        return None
-    vms, src, dst = waiting[keep], src[keep], dst[keep]
+    premium = np.where(freeing & ~inst.offline[waiting],
+                       inst.offline_cost[waiting] - inst.live_cost[waiting], 0.0)
+    worth = None if bounce is None else bounce[waiting]
+    keep = _fitting_cycles(inst, load, src, dst, inst.demand[waiting], freeing & allowed, premium, worth)
+    found = keep.any() and _checked(inst, placement, load, waiting[keep], src[keep], dst[keep])
+    if found:
+        return found
+    keep = _peeled(inst, placement, waiting, load, src, dst, freeing, allowed)
+    found = keep.any() and _checked(inst, placement, load, waiting[keep], src[keep], dst[keep])
+    if found and (worth is None or found.extra <= worth[keep].min()):
+        return found
+    return None
+
+
+def _checked(inst, placement, load, vms, src, dst) -> OfflineBreak | None:
+    """The round with each migration's mode and extra cost, or None if it breaks a rule."""
     offline = _offline_where_needed(inst, placement, load, vms, src, dst)
     rnd = Round(0, placement, load, vms, src, dst, offline)
     if any(rule.check(inst, rnd) for rule in ALL):
         return None
     premium = inst.offline_cost[vms] - inst.live_cost[vms]
-    extra = float(premium[offline & ~inst.offline[vms]].sum())
-    return OfflineBreak(vms, dst, offline, extra)
+    return OfflineBreak(vms, dst, offline, float(premium[offline & ~inst.offline[vms]].sum()))
+
+
+def _fitting_cycles(inst, load, src, dst, demand, freeing, premium, worth) -> np.ndarray:
+    """Mask of migrations on disjoint cycles of hosts that fit when every one of them moves offline.
+
+    Each host of the strongly connected parts of the graph of waiting VMs that
+    may go offline keeps one leaver (its largest) as its edge; the cycles of
+    that graph (one edge out per host) are kept where every host has room for
+    its arrival once its leaver is gone, and (with ``worth``) where the cycle's
+    premium is no more than the cheapest bounce in it, within the total limit.
+    """
+    keep = np.zeros(len(src), dtype=bool)
+    candidates = np.flatnonzero(freeing & (inst.host_limit[src] >= 2) & (inst.host_limit[dst] >= 2))
+    if candidates.size < 2:
+        return keep
+    comp = strongly_connected(inst.n_hosts, src[candidates], dst[candidates])
+    candidates = candidates[comp[src[candidates]] == comp[dst[candidates]]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.nan_to_num(demand[candidates] / inst.effective[src[candidates]]).max(axis=1)
+    order = candidates[np.lexsort((-size, src[candidates]))]
+    first = np.r_[True, src[order][1:] != src[order][:-1]] if order.size else np.zeros(0, dtype=bool)
+    edge = np.full(inst.n_hosts, -1, dtype=np.int64)
+    edge[src[order[first]]] = order[first]
+    left = np.inf if inst.total_limit is None else int(inst.total_limit)
+    for cycle in _cycles(edge, dst):
+        hosts = dst[cycle]
+        during = load[hosts] - demand[edge[hosts]] + demand[cycle]
+        fine = fits(during, inst.effective[hosts]).all() and len(cycle) <= left
+        if fine and worth is not None:
+            fine = premium[cycle].sum() <= worth[cycle].min()
+        if fine:
+            keep[cycle] = True
+            left -= len(cycle)
+    return keep
+
+
+def _cycles(edge: np.ndarray, dst: np.ndarray) -> list[np.ndarray]:
+    """The cycles of the graph where host h's one edge ``edge[h]`` (-1: none) leads to ``dst[edge[h]]``.
+
+    >>> [c.tolist() for c in _cycles(np.array([0, 1, 2, -1]), np.array([1, 0, 3]))]
+    [[0, 1]]
+    """
+    state = np.zeros(len(edge), dtype=np.int8)  # 0: not seen, 1: on the current walk, 2: done
+    cycles = []
+    for start in np.flatnonzero(edge >= 0).tolist():
+        path, h = [], start
+        while state[h] == 0 and edge[h] >= 0:
+            state[h] = 1
+            path.append(h)
+            h = int(dst[edge[h]])
+        if state[h] == 1:
+            cycles.append(edge[path[path.index(h):]])
+        state[path] = 2
+    return cycles
+
+
+def _peeled(inst, placement, waiting, load, src, dst, freeing, allowed) -> np.ndarray:
+    """Mask of the waiting migrations left once arrivals on overflowing hosts are dropped (see :func:`_peel`),
+    within the service levels' budgets."""
+    keep = allowed.copy()
+    for _ in range(BUDGET_RETRIES):
+        _peel(inst, load, src, dst, inst.demand[waiting], freeing, keep)
+        refused = _refused_by_budgets(inst, placement, waiting, src, dst, keep)
+        if not refused.size:
+            return keep
+        keep[refused] = False
+    return np.zeros(len(waiting), dtype=bool)
 
 
 def _peel(inst, load, src, dst, demand, freeing, keep) -> None:
