@@ -181,7 +181,8 @@ class Aims:
                 & (slots[hosts] > 0) & ~self._taken(vms, rows, hosts, placement))
         rows, hosts, left_end = rows[good], hosts[good], left_end[good]
         with np.errstate(invalid="ignore"):
-            slack = np.nan_to_num(np.fmin.reduce(left_end / self._scale[hosts], axis=1), nan=np.inf)
+            slack = np.nan_to_num(np.fmin.reduce(left_end / self._scale[hosts], axis=1, initial=np.inf),
+                                  nan=np.inf)
         order = np.lexsort((hosts, slack, rows))
         first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if order.size else order
         best = np.zeros(len(vms), dtype=np.int64)
