@@ -73,6 +73,7 @@ def test_swap_between_full_hosts_bounces_through_the_free_host():
                            initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
     plan = greedy(swap)
     assert plan.cost == 12 and plan.stats["bounces"] == 1 and plan.n_rounds == 3
+    assert plan.stats["offline_breaks"] == 0
 
 
 def test_a_stayer_steps_aside_when_no_bounce_fits():
@@ -389,6 +390,17 @@ def test_a_cycle_of_three_full_hosts_moves_offline_in_one_round():
 def test_offline_is_taken_when_no_host_can_stage_even_at_a_high_cost():
     plan = greedy(full_hosts_trading(3, offline_cost=20, spare=False))
     assert plan.found and plan.cost == 60 and plan.n_rounds == 1
+
+
+def test_a_long_ring_of_full_hosts_turns_in_one_offline_round_when_the_premium_is_small():
+    n = 60
+    hosts = {f"h{i}": {"ram": 8} for i in range(n + 1)}
+    vms = {f"v{i}{k}": {"ram": 4, "offline_cost": 4.01} for i in range(n) for k in "ab"}
+    initial = {f"v{i}{k}": f"h{i}" for i in range(n) for k in "ab"}
+    inst = cpplan.Instance(hosts=hosts, vms=vms, initial=initial,
+                           target={f"v{i}a": f"h{(i + 1) % n}" for i in range(n)}, limits={"host": 2})
+    plan = greedy(inst)   # premium 60 x 0.01 < one bounce (4)
+    assert plan.n_rounds == 1 and plan.cost == pytest.approx(n * 4.01)
 
 
 def test_only_the_vms_whose_room_is_needed_go_offline():
