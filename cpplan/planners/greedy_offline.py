@@ -116,7 +116,7 @@ def _fitting_cycles(inst, load, src, dst, demand, freeing, premium, worth) -> np
     comp = strongly_connected(inst.n_hosts, src[candidates], dst[candidates])
     candidates = candidates[comp[src[candidates]] == comp[dst[candidates]]]
     with np.errstate(invalid="ignore", divide="ignore"):
-        size = np.nan_to_num(demand[candidates] / inst.effective[src[candidates]]).max(axis=1)
+        size = np.nan_to_num(demand[candidates] / inst.effective[src[candidates]]).max(axis=1, initial=0.0)
     order = candidates[np.lexsort((-size, src[candidates]))]
     first = np.r_[True, src[order][1:] != src[order][:-1]] if order.size else np.zeros(0, dtype=bool)
     edge = np.full(inst.n_hosts, -1, dtype=np.int64)
