@@ -143,3 +143,10 @@ def test_exact_plans_with_allowed_lists_validate_and_beat_fixed_choices(inst):
 @given(clouds_with_allowed_lists())
 def test_cp_finds_exacts_least_cost_with_allowed_lists(inst):
     cp_agrees_with_exact(inst)
+
+
+def test_every_planner_handles_a_partial_target_in_a_cloud_without_resources():
+    inst = cpplan.Instance(hosts={"a": {}, "b": {}, "c": {}}, vms={"x": {"cost": 1}, "y": {"cost": 1}},
+                           initial={"x": "a", "y": "a"}, target={"x": ["b", "c"], "y": "b"})
+    for planner in ("greedy", "cp", "exact", "auto"):
+        assert cpplan.plan(inst, planner=planner, time_limit=10).cost == 2

@@ -14,6 +14,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan.generate import generate
+from cpplan.plan import Plan
 from cpplan.planners import check, cp
 from cpplan.planners.cp_common import Interrupt
 from cpplan.planners.cp_decompose import components
@@ -141,3 +142,41 @@ def test_cp_moves_offline_at_a_higher_cost_when_that_saves_a_bounce():
     assert all(m["mode"] == "offline" for m in found.rounds[0])
     inst = inst.replace(vms={"a": {"ram": 4, "offline_cost": 7}, "b": {"ram": 4, "offline_cost": 7}})
     assert cpplan.plan(inst, planner="cp", time_limit=10).cost == 12   # now the bounce is cheaper
+
+
+def test_rounded_demands_give_no_rounds_proof():
+    # Thirds of RAM round up in the integer model, which then wants 3 rounds where 2 suffice.
+    third = {"ram": 1 / 3, "cost": 1}
+    inst = cpplan.Instance(hosts={"a": {"ram": 1}, "b": {"ram": 1}, "c": {"ram": 0.5}, "d": {"ram": 1}},
+                           vms={"x1": third, "x2": third, "y": third, "w": {"ram": 0.5, "cost": 1}},
+                           initial={"x1": "a", "x2": "a", "y": "b", "w": "c"},
+                           target={"x1": "b", "x2": "b", "y": "c", "w": "d"}, limits={"host": 3})
+    moves = [[("w", "c", "d"), ("x1", "a", "b")], [("y", "b", "c"), ("x2", "a", "d")], [("x2", "d", "b")]]
+    detour = Plan("feasible", 5, [[{"vm": v, "from": a, "to": b} for v, a, b in r] for r in moves])
+    found = cpplan.plan(inst, planner="cp", time_limit=10, hint=detour)
+    assert found.cost == 4 and found.rounds_lower_bound <= cpplan.plan(inst, planner="exact").n_rounds == 2
+
+
+def test_parts_that_may_share_a_link_through_an_allowed_host_are_planned_together():
+    # x may end on b or on e behind link L; y crosses L. Planned apart, both would cross L in round 1.
+    inst = cpplan.Instance(hosts={"a": {"ram": 8}, "b": {"ram": 16}, "c": {"ram": 8}, "d": {"ram": 8},
+                                  "e": {"ram": 4}, "f": {"ram": 16}},
+                           vms={"x": {"ram": 4}, "y": {"ram": 4}, "z": {"ram": 16}},
+                           initial={"x": "a", "y": "c", "z": "b"},
+                           target={"x": ["b", "e"], "y": "d", "z": "f"},
+                           links={"L": {"hosts": ["d", "e"], "max_migrations": 1}})
+    found = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert found.status == "optimal" and found.cost == 24 and "model_gap" not in found.stats
+
+
+def test_a_default_target_that_allows_no_migration_does_not_hide_an_allowed_host():
+    # x's default target d allows no migration; e1..e15 are full, so only e16 (once z left) takes x.
+    hosts = {"a": {"ram": 8}, "d": {"ram": 64, "max_migrations": 0}, "g": {"ram": 8},
+             **{f"e{i}": {"ram": 8} for i in range(1, 17)}}
+    vms = {"x": {"ram": 4}, "z": {"ram": 8}, **{f"p{i}": {"ram": 6} for i in range(1, 16)}}
+    initial = {"x": "a", "z": "e16", **{f"p{i}": f"e{i}" for i in range(1, 16)}}
+    inst = cpplan.Instance(hosts=hosts, vms=vms, initial=initial, pinned=[f"p{i}" for i in range(1, 16)],
+                           target={"x": ["d"] + [f"e{i}" for i in range(1, 17)], "z": "g"})
+    assert inst.host_names[inst.target[0]] == "d"
+    found = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert (found.status, found.cost, found.lower_bound) == ("optimal", 12, 12)

@@ -66,9 +66,21 @@ class Links(ServiceLevel):
         return None
 
     def coupled(self, inst, vms) -> list[np.ndarray]:
-        """Per link, the VMs crossing it on the way to their (default) target."""
+        """Per link, the VMs that cross it on the way to their target, or may cross it to an allowed host."""
         src, dst = inst.initial[vms], inst.target[vms]
-        return [vms[crossing(inst, link, src, dst)] for link in inst.links]
+        domain = inst.domain_of[vms]
+        out = []
+        for link in inst.links:
+            inside = np.zeros(inst.n_hosts, dtype=bool)
+            inside[link.hosts] = True
+            across = crossing(inst, link, src, dst)
+            if inst.domains.size:  # a flexible VM may end on either side of the link
+                # [VM outside, VM inside] x domain: the domain has a host on the link's other side
+                reach = np.stack([(inst.domains & inside).any(axis=1), (inst.domains & ~inside).any(axis=1)])
+                flexible = domain >= 0
+                across[flexible] |= reach[inside[src[flexible]].astype(int), domain[flexible]]
+            out.append(vms[across])
+        return out
 
     def encode_intervals(self, view) -> None:
         """Per link, a cumulative of capacity ``max_migrations`` over the hops crossing it."""

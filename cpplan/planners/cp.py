@@ -92,8 +92,8 @@ class _Planner:
         if self.ends:
             self.stats["all_allowed_hosts"] = self.all_ends
         # what an interval model proves infeasible or optimal holds for the instance: every allowed
-        # host is a candidate, and pages shared by an image are not counted conservatively
-        self.intervals_exact = self.all_ends and not self.sc.sharing
+        # host is a candidate, shared pages are not over-counted, and no demand was rounded up
+        self.intervals_exact = self.all_ends and not self.sc.sharing and self.sc.exact
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
@@ -203,9 +203,10 @@ class _Planner:
         """The direct-moves model of one part; None when no time is left.
 
         The horizon is greedy's rounds when greedy moved the part directly;
-        else twice the rounds bound first, then (if that is infeasible, and
-        the part is small enough for detours) one round per VM, long enough for
-        any direct plan, so that infeasible proves direct moves impossible.
+        else twice the rounds bound plus 2 first, then (if that is infeasible,
+        and the part is small enough for detours) one round per VM, long
+        enough for any direct plan. Only there does ``infeasible`` in the
+        outcome prove direct moves impossible.
         """
         inst = self.inst
         paths = {v: hint_hops[v] for v in vms.tolist() if v in hint_hops}
@@ -222,10 +223,11 @@ class _Planner:
             paths = {v: Path((p.route[0], p.route[-1]), p.rounds[-1:], p.offline[-1:])
                      for v, p in paths.items() if p.route[0] != p.route[-1]}
         part_budget = Budget(self.budget.share(share if not direct_hint else max(share, 0.3)))
-        out = None
+        out, tried = None, 0
         for i, horizon in enumerate(horizons):
             if part_budget.left() <= 0 or self.stop.requested:
                 break
+            tried = horizon
             model = IntervalModel(inst, self.sc, direct_routes(inst, vms, self.ends), horizon)
             # the rounds bound in the model: reaching it proves the rounds optimal at once
             model.model.add(model.makespan >= min(horizon, least))
@@ -237,6 +239,8 @@ class _Planner:
                             seed=self.seed, stop=self.stop, progress=self.progress)
             if not out.infeasible:
                 break
+        if out is not None and tried < len(vms):
+            out.infeasible = False  # only a short horizon was ruled out
         return out
 
     def _detours(self, vms, hint_hops) -> Outcome | None:

@@ -51,10 +51,11 @@ def plan_paths(inst, index_rounds) -> dict[int, Path]:
 
 
 def final_hosts(inst) -> tuple[dict[int, list[int]], bool]:
-    """Candidate last hosts of each VM with several allowed ones, and whether they are all of them.
+    """Candidate last hosts of each VM with several allowed ones, and whether they are all it can reach.
 
     The default target comes first, then up to ``MAX_ENDS - 1`` other allowed
-    hosts that take the VM, those with the most slack first.
+    hosts that take the VM (room for it alone, migrations allowed), those with
+    the most slack first.
     """
     k = MAX_ENDS
     flexible = np.flatnonzero(inst.domain_of >= 0)
@@ -63,16 +64,19 @@ def final_hosts(inst) -> tuple[dict[int, list[int]], bool]:
     if flexible.size == 0:
         return out, complete
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.nan_to_num((slack(inst) / inst.effective).min(axis=1), nan=1.0, posinf=1.0)
+        share = np.nan_to_num(slack(inst) / inst.effective, nan=1.0, posinf=1.0)
+    score = share.min(axis=1, initial=1.0)
     for d in np.unique(inst.domain_of[flexible]).tolist():
-        hosts = np.flatnonzero(inst.domains[d] & (inst.host_limit > 0))
-        complete &= hosts.size <= k
+        reachable = inst.domains[d] & (inst.host_limit > 0)
+        hosts = np.flatnonzero(reachable)
         hosts = hosts[np.argsort(-score[hosts], kind="stable")][:4 * k]
         members = flexible[inst.domain_of[flexible] == d]
         fit = fits(inst.demand[members][:, None, :], inst.effective[hosts][None, :, :]).all(axis=2)
         for v, ok in zip(members.tolist(), fit, strict=True):
             default = int(inst.target[v])
             out[v] = [default, *[h for h in hosts[ok].tolist() if h != default][:k - 1]]
+            # the default target takes a slot even when it allows no migration
+            complete &= int(reachable.sum()) - bool(reachable[default]) <= k - 1
     return out, complete
 
 
