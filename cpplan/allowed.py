@@ -93,6 +93,8 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
         ok = fits(after, inst.effective[hosts]).all(axis=1) & ~_clashes(inst, v, hosts, end, placed)
         if not ok.any():
             return int(v)
+        if (ok & (inst.host_limit[hosts] > 0)).any():  # a host that allows no migration cannot receive it
+            ok &= inst.host_limit[hosts] > 0
         slack = ((inst.effective[hosts] - after) / scale[hosts]).min(axis=1, initial=np.inf)
         pick = hosts[ok][np.argmax(slack[ok]) if roomiest else np.argmin(slack[ok])]
         end[v], placed[v] = pick, True

@@ -150,3 +150,14 @@ def test_every_planner_handles_a_partial_target_in_a_cloud_without_resources():
                            initial={"x": "a", "y": "a"}, target={"x": ["b", "c"], "y": "b"})
     for planner in ("greedy", "cp", "exact", "auto"):
         assert cpplan.plan(inst, planner=planner, time_limit=10).cost == 2
+
+
+def test_cp_knows_when_its_candidate_hosts_leave_an_allowed_host_out(monkeypatch):
+    # x sits on d, allowed and closed to migrations: its default. With 2 candidates, d takes one slot.
+    inst = cpplan.Instance(hosts={"d": {"ram": 8, "max_migrations": 0}, "e1": {"ram": 8}, "e2": {"ram": 8}},
+                           vms={"x": {"ram": 4}}, initial={"x": "d"}, target={"x": ["d", "e1", "e2"]})
+    monkeypatch.setattr(cp_routes, "MAX_ENDS", 2)
+    ends, complete = cp_routes.final_hosts(inst)
+    assert len(ends[0]) == 2 and ends[0][0] == 0 and not complete
+    monkeypatch.setattr(cp_routes, "MAX_ENDS", 3)
+    assert cp_routes.final_hosts(inst) == ({0: [0, 1, 2]}, True)

@@ -169,14 +169,14 @@ def test_parts_that_may_share_a_link_through_an_allowed_host_are_planned_togethe
     assert found.status == "optimal" and found.cost == 24 and "model_gap" not in found.stats
 
 
-def test_a_default_target_that_allows_no_migration_does_not_hide_an_allowed_host():
-    # x's default target d allows no migration; e1..e15 are full, so only e16 (once z left) takes x.
+def test_a_host_that_allows_no_migration_is_no_default_target_and_hides_no_allowed_host():
+    # d allows no migration; e1..e15 are full, so only e16 (once z left) takes x.
     hosts = {"a": {"ram": 8}, "d": {"ram": 64, "max_migrations": 0}, "g": {"ram": 8},
              **{f"e{i}": {"ram": 8} for i in range(1, 17)}}
     vms = {"x": {"ram": 4}, "z": {"ram": 8}, **{f"p{i}": {"ram": 6} for i in range(1, 16)}}
     initial = {"x": "a", "z": "e16", **{f"p{i}": f"e{i}" for i in range(1, 16)}}
     inst = cpplan.Instance(hosts=hosts, vms=vms, initial=initial, pinned=[f"p{i}" for i in range(1, 16)],
                            target={"x": ["d"] + [f"e{i}" for i in range(1, 17)], "z": "g"})
-    assert inst.host_names[inst.target[0]] == "d"
+    assert inst.host_names[inst.target[0]] == "e16"
     found = cpplan.plan(inst, planner="cp", time_limit=10)
     assert (found.status, found.cost, found.lower_bound) == ("optimal", 12, 12)
