@@ -255,10 +255,18 @@ class IntervalModel(LexicographicModel):
         """An interval from the first of ``stays`` (that is present) to the last."""
         m, T = self.model, self.horizon
         first, last = m.new_int_var(0, T, f"from{name}"), m.new_int_var(0, T, f"to{name}")
-        for item in stays:
-            m.add(first <= item.interval.start_expr()).only_enforce_if(item.present)
-            m.add(last >= item.interval.end_expr()).only_enforce_if(item.present)
+        if all(self._sure(item.present) for item in stays):  # the exact span: tighter propagation
+            m.add_min_equality(first, [item.interval.start_expr() for item in stays])
+            m.add_max_equality(last, [item.interval.end_expr() for item in stays])
+        else:
+            for item in stays:
+                m.add(first <= item.interval.start_expr()).only_enforce_if(item.present)
+                m.add(last >= item.interval.end_expr()).only_enforce_if(item.present)
         return m.new_interval_var(first, m.new_int_var(0, T, f"for{name}"), last, f"span{name}")
+
+    def _sure(self, literal) -> bool:
+        """Whether ``literal`` is the constant 1."""
+        return list(self.model.proto.variables[literal.index].domain) == [1, 1]
 
     def _concurrency(self, hops_at):
         inst, m = self.inst, self.model
