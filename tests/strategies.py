@@ -1,6 +1,7 @@
 """Hypothesis strategies: random tiny clouds that the exact planner can settle in milliseconds.
 
-Use as ``@given(tiny_clouds())`` or ``@given(tiny_clouds(service_levels=True))``.
+Use as ``@given(tiny_clouds())``, ``@given(tiny_clouds(service_levels=True))`` or
+``@given(clouds_with_allowed_hosts(tight=None))``.
 """
 
 from __future__ import annotations
@@ -75,3 +76,28 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
         return inst
     except InputError:
         assume(False)
+
+
+@st.composite
+def clouds_with_allowed_hosts(draw, **cloud):
+    """Moving ``tiny_clouds(**cloud)`` where some VMs may end on any of a few hosts, often not their own.
+
+    A keyword given as None (e.g. ``tight=None``) is drawn at random.
+    """
+    inst = draw(tiny_clouds(**{k: draw(st.booleans()) if x is None else x for k, x in cloud.items()}))
+    hosts = list(inst.host_names)
+    target = {}
+    for v, name in enumerate(inst.vm_names):
+        others = [h for h in hosts if h != hosts[inst.initial[v]]]
+        choices = others if others and draw(st.booleans()) else hosts
+        if draw(st.booleans()):
+            allowed = st.lists(st.sampled_from(choices), min_size=1, max_size=len(choices), unique=True)
+            target[name] = draw(allowed)
+        else:
+            target[name] = hosts[inst.target[v]]
+    try:
+        inst = inst.replace(target=target)
+    except InputError:
+        assume(False)
+    assume(inst.moving.any())
+    return inst

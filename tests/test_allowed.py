@@ -4,9 +4,8 @@ import re
 
 import pytest
 from agreement import cp_agrees_with_exact
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
-from strategies import tiny_clouds
+from hypothesis import HealthCheck, given, settings
+from strategies import clouds_with_allowed_hosts
 
 import cpplan
 from cpplan.plan import Plan
@@ -105,30 +104,8 @@ def test_cp_claims_no_proof_beyond_the_allowed_hosts_it_tried(monkeypatch):
     assert (found.status, found.cost, found.lower_bound, found.rounds_lower_bound) == ("feasible", 16, 12, 2)
 
 
-@st.composite
-def clouds_with_allowed_lists(draw):
-    """``tiny_clouds`` (tight or not) where some VMs may end on any of a few hosts, often not their own."""
-    inst = draw(tiny_clouds(max_hosts=3, max_vms=4, tight=draw(st.booleans())))
-    hosts = list(inst.host_names)
-    target = {}
-    for v, name in enumerate(inst.vm_names):
-        others = [h for h in hosts if h != hosts[inst.initial[v]]]
-        choices = others if others and draw(st.booleans()) else hosts
-        if draw(st.booleans()):
-            allowed = st.lists(st.sampled_from(choices), min_size=1, max_size=len(choices), unique=True)
-            target[name] = draw(allowed)
-        else:
-            target[name] = hosts[inst.target[v]]
-    try:
-        inst = inst.replace(target=target)
-    except cpplan.InputError:
-        assume(False)
-    assume(inst.moving.any())
-    return inst
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(clouds_with_allowed_lists())
+@given(clouds_with_allowed_hosts(max_hosts=3, max_vms=4, tight=None))
 def test_exact_plans_with_allowed_lists_validate_and_beat_fixed_choices(inst):
     plan = cpplan.plan(inst, planner="exact")
     assert cpplan.validate(inst, plan) == []
@@ -140,7 +117,7 @@ def test_exact_plans_with_allowed_lists_validate_and_beat_fixed_choices(inst):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(clouds_with_allowed_lists())
+@given(clouds_with_allowed_hosts(max_hosts=3, max_vms=4, tight=None))
 def test_cp_finds_exacts_least_cost_with_allowed_lists(inst):
     cp_agrees_with_exact(inst)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import tiny_clouds
+from strategies import clouds_with_allowed_hosts, tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
@@ -201,24 +201,6 @@ def test_touch_ranking_matches_a_plain_count(moves, slots):
 
 
 # ------------------------------------------------------------------ allowed hosts
-@st.composite
-def clouds_with_allowed_hosts(draw, sharing=False):
-    """Tiny clouds (service levels at random) where some VMs may end on any of a few hosts."""
-    inst = draw(tiny_clouds(service_levels=draw(st.booleans()), sharing=sharing))
-    hosts = list(inst.host_names)
-    target = {}
-    for v, name in enumerate(inst.vm_names):
-        if draw(st.booleans()):
-            allowed = st.lists(st.sampled_from(hosts), min_size=1, max_size=len(hosts), unique=True)
-            target[name] = draw(allowed)
-        else:
-            target[name] = hosts[inst.target[v]]
-    try:
-        return inst.replace(target=target)
-    except cpplan.InputError:
-        return inst
-
-
 def test_greedy_takes_an_allowed_host_with_room_instead_of_bouncing_to_the_default_target():
     # x may end on h2 or h3; h2 (its default) is full until y leaves for x's host, h3 has room now.
     inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
@@ -243,7 +225,7 @@ def test_a_drained_vm_whose_default_host_is_full_takes_the_tightest_host_with_ro
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(st.booleans().flatmap(lambda sharing: clouds_with_allowed_hosts(sharing=sharing)))
+@given(clouds_with_allowed_hosts(service_levels=None, sharing=None))
 def test_greedy_plans_with_allowed_hosts_validate_and_never_beat_exact(inst):
     plan = greedy(inst)
     exact = cpplan.plan(inst, planner="exact")
