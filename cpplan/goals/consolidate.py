@@ -32,7 +32,7 @@ from . import Choice
 from .metrics import emptying_cost_bound, hosts_lower_bound, migration
 from .packing import Packer, size_order
 from .placement import Window, anti_affinity_mates, movable_vms, receiving_hosts, receiving_limit, weighted
-from .stopping import GAP_LIMIT, Stage, improved, patience_for
+from .stopping import GAP_LIMIT, Stage, keep_better, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
@@ -200,12 +200,8 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
                           patience=patience_for(budget))
             sol = w.solve_lex([stage], budget, seed + windows, presolve=False)
             windows += 1
-            stale += 1
-            old = score(inst, best, move_weight)
-            new = score(inst, sol.placement, move_weight) if sol.placement is not None else None
-            if new is not None and new <= old:
-                stale = 0 if improved(new, old, gap_limit) else stale
-                best = sol.placement
+            best, gained = keep_better(best, sol.placement, lambda p: score(inst, p, move_weight), gap_limit)
+            stale = 0 if gained else stale + 1
         stats["windows"] = windows
         stopped = "bound" if np.unique(best).size <= bound else "windows" if stale >= STALE_WINDOWS else ""
         if move_weight is None and np.unique(best).size <= bound:

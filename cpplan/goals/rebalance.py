@@ -34,7 +34,7 @@ from . import Choice
 from .metrics import ideal_utilisation, migration, utilisation
 from .packing import Packer, size_order
 from .placement import UTIL_SCALE, Window, movable_vms, receiving_limit, weighted
-from .stopping import GAP_LIMIT, Stage, improved, patience_for
+from .stopping import GAP_LIMIT, Stage, keep_better, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 WINDOW_HOSTS = 10          # hottest hosts (and as many coolest) per window
@@ -247,12 +247,8 @@ def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, h
             sol = w.solve_lex(balance_objectives(w, best, move_weight, budget, gap_limit=gap_limit), budget,
                               seed + windows, presolve=False)
             windows += 1
-            stale += 1
-            old = score(inst, best, move_weight)
-            new = score(inst, sol.placement, move_weight) if sol.placement is not None else None
-            if new is not None and new <= old:
-                stale = 0 if improved(new, old, gap_limit) else stale
-                best = sol.placement
+            best, gained = keep_better(best, sol.placement, lambda p: score(inst, p, move_weight), gap_limit)
+            stale = 0 if gained else stale + 1
         stats["windows"] = windows
         stopped = "windows" if stale >= STALE_WINDOWS else ""
     if score(inst, inst.initial, move_weight) < score(inst, best, move_weight):  # never worse than A

@@ -145,3 +145,20 @@ def improved(new: tuple, old: tuple, gap: float = GAP_LIMIT) -> bool:
         if a != b:
             return a < b if k == 0 else b - a > gap * abs(b)
     return False
+
+
+def keep_better(best, candidate, score, gap: float = GAP_LIMIT):
+    """``(placement, gained)``: ``candidate`` when its ``score`` is no worse than ``best``'s, else ``best``;
+    ``gained`` says whether it beats it by enough to keep searching (:func:`improved`).
+
+    >>> keep_better("A", "B", {"A": (27, 1912.0), "B": (27, 1800.0)}.get)
+    ('B', True)
+    >>> keep_better("A", None, {"A": (27, 1912.0)}.get)
+    ('A', False)
+    """
+    if candidate is None:
+        return best, False
+    old, new = score(best), score(candidate)
+    if new > old:
+        return best, False
+    return candidate, improved(new, old, gap)
