@@ -415,3 +415,12 @@ def test_greedy_plans_with_offline_costs_validate_and_never_beat_exact(inst):
         assert plan.cost >= exact.cost - 1e-9
     if plan.status == "optimal":
         assert exact.status == "optimal" and plan.cost == exact.cost
+
+
+def test_greedy_moves_a_vm_that_fits_only_thanks_to_shared_pages():
+    # b joins a (same image) on h1: 8 + 4 - 0.5 * (12 - 8) = 10 fits h1's 10; plain sums (12) do not.
+    inst = cpplan.Instance(hosts={"h1": {"ram": 10}, "h2": {"ram": 8}},
+                           vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 4, "image": "u"}},
+                           initial={"a": "h1", "b": "h2"}, target={"b": "h1"}, page_sharing={"ratio": 0.5})
+    plan = cpplan.plan(inst, planner="greedy")
+    assert (plan.status, plan.cost, plan.rounds) == ("optimal", 4, [[{"vm": "b", "from": "h2", "to": "h1"}]])

@@ -111,7 +111,7 @@ class _Search:
                 return False
             rb = RoundBuilder(inst, placement, load)
             aims.aim_waiting(pending, load, placement)
-            order = _priority(inst, placement, load, pending, aims.host, self.tiebreak, stepped_aside)
+            order = _priority(inst, rb, pending, aims.host, self.tiebreak, stepped_aside)
             order = order[~np.isin(order, held)]
             aims.offer(rb, order)
             offline = None
@@ -161,7 +161,7 @@ class _Search:
         return found, held[:0]
 
 
-def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
+def _priority(inst, rb, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
     """Waiting VMs in the order the round should try them.
 
     ``aim`` is the host each VM aims at (its target, or an allowed host). VMs
@@ -172,8 +172,8 @@ def _priority(inst, placement, load, pending, aim, tiebreak, stepped_aside) -> n
     migrations still to do (relative to their limits), then a seeded random
     order.
     """
-    src, dst = placement[pending], aim[pending]
-    waits = ~fits(load[dst] + inst.demand[pending], inst.effective[dst]).all(axis=1)
+    src, dst = rb.placement[pending], aim[pending]
+    waits = ~fits(rb.load[dst] + rb.arrival_demand(pending, dst), inst.effective[dst]).all(axis=1)
     blocked = np.zeros(inst.n_hosts, dtype=bool)
     blocked[dst[waits]] = True
     work = (np.bincount(src, minlength=inst.n_hosts) + np.bincount(dst, minlength=inst.n_hosts))

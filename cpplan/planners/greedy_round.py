@@ -45,6 +45,12 @@ class RoundBuilder:
         self._budgets = [b for rule in self._rules if (b := rule.budget(inst, placement)) is not None]
         self._vms: list[np.ndarray] = []
         self._dst: list[np.ndarray] = []
+        self._pages = SharedPages(inst, placement) if inst.share_ratio.size else None
+
+    def arrival_demand(self, vms: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """What each migration ``vms -> dst`` adds to its destination in this round, at most."""
+        demand = self.inst.demand[vms]
+        return demand if self._pages is None else self._pages.discount(vms, dst, demand)
 
     # ------------------------------------------------------------------ queries
     def room(self, hosts: np.ndarray, demand: np.ndarray) -> np.ndarray:
@@ -89,7 +95,7 @@ class RoundBuilder:
         admitted = np.zeros(len(vms), dtype=bool)
         done = np.zeros(len(vms), dtype=bool)
         src = self.placement[vms]
-        demand = inst.demand[vms]
+        demand = self.arrival_demand(vms, dst)
         ok = src != dst
         for rule in self._rules:
             ok &= rule.allowed(inst, vms, src, dst)
@@ -158,6 +164,48 @@ class RoundBuilder:
         self.total_left -= vms.size
         self._vms.append(vms)
         self._dst.append(dst)
+
+
+class SharedPages:
+    """Page sharing in a round: what an arriving VM adds where its image already holds pages.
+
+    A VM of an image with shared fraction ``R`` arriving on a host where a VM
+    of its image stays for the whole round (one that always moves live) adds
+    ``(1 - R) * ram + R * max(0, ram - M)``, ``M`` the largest such VM's RAM
+    there (the capacity rule's increase when it alone arrives); several
+    arrivals together add at most the sum of theirs, so rounds stay valid.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}},
+    ...                 vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}},
+    ...                 initial={"a": "h1", "b": "h2"}, page_sharing={"ratio": 0.5})
+    >>> SharedPages(inst, inst.initial).discount(np.array([1]), np.array([0]), inst.demand[[1]]).tolist()
+    [[4.0]]
+    """
+
+    def __init__(self, inst, placement: np.ndarray):
+        self.inst = inst
+        n = inst.share_ratio.size
+        stays = np.flatnonzero((inst.image >= 0) & inst.can_live & ~np.isfinite(inst.offline_cost))
+        keys = placement[stays] * n + inst.image[stays]
+        self.keys, where = np.unique(keys, return_inverse=True)
+        self.peak = np.zeros(self.keys.size)
+        np.maximum.at(self.peak, where, inst.demand[stays, inst.share_resource])
+
+    def discount(self, vms: np.ndarray, dst: np.ndarray, demand: np.ndarray) -> np.ndarray:
+        """``demand`` (of ``vms`` arriving on ``dst``) with the shared pages already there taken off."""
+        inst, r = self.inst, self.inst.share_resource
+        image = inst.image[vms]
+        shared = np.flatnonzero(image >= 0)
+        if shared.size == 0 or self.keys.size == 0:
+            return demand
+        want = dst[shared] * inst.share_ratio.size + image[shared]
+        pos = np.minimum(np.searchsorted(self.keys, want), self.keys.size - 1)
+        peak = np.where(self.keys[pos] == want, self.peak[pos], 0.0)
+        ram, ratio = demand[shared, r], inst.share_ratio[image[shared]]
+        demand = demand.copy()
+        demand[shared, r] = (1 - ratio) * ram + ratio * np.maximum(0.0, ram - peak)
+        return demand
 
 
 def shift_load(inst, load: np.ndarray, placement: np.ndarray, vms, src, dst) -> None:
