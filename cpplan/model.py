@@ -312,6 +312,10 @@ class Instance:
 
     def _check_placements(self, src: str) -> None:
         for g in self.groups:
+            if g.affinity and (self.domain_of[g.vms] >= 0).any():
+                v = self.vm_names[g.vms[self.domain_of[g.vms] >= 0][0]]
+                raise InputError(src, f"groups.{g.name}", f"affinity needs one target host per member, "
+                                 f"but {v} may end on several (a list of hosts, or a drained host)")
             apart = np.unique(self.target[g.vms])
             if g.affinity and apart.size > 1:
                 raise InputError(src, f"groups.{g.name}", "affinity broken by the target placement: "

@@ -100,6 +100,10 @@ def test_affinity_group_must_share_a_host_in_the_target():
                 initial={"a": "h1", "b": "h2"})
     with pytest.raises(cpplan.InputError, match="groups.db: affinity broken by the target"):
         cpplan.Instance(**spec, groups={"db": {"vms": ["a", "b"], "affinity": True}})
+    # a member free to end on several hosts could leave the others: refused rather than unchecked
+    together = {"db": {"vms": ["a", "b"], "affinity": True}}
+    with pytest.raises(cpplan.InputError, match="groups.db: affinity needs one target host per member"):
+        cpplan.Instance(**spec, target={"b": ["h1", "h2"]}, groups=together)
     inst = cpplan.Instance(**spec, target={"b": "h1"},
                            groups={"db": {"vms": ["a", "b"], "affinity": True}})
     assert cpplan.plan(inst, planner="exact").status == "optimal"
