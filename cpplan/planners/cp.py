@@ -6,8 +6,10 @@ Steps, each within the time limit:
    and when it meets both lower bounds (cost and rounds) nothing is searched;
 2. the cloud splits into independent parts (:mod:`.cp_decompose`); each part
    first gets the direct-moves model (:mod:`.cp_intervals` with one direct
-   route per VM): a solution costs the cost lower bound, so it is optimal,
-   and the solver then minimises its rounds;
+   route per VM, or per candidate last host of a VM with several allowed
+   hosts, :func:`.cp_routes.final_hosts`; live or offline for a VM that may
+   do both): a solution at the cost lower bound is optimal, and the solver
+   then minimises its rounds;
 3. parts where direct moves deadlock (or time ran out) are solved together
    with detours: bounces through staging hosts with the most slack and
    blocking stayers stepping aside, widened when that model is infeasible;
@@ -21,6 +23,9 @@ otherwise greedy's whole plan is returned (``stats["fallback"]``). Every model
 gets the incumbent as its hint, so CP-SAT's large-neighbourhood workers search
 around it; on big models presolve is off and one worker runs per core.
 ``stats`` also tells the parts, the model sizes and whose plan came back.
+Proofs from the interval models count only where they hold for the whole
+instance: every allowed host a candidate, no shared pages over-counted, no
+demand rounded up (``all_allowed_hosts`` in ``stats`` for partial targets).
 
 >>> from cpplan.model import Instance
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
