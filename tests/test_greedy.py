@@ -11,6 +11,7 @@ from strategies import clouds_with_allowed_hosts, tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
+from cpplan.planners.greedy import _priority
 from cpplan.planners.greedy_aim import Aims
 from cpplan.planners.greedy_cleanup import clean_up
 from cpplan.planners.greedy_deadlock import strongly_connected
@@ -74,6 +75,23 @@ def test_swap_between_full_hosts_bounces_through_the_free_host():
     plan = greedy(swap)
     assert plan.cost == 12 and plan.stats["bounces"] == 1 and plan.n_rounds == 3
     assert plan.stats["offline_breaks"] == 0
+
+
+def test_a_bounced_vm_returns_only_where_no_other_waiting_vm_aims():
+    # h1 has room for one: w (from the full h2) and the bounced r (on the staging h3) both aim at it.
+    # r waiting keeps the room passing on along the full hosts (w leaves room on h2 for x).
+    # h0 also has room for one: y and z aim at it.
+    inst = cpplan.Instance(hosts={"h0": {"ram": 2}, "h1": {"ram": 2}, "h2": {"ram": 2}, "h3": {"ram": 4}},
+                           vms={"w": {"ram": 1}, "r": {"ram": 1}, "x": {"ram": 1}, "y": {"ram": 1},
+                                "z": {"ram": 1}},
+                           initial={"w": "h2", "r": "h3", "x": "h0", "y": "h2", "z": "h1"},
+                           target={"w": "h1", "r": "h1", "x": "h2", "y": "h0", "z": "h0"})
+    rb = RoundBuilder(inst, inst.initial, inst.load(inst.initial))
+    stepped_aside = np.array([0, 1, 0, 0, 0])
+    args = (inst, rb, np.arange(5), inst.target, np.zeros(5), stepped_aside)
+    names = lambda order: [inst.vm_names[v] for v in order]  # noqa: E731
+    assert "r" not in names(_priority(*args, returns_wait=True))
+    assert names(_priority(*args))[-1] == "r"
 
 
 def test_a_stayer_steps_aside_when_no_bounce_fits():

@@ -45,6 +45,7 @@ from .greedy_round import RoundBuilder, shift_load
 ATTEMPTS = 4  # searches per plan (the first is unperturbed)
 ATTEMPTS_SMALL = 32  # for clouds of at most SMALL VMs, where a search takes milliseconds
 SMALL = 1000
+CHAIN_OPTIONS = 3  # waiting VMs aiming at a host that a leaver frees, counted up to this (see _priority)
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
@@ -111,9 +112,11 @@ class _Search:
                 return False
             rb = RoundBuilder(inst, placement, load)
             aims.aim_waiting(pending, load, placement)
-            order = _priority(inst, rb, pending, aims.host, self.tiebreak, stepped_aside)
-            order = order[~np.isin(order, held)]
-            aims.offer(rb, order)
+            for returns_wait in (True, False):  # returns take room others aim at only if nothing else moves
+                order = _priority(inst, rb, pending, aims.host, self.tiebreak, stepped_aside, returns_wait)
+                aims.offer(rb, order[~np.isin(order, held)])
+                if rb.size:
+                    break
             offline = None
             if rb.size == 0:
                 explore = self.jitter is not None and self.rng.random() < 0.5
@@ -161,16 +164,20 @@ class _Search:
         return found, held[:0]
 
 
-def _priority(inst, rb, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
+def _priority(inst, rb, pending, aim, tiebreak, stepped_aside, returns_wait=False) -> np.ndarray:
     """Waiting VMs in the order the round should try them.
 
     ``aim`` is the host each VM aims at (its target, or an allowed host). VMs
     that cannot fit their aim this round are left out. VMs that stepped
     aside come last (they made room for others) and do not return to a host
-    that another waiting VM cannot enter yet. First those leaving a host that
-    some waiting VM cannot enter yet, then those whose two hosts have the most
-    migrations still to do (relative to their limits), then a seeded random
-    order.
+    that another waiting VM cannot enter yet (with ``returns_wait``: that
+    another waiting VM aims at at all; the room there can pass on along a
+    chain of full hosts, a return ends the chain). First those leaving a host
+    that some waiting VM cannot enter yet, then those leaving a host that more
+    waiting VMs (not returns) aim at, counted up to ``CHAIN_OPTIONS`` (the room
+    freed there has more ways to pass on; where only a return aims, the chain
+    ends), then those whose two hosts have the most migrations still to do
+    (relative to their limits), then a seeded random order.
     """
     src, dst = rb.placement[pending], aim[pending]
     waits = ~fits(rb.load[dst] + rb.arrival_demand(pending, dst), inst.effective[dst]).all(axis=1)
@@ -181,10 +188,14 @@ def _priority(inst, rb, pending, aim, tiebreak, stepped_aside) -> np.ndarray:
     busy = np.maximum(work[src], work[dst])
     returning = stepped_aside[pending] > 0
     # A VM that stepped aside does not take back room that a waiting VM was given.
-    wanted = np.zeros(inst.n_hosts, dtype=bool)
-    wanted[dst[waits & ~returning]] = True
+    aimed_by = np.bincount(dst[~returning], minlength=inst.n_hosts)
+    wanted = aimed_by > 0
+    if not returns_wait:
+        wanted = np.zeros(inst.n_hosts, dtype=bool)
+        wanted[dst[waits & ~returning]] = True
     keep = ~waits & ~(returning & wanted[dst])
-    order = np.lexsort((tiebreak[pending], -busy, ~blocked[src], returning))
+    options = np.minimum(aimed_by[src], CHAIN_OPTIONS)
+    order = np.lexsort((tiebreak[pending], -busy, -options, ~blocked[src], returning))
     return pending[order[keep[order]]]
 
 
