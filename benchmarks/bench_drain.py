@@ -12,9 +12,8 @@ validated. Prints a table and writes ``benchmarks/results/drain.csv`` and ``.md`
 from __future__ import annotations
 
 import argparse
-import time
 
-from tables import RESULTS, command_line, write_results
+from tables import RESULTS, command_line, timed_plan, write_results
 
 COLUMNS = ("hosts", "vms", "drained_hosts", "flexible_vms", "planner", "time_limit", "status", "cost_per_lb",
            "rounds", "rounds_lb", "seconds", "variables", "all_allowed_hosts")
@@ -35,17 +34,11 @@ def drained_cloud(hosts: int, seed: int):
 
 
 def run(inst, planner: str, limit: float, seed: int) -> dict:
-    import cpplan
     from cpplan.bounds import cost_lower_bound, rounds_lower_bound
-    from cpplan.planners import check, cp
 
-    started = time.perf_counter()
-    if planner == "cp-cold":
-        found = check(inst, cp.plan(inst, time_limit=limit, seed=seed, warm_start=False))
-    else:
-        found = cpplan.plan(inst, planner=planner, time_limit=limit, seed=seed)
+    found, seconds = timed_plan(inst, planner, limit, seed)
     return {"planner": planner, "time_limit": limit, "status": found.status,
-            "seconds": round(time.perf_counter() - started, 2),
+            "seconds": round(seconds, 2),
             "cost_per_lb": round(found.cost / cost_lower_bound(inst), 4) if found.found else None,
             "rounds": found.n_rounds, "rounds_lb": rounds_lower_bound(inst),
             "variables": found.stats.get("variables"),

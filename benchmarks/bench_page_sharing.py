@@ -13,10 +13,9 @@ Prints a table and writes ``benchmarks/results/page-sharing.csv`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
-from tables import RESULTS, command_line, write_results
+from tables import RESULTS, command_line, timed_plan, write_results
 
 COLUMNS = ("family", "hosts", "vms", "moving", "headroom", "hosts_over_unshared", "planner", "time_limit",
            "status", "cost_per_lb", "rounds", "rounds_lb", "seconds", "variables", "plan_from")
@@ -44,16 +43,9 @@ def shared_cloud(family: str, hosts: int, images: int, ratio: float, headroom: f
 
 
 def run(inst, planner: str, limit: float, seed: int) -> dict:
-    import cpplan
     from cpplan.bounds import cost_lower_bound, rounds_lower_bound
-    from cpplan.planners import check, cp
 
-    started = time.perf_counter()
-    if planner == "cp-cold":
-        found = check(inst, cp.plan(inst, time_limit=limit, seed=seed, warm_start=False))
-    else:
-        found = cpplan.plan(inst, planner=planner, time_limit=limit, seed=seed)
-    seconds = time.perf_counter() - started
+    found, seconds = timed_plan(inst, planner, limit, seed)
     lb = cost_lower_bound(inst)
     return {"planner": planner, "time_limit": limit, "status": found.status, "seconds": round(seconds, 2),
             "cost_per_lb": round(found.cost / lb, 4) if found.found and lb else None,

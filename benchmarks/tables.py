@@ -28,6 +28,22 @@ def run_isolated(script: str, args: list[str], label: str) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def timed_plan(inst, planner: str, limit: float | None, seed: int):
+    """(plan, seconds) by a planner of :data:`cpplan.planners.PLANNERS` or ``cp-cold`` (cp without
+    greedy's warm start); every plan is validated."""
+    import time
+
+    import cpplan
+    from cpplan.planners import check, cp
+
+    started = time.perf_counter()
+    if planner == "cp-cold":
+        found = check(inst, cp.plan(inst, time_limit=limit, seed=seed, warm_start=False))
+    else:
+        found = cpplan.plan(inst, planner=planner, time_limit=limit, seed=seed)
+    return found, time.perf_counter() - started
+
+
 def write_results(stem: Path, rows: list[dict], columns, preamble: list[str]) -> None:
     """``stem``.csv with ``columns``, and ``stem``.md: the preamble lines, then the same table."""
     stem.parent.mkdir(parents=True, exist_ok=True)
