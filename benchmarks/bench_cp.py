@@ -22,7 +22,7 @@ import resource
 import sys
 import time
 
-from tables import RESULTS, command_line, run_isolated, write_results
+from tables import RESULTS, command_line, run_all_isolated, write_results
 
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight", "deadlock")
 PLANNERS = ("greedy", "cp", "cp-cold")
@@ -91,17 +91,9 @@ def main(argv=None) -> int:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.one[2], args.seed)))
         return 0
-    rows = []
-    print(" ".join(f"{c:>11}" for c in COLUMNS), flush=True)
-    for hosts in args.sizes:
-        for family in args.families:
-            for planner in args.planners:
-                row = run_isolated(__file__, [family, str(hosts), planner, "--seed", str(args.seed)],
-                                   f"{family} {hosts} {planner}")
-                if row is None:
-                    continue
-                rows.append(row)
-                print(" ".join(f"{row[c]!s:>11}" for c in COLUMNS), flush=True)
+    runs = [([family, str(hosts), planner, "--seed", str(args.seed)], f"{family} {hosts} {planner}")
+            for hosts in args.sizes for family in args.families for planner in args.planners]
+    rows = run_all_isolated(__file__, runs, COLUMNS, width=11)
     write_results(RESULTS / args.out, rows, COLUMNS, preamble(command_line("bench_cp.py", argv)))
     return 0
 

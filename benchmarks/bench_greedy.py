@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 
-from tables import RESULTS, command_line, run_isolated, write_results
+from tables import RESULTS, command_line, run_all_isolated, write_results
 
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
 STRESS = ("deadlock",)
@@ -93,15 +93,9 @@ def main(argv=None) -> int:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.seed)))
         return 0
-    rows = []
-    print(" ".join(f"{c:>10}" for c in COLUMNS), flush=True)
-    for hosts in args.sizes:
-        for family in args.families:
-            row = run_isolated(__file__, [family, str(hosts), "--seed", str(args.seed)], f"{family} {hosts}")
-            if row is None:
-                continue
-            rows.append(row)
-            print(" ".join(f"{row[c]!s:>10}" for c in COLUMNS), flush=True)
+    runs = [([family, str(hosts), "--seed", str(args.seed)], f"{family} {hosts}")
+            for hosts in args.sizes for family in args.families]
+    rows = run_all_isolated(__file__, runs, COLUMNS, width=10)
     write_results(RESULTS / args.out, rows, COLUMNS, preamble(command_line("bench_greedy.py", argv)))
     return 0
 

@@ -28,6 +28,18 @@ def run_isolated(script: str, args: list[str], label: str) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_all_isolated(script: str, runs: list[tuple[list[str], str]], columns, width: int) -> list[dict]:
+    """:func:`run_isolated` for each ``(args, label)`` of ``runs``; prints each row as it comes."""
+    print(" ".join(f"{c:>{width}}" for c in columns), flush=True)
+    rows = []
+    for args, label in runs:
+        row = run_isolated(script, args, label)
+        if row is not None:
+            rows.append(row)
+            print(" ".join(f"{row[c]!s:>{width}}" for c in columns), flush=True)
+    return rows
+
+
 def timed_plan(inst, planner: str, limit: float | None, seed: int):
     """(plan, seconds) by a planner of :data:`cpplan.planners.PLANNERS` or ``cp-cold`` (cp without
     greedy's warm start); every plan is validated."""
