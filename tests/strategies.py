@@ -11,6 +11,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from cpplan import InputError, Instance
+from cpplan.planners.exact import MAX_OFFLINE_VMS
 
 
 @st.composite
@@ -19,7 +20,8 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
     """A random cloud of 2..max_hosts hosts and 1..max_vms VMs with a valid target.
 
     ``service_levels`` adds a group, a link and a pinned VM at random;
-    ``sharing`` adds page sharing between VMs of one image and offline moves;
+    ``sharing`` adds page sharing between VMs of one image and offline moves
+    (for at most as many VMs as the exact planner proves optimal plans for);
     ``tight`` makes hosts trade VMs (B is A with the VMs' hosts permuted) and
     sizes each host to its larger use in A and B plus 0-3 units, so that the
     order of the moves matters and detours are often needed.
@@ -33,7 +35,7 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
         if two:
             spec["cpu"] = draw(st.integers(1, 6))
         hosts[f"h{h}"] = spec
-    vms = {}
+    vms, offline = {}, 0
     for v in range(n_vms):
         spec = {"ram": draw(st.integers(1, 6))}
         if two:
@@ -42,7 +44,8 @@ def tiny_clouds(draw, max_hosts: int = 4, max_vms: int = 5, service_levels: bool
             spec["cost"] = draw(st.integers(0, 9))
         if sharing:
             spec["image"] = draw(st.sampled_from(["a", "b"]))
-            if draw(st.integers(0, 3)) == 0:
+            if offline < MAX_OFFLINE_VMS and draw(st.integers(0, 3)) == 0:
+                offline += 1
                 spec["offline_cost"] = draw(st.integers(0, 12))
                 spec["live"] = draw(st.booleans())
         vms[f"vm{v}"] = spec

@@ -10,6 +10,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan.plan import Plan
+from cpplan.planners.exact import MAX_OFFLINE_VMS
 
 CASES = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
 TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
@@ -75,3 +76,12 @@ def test_swap_without_a_third_host_is_infeasible():
                            vms={"a": {"ram": 4}, "b": {"ram": 4}},
                            initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
     assert cpplan.plan(inst, planner="exact").status == "infeasible"
+
+
+def test_a_plan_at_the_cost_lower_bound_is_optimal_even_when_the_search_was_incomplete():
+    # more offline-capable VMs than exact enumerates batches for: its search alone proves nothing
+    vms = {f"v{i}": {"ram": 1, "live": False, "offline_cost": 3} for i in range(MAX_OFFLINE_VMS + 1)}
+    inst = cpplan.Instance(hosts={"h0": {"ram": 8}, "h1": {"ram": 8}}, vms=vms,
+                           initial={v: "h0" for v in vms}, target={"v0": "h1"})
+    plan = cpplan.plan(inst, planner="exact")
+    assert (plan.status, plan.cost, plan.lower_bound) == ("optimal", 3, 3)

@@ -58,6 +58,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
+    if result.status == "feasible" and result.cost <= lb + 1e-9:
+        result.status = "optimal"  # at the cost lower bound, whatever the planner could prove
     if result.lower_bound is None or result.lower_bound < lb:
         result.lower_bound = result.cost if result.status == "optimal" else lb
     result.rounds_lower_bound = max(result.rounds_lower_bound or 0, rounds_lb)
