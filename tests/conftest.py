@@ -7,9 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from shared_cases import MODELS, REPO, TINY_CASES, tiny_case_paths, tiny_truth, write_file
 
 __all__ = ["MODELS", "REPO", "TINY_CASES", "tiny_case_paths", "tiny_truth", "write_file"]
+
+# The property tests draw the same examples on every run, so a test run passes or fails for the
+# code alone. ``pytest --hypothesis-profile explore`` draws fresh examples to hunt for new bugs.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("repeatable")
 
 
 @pytest.fixture
