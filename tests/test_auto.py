@@ -30,6 +30,8 @@ def test_agrees_with_exact_on_random_tiny_clouds(inst):
     p = cpplan.plan(inst, planner="auto", time_limit=10)
     assert p.status == truth.status
     assert p.cost == truth.cost
+    if p.found:  # a rounds bound auto states holds for every least-cost plan, exact's included
+        assert (p.rounds_lower_bound or 0) <= min(p.n_rounds, truth.n_rounds)
 
 
 def test_past_the_exact_size_greedy_then_cp():
@@ -48,3 +50,13 @@ def test_auto_keeps_exact_least_cost_but_takes_fewer_rounds_when_found():
     auto_plan = cpplan.plan(inst, planner="auto", time_limit=20)
     assert auto_plan.status == "optimal" and auto_plan.cost == exact_plan.cost
     assert auto_plan.n_rounds < exact_plan.n_rounds
+
+
+def test_auto_states_the_fewest_rounds_cp_proved_for_the_least_cost():
+    # a swap of two full hosts: 2 rounds by the general bound, but a bounce needs 3
+    swap = cpplan.Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+    assert cpplan.plan(swap, planner="exact").rounds_lower_bound == 2
+    p = cpplan.plan(swap, planner="auto", time_limit=10)
+    assert (p.status, p.cost, p.n_rounds, p.rounds_lower_bound) == ("optimal", 12, 3, 3)

@@ -86,10 +86,20 @@ def _strongest(tried: dict[str, Plan]) -> Plan:
 
 
 def _chosen(result: Plan, name: str | None, tried: dict[str, Plan]) -> Plan:
+    """``result`` with the strongest bounds any planner tried proved, and which planners ran.
+
+    A rounds bound proven for plans of the least cost (cp's) holds for ``result``
+    when it has that cost too, and when that proof covered every allowed host.
+    """
     name = name or next(k for k, p in tried.items() if p is result)
     bounds = [p.lower_bound for p in tried.values() if p.lower_bound is not None]
     if bounds and result.status != "infeasible":
         result.lower_bound = max(bounds)
+    if result.status == "optimal":
+        result.rounds_lower_bound = max([p.rounds_lower_bound for p in tried.values()
+                                         if p.status == "optimal" and p.cost == result.cost
+                                         and p.rounds_lower_bound is not None
+                                         and p.stats.get("all_allowed_hosts", True)], default=None)
     result.stats = {**result.stats, "chosen": name,
                     "tried": {k: p.status for k, p in tried.items()}}
     result.planner = "auto"
