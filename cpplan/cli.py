@@ -14,13 +14,11 @@ import os
 import sys
 import time
 
-import yaml
-
 from . import __version__
 from .errors import InputError
 from .goals import GOALS
 from .goals.stopping import GAP_LIMIT
-from .io import load_instance, load_plan, plan_json, save_instance, save_plan
+from .io import instance_yaml, load_instance, load_plan, plan_json, save_instance, save_plan
 from .planners import PLANNERS, plan
 from .target import choose_target
 from .validate import validate
@@ -161,7 +159,7 @@ def _cmd_target(args) -> int:
     if args.output:
         save_instance(result.instance, args.output)
     else:
-        sys.stdout.write(yaml.safe_dump(result.instance.to_dict(), sort_keys=False, default_flow_style=None))
+        sys.stdout.write(instance_yaml(result.instance))
     if not args.quiet:
         print(result.summary(), file=sys.stderr)
     return EXIT_BY_STATUS[result.plan.status]

@@ -122,6 +122,7 @@ BAD_YAML = [
     ("page sharing resource not a name", GOOD + "page_sharing: {resource: [1]}\n",
      "page_sharing.resource", "unknown resource"),
     ("nested too deeply", "hosts: " + "[" * 3000 + "]" * 3000 + "\n", "", "nested too deeply"),
+    ("nested past the C stack", "hosts: " + "[" * 200_000 + "]" * 200_000 + "\n", "", "nested too deeply"),
 ]
 
 

@@ -35,10 +35,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-import yaml
-
 from ..errors import InputError
-from ..io import write_atomic
+from ..io import instance_yaml, write_atomic
 from ..model import Instance
 from ..plan import plain_number
 from .cloud import RESOURCE_NAMES, Cloud, Host, Server
@@ -177,5 +175,4 @@ def _floor(x: float) -> float:
 def save_snapshot(snapshot: Snapshot, path) -> None:
     """Write the instance as YAML, with the operator notes as comments on top."""
     header = "".join(f"# {line}\n" for line in snapshot.notes)
-    body = yaml.safe_dump(snapshot.instance.to_dict(), sort_keys=False, default_flow_style=None)
-    write_atomic(path, header + body)
+    write_atomic(path, header + instance_yaml(snapshot.instance))
