@@ -124,9 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _progress(quiet: bool):
+    """Progress lines on stderr, each after the seconds since the command started (None when quiet)."""
     if quiet:
         return None
-    return lambda message: print(f"  {message}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"  {time.perf_counter() - start:6.1f}s  {message}", file=sys.stderr, flush=True)
+    return say
 
 
 def _add_goal_options(p, *, required: bool) -> None:

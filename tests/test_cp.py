@@ -122,7 +122,10 @@ def test_progress_reports_best_and_bound():
     inst = generate("tight", 20, seed=0)
     lines = []
     cp.plan(inst, time_limit=10, warm_start=False, progress=lines.append)
-    assert lines and all(isinstance(x, str) and "best" in x and "bound" in x for x in lines)
+    models = [x for x in lines if x.startswith("cp: ")]  # what each model searches, and its size
+    assert models and all("variables" in x for x in models)
+    searches = [x for x in lines if not x.startswith("cp: ")]
+    assert searches and all("best" in x and "bound" in x for x in searches)
 
 
 def test_ctrl_c_stops_the_search_not_the_program():

@@ -237,7 +237,7 @@ class _Planner:
             # the rounds bound in the model: reaching it proves the rounds optimal at once
             model.model.add(model.makespan >= min(horizon, least))
             model.add_hint(paths)
-            self._count(model)
+            self._start(model, f"direct moves of {len(vms)} VMs")
             # greedy needed detours here: direct moves likely deadlock, keep time for the detours
             short = 0.3 if hint_hops else 0.8
             out = model.run(Budget(part_budget.share(short if i + 1 < len(horizons) else 1.0)),
@@ -274,7 +274,7 @@ class _Planner:
             model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
             model.model.add(model.makespan >= min(model.horizon, rounds_lower_bound(inst, vms)))
             model.add_hint(own)
-            self._count(model)
+            self._start(model, f"bounces and step-asides for {len(vms)} deadlocked VMs, level {level + 1}")
             provable = self.sc.exact and model_size(inst, self._proof_horizon()) <= MAX_TIME_INDEXED
             out = model.run(Budget(self.budget.share(0.6 if provable else 1.0)), seed=self.seed,
                             stop=self.stop, progress=self.progress)
@@ -316,7 +316,7 @@ class _Planner:
             model = TimeIndexedModel(inst, sc, horizon)
             model.model.add(model.cost <= cost_cap)
             model.add_hint(paths)
-            self._count(model)
+            self._start(model, f"every step of the whole cloud, cost {cost_cap / sc.cost_scale:g} at most")
             out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
                             progress=self.progress)
             self.stats["time_indexed_model"] = out.stats
@@ -368,10 +368,13 @@ class _Planner:
                                                                    strict=False)]
         return out if {hop[1] for hop in out} >= {v for vms in parts for v in vms.tolist()} else None
 
-    def _count(self, model: IntervalModel) -> None:
+    def _start(self, model, what: str) -> None:
+        """Count ``model`` in the stats and announce what it searches."""
         size = model.size()
         self.stats["variables"] += size["variables"]
         self.stats["constraints"] += size["constraints"]
+        if self.progress is not None:
+            self.progress(f"cp: {what}, {model.horizon} rounds at most ({size['variables']} variables)")
 
 
 def _better(a: Plan | None, b: Plan | None) -> Plan | None:

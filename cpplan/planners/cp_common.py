@@ -31,6 +31,7 @@ WORKERS = max(8, os.cpu_count() or 1)
 # Big models (the direct model of 1 000 hosts): presolve costs 10-40 s and gains little, and one
 # worker per core beats 8 time-sliced ones (cold tight-1000: 7 s against 35 s).
 BIG_MODEL = 5_000
+HEARTBEAT = 5.0  # seconds between progress lines while a search finds nothing new
 
 
 def scale_for(values: np.ndarray) -> int:
@@ -163,34 +164,40 @@ class Interrupt:
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):
-    """Calls ``progress`` with the best objective, the bound and the elapsed time, at most twice a second."""
+    """Calls ``progress`` with the best objective, the bound and the elapsed time: at each solution,
+    at most twice a second as the bound moves, and every :data:`HEARTBEAT` seconds otherwise."""
 
-    def __init__(self, progress: Callable[[str], None], label: str, budget: Budget, to_cost):
+    def __init__(self, progress: Callable[[str], None], label: str, to_cost):
         super().__init__()
-        self.progress, self.label, self.budget, self.to_cost = progress, label, budget, to_cost
-        self.last = 0.0
-        self.bound = None
+        self.progress, self.label, self.to_cost = progress, label, to_cost
+        self.last = time.perf_counter()
+        self.best = self.bound = None
 
     def on_solution_callback(self):
-        self.report(self.objective_value, self.best_objective_bound, force=True)
+        self.best = self.objective_value
+        self.report(self.best_objective_bound, force=True)
 
     def on_bound(self, bound):
-        self.bound = bound
-        self.report(None, bound)
+        self.report(bound)
 
-    def report(self, best, bound, force=False):
+    def heartbeat(self):
+        if time.perf_counter() - self.last >= HEARTBEAT:
+            self.report(self.bound)
+
+    def report(self, bound, force=False):
         now = time.perf_counter()
+        self.bound = bound
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        best_txt = "-" if best is None else f"{self.to_cost(best):g}"
-        self.progress(f"{self.label}: best {best_txt}, bound {self.to_cost(bound):g}, "
-                      f"{self.budget.elapsed():.1f}s")
+        best = "-" if self.best is None else f"{self.to_cost(self.best):g}"
+        bound = "-" if bound is None else f"{self.to_cost(bound):g}"
+        self.progress(f"{self.label}: best {best}, bound {bound}")
 
 
 def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt | None = None,
           progress: Callable[[str], None] | None = None, label: str = "cp",
-          to_cost=lambda x: x, budget: Budget | None = None) -> tuple[cp_model.CpSolver, int]:
+          to_cost=lambda x: x) -> tuple[cp_model.CpSolver, int]:
     """Solve ``model`` for at most ``seconds`` with all cores; returns the solver and its status."""
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -203,7 +210,7 @@ def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt
         p.num_workers = os.cpu_count() or 1
     callback = None
     if progress is not None:
-        callback = _Reporter(progress, label, budget or Budget(None), to_cost)
+        callback = _Reporter(progress, label, to_cost)
         solver.best_bound_callback = callback.on_bound
     if stop is None:
         return solver, solver.solve(model, callback)
@@ -218,6 +225,8 @@ def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt
         worker.start()
         while worker.is_alive():
             worker.join(0.1)
+            if callback is not None:
+                callback.heartbeat()
     finally:
         stop.solver = None
     return solver, result.get("status", cp_model.UNKNOWN)
@@ -256,9 +265,9 @@ class LexicographicModel:
             # cost first, rounds as the tie-break: the plans found on the way stay short
             weight = self.horizon + 1
             self.model.minimize(self.cost * weight + self.makespan)
-            to_plan_cost = lambda x: (x // weight) / self.sc.cost_scale  # noqa: E731
+            to_plan_cost = lambda x: max(0, x // weight) / self.sc.cost_scale  # noqa: E731
             solver, status = solve(self.model, budget.share(cost_share), seed=seed, stop=stop,
-                                   progress=progress, label="cp cost", to_cost=to_plan_cost, budget=budget)
+                                   progress=progress, label="cp cost", to_cost=to_plan_cost)
             out.stats["cost_status"] = solver.status_name(status)
             if status == cp_model.INFEASIBLE:
                 out.infeasible = True
@@ -275,7 +284,7 @@ class LexicographicModel:
             self.model.add(self.cost <= out.cost)
         self.model.minimize(self.makespan)
         solver, status = solve(self.model, budget.share(1.0), seed=seed, stop=stop, progress=progress,
-                               label="cp rounds", budget=budget)
+                               label="cp rounds")
         out.stats["rounds_status"] = solver.status_name(status)
         if status == cp_model.INFEASIBLE and out.hops is None:
             out.infeasible = True
