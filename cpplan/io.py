@@ -68,7 +68,8 @@ for _loader in (_UniqueKeyLoader, _FastUniqueKeyLoader):
 
 
 def _nesting(text: str) -> int:
-    r"""An upper estimate of how deeply a YAML document nests: open brackets plus the longest indentation.
+    r"""An upper estimate of how deeply a YAML document nests: open brackets, plus the longest run
+    of indentation and block indicators (``- ``, ``? ``, ``: ``) that starts a line.
 
     >>> _nesting("hosts:\n  h1: {ram: [4, 8]}\n")
     4
@@ -76,7 +77,7 @@ def _nesting(text: str) -> int:
     data = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
     step = np.isin(data, OPENING).astype(np.int64) - np.isin(data, CLOSING)
     brackets = int(np.cumsum(step).max(initial=0))
-    indent = max((len(m) for m in re.findall(r"^[ \t-]*", text, flags=re.MULTILINE)), default=0)
+    indent = max((len(m) for m in re.findall(r"^[ \t?:-]*", text, flags=re.MULTILINE)), default=0)
     return brackets + indent
 
 

@@ -123,6 +123,8 @@ BAD_YAML = [
      "page_sharing.resource", "unknown resource"),
     ("nested too deeply", "hosts: " + "[" * 3000 + "]" * 3000 + "\n", "", "nested too deeply"),
     ("nested past the C stack", "hosts: " + "[" * 200_000 + "]" * 200_000 + "\n", "", "nested too deeply"),
+    ("explicit keys nested past the C stack", "? " * 50_000 + "x\n", "", "nested too deeply"),
+    ("block sequences nested past the C stack", "- " * 50_000 + "x\n", "", "nested too deeply"),
 ]
 
 
