@@ -58,6 +58,11 @@ def _number(value, source: str, key: str, *, integer: bool = False) -> float:
     return min(int(value), MAX_COUNT) if integer else value
 
 
+def _given(value, empty):
+    """``value``, or ``empty`` for an absent or blank key (None); a wrong type is left to be refused."""
+    return empty if value is None else value
+
+
 def _mapping(value, source: str, key: str) -> Mapping:
     if not isinstance(value, Mapping):
         raise InputError(source, key, f"must be a mapping, got {type(value).__name__}")
@@ -136,11 +141,11 @@ class Instance:
         H, V, R = len(self.host_names), len(self.vm_names), len(self.resources)
 
         ratio_default = np.ones(R)
-        for r, x in _mapping(allocation_ratio or {}, src, "allocation_ratio").items():
+        for r, x in _mapping(_given(allocation_ratio, {}), src, "allocation_ratio").items():
             x = _positive(x, src, f"allocation_ratio.{r}")
             if r in self.resource_index:
                 ratio_default[self.resource_index[r]] = x
-        limits = _mapping(limits or {}, src, "limits")
+        limits = _mapping(_given(limits, {}), src, "limits")
         _unknown_keys(limits, ("host", "total"), src, "limits.")
         default_limit = _number(limits.get("host", 1), src, "limits.host", integer=True)
         total = limits.get("total")
@@ -202,7 +207,7 @@ class Instance:
             raise InputError(src, "initial", f"VM {missing!r} has no initial host")
         end = start.copy()
         domains = Domains(H, V)
-        for v, h in _mapping(target or {}, src, "target").items():
+        for v, h in _mapping(_given(target, {}), src, "target").items():
             if v not in self.vm_index:
                 raise InputError(src, f"target.{v}", "unknown VM")
             if isinstance(h, list):
@@ -226,9 +231,9 @@ class Instance:
         self.host_limit, self.initial, self.target = host_limit, start, end
 
         self.links = tuple(self._link(name, spec, src)
-                           for name, spec in _mapping(links or {}, src, "links").items())
+                           for name, spec in _mapping(_given(links, {}), src, "links").items())
         self.groups = tuple(self._group(name, spec, src)
-                            for name, spec in _mapping(groups or {}, src, "groups").items())
+                            for name, spec in _mapping(_given(groups, {}), src, "groups").items())
         # Membership as parallel arrays (group index, VM index), for vectorised checks.
         self.member_group = np.repeat(np.arange(len(self.groups)), [len(g.vms) for g in self.groups])
         self.member_vm = (np.concatenate([g.vms for g in self.groups]) if self.groups
@@ -237,7 +242,7 @@ class Instance:
                                    for g in self.groups], dtype=float)
         self.group_anti = np.array([g.anti_affinity for g in self.groups], dtype=bool)
         self.pinned = np.zeros(V, dtype=bool)
-        for v in _name_list(pinned or [], src, "pinned", self.vm_index, "VM"):
+        for v in _name_list(_given(pinned, []), src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
         self.target = default_targets(self, end, src)
         self._check_placements(src)
@@ -249,7 +254,7 @@ class Instance:
 
     def _drain(self, drain, start, end, domains: Domains, src: str) -> None:
         """``drain: [hosts]``: every VM must end off these hosts."""
-        drained = _name_list(drain or [], src, "drain", self.host_index, "host")
+        drained = _name_list(_given(drain, []), src, "drain", self.host_index, "host")
         if not drained:
             return
         keep = np.ones(self.n_hosts, dtype=bool)

@@ -10,6 +10,7 @@ import pytest
 import cpplan
 from cpplan import InputError
 
+SMALL = "hosts: {h1: {ram: 8}}\nvms: {a: {ram: 2}}\ninitial: {a: h1}\n"
 GOOD = """\
 hosts:
   h1: {ram: 16, cpu: 4}
@@ -123,6 +124,9 @@ BAD_YAML = [
      "page_sharing.resource", "unknown resource"),
     ("nested too deeply", "hosts: " + "[" * 3000 + "]" * 3000 + "\n", "", "nested too deeply"),
     ("nested past the C stack", "hosts: " + "[" * 200_000 + "]" * 200_000 + "\n", "", "nested too deeply"),
+    ("limits zero, not absent", SMALL + "limits: 0\n", "limits", "must be a mapping"),
+    ("groups false, not absent", SMALL + "groups: false\n", "groups", "must be a mapping"),
+    ("pinned an empty string, not absent", SMALL + 'pinned: ""\n', "pinned", "must be a list"),
     ("explicit keys nested past the C stack", "? " * 50_000 + "x\n", "", "nested too deeply"),
     ("block sequences nested past the C stack", "- " * 50_000 + "x\n", "", "nested too deeply"),
 ]
