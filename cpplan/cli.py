@@ -18,7 +18,7 @@ from . import __version__
 from .errors import InputError
 from .goals import GOALS
 from .goals.stopping import GAP_LIMIT
-from .io import instance_yaml, load_instance, load_plan, plan_json, save_instance, save_plan
+from .io import check_writable, instance_yaml, load_instance, load_plan, plan_json, save_instance, save_plan
 from .planners import PLANNERS, plan
 from .target import choose_target
 from .validate import validate
@@ -151,6 +151,17 @@ def _add_goal_options(p, *, required: bool) -> None:
                         f"it no longer improves)")
 
 
+def _goal_options_need_a_goal(args) -> None:
+    """``plan`` without ``--goal`` would ignore the options that choose B: refuse them."""
+    given = [flag for flag, value, default in (
+        ("--drain", args.drain, None), ("--move-weight", args.move_weight, None),
+        ("--max-cost", args.max_cost, None), ("--max-moves", args.max_moves, None),
+        ("--gap-limit", args.gap_limit, GAP_LIMIT)) if value != default]
+    if given and not args.goal:
+        raise InputError("", given[0], "chooses B, so it needs --goal (without it, plan goes to the "
+                                       "instance's own target)")
+
+
 def _choose(args, inst):
     return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
                          max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
@@ -160,6 +171,8 @@ def _choose(args, inst):
 
 def _cmd_target(args) -> int:
     inst = load_instance(args.instance)
+    if args.output:
+        check_writable(args.output)
     result = _choose(args, inst)
     if args.output:
         save_instance(result.instance, args.output)
@@ -171,7 +184,10 @@ def _cmd_target(args) -> int:
 
 
 def _cmd_plan(args) -> int:
+    _goal_options_need_a_goal(args)
     inst = load_instance(args.instance)
+    if args.output:
+        check_writable(args.output)
     started = time.perf_counter()
     if args.goal:
         chosen = _choose(args, inst)

@@ -193,6 +193,25 @@ def write_atomic(path, data: str | bytes) -> None:
         raise
 
 
+def check_writable(path) -> None:
+    """Raise now the error :func:`write_atomic` would raise on ``path`` after a long run: a folder
+    that is missing or not writable, or a path that is a folder.
+
+    >>> check_writable("no/such/folder/plan.json")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] no such folder: 'no/such/folder/plan.json'
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(path))
+    if not os.access(folder, os.W_OK) and not (path.exists() and os.access(path, os.W_OK)):
+        raise PermissionError(errno.EACCES, "folder not writable", str(path))
+
+
 def _new_file_mode() -> int:
     """The mode ``open()`` gives a new file: 0o666 less the process umask."""
     umask = os.umask(0)
