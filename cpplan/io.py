@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections.abc
 import errno
 import json
+import math
 import os
 import re
 import tempfile
@@ -152,9 +153,28 @@ def load_plan(path) -> Plan:
         raise InputError(name, "rounds", "must be a list of rounds")
     for key in ("cost", "lower_bound"):
         value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InputError(name, key, f"must be a number, got {value!r}")
+        if value is not None and not _finite(value):
+            raise InputError(name, key, f"must be a finite number, got {_short(value)}")
+    bound = data.get("rounds_lower_bound")
+    if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 0):
+        raise InputError(name, "rounds_lower_bound", f"must be a whole number of rounds, got {_short(bound)}")
     return Plan.from_dict(data)
+
+
+def _finite(value) -> bool:
+    """Whether ``value`` is a number (not a boolean) of float range, neither NaN nor infinite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _short(value, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def plan_json(plan: Plan) -> str:

@@ -191,11 +191,22 @@ def test_output_to_a_device_writes_through_it_and_leaves_it_a_device():
     assert not os.path.isfile(os.devnull)
 
 
-def test_a_plan_file_with_a_non_numeric_bound_is_bad_input(tmp_path, capsys):
+@pytest.mark.parametrize("key, text, problem", [
+    ("lower_bound", '"x"', "lower_bound: must be a finite number, got 'x'"),
+    ("lower_bound", "NaN", "lower_bound: must be a finite number, got nan"),
+    ("cost", "1" + "0" * 400, "cost: must be a finite number, got 1" + "0" * 39 + "..."),
+    ("cost", "Infinity", "cost: must be a finite number, got inf"),
+    ("rounds_lower_bound", "1.5", "rounds_lower_bound: must be a whole number of rounds, got 1.5"),
+    ("rounds_lower_bound", "-1", "rounds_lower_bound: must be a whole number of rounds, got -1"),
+])
+@pytest.mark.parametrize("command", ["show", "validate"])
+def test_a_plan_file_with_a_bad_number_is_bad_input(tmp_path, capsys, command, key, text, problem):
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps({"status": "feasible", "cost": 0, "rounds": [], "lower_bound": "x"}))
-    assert main(["show", str(MODELS / "swap-deadlock.yaml"), str(path)]) == 2
-    assert capsys.readouterr().err.strip().endswith("plan.json: lower_bound: must be a number, got 'x'")
+    plan = {"status": "feasible", "cost": 0, "rounds": [], key: "@"}
+    path.write_text(json.dumps(plan).replace('"@"', text))
+    assert main([command, str(MODELS / "swap-deadlock.yaml"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.strip().endswith(f"plan.json: {problem}")
 
 
 @pytest.mark.parametrize("value", ["-1", "99999999999999999999", "x"])
