@@ -153,7 +153,7 @@ def load_plan(path) -> Plan:
         raise InputError(name, "rounds", "must be a list of rounds")
     for key in ("cost", "lower_bound"):
         value = data.get(key)
-        if value is not None and not _finite(value):
+        if value is not None and not finite_number(value):
             raise InputError(name, key, f"must be a finite number, got {_short(value)}")
     bound = data.get("rounds_lower_bound")
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 0):
@@ -161,7 +161,7 @@ def load_plan(path) -> Plan:
     return Plan.from_dict(data)
 
 
-def _finite(value) -> bool:
+def finite_number(value) -> bool:
     """Whether ``value`` is a number (not a boolean) of float range, neither NaN nor infinite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from shared_cases import tiny_case_paths, tiny_truth
+from shared_cases import MODELS, tiny_case_paths, tiny_truth
 from strategies import tiny_clouds
 
 import cpplan
@@ -183,3 +183,20 @@ def test_a_host_that_allows_no_migration_is_no_default_target_and_hides_no_allow
     assert inst.host_names[inst.target[0]] == "e16"
     found = cpplan.plan(inst, planner="cp", time_limit=10)
     assert (found.status, found.cost, found.lower_bound) == ("optimal", 12, 12)
+
+
+@pytest.mark.parametrize("factor", [1e17, 1e298])
+def test_sizes_and_costs_past_the_solvers_integers_give_valid_plans_and_no_false_proof(factor):
+    # the models scale such numbers down, rounding demands up and capacities down: valid, not proven
+    spec = cpplan.load_instance(MODELS / "swap-deadlock.yaml").to_dict()
+    for item in [*spec["hosts"].values(), *spec["vms"].values()]:
+        for key in ("ram", "cpu", "cost"):
+            if key in item:
+                item[key] *= factor
+    inst = cpplan.Instance(**spec)
+    truth = cpplan.plan(inst, planner="exact")
+    p = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert p.found and cpplan.validate(inst, p) == []
+    assert p.cost >= truth.cost and p.lower_bound <= truth.cost
+    goal = cpplan.choose_target(inst, goal="consolidate", time_limit=10)
+    assert goal.plan.found and cpplan.validate(goal.instance, goal.plan) == []

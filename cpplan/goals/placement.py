@@ -32,16 +32,12 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..constraints.capacity import fits
+from ..planners.cp_common import MAX_COST_SCALED, scale_for
 from .metrics import utilisation_of
 from .stopping import EarlyStop, Stage
 
 UTIL_SCALE = 10_000  # utilisation in units of 0.01 percentage point
 COST_SCALE_FRACTIONAL = 100
-
-
-def _scale_for(values: np.ndarray) -> int:
-    finite = values[np.isfinite(values)]
-    return 1 if np.all(finite == np.round(finite)) else 1000
 
 
 def movable_vms(inst) -> np.ndarray:
@@ -105,19 +101,19 @@ class Integerised:
     limit: np.ndarray
     cost: np.ndarray
     scale: np.ndarray  # per resource: integer units per unit of demand
-    cost_scale: int
+    cost_scale: float
 
     @classmethod
     def of(cls, inst, limit: np.ndarray) -> Integerised:
         demand = np.zeros(inst.demand.shape, dtype=np.int64)
         cap = np.full(limit.shape, -1, dtype=np.int64)
-        scale = np.ones(len(inst.resources), dtype=np.int64)
+        scale = np.ones(len(inst.resources))
         for r in range(len(inst.resources)):
-            s = scale[r] = _scale_for(np.concatenate([inst.demand[:, r], inst.effective[:, r]]))
+            s = scale[r] = scale_for(np.concatenate([inst.demand[:, r], inst.effective[:, r]]))
             demand[:, r] = np.ceil(inst.demand[:, r] * s - 1e-9)
             finite = np.isfinite(limit[:, r])
             cap[finite, r] = np.floor(limit[finite, r] * s + 1e-9)
-        cs = 1 if _scale_for(inst.cost) == 1 else COST_SCALE_FRACTIONAL
+        cs = min(scale_for(inst.cost, MAX_COST_SCALED), COST_SCALE_FRACTIONAL)
         return cls(demand, cap, np.round(inst.cost * cs).astype(np.int64), scale, cs)
 
 
@@ -237,11 +233,12 @@ class Window:
         moved_fixed = fixed & (self.base != inst.initial)
         self.cost_outside = float(inst.cost[moved_fixed].sum())
         self.moves_outside = int(moved_fixed.sum())
+        # a budget above moving every VM is no budget: the bounds stay within the model's integers
         if max_cost is not None:
-            left = int(np.floor((max_cost - self.cost_outside) * self.ints.cost_scale + 1e-6))
-            self.model.Add(self.moved_cost() <= max(left, 0))
+            left = min((max_cost - self.cost_outside) * self.ints.cost_scale, float(self.ints.cost.sum()))
+            self.model.Add(self.moved_cost() <= max(int(np.floor(left + 1e-6)), 0))
         if max_moves is not None:
-            self.model.Add(self.moved_count() <= max(max_moves - self.moves_outside, 0))
+            self.model.Add(self.moved_count() <= max(min(max_moves, inst.n_vms) - self.moves_outside, 0))
 
     # ------------------------------------------------------------ expressions
     def _stays(self, i: int):

@@ -25,6 +25,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 SCALES = (1, 10, 100, 1000)
+MAX_SCALED = 2**40  # largest demand or capacity in a model: sums over millions still fit in int64
+# largest cost of a VM in a model: objectives multiply summed costs by up to ~10^4 (rounds, goals)
+MAX_COST_SCALED = 2**24
 # Small models: CP-SAT's full portfolio (core-based bounds, LNS, LP) needs about 8 workers; on 2
 # cores, 8 workers proved the tiny bounce/displace optima 5-30x faster than 2.
 WORKERS = max(8, os.cpu_count() or 1)
@@ -34,14 +37,21 @@ BIG_MODEL = 5_000
 HEARTBEAT = 5.0  # seconds between progress lines while a search finds nothing new
 
 
-def scale_for(values: np.ndarray) -> int:
-    """The smallest factor in :data:`SCALES` making every finite value integral (else the largest)."""
+def scale_for(values: np.ndarray, limit: float = MAX_SCALED) -> float:
+    """The smallest factor in :data:`SCALES` making every finite value integral, else the largest that
+    keeps them within ``limit``; below 1 for values beyond it (then rounding is approximate).
+
+    >>> scale_for(np.array([4.0, 0.5])), scale_for(np.array([2.0**50])) == 2.0**-10
+    (10, True)
+    """
     finite = values[np.isfinite(values)]
-    for s in SCALES:
+    largest = float(np.abs(finite).max(initial=0.0))
+    fitting = [s for s in SCALES if largest * s <= limit]
+    for s in fitting:
         scaled = finite * s
         if np.all(np.abs(scaled - np.round(scaled)) < 1e-9 * np.maximum(1.0, np.abs(scaled))):
             return s
-    return SCALES[-1]
+    return fitting[-1] if fitting else limit / largest
 
 
 class Scaled:
@@ -83,12 +93,12 @@ class Scaled:
                 self.private, self.pages = self._up((1 - ratio) * col * s), self._up(ratio * col * s)
             finite = np.isfinite(cap)
             down = np.floor(cap[finite] * s + 1e-9)
-            self.exact &= bool(np.allclose(down, cap[finite] * s, atol=1e-6))
+            self.exact &= bool(np.allclose(down, cap[finite] * s, rtol=0, atol=1e-6))
             self.capacity[finite, r] = down.astype(np.int64)
         # VMs that move live by default but may also move offline, at a cost at least as high
         self.dual = inst.can_live & ~inst.offline & np.isfinite(inst.offline_cost)
         offline_cost = np.where(self.dual, inst.offline_cost, inst.cost)
-        s = scale_for(np.concatenate([inst.cost, offline_cost]))
+        s = scale_for(np.concatenate([inst.cost, offline_cost]), MAX_COST_SCALED)
         self.cost, self.offline_cost = self._round(inst.cost * s), self._round(offline_cost * s)
         self.cost_scale = s
         if not self.sharing:
@@ -96,13 +106,13 @@ class Scaled:
 
     def _round(self, values: np.ndarray) -> np.ndarray:
         rounded = np.round(values)
-        self.exact &= bool(np.allclose(rounded, values, atol=1e-6))
+        self.exact &= bool(np.allclose(rounded, values, rtol=0, atol=1e-6))
         return rounded.astype(np.int64)
 
     def _up(self, values: np.ndarray) -> np.ndarray:
         """``values`` rounded up to integers (``exact`` turns False when that changes one)."""
         up = np.ceil(values - 1e-9)
-        self.exact &= bool(np.allclose(up, values, atol=1e-6))
+        self.exact &= bool(np.allclose(up, values, rtol=0, atol=1e-6))
         return up.astype(np.int64)
 
     def use(self, inst, vms: np.ndarray, host: int, r: int) -> int:
