@@ -54,6 +54,9 @@ NUMERIC_COLUMNS = ("hosts", "vms", "moving", "cost", "rounds", "lower_bound", "r
 EXPERIMENT_KEYS = ("name", "instances", "planners", "time_limit", "repeat", "seed", "executor")
 EXECUTORS = ("local", "ray")
 GENERATE_KEYS = ("family", "hosts", "seed", "groups")
+MAX_SEED = 2**31 - 1  # the solvers' seeds; a run's seed is the experiment's seed plus its repeat
+MAX_REPEAT = 1000
+MAX_GENERATED_HOSTS = 100_000  # about 3 million VMs
 STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
 
 
@@ -138,8 +141,8 @@ class Experiment:
         if not _is_number(time_limit) or not time_limit > 0:
             raise InputError(source, "time_limit", f"must be a positive number of seconds, "
                              f"got {time_limit!r}")
-        repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1)
-        seed = _integer(data.get("seed", 0), source, "seed", minimum=0)
+        repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1, maximum=MAX_REPEAT)
+        seed = _integer(data.get("seed", 0), source, "seed", minimum=0, maximum=MAX_SEED - repeat + 1)
         executor = data.get("executor", "local")
         if executor not in EXECUTORS:
             raise InputError(source, "executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -218,8 +221,9 @@ def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
         if not isinstance(family, str) or (families is not None and family not in families):
             known = f" (choose from {', '.join(families)})" if families else ""
             raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
-    hosts = [_integer(h, source, f"{key}.hosts", minimum=2) for h in choices["hosts"]]
-    seeds = [_integer(x, source, f"{key}.seed", minimum=0) for x in choices["seed"]]
+    hosts = [_integer(h, source, f"{key}.hosts", minimum=2, maximum=MAX_GENERATED_HOSTS)
+             for h in choices["hosts"]]
+    seeds = [_integer(x, source, f"{key}.seed", minimum=0, maximum=MAX_SEED) for x in choices["seed"]]
     for g in choices["groups"]:
         if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
             raise InputError(source, f"{key}.groups", f"must be a fraction between 0 and 1, got {g!r}")
@@ -249,9 +253,9 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _integer(x, source: str, key: str, *, minimum: int) -> int:
-    if not _is_number(x) or x != int(x) or x < minimum:
-        raise InputError(source, key, f"must be an integer >= {minimum}, got {x!r}")
+def _integer(x, source: str, key: str, *, minimum: int, maximum: int) -> int:
+    if not _is_number(x) or not minimum <= x <= maximum or x != int(x):
+        raise InputError(source, key, f"must be an integer from {minimum} to {maximum}, got {x!r:.40}")
     return int(x)
 
 
