@@ -83,10 +83,13 @@ def _name_list(value, source: str, key: str, known: Mapping, what: str) -> list[
 
 
 def _string_keys(data: Mapping, source: str, prefix: str) -> Mapping:
-    """``data`` itself when every key is a string: names are strings (SPEC section 2)."""
+    """``data`` itself when every key is a string of printable characters: names are strings (SPEC
+    section 2), and they go into one-line messages and output files."""
     for k in data:
         if not isinstance(k, str):
             raise InputError(source, f"{prefix}{k}", f"names must be strings, got {k!r} (quote it)")
+        if not k.isprintable():
+            raise InputError(source, prefix.rstrip("."), f"name {k!r} has a control or invalid character")
     return data
 
 
@@ -230,10 +233,10 @@ class Instance:
         self.effective = capacity * ratio
         self.host_limit, self.initial, self.target = host_limit, start, end
 
-        self.links = tuple(self._link(name, spec, src)
-                           for name, spec in _mapping(_given(links, {}), src, "links").items())
-        self.groups = tuple(self._group(name, spec, src)
-                            for name, spec in _mapping(_given(groups, {}), src, "groups").items())
+        links = _string_keys(_mapping(_given(links, {}), src, "links"), src, "links.")
+        groups = _string_keys(_mapping(_given(groups, {}), src, "groups"), src, "groups.")
+        self.links = tuple(self._link(name, spec, src) for name, spec in links.items())
+        self.groups = tuple(self._group(name, spec, src) for name, spec in groups.items())
         # Membership as parallel arrays (group index, VM index), for vectorised checks.
         self.member_group = np.repeat(np.arange(len(self.groups)), [len(g.vms) for g in self.groups])
         self.member_vm = (np.concatenate([g.vms for g in self.groups]) if self.groups

@@ -124,6 +124,8 @@ BAD_YAML = [
      "page_sharing.resource", "unknown resource"),
     ("nested too deeply", "hosts: " + "[" * 3000 + "]" * 3000 + "\n", "", "nested too deeply"),
     ("nested past the C stack", "hosts: " + "[" * 200_000 + "]" * 200_000 + "\n", "", "nested too deeply"),
+    ("a name with a newline", 'hosts: {h1: {ram: 8}}\nvms: {"a\\nb": {ram: 2}}\ninitial: {"a\\nb": h1}\n',
+     "vms", "name 'a\\nb' has a control or invalid character"),
     ("limits zero, not absent", SMALL + "limits: 0\n", "limits", "must be a mapping"),
     ("groups false, not absent", SMALL + "groups: false\n", "groups", "must be a mapping"),
     ("pinned an empty string, not absent", SMALL + 'pinned: ""\n', "pinned", "must be a list"),
