@@ -260,7 +260,12 @@ def _integer(x, source: str, key: str, *, minimum: int, maximum: int) -> int:
 
 
 def _file_safe(label: str) -> str:
-    return re.sub(r"[^\w.-]+", "-", label).strip("-") or "instance"
+    """``label`` as a file name of its own: no separators, and never ``.`` or ``..``.
+
+    >>> _file_safe("tight 4/s1"), _file_safe("..")
+    ('tight-4-s1', 'instance')
+    """
+    return re.sub(r"[^\w.-]+", "-", label).strip("-.") or "instance"
 
 
 # --------------------------------------------------------------------------- running
