@@ -95,7 +95,10 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
             return int(v)
         if (ok & (inst.host_limit[hosts] > 0)).any():  # a host that allows no migration cannot receive it
             ok &= inst.host_limit[hosts] > 0
-        slack = ((inst.effective[hosts] - after) / scale[hosts]).min(axis=1, initial=np.inf)
+        limited = np.isfinite(scale[hosts])  # an unlimited resource leaves infinite slack
+        share = np.divide(inst.effective[hosts] - after, scale[hosts], out=np.full(after.shape, np.inf),
+                          where=limited)
+        slack = share.min(axis=1, initial=np.inf)
         pick = hosts[ok][np.argmax(slack[ok]) if roomiest else np.argmin(slack[ok])]
         end[v], placed[v] = pick, True
         load[pick] += inst.demand[v]

@@ -138,3 +138,11 @@ def test_cp_knows_when_its_candidate_hosts_leave_an_allowed_host_out(monkeypatch
     assert len(ends[0]) == 2 and ends[0][0] == 0 and not complete
     monkeypatch.setattr(cp_routes, "MAX_ENDS", 3)
     assert cp_routes.final_hosts(inst) == ({0: [0, 1, 2]}, True)
+
+
+def test_a_host_without_a_resource_has_unlimited_room_for_it(recwarn):
+    # h2 declares no ram: unlimited ram, the roomiest host for a drained VM (and no NaN on the way)
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"cpu": 4}, "h3": {"ram": 64}},
+                           vms={"a": {"ram": 4}}, initial={"a": "h1"}, drain=["h1"])
+    assert inst.host_names[inst.target[0]] == "h2"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
