@@ -24,7 +24,8 @@ from cpplan.planners.cp_decompose import components
 def test_tiny_cases_least_cost(path, tiny_cases):
     truth = tiny_truth()[path.stem]
     inst = cpplan.load_instance(path)
-    p = cpplan.plan(inst, planner="cp", time_limit=10 if truth["feasible"] else 2)
+    # without greedy's warm start (it gives up on displace-002 and -003) cp needs seconds on a busy machine
+    p = cpplan.plan(inst, planner="cp", time_limit=30 if truth["feasible"] else 2)
     if truth["feasible"]:
         assert p.found and p.cost == truth["min_cost"]
         assert p.lower_bound <= truth["min_cost"]
