@@ -201,3 +201,16 @@ def test_sizes_and_costs_past_the_solvers_integers_give_valid_plans_and_no_false
     assert p.cost >= truth.cost and p.lower_bound <= truth.cost
     goal = cpplan.choose_target(inst, goal="consolidate", time_limit=10)
     assert goal.plan.found and cpplan.validate(goal.instance, goal.plan) == []
+
+
+def test_cp_keeps_searching_past_a_cost_cap_it_could_neither_fill_nor_rule_out():
+    # a VM with offline cost 1 makes the caps climb slowly; v10 must step aside for v3 to bounce
+    inst = cpplan.Instance(
+        hosts={"h0": {"disk": 75}, "h2": {"disk": 53}, "h3": {"ram": 11}, "h4": {"ram": 6}, "h5": {"ram": 4}},
+        vms={"v2": {"ram": 8, "disk": 67}, "v3": {"ram": 8, "disk": 80}, "v5": {"ram": 8, "disk": 49},
+             "v9": {"ram": 16}, "v10": {"ram": 8}, "v11": {"ram": 8, "disk": 40, "offline_cost": 1}},
+        initial={"v2": "h0", "v3": "h2", "v5": "h4", "v9": "h3", "v10": "h5", "v11": "h0"},
+        target={"v5": "h2", "v3": "h4"}, allocation_ratio={"ram": 2.0, "disk": 2.0})
+    assert not cpplan.plan(inst, planner="greedy").found
+    p = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert p.found and p.cost >= cpplan.plan(inst, planner="exact").cost == 40

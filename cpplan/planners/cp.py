@@ -324,6 +324,8 @@ class _Planner:
                 if not free:  # no plan costs cost_cap or less
                     self.proven_cost_bound = max(self.proven_cost_bound, cost_cap + 1)
                 continue
+            if out.hops is None:  # neither a plan nor a proof: a higher cap may hold a plan found at once
+                continue
             if free:
                 out.cost_proven = out.cost is not None and out.cost <= lb
                 out.rounds_proven = False
