@@ -60,3 +60,44 @@ def test_auto_states_the_fewest_rounds_cp_proved_for_the_least_cost():
     assert cpplan.plan(swap, planner="exact").rounds_lower_bound == 2
     p = cpplan.plan(swap, planner="auto", time_limit=10)
     assert (p.status, p.cost, p.n_rounds, p.rounds_lower_bound) == ("optimal", 12, 3, 3)
+
+
+def test_auto_states_the_proof_it_has_and_each_planners_own_verdict():
+    # fractional capacities: cp cannot prove the least cost here, exact can
+    swap = cpplan.Instance(hosts={h: {"ram": 4.230769} for h in ("h1", "h2", "h3")},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}},
+                           initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+    p = cpplan.plan(swap, planner="auto", time_limit=10)
+    assert (p.status, p.cost, p.lower_bound) == ("optimal", 12, 12)
+    assert p.stats["tried"]["exact"] == "optimal" and p.stats["tried"]["cp"] == "feasible"
+
+
+DEADLOCKED_SERVICES = {  # 7 hosts, 12 VMs: too many placements for exact's full share of the time
+    "hosts": {"h0": {"ram": 15, "disk": 75}, "h1": {"ram": 4, "disk": 7}, "h2": {"ram": 13, "disk": 53},
+              "h3": {"ram": 11}, "h4": {"ram": 6, "disk": 58},
+              "h5": {"ram": 4, "disk": 44, "allocation_ratio": {"ram": 2.0}}, "spare": {"ram": 8, "disk": 8}},
+    "vms": {"v0": {"ram": 8, "disk": 12, "live": False}, "v1": {"ram": 4, "disk": 13, "image": "img0"},
+            "v2": {"ram": 8, "disk": 67, "image": "img0"},
+            "v3": {"ram": 8, "disk": 80, "live": False, "image": "img0"}, "v4": {"ram": 4},
+            "v5": {"ram": 8, "disk": 49, "image": "img1"}, "v6": {"ram": 4, "disk": 35, "image": "img1"},
+            "v7": {"ram": 4, "live": False, "image": "img0"}, "v8": {"ram": 4, "disk": 49, "offline_cost": 0},
+            "v9": {"ram": 16, "disk": 30, "image": "img1"},
+            "v10": {"ram": 8, "disk": 88, "live": False, "image": "img1"},
+            "v11": {"ram": 8, "disk": 40, "cost": 13.76, "offline_cost": 1}},
+    "initial": {"v0": "h1", "v1": "h2", "v2": "h0", "v3": "h2", "v4": "h2", "v5": "h4", "v6": "h4",
+                "v7": "h2", "v8": "h3", "v9": "h3", "v10": "h5", "v11": "h0"},
+    "target": {"v11": "h2", "v5": "h2", "v3": "h4", "v7": "h2"},
+    "links": {"l0": {"hosts": ["h4", "h5"], "max_migrations": 1}},
+    "groups": {"g0": {"vms": ["v1", "v10"], "anti_affinity": True, "max_migrating": 2},
+               "g1": {"vms": ["v4", "v11", "v0", "v9", "v5", "v6"], "max_migrating": 2}},
+    "page_sharing": {"ratio": 0.5, "images": {"img0": 0.9}}, "drain": ["h3"],
+    "allocation_ratio": {"ram": 2.0, "disk": 2.0},
+}
+
+
+def test_auto_tries_exact_briefly_on_a_tiny_cloud_with_many_placements():
+    inst = cpplan.Instance(**DEADLOCKED_SERVICES)
+    assert inst.n_hosts ** inst.n_vms > auto.EXACT_MAX_PLACEMENTS
+    assert not cpplan.plan(inst, planner="greedy").found
+    p = cpplan.plan(inst, planner="auto", time_limit=10)
+    assert p.found and "exact" in p.stats["tried"]

@@ -24,7 +24,8 @@ from .cp_common import Budget, Interrupt
 
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
-EXACT_MAX_PLACEMENTS = 10**8  # hosts ** VMs: beyond, even 12 VMs can take minutes
+EXACT_MAX_PLACEMENTS = 10**8  # hosts ** VMs: beyond, even 12 VMs can take minutes ...
+EXACT_SHARE_LARGE = 0.1  # ... so exact gets less time, yet often settles the few VMs that move
 GREEDY_MIN_SECONDS = 1.0  # greedy's share even when exact used up the time limit
 CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
@@ -35,17 +36,17 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
-        if inst.n_vms <= EXACT_MAX_VMS and inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS:
-            tried["exact"] = exact.plan(inst, time_limit=budget.share(EXACT_SHARE), seed=seed,
-                                        progress=progress)
+        if inst.n_vms <= EXACT_MAX_VMS:
+            share = EXACT_SHARE if inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS else EXACT_SHARE_LARGE
+            tried["exact"] = exact.plan(inst, time_limit=budget.share(share), seed=seed, progress=progress)
             if tried["exact"].status == "infeasible":
                 return _chosen(tried["exact"], "exact", tried)
             if tried["exact"].status == "optimal":
                 return _fewer_rounds(inst, tried, budget, seed, stop)
         if hint is None or not hint.found:
-            hint = greedy.plan(inst, time_limit=max(GREEDY_MIN_SECONDS, budget.share(0.25)), seed=seed,
-                               progress=progress)
-            tried["greedy"] = hint
+            tried["greedy"] = greedy.plan(inst, time_limit=max(GREEDY_MIN_SECONDS, budget.share(0.25)),
+                                          seed=seed, progress=progress)
+            hint = _strongest(tried)  # greedy's plan, or exact's when greedy found none
         if not stop.requested:
             tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
                                   hint=hint if hint.found else None, progress=progress)
@@ -71,17 +72,10 @@ def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop)
 
 
 def _strongest(tried: dict[str, Plan]) -> Plan:
-    """The best plan found (proof first, then cost, then rounds), else the best-informed failure.
-
-    A plan costing no more than a proven least cost is itself optimal.
-    """
+    """The best plan found (least cost, then fewest rounds), else the best-informed failure."""
     found = [p for p in tried.values() if p.found]
     if found:
-        proven = min((p.cost for p in found if p.status == "optimal"), default=None)
-        for p in found:
-            if proven is not None and p.cost <= proven:
-                p.status = "optimal"
-        return min(found, key=lambda p: (p.status != "optimal", p.cost, p.n_rounds))
+        return min(found, key=lambda p: (p.cost, p.n_rounds))
     return max(tried.values(), key=lambda p: p.lower_bound or 0)
 
 
@@ -92,15 +86,19 @@ def _chosen(result: Plan, name: str | None, tried: dict[str, Plan]) -> Plan:
     when it has that cost too, and when that proof covered every allowed host.
     """
     name = name or next(k for k, p in tried.items() if p is result)
+    verdicts = {k: p.status for k, p in tried.items()}
+    proven = min((p.cost for p in tried.values() if p.found and p.status == "optimal"), default=None)
+    if result.found and proven is not None and result.cost <= proven:  # no plan costs less
+        result.status = "optimal"
     bounds = [p.lower_bound for p in tried.values() if p.lower_bound is not None]
     if bounds and result.status != "infeasible":
         result.lower_bound = max(bounds)
     if result.status == "optimal":
+        result.lower_bound = result.cost
         result.rounds_lower_bound = max([p.rounds_lower_bound for p in tried.values()
                                          if p.status == "optimal" and p.cost == result.cost
                                          and p.rounds_lower_bound is not None
                                          and p.stats.get("all_allowed_hosts", True)], default=None)
-    result.stats = {**result.stats, "chosen": name,
-                    "tried": {k: p.status for k, p in tried.items()}}
+    result.stats = {**result.stats, "chosen": name, "tried": verdicts}
     result.planner = "auto"
     return result
