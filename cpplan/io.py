@@ -37,7 +37,6 @@ TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_rat
 # stops with a RecursionError instead of crashing.
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 C_LOADER_MAX_DEPTH = 100
-OPENING, CLOSING = np.frombuffer(b"[{", dtype=np.uint8), np.frombuffer(b"]}", dtype=np.uint8)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -76,10 +75,13 @@ def _nesting(text: str) -> int:
     4
     """
     data = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
-    step = np.isin(data, OPENING).astype(np.int64) - np.isin(data, CLOSING)
-    brackets = int(np.cumsum(step).max(initial=0))
-    indent = max((len(m) for m in re.findall(r"^[ \t?:-]*", text, flags=re.MULTILINE)), default=0)
-    return brackets + indent
+    opening = (data == ord("[")) | (data == ord("{"))
+    steps = np.where(opening, 1, -1)[opening | (data == ord("]")) | (data == ord("}"))]
+    depth = np.cumsum(steps)
+    # closers without openers (in a comment or a string) must not hide the nesting that follows
+    brackets = int((depth - np.minimum.accumulate(np.minimum(depth, 0))).max(initial=0))
+    starts = re.findall(r"(?:\A|(?<=[\n\r\x85\u2028\u2029]))[ \t?:-]*", text)  # after every YAML line break
+    return brackets + max(map(len, starts), default=0)
 
 
 def _json_no_duplicates(pairs):

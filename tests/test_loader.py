@@ -130,6 +130,10 @@ BAD_YAML = [
     ("groups false, not absent", SMALL + "groups: false\n", "groups", "must be a mapping"),
     ("pinned an empty string, not absent", SMALL + 'pinned: ""\n', "pinned", "must be a list"),
     ("explicit keys nested past the C stack", "? " * 50_000 + "x\n", "", "nested too deeply"),
+    ("nesting after closing brackets in a comment", "# " + "]" * 100_000 + "\nhosts: " + "[" * 100_000
+     + "]" * 100_000 + "\n", "", "nested too deeply"),
+    ("nesting after a Unicode line break", "hosts:\u2028  " + "- " * 100_000 + "x\n", "",
+     "nested too deeply"),
     ("block sequences nested past the C stack", "- " * 50_000 + "x\n", "", "nested too deeply"),
 ]
 
