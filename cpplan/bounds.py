@@ -18,6 +18,15 @@ from .constraints import service_levels
 from .constraints.concurrency import host_touches
 
 
+def reaches(cost: float, bound: float) -> bool:
+    """Whether ``cost`` is at the lower ``bound`` (so it is least), up to the rounding of float sums.
+
+    >>> reaches(0.1 + 0.2, 0.3), reaches(2e-10, 1e-10)
+    (True, False)
+    """
+    return cost <= bound + 1e-9 * abs(bound)
+
+
 def cost_lower_bound(inst) -> float:
     """Every VM whose host must change migrates at least once."""
     return float(inst.cost[inst.moving].sum())

@@ -214,3 +214,24 @@ def test_cp_keeps_searching_past_a_cost_cap_it_could_neither_fill_nor_rule_out()
     assert not cpplan.plan(inst, planner="greedy").found
     p = cpplan.plan(inst, planner="cp", time_limit=10)
     assert p.found and p.cost >= cpplan.plan(inst, planner="exact").cost == 40
+
+
+def test_sizes_past_2_to_the_31_give_no_false_bound(tiny_cases):
+    # CP-SAT's presolve wrongly proved such models infeasible: cp stated a lower bound above its plan
+    spec = cpplan.load_instance(tiny_cases / "bounce-001.yaml").to_dict()
+    for vm in spec["vms"].values():
+        vm["cost"] = vm["ram"]
+    for item in [*spec["hosts"].values(), *spec["vms"].values()]:
+        item["ram"] = int(item["ram"] * 3e8 + 1)
+    inst = cpplan.Instance(**spec)
+    p = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert p.found and p.lower_bound <= p.cost == tiny_truth()["bounce-001"]["min_cost"]
+
+
+def test_ram_in_bytes_is_scaled_exactly_and_proven():
+    spec = cpplan.load_instance(MODELS / "swap-deadlock.yaml").to_dict()
+    for item in [*spec["hosts"].values(), *spec["vms"].values()]:
+        if "ram" in item:
+            item["ram"] *= 2**30  # GiB in bytes: far past the models' integers, with a common divisor
+    p = cpplan.plan(cpplan.Instance(**spec), planner="cp", time_limit=10)
+    assert (p.status, p.cost) == ("optimal", 160 * 2**30)

@@ -19,7 +19,7 @@ import importlib
 import time
 from collections.abc import Callable
 
-from ..bounds import cost_lower_bound, infeasibility, rounds_lower_bound
+from ..bounds import cost_lower_bound, infeasibility, reaches, rounds_lower_bound
 from ..errors import InvalidPlanError
 from ..plan import Plan, plain_number
 from ..validate import validate
@@ -58,7 +58,7 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
-    if result.status == "feasible" and result.cost <= lb + 1e-9:
+    if result.status == "feasible" and reaches(result.cost, lb):
         result.status = "optimal"  # at the cost lower bound, whatever the planner could prove
     if result.lower_bound is None or result.lower_bound < lb:
         result.lower_bound = result.cost if result.status == "optimal" else lb

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds import rounds_lower_bound
+from ..bounds import reaches, rounds_lower_bound
 from ..plan import Plan
 from ..validate import validate
 from .cp_common import Budget, Interrupt, Outcome, Scaled
@@ -105,7 +105,7 @@ class _Planner:
         inst = self.inst
         incumbent = hint if hint is not None and hint.found else self._greedy() if self.warm_start else None
         cost_lb = float(inst.cost[inst.moving].sum())
-        if (incumbent is not None and incumbent.cost <= cost_lb + 1e-9
+        if (incumbent is not None and reaches(incumbent.cost, cost_lb)
                 and incumbent.n_rounds <= rounds_lower_bound(inst)):  # both bounds reached: nothing to search
             self.stats["greedy_optimal"] = True
             found = _Found([], True, incumbent.n_rounds, False)
@@ -126,7 +126,7 @@ class _Planner:
         lower_bound = self._lower_bound()
         if candidate is not None and found.cost_proven:
             lower_bound = max(lower_bound, candidate.cost)
-        if candidate is not None and candidate.cost <= lower_bound + 1e-9:  # the bound is reached
+        if candidate is not None and reaches(candidate.cost, lower_bound):
             candidate.status = "optimal"
             found.cost_proven = True
         return self._finish(candidate, incumbent, lower_bound, found)

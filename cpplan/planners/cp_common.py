@@ -25,7 +25,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 SCALES = (1, 10, 100, 1000)
-MAX_SCALED = 2**40  # largest demand or capacity in a model: sums over millions still fit in int64
+# largest demand or capacity in a model: past 2**31, CP-SAT's presolve (9.15) proved feasible
+# models infeasible
+MAX_SCALED = 2**31 - 1
 # largest cost of a VM in a model: objectives multiply summed costs by up to ~10^4 (rounds, goals)
 MAX_COST_SCALED = 2**24
 # Small models: CP-SAT's full portfolio (core-based bounds, LNS, LP) needs about 8 workers; on 2
@@ -38,20 +40,31 @@ HEARTBEAT = 5.0  # seconds between progress lines while a search finds nothing n
 
 
 def scale_for(values: np.ndarray, limit: float = MAX_SCALED) -> float:
-    """The smallest factor in :data:`SCALES` making every finite value integral, else the largest that
-    keeps them within ``limit``; below 1 for values beyond it (then rounding is approximate).
+    """The smallest factor in :data:`SCALES` making every finite value an integer within ``limit``;
+    else, for integers beyond it, one over their greatest common divisor when that brings them
+    within (RAM in bytes); else the largest factor keeping them within ``limit``, below 1 for
+    values beyond it (then rounding is approximate).
 
-    >>> scale_for(np.array([4.0, 0.5])), scale_for(np.array([2.0**50])) == 2.0**-10
+    >>> scale_for(np.array([4.0, 0.5])), scale_for(np.array([3.0 * 2**40, 2.0**40])) == 2.0**-40
     (10, True)
+    >>> scale_for(np.array([2.0**50 + 1, 2.0**50])) == MAX_SCALED / (2.0**50 + 1)
+    True
     """
     finite = values[np.isfinite(values)]
     largest = float(np.abs(finite).max(initial=0.0))
     fitting = [s for s in SCALES if largest * s <= limit]
     for s in fitting:
-        scaled = finite * s
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-9 * np.maximum(1.0, np.abs(scaled))):
+        if _integral(finite * s):
             return s
+    if not fitting and largest < 2**62 and _integral(finite):
+        divisor = int(np.gcd.reduce(np.round(finite).astype(np.int64)))
+        if divisor > 1 and largest / divisor <= limit:
+            return 1 / divisor
     return fitting[-1] if fitting else limit / largest
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(np.abs(values - np.round(values)) < 1e-9 * np.maximum(1.0, np.abs(values))))
 
 
 class Scaled:
@@ -110,8 +123,9 @@ class Scaled:
         return rounded.astype(np.int64)
 
     def _up(self, values: np.ndarray) -> np.ndarray:
-        """``values`` rounded up to integers (``exact`` turns False when that changes one)."""
-        up = np.ceil(values - 1e-9)
+        """``values`` rounded up to integers, at least 1 where positive (``exact`` turns False when
+        that changes one)."""
+        up = np.maximum(np.ceil(values - 1e-9), values > 0)
         self.exact &= bool(np.allclose(up, values, rtol=0, atol=1e-6))
         return up.astype(np.int64)
 
