@@ -110,7 +110,7 @@ class Integerised:
         scale = np.ones(len(inst.resources))
         for r in range(len(inst.resources)):
             s = scale[r] = scale_for(np.concatenate([inst.demand[:, r], inst.effective[:, r]]))
-            demand[:, r] = np.ceil(inst.demand[:, r] * s - 1e-9)
+            demand[:, r] = np.maximum(np.ceil(inst.demand[:, r] * s - 1e-9), inst.demand[:, r] > 0)
             finite = np.isfinite(limit[:, r])
             cap[finite, r] = np.floor(limit[finite, r] * s + 1e-9)
         cs = min(scale_for(inst.cost, MAX_COST_SCALED), COST_SCALE_FRACTIONAL)
