@@ -225,13 +225,20 @@ def check_writable(path) -> None:
     FileNotFoundError: [Errno 2] no such folder: 'no/such/folder/plan.json'
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if path.exists() and not path.is_file():  # a device or a pipe: written directly
+        if not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, "not writable", str(path))
+        return
+    folder = path.resolve().parent  # the temporary file goes beside the file a symlink points to
     if not folder.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such folder", str(path))
-    if not os.access(folder, os.W_OK) and not (path.exists() and os.access(path, os.W_OK)):
-        raise PermissionError(errno.EACCES, "folder not writable", str(path))
+    try:  # the one sure test: write_atomic's own first step
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def _new_file_mode() -> int:
