@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import InputError, InvalidPlanError
-from .io import load_instance, read_mapping, save_plan, write_atomic
+from .io import finite_number, load_instance, read_mapping, save_plan, write_atomic
 from .plan import Plan
 from .planners import PLANNERS
 
@@ -138,9 +138,9 @@ class Experiment:
         if len(set(planners)) != len(planners):
             raise InputError(source, "planners", "a planner is listed twice")
         time_limit = data.get("time_limit", 10.0)
-        if not _is_number(time_limit) or not time_limit > 0:
+        if not finite_number(time_limit) or not time_limit > 0:
             raise InputError(source, "time_limit", f"must be a positive number of seconds, "
-                             f"got {time_limit!r}")
+                             f"got {time_limit!r:.40}")
         repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1, maximum=MAX_REPEAT)
         seed = _integer(data.get("seed", 0), source, "seed", minimum=0, maximum=MAX_SEED - repeat + 1)
         executor = data.get("executor", "local")
@@ -249,12 +249,8 @@ def _no_unknown_keys(data: dict, allowed, source: str, prefix: str) -> None:
             raise InputError(source, f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _integer(x, source: str, key: str, *, minimum: int, maximum: int) -> int:
-    if not _is_number(x) or not minimum <= x <= maximum or x != int(x):
+    if not finite_number(x) or not minimum <= x <= maximum or x != int(x):
         raise InputError(source, key, f"must be an integer from {minimum} to {maximum}, got {x!r:.40}")
     return int(x)
 
