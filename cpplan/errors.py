@@ -16,7 +16,16 @@ class InputError(ValueError):
     def __init__(self, source: str, key: str, problem: str):
         self.source, self.key, self.problem = source, key, problem
         where = ": ".join(part for part in (source, key) if part)
-        super().__init__(f"{where}: {problem}" if where else problem)
+        super().__init__(_one_line(f"{where}: {problem}" if where else problem))
+
+
+def _one_line(text: str) -> str:
+    r"""``text`` with line breaks and other unprintable characters escaped, as ``repr`` shows them.
+
+    >>> _one_line("vms.a\nb: bad")
+    'vms.a\\nb: bad'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class InvalidPlanError(RuntimeError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import pickle
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,12 +84,12 @@ def _name_list(value, source: str, key: str, known: Mapping, what: str) -> list[
 
 
 def _string_keys(data: Mapping, source: str, prefix: str) -> Mapping:
-    """``data`` itself when every key is a string of printable characters: names are strings (SPEC
-    section 2), and they go into one-line messages and output files."""
+    """``data`` itself when every key is a string without control characters, line breaks or lone
+    surrogates: names are strings (SPEC section 2), and they go into one-line messages and files."""
     for k in data:
         if not isinstance(k, str):
             raise InputError(source, f"{prefix}{k}", f"names must be strings, got {k!r} (quote it)")
-        if not k.isprintable():
+        if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in k):
             raise InputError(source, prefix.rstrip("."), f"name {k!r} has a control or invalid character")
     return data
 

@@ -126,6 +126,7 @@ BAD_YAML = [
     ("nested past the C stack", "hosts: " + "[" * 200_000 + "]" * 200_000 + "\n", "", "nested too deeply"),
     ("a name with a newline", 'hosts: {h1: {ram: 8}}\nvms: {"a\\nb": {ram: 2}}\ninitial: {"a\\nb": h1}\n',
      "vms", "name 'a\\nb' has a control or invalid character"),
+    ("an unknown key with a newline", SMALL + 'limits: {"x\\ny": 1}\n', "limits.x\\ny", "unknown key"),
     ("limits zero, not absent", SMALL + "limits: 0\n", "limits", "must be a mapping"),
     ("groups false, not absent", SMALL + "groups: false\n", "groups", "must be a mapping"),
     ("pinned an empty string, not absent", SMALL + 'pinned: ""\n', "pinned", "must be a list"),

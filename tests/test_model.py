@@ -146,3 +146,10 @@ def test_a_plan_for_a_custom_cost_states_spec_cost_and_validates():
     plan = cpplan.plan(inst, planner="exact", cost=lambda vm: vm.demand["ram"] + vm.demand["disk"] / 10)
     assert (plan.cost, plan.stats["objective"], plan.status) == (4, 14, "optimal")
     assert cpplan.validate(inst, plan) == []
+
+
+def test_names_may_hold_any_printable_text_and_spaces_of_other_scripts():
+    # OpenStack server names become VM names as they are: a no-break space must not be refused
+    inst = cpplan.Instance(hosts={"rack 1/h\u3000a": {"ram": 8}}, vms={"web\xa0db": {"ram": 1}},
+                           initial={"web\xa0db": "rack 1/h\u3000a"})
+    assert inst.vm_names == ("web\xa0db",)
