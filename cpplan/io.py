@@ -158,8 +158,11 @@ def load_plan(path) -> Plan:
         if value is not None and not finite_number(value):
             raise InputError(name, key, f"must be a finite number, got {_short(value)}")
     bound = data.get("rounds_lower_bound")
-    if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 0):
-        raise InputError(name, "rounds_lower_bound", f"must be a whole number of rounds, got {_short(bound)}")
+    if bound is not None:
+        if not (finite_number(bound) and bound >= 0 and bound == int(bound)):
+            raise InputError(name, "rounds_lower_bound",
+                             f"must be a whole number of rounds, got {_short(bound)}")
+        data = {**data, "rounds_lower_bound": int(bound)}
     return Plan.from_dict(data)
 
 

@@ -191,6 +191,14 @@ def test_output_to_a_device_writes_through_it_and_leaves_it_a_device():
     assert not os.path.isfile(os.devnull)
 
 
+def test_a_plan_file_may_state_its_rounds_bound_as_a_whole_float(tmp_path, capsys):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"status": "feasible", "cost": 0, "rounds": [], "rounds_lower_bound": 1.0}))
+    # a well-formed file whose plan does not finish: invalid (1), not bad input (2)
+    assert main(["validate", str(MODELS / "swap-deadlock.yaml"), str(path)]) == 1
+    assert "rounds_lower_bound" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("key, text, problem", [
     ("lower_bound", '"x"', "lower_bound: must be a finite number, got 'x'"),
     ("lower_bound", "NaN", "lower_bound: must be a finite number, got nan"),
