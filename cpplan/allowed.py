@@ -95,9 +95,9 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
             return int(v)
         if (ok & (inst.host_limit[hosts] > 0)).any():  # a host that allows no migration cannot receive it
             ok &= inst.host_limit[hosts] > 0
-        limited = np.isfinite(scale[hosts])  # an unlimited resource leaves infinite slack
+        # slack as a share of capacity; a resource without a positive finite capacity does not count
         share = np.divide(inst.effective[hosts] - after, scale[hosts], out=np.full(after.shape, np.inf),
-                          where=limited)
+                          where=np.isfinite(scale[hosts]))
         slack = share.min(axis=1, initial=np.inf)
         pick = hosts[ok][np.argmax(slack[ok]) if roomiest else np.argmin(slack[ok])]
         end[v], placed[v] = pick, True

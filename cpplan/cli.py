@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _progress(quiet: bool):
-    """Progress lines on stderr, each after the seconds since the command started (None when quiet)."""
+    """Progress lines on stderr, each after the seconds since planning started (None when quiet)."""
     if quiet:
         return None
     start = time.perf_counter()
