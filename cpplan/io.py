@@ -37,6 +37,7 @@ TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_rat
 # stops with a RecursionError instead of crashing.
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 C_LOADER_MAX_DEPTH = 100
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -48,9 +49,19 @@ class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 
 
 def _construct_mapping(loader, node, deep=False):
+    merges = any(key_node.tag == MERGE_TAG for key_node, _ in node.value)
+    if merges:  # checked before the merge flattens the node, where a key may override a merged one
+        _refuse_repeated_keys(loader, node, deep)
+    mapping = loader.construct_mapping(node, deep=deep)
+    if not merges and len(mapping) != len(node.value):  # else no key was given twice: no second look
+        _refuse_repeated_keys(loader, node, deep)
+    return mapping
+
+
+def _refuse_repeated_keys(loader, node, deep) -> None:
     seen = {}
     for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, merged by construct_mapping
+        if key_node.tag == MERGE_TAG:  # `<<: *defaults`, merged by construct_mapping
             continue
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, collections.abc.Hashable):
@@ -60,7 +71,6 @@ def _construct_mapping(loader, node, deep=False):
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
         seen[key] = True
-    return loader.construct_mapping(node, deep=deep)
 
 
 for _loader in (_UniqueKeyLoader, _FastUniqueKeyLoader):
