@@ -10,7 +10,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan.generate import generate
-from cpplan.planners import auto
+from cpplan.planners import auto, exact
 
 
 @pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)
@@ -101,3 +101,65 @@ def test_auto_tries_exact_briefly_on_a_tiny_cloud_with_many_placements():
     assert not cpplan.plan(inst, planner="greedy").found
     p = cpplan.plan(inst, planner="auto", time_limit=10)
     assert p.found and "exact" in p.stats["tried"]
+
+
+SIXTEEN_VMS_EIGHT_MOVING = {'hosts': {'h0': {'ram': 6, 'disk': 156, 'allocation_ratio': {'ram': 3.0}},
+               'h1': {'ram': 33, 'disk': 162, 'max_migrations': 2},
+               'h2': {'ram': 24, 'disk': 290},
+               'h3': {'ram': 24, 'disk': 105, 'allocation_ratio': {'disk': 2.0}},
+               'h4': {'ram': 7, 'disk': 108, 'allocation_ratio': {'ram': 3.0}},
+               'h5': {'ram': 41, 'disk': 154}},
+     'vms': {'v0': {'ram': 4, 'disk': 29, 'offline_cost': 0},
+             'v1': {'ram': 8, 'disk': 100, 'cost': 1, 'live': False},
+             'v2': {'ram': 8, 'disk': 94},
+             'v3': {'ram': 8, 'disk': 10, 'offline_cost': 1},
+             'v4': {'ram': 16, 'disk': 75},
+             'v5': {'ram': 4, 'disk': 90, 'offline_cost': 1},
+             'v6': {'ram': 4, 'disk': 19, 'offline_cost': 100},
+             'v7': {'ram': 16, 'disk': 87, 'live': False},
+             'v8': {'disk': 52},
+             'v9': {'ram': 8, 'disk': 50},
+             'v10': {'ram': 16, 'disk': 60},
+             'v11': {'ram': 4, 'disk': 51},
+             'v12': {'ram': 16},
+             'v13': {'ram': 8, 'disk': 16, 'offline_cost': 20},
+             'v14': {'ram': 8, 'disk': 100, 'offline_cost': 20},
+             'v15': {'ram': 8, 'disk': 15}},
+     'initial': {'v0': 'h4',
+                 'v1': 'h2',
+                 'v2': 'h1',
+                 'v3': 'h3',
+                 'v4': 'h4',
+                 'v5': 'h2',
+                 'v6': 'h3',
+                 'v7': 'h5',
+                 'v8': 'h5',
+                 'v9': 'h3',
+                 'v10': 'h0',
+                 'v11': 'h3',
+                 'v12': 'h5',
+                 'v13': 'h1',
+                 'v14': 'h2',
+                 'v15': 'h5'},
+     'target': {'v13': 'h2',
+                'v5': 'h3',
+                'v3': 'h0',
+                'v4': 'h1',
+                'v2': 'h0',
+                'v10': 'h5',
+                'v7': 'h1',
+                'v8': 'h0'},
+     'limits': {'host': 3},
+     'links': {'l0': {'hosts': ['h3'], 'max_migrations': 3}},
+     'groups': {'g0': {'vms': ['v8', 'v3', 'v2'], 'affinity': True},
+                'g1': {'vms': ['v10', 'v5', 'v3'], 'anti_affinity': True, 'max_migrating': 2}},
+     'pinned': ['v6']}
+
+
+def test_auto_tries_exact_briefly_up_to_its_own_limit_of_vms():
+    # greedy deadlocks here; exact, given a short try past auto's tiny-cloud size, finds a plan at once
+    inst = cpplan.Instance(**SIXTEEN_VMS_EIGHT_MOVING)
+    assert auto.EXACT_MAX_VMS < inst.n_vms <= exact.MAX_VMS
+    assert not cpplan.plan(inst, planner="greedy").found
+    p = cpplan.plan(inst, planner="auto", time_limit=20)
+    assert p.found and p.stats["tried"]["exact"] in ("feasible", "optimal")

@@ -2,8 +2,10 @@
 
 The exact search settles clouds of up to :data:`EXACT_MAX_VMS` VMs in well
 under a second (measured: 0.2 s at 12 VMs, 1-14 s at 15, past 20 s at 20),
-and is the only planner that proves infeasibility. Past that, or when it
-runs out of time, greedy's plan (else exact's) warm-starts cp, which never returns worse.
+and is the only planner that proves infeasibility; up to its own limit of 40
+VMs it gets a short try, which often settles clouds where few VMs move. Past
+that, or when it runs out of time, greedy's plan (else exact's) warm-starts
+cp, which never returns worse.
 The answer is the best valid plan with the strongest proof;
 ``stats["chosen"]`` names the planner whose plan it is.
 
@@ -25,7 +27,7 @@ from .cp_common import Budget, Interrupt
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
 EXACT_MAX_PLACEMENTS = 10**8  # hosts ** VMs: beyond, even 12 VMs can take minutes ...
-EXACT_SHARE_LARGE = 0.1  # ... so exact gets less time, yet often settles the few VMs that move,
+EXACT_SHARE_LARGE = 0.1  # ... so past either, exact gets less time, yet often settles the few VMs that move,
 EXACT_LARGE_SECONDS = 10.0  # and at most this much (without a time limit, a share is an hour)
 GREEDY_MIN_SECONDS = 1.0  # greedy's share even when exact used up the time limit
 CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
@@ -37,8 +39,9 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
-        if inst.n_vms <= EXACT_MAX_VMS:
-            seconds = (budget.share(EXACT_SHARE) if inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS
+        if inst.n_vms <= exact.MAX_VMS:
+            small = inst.n_vms <= EXACT_MAX_VMS and inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS
+            seconds = (budget.share(EXACT_SHARE) if small
                        else min(budget.share(EXACT_SHARE_LARGE), EXACT_LARGE_SECONDS))
             tried["exact"] = exact.plan(inst, time_limit=seconds, seed=seed, progress=progress)
             if tried["exact"].status == "infeasible":
