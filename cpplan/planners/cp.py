@@ -176,8 +176,11 @@ class _Planner:
         inst = self.inst
         stats = {**self.stats, "stopped": self.stop.requested}
         if candidate is None and incumbent is None:
+            spent = self.budget.left() <= 0 or self.stop.requested
             return Plan("unknown", 0, [], planner="cp", lower_bound=lower_bound, stats=stats,
-                        reason="no plan found within the time limit; try a longer --time-limit")
+                        reason="no plan found within the time limit; try a longer --time-limit" if spent
+                        else "no plan found by cp's models, with time left; --planner auto also searches "
+                             "exhaustively on small clouds")
         chosen = _better(candidate, incumbent)
         proven |= candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
         stats["plan_from"] = "cp" if chosen is candidate else "greedy"
