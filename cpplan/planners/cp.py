@@ -183,9 +183,10 @@ class _Planner:
                              "exhaustively on small clouds")
         chosen = _better(candidate, incumbent)
         proven |= candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
-        stats["plan_from"] = "cp" if chosen is candidate else "greedy"
+        warm = incumbent.planner if incumbent is not None and incumbent.planner else "greedy"
+        stats["plan_from"] = "cp" if chosen is candidate else warm
         if candidate is None and not stats.get("greedy_optimal"):
-            stats["fallback"] = "cp found no plan in time: greedy's plan"
+            stats["fallback"] = f"cp found no plan in time: {warm}'s plan"
         positive = bool((self.sc.cost[~inst.pinned] > 0).all())  # else free detours may save rounds
         rounds_lb = None
         if proven and positive and found is not None:
