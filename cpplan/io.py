@@ -31,10 +31,10 @@ TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_rat
                   "groups", "pinned", "page_sharing", "drain")
 
 
-# libyaml's loader and dumper when PyYAML has them: 4x faster to read and 2x faster to write
-# an instance of 10 000 hosts, and the same documents. libyaml's reader recurses on the C stack,
-# so a document that may nest deeper than C_LOADER_MAX_DEPTH goes to the Python reader, which
-# stops with a RecursionError instead of crashing.
+# libyaml's loader and dumper when PyYAML has them: 3x faster to read and 2x faster to write
+# an instance of 10 000 hosts (benchmarks/results/io.md), the same documents. libyaml's reader
+# recurses on the C stack, so a document that may nest deeper than C_LOADER_MAX_DEPTH goes to
+# the Python reader, which stops with a RecursionError instead of crashing.
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 C_LOADER_MAX_DEPTH = 100
 MERGE_TAG = "tag:yaml.org,2002:merge"
