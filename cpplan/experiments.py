@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import InputError, InvalidPlanError
-from .io import finite_number, load_instance, read_mapping, save_plan, write_atomic
+from .io import finite_number, load_instance, read_mapping, save_plan, short_repr, write_atomic
 from .plan import Plan
 from .planners import PLANNERS
 
@@ -140,7 +140,7 @@ class Experiment:
         time_limit = data.get("time_limit", 10.0)
         if not finite_number(time_limit) or not time_limit > 0:
             raise InputError(source, "time_limit", f"must be a positive number of seconds, "
-                             f"got {time_limit!r:.40}")
+                             f"got {short_repr(time_limit)}")
         repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1, maximum=MAX_REPEAT)
         seed = _integer(data.get("seed", 0), source, "seed", minimum=0, maximum=MAX_SEED - repeat + 1)
         executor = data.get("executor", "local")
@@ -251,7 +251,7 @@ def _no_unknown_keys(data: dict, allowed, source: str, prefix: str) -> None:
 
 def _integer(x, source: str, key: str, *, minimum: int, maximum: int) -> int:
     if not finite_number(x) or not minimum <= x <= maximum or x != int(x):
-        raise InputError(source, key, f"must be an integer from {minimum} to {maximum}, got {x!r:.40}")
+        raise InputError(source, key, f"must be an integer from {minimum} to {maximum}, got {short_repr(x)}")
     return int(x)
 
 

@@ -166,12 +166,12 @@ def load_plan(path) -> Plan:
     for key in ("cost", "lower_bound"):
         value = data.get(key)
         if value is not None and not finite_number(value):
-            raise InputError(name, key, f"must be a finite number, got {_short(value)}")
+            raise InputError(name, key, f"must be a finite number, got {short_repr(value)}")
     bound = data.get("rounds_lower_bound")
     if bound is not None:
         if not (finite_number(bound) and bound >= 0 and bound == int(bound)):
             raise InputError(name, "rounds_lower_bound",
-                             f"must be a whole number of rounds, got {_short(bound)}")
+                             f"must be a whole number of rounds, got {short_repr(bound)}")
         data = {**data, "rounds_lower_bound": int(bound)}
     return Plan.from_dict(data)
 
@@ -186,8 +186,12 @@ def finite_number(value) -> bool:
         return False
 
 
-def _short(value, limit: int = 40) -> str:
-    """``repr(value)``, cut to ``limit`` characters for an error line."""
+def short_repr(value, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error line.
+
+    >>> short_repr(10**50)
+    '1000000000000000000000000000000000000000...'
+    """
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 

@@ -274,11 +274,13 @@ class Instance:
                 raise InputError(src, f"target.{self.vm_names[v]}", "every allowed host is drained")
 
     def _set_live_cost(self, live_cost: np.ndarray) -> None:
-        """Costs per VM: a VM moves offline when it may not move live or offline is cheaper."""
+        """Costs per VM: a VM moves offline when it may not move live or offline is cheaper; a *dual*
+        VM moves live by default but may also move offline, at its (higher) ``offline_cost``."""
         self.live_cost = live_cost
         self.offline = ~self.can_live | (self.offline_cost < live_cost)
+        self.dual = self.can_live & ~self.offline & np.isfinite(self.offline_cost)
         self.cost = np.where(self.offline, self.offline_cost, live_cost)
-        for a in (self.live_cost, self.offline, self.cost):
+        for a in (self.live_cost, self.offline, self.dual, self.cost):
             a.setflags(write=False)
 
     def _page_sharing(self, spec, images: dict, src) -> tuple[np.ndarray, int]:

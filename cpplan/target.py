@@ -32,7 +32,7 @@ from .errors import InputError
 from .goals import GOALS
 from .goals.metrics import summary
 from .goals.stopping import GAP_LIMIT
-from .io import finite_number
+from .io import finite_number, short_repr
 from .plan import Plan
 from .planners import plan as run_planner
 
@@ -115,7 +115,7 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_lim
     for key, value in (("--move-weight", move_weight), ("--max-cost", max_cost), ("--max-moves", max_moves),
                        ("--gap-limit", gap_limit)):
         if value is not None and not (finite_number(value) and value >= 0):
-            raise InputError("", key, f"must be a non-negative number, got {value!r:.40}")
+            raise InputError("", key, f"must be a non-negative number, got {short_repr(value)}")
     if max_moves is not None and max_moves != int(max_moves):
         raise InputError("", "--max-moves", f"must be a whole number, got {max_moves!r}")
     listed = inst.to_dict().get("drain") or []

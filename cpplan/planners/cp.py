@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds import reaches, rounds_lower_bound
+from ..bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ..plan import Plan
 from ..validate import validate
 from .cp_common import Budget, Interrupt, Outcome, Scaled
@@ -104,7 +104,7 @@ class _Planner:
     def run(self, hint: Plan | None) -> Plan:
         inst = self.inst
         incumbent = hint if hint is not None and hint.found else self._greedy() if self.warm_start else None
-        cost_lb = float(inst.cost[inst.moving].sum())
+        cost_lb = cost_lower_bound(inst)
         if (incumbent is not None and reaches(incumbent.cost, cost_lb)
                 and incumbent.n_rounds <= rounds_lower_bound(inst)):  # both bounds reached: nothing to search
             self.stats["greedy_optimal"] = True
@@ -350,12 +350,12 @@ class _Planner:
     def _lower_bound(self) -> float:
         """The best proven cost lower bound: direct deadlocks and infeasible time-indexed models."""
         inst = self.inst
-        bound = float(inst.cost[inst.moving].sum())
+        least = bound = cost_lower_bound(inst)
         if not self.sc.exact:
             return bound
         bound = max(bound, self.proven_cost_bound / self.sc.cost_scale)
         if self.stats.get("direct_infeasible") and self.intervals_exact:  # some VM must migrate once more
-            bound = max(bound, float(inst.cost[inst.moving].sum() + inst.cost[~inst.pinned].min()))
+            bound = max(bound, least + float(inst.cost[~inst.pinned].min()))
         return bound
 
     def _greedy_parts(self, parts, hint_hops) -> list[Hop] | None:

@@ -105,11 +105,9 @@ class Scaled:
             if r == self.shared:
                 self.private, self.pages = self._up((1 - ratio) * col * s), self._up(ratio * col * s)
             finite = np.isfinite(cap)
-            down = np.floor(cap[finite] * s + 1e-9)
-            self.exact &= bool(np.allclose(down, cap[finite] * s, rtol=0, atol=1e-6))
-            self.capacity[finite, r] = down.astype(np.int64)
+            self.capacity[finite, r] = self._down(cap[finite] * s)
         # VMs that move live by default but may also move offline, at a cost at least as high
-        self.dual = inst.can_live & ~inst.offline & np.isfinite(inst.offline_cost)
+        self.dual = inst.dual
         offline_cost = np.where(self.dual, inst.offline_cost, inst.cost)
         s = scale_for(np.concatenate([inst.cost, offline_cost]), MAX_COST_SCALED)
         self.cost, self.offline_cost = self._round(inst.cost * s), self._round(offline_cost * s)
@@ -118,16 +116,19 @@ class Scaled:
             self.private = self.pages = np.zeros(0, dtype=np.int64)
 
     def _round(self, values: np.ndarray) -> np.ndarray:
-        rounded = np.round(values)
-        self.exact &= bool(np.allclose(rounded, values, rtol=0, atol=1e-6))
-        return rounded.astype(np.int64)
+        return self._integers(np.round(values), values)
 
     def _up(self, values: np.ndarray) -> np.ndarray:
-        """``values`` rounded up to integers, at least 1 where positive (``exact`` turns False when
-        that changes one)."""
-        up = np.maximum(np.ceil(values - 1e-9), values > 0)
-        self.exact &= bool(np.allclose(up, values, rtol=0, atol=1e-6))
-        return up.astype(np.int64)
+        """``values`` rounded up to integers, at least 1 where positive."""
+        return self._integers(np.maximum(np.ceil(values - 1e-9), values > 0), values)
+
+    def _down(self, values: np.ndarray) -> np.ndarray:
+        return self._integers(np.floor(values + 1e-9), values)
+
+    def _integers(self, rounded: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``rounded`` as integers; ``exact`` turns False when rounding changed a value."""
+        self.exact &= bool(np.allclose(rounded, values, rtol=0, atol=1e-6))
+        return rounded.astype(np.int64)
 
     def use(self, inst, vms: np.ndarray, host: int, r: int) -> int:
         """Scaled use of resource ``r`` on ``host`` when exactly ``vms`` are there."""
@@ -188,8 +189,8 @@ class Interrupt:
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):
-    """Calls ``progress`` with the best objective, the bound and the elapsed time: at each solution,
-    at most twice a second as the bound moves, and every :data:`HEARTBEAT` seconds otherwise."""
+    """Calls ``progress`` with the best objective and the bound: at each solution, at most twice a
+    second as the bound moves, and every :data:`HEARTBEAT` seconds otherwise."""
 
     def __init__(self, progress: Callable[[str], None], label: str, to_cost):
         super().__init__()

@@ -51,14 +51,9 @@ class OfflineBreak:
     extra: float
 
 
-def dual(inst) -> np.ndarray:
-    """Mask of the VMs that move live by default but may move offline at their ``offline_cost``."""
-    return inst.can_live & ~inst.offline & np.isfinite(inst.offline_cost)
-
-
 def may_go_offline(inst) -> np.ndarray:
     """Mask of the VMs that may move offline (those that do anyway, and dual VMs)."""
-    return inst.offline | dual(inst)
+    return inst.offline | inst.dual
 
 
 def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray,
