@@ -15,10 +15,12 @@ import sys
 import time
 
 from . import __version__
+from .argtypes import positive_seconds, seed
 from .errors import InputError
 from .goals import GOALS
 from .goals.stopping import GAP_LIMIT
 from .io import check_writable, instance_yaml, load_instance, load_plan, plan_json, save_instance, save_plan
+from .openstack.cli import add_parser as add_openstack  # openstacksdk only once its subcommand runs
 from .planners import PLANNERS, plan
 from .target import choose_target
 from .validate import validate
@@ -33,24 +35,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type for a positive number of seconds (one-line error otherwise)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
-
-
-def seed(text: str) -> int:
-    """argparse type for a solver seed: an integer from 0 to 2**31 - 1."""
-    if not text.isdigit() or int(text) >= 2**31:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {2**31 - 1}, got {text!r}")
-    return int(text)
 
 
 def _add_solver_options(parser, planner_help: str, time_help: str) -> None:
@@ -118,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary on stderr")
     e.set_defaults(run=_cmd_experiment)
 
-    from .openstack.cli import add_parser as add_openstack  # no openstacksdk import until a subcommand runs
     add_openstack(sub)
     return parser
 
@@ -264,8 +247,9 @@ def _cmd_show(args) -> int:
 def _cmd_experiment(args) -> int:
     from pathlib import Path
 
-    from .experiments import load_experiment, output_name, planner_table, require_ray, run_experiment
+    from .experiments import load_experiment, output_name, require_ray, run_experiment
     from .plots import matplotlib_available, require_matplotlib
+    from .results import planner_table
 
     exp = load_experiment(args.experiment)
     executor = "ray" if args.ray else exp.executor

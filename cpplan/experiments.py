@@ -27,18 +27,13 @@ JSON per run, each file atomically.
 
 from __future__ import annotations
 
-import csv
 import glob
 import importlib
-import io
 import itertools
-import math
 import os
-import platform
 import re
-import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,17 +42,23 @@ from .errors import InputError, InvalidPlanError
 from .io import finite_number, load_instance, read_mapping, save_plan, short_repr, write_atomic
 from .plan import Plan
 from .planners import PLANNERS
+from .results import (
+    PLANNER_COLUMNS,
+    fmt,
+    instance_cell,
+    machine,
+    markdown_table,
+    plain_cell,
+    planner_table,
+    results_csv,
+)
 
-COLUMNS = ("instance", "hosts", "vms", "moving", "planner", "status", "cost", "rounds", "lower_bound",
-           "rounds_lower_bound", "seconds", "valid")
-NUMERIC_COLUMNS = ("hosts", "vms", "moving", "cost", "rounds", "lower_bound", "rounds_lower_bound", "seconds")
 EXPERIMENT_KEYS = ("name", "instances", "planners", "time_limit", "repeat", "seed", "executor")
 EXECUTORS = ("local", "ray")
 GENERATE_KEYS = ("family", "hosts", "seed", "groups")
 MAX_SEED = 2**31 - 1  # the solvers' seeds; a run's seed is the experiment's seed plus its repeat
 MAX_REPEAT = 1000
 MAX_GENERATED_HOSTS = 100_000  # about 3 million VMs
-STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
 
 
 @dataclass(frozen=True)
@@ -299,9 +300,9 @@ def run_one(run: Run, time_limit: float, inst=None) -> Result:
         return _failed(run, row, started, f"{type(e).__name__}: {e}", valid="")
     seconds = time.perf_counter() - started
     violations = validate(inst, result)
-    row.update(status=result.status, cost=_number(result.cost) if result.found else "",
-               rounds=result.n_rounds if result.found else "", lower_bound=_number(result.lower_bound),
-               rounds_lower_bound=_number(result.rounds_lower_bound), seconds=round(seconds, 3),
+    row.update(status=result.status, cost=plain_cell(result.cost) if result.found else "",
+               rounds=result.n_rounds if result.found else "", lower_bound=plain_cell(result.lower_bound),
+               rounds_lower_bound=plain_cell(result.rounds_lower_bound), seconds=round(seconds, 3),
                valid=not violations)
     return Result(run, row, result, violations=violations)
 
@@ -400,86 +401,6 @@ def write_outputs(exp: Experiment, results: list[Result], out_dir, *, plots: boo
     return written
 
 
-def results_csv(rows: Iterable[dict]) -> str:
-    """The rows as CSV text with the columns of :data:`COLUMNS`."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def read_results(path) -> list[dict]:
-    """Rows of a results.csv, numbers parsed (empty cells become None)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for key in NUMERIC_COLUMNS:
-            row[key] = float(row[key]) if row.get(key) not in (None, "") else None
-        row["valid"] = {"True": True, "False": False}.get(row.get("valid"))
-    return rows
-
-
-def gaps(rows: list[dict]) -> list[tuple[float | None, float | None]]:
-    """Per row: (cost / best cost lower bound, rounds / best rounds lower bound) of its instance.
-
-    The best bound of an instance is the largest any of its runs proved; None
-    when the row has no plan (or the bound is 0 and the cost is not).
-
-    >>> gaps([{"instance": "a", "cost": 12, "rounds": 3, "lower_bound": 10, "rounds_lower_bound": 2},
-    ...       {"instance": "a", "cost": 12, "rounds": 3, "lower_bound": 12, "rounds_lower_bound": 3},
-    ...       {"instance": "a", "cost": "", "rounds": "", "lower_bound": 8, "rounds_lower_bound": 1}])
-    [(1.0, 1.0), (1.0, 1.0), (None, None)]
-    """
-    best: dict[str, list[float]] = {}
-    for row in rows:
-        bounds = best.setdefault(row["instance"], [0.0, 0.0])
-        for i, key in enumerate(("lower_bound", "rounds_lower_bound")):
-            if row.get(key) not in (None, ""):
-                bounds[i] = max(bounds[i], float(row[key]))
-    return [(_ratio(row.get("cost"), best[row["instance"]][0]),
-             _ratio(row.get("rounds"), best[row["instance"]][1])) for row in rows]
-
-
-def _ratio(value, bound: float) -> float | None:
-    if value in (None, ""):
-        return None
-    if bound > 0:
-        return float(value) / bound
-    return 1.0 if float(value) == 0 else None
-
-
-def geometric_mean(xs: list[float]) -> float | None:
-    """The geometric mean of positive numbers (None for none)."""
-    if not xs:
-        return None
-    return math.exp(sum(math.log(max(x, 1e-12)) for x in xs) / len(xs))
-
-
-PLANNER_COLUMNS = ("planner", "runs", *STATUS_ORDER, "valid", "cost / best LB (geo. mean)",
-                   "rounds / best LB (geo. mean)", "seconds (total)", "seconds (max)")
-
-
-def planner_table(planners, rows: list[dict]) -> list[list[str]]:
-    """One line of cells per planner (columns :data:`PLANNER_COLUMNS`): statuses, validity, gaps, seconds."""
-    row_gaps = gaps(rows)
-    table = []
-    for planner in planners:
-        mine = [i for i, r in enumerate(rows) if r["planner"] == planner]
-        counts = [str(sum(rows[i]["status"] == s for i in mine)) for s in STATUS_ORDER]
-        valid = sum(rows[i]["valid"] is True for i in mine)
-        cost_gap, rounds_gap = ([row_gaps[i][k] for i in mine if row_gaps[i][k] is not None] for k in (0, 1))
-        seconds = [rows[i]["seconds"] for i in mine]
-        table.append([planner, str(len(mine)), *counts, f"{valid}/{len(mine)}", _fmt_mean(cost_gap),
-                      _fmt_mean(rounds_gap), f"{sum(seconds):.2f}", f"{max(seconds, default=0):.2f}"])
-    return table
-
-
-def _markdown_table(header, body, right_from: int = 1) -> list[str]:
-    align = ["---" if i < right_from else "---:" for i in range(len(header))]
-    return ["| " + " | ".join(line) + " |" for line in (header, align, *body)]
-
-
 def summary_markdown(exp: Experiment, results: list[Result]) -> str:
     """A readable report: the set-up, one line per planner, one line per instance, the errors."""
     rows = [r.row for r in results]
@@ -491,7 +412,7 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
              f"Machine: {machine()}; {when}.", "",
              *([f"**Interrupted** after {len(results)} of {len(exp.runs)} runs.", ""]
                if len(results) < len(exp.runs) else []),
-             "## Per planner", "", *_markdown_table(PLANNER_COLUMNS, planner_table(exp.planners, rows))]
+             "## Per planner", "", *markdown_table(PLANNER_COLUMNS, planner_table(exp.planners, rows))]
     lines += ["", "## Per instance", "",
               "Each cell: cost, rounds, seconds (median over repeats). `*` proven optimal, "
               "**bold** the least cost in the row. LB: the best cost lower bound any run proved; "
@@ -505,9 +426,9 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
         best = min((r["cost"] for r in mine if r["cost"] != ""), default=None)
         lbs = [r["lower_bound"] for r in mine if r["lower_bound"] != ""]
         first = mine[0]
-        cells = [_cell([r for r in mine if r["planner"] == p], best) for p in exp.planners]
+        cells = [instance_cell([r for r in mine if r["planner"] == p], best) for p in exp.planners]
         lines.append(f"| {spec.label} | {first['hosts']} | {first['vms']} | {first['moving']} | "
-                     f"{_fmt(max(lbs)) if lbs else ''} | " + " | ".join(cells) + " |")
+                     f"{fmt(max(lbs)) if lbs else ''} | " + " | ".join(cells) + " |")
     failures = [r for r in results if r.error or r.violations]
     if failures:
         lines += ["", "## Errors and invalid plans", ""]
@@ -517,45 +438,3 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> str:
-    """The computer the runs ran on, in one line: system, processor, cores, Python."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}")
-
-
-def _cell(rows: list[dict], best_cost) -> str:
-    """One (instance, planner) cell: the best repeat's cost and rounds, the median seconds."""
-    if not rows:
-        return ""
-    seconds = statistics.median(r["seconds"] for r in rows)
-    best = min(rows, key=lambda r: (STATUS_ORDER.index(r["status"]),
-                                    r["cost"] if r["cost"] != "" else math.inf))
-    invalid = " INVALID" if any(r["valid"] is False for r in rows) else ""
-    if best["cost"] == "":
-        return f"{best['status']} · {seconds:.2f} s{invalid}"
-    cost = _fmt(best["cost"]) + ("*" if best["status"] == "optimal" else "")
-    if best["cost"] == best_cost:
-        cost = f"**{cost}**"
-    return f"{cost} · {best['rounds']} r · {seconds:.2f} s{invalid}"
-
-
-def _fmt_mean(xs: list[float]) -> str:
-    mean = geometric_mean(xs)
-    return "" if mean is None else f"{mean:.3f}"
-
-
-def _number(x):
-    if x is None or x == "":
-        return ""
-    x = float(x)
-    return int(x) if x.is_integer() else round(x, 6)
-
-
-def _fmt(x) -> str:
-    return f"{float(x):g}"

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import write_atomic
+from .results import gaps, geometric_mean
 
 MIN_SECONDS = 0.001  # results.csv keeps milliseconds; faster runs are drawn at 1 ms
 MAX_HOSTS_DRAWN = 40
@@ -51,8 +52,6 @@ def results_figures(rows: list[dict]) -> dict:
     ``seconds``: wall-clock seconds per run (log scale).
     """
     from matplotlib.figure import Figure
-
-    from .experiments import gaps, geometric_mean
 
     cost_gaps = [gap for gap, _ in gaps(rows)]
     planners = list(dict.fromkeys(r["planner"] for r in rows))

@@ -22,19 +22,21 @@ planner finds none in time, the next best B is tried (receiving hosts keep
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import InputError
-from .goals import GOALS
+from .goals import GOALS, consolidate, evacuate, rebalance
 from .goals.metrics import summary
 from .goals.stopping import GAP_LIMIT
 from .io import finite_number, short_repr
 from .plan import Plan
 from .planners import plan as run_planner
+
+# Every goal by name: each module has ``choose()`` (see :mod:`cpplan.goals`).
+GOAL_MODULES = {"consolidate": consolidate, "rebalance": rebalance, "evacuate": evacuate}
 
 # Next-best targets tried when a B cannot be reached: (headroom kept free, share of the moves kept).
 FALLBACKS = ((0.0, 1.0), (0.05, 0.5), (0.10, 0.25))
@@ -160,7 +162,7 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
     Raises InputError on bad arguments.
     """
     drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_limit)
-    module = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.goals.{goal}")
+    module = GOAL_MODULES[goal]
     plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
     before = summary(inst, inst.initial, drained)
     result = None

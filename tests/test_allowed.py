@@ -9,7 +9,8 @@ from strategies import clouds_with_allowed_hosts
 
 import cpplan
 from cpplan.plan import Plan
-from cpplan.planners import cp, cp_routes
+from cpplan.planners.cp import planner as cp_planner
+from cpplan.planners.cp import routes as cp_routes
 
 
 def cloud(**extra):
@@ -96,7 +97,7 @@ def test_planners_choose_the_allowed_host_that_avoids_a_detour():
 
 def test_cp_claims_no_proof_beyond_the_allowed_hosts_it_tried(monkeypatch):
     monkeypatch.setattr(cp_routes, "MAX_ENDS", 1)  # the interval models aim at the default target only
-    monkeypatch.setattr(cp, "MAX_TIME_INDEXED", 0)  # and the model that tries every host is off
+    monkeypatch.setattr(cp_planner, "MAX_TIME_INDEXED", 0)  # and the model that tries every host is off
     moves = [("x", "h1", "h3"), ("y", "h2", "h1"), ("x", "h3", "h2")]  # x bounces to reach h2
     bounce = Plan("feasible", 16, [[{"vm": v, "from": a, "to": b}] for v, a, b in moves])
     found = cpplan.plan(_default_target_is_a_detour(), planner="cp", time_limit=10, hint=bounce)

@@ -14,12 +14,12 @@ import pytest
 
 from cpplan import constraints
 from cpplan.constraints import ServiceLevel, register, service_levels
+from cpplan.cpsat import Budget, Scaled
 from cpplan.model import Instance
 from cpplan.plan import Plan
 from cpplan.planners import plan
-from cpplan.planners.cp_common import Budget, Scaled
-from cpplan.planners.cp_intervals import IntervalModel
-from cpplan.planners.cp_timeindexed import TimeIndexedModel
+from cpplan.planners.cp.intervals import IntervalModel
+from cpplan.planners.cp.timeindexed import TimeIndexedModel
 from cpplan.validate import validate
 
 
@@ -168,7 +168,7 @@ def two_independent_moves() -> Instance:
 def test_bounds_and_cp_parts_ask_the_rule():
     from cpplan import bounds
     from cpplan.planners import cp
-    from cpplan.planners.cp_decompose import components
+    from cpplan.planners.cp.decompose import components
 
     inst = two_independent_moves()
     assert bounds.rounds_lower_bound(inst) == 1 and len(components(inst, {})) == 2

@@ -13,11 +13,11 @@ from shared_cases import MODELS, tiny_case_paths, tiny_truth
 from strategies import tiny_clouds
 
 import cpplan
+from cpplan.cpsat import Interrupt
 from cpplan.generate import generate
 from cpplan.plan import Plan
 from cpplan.planners import check, cp
-from cpplan.planners.cp_common import Interrupt
-from cpplan.planners.cp_decompose import components
+from cpplan.planners.cp.decompose import components
 
 
 @pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)

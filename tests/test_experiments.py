@@ -12,7 +12,8 @@ import cpplan
 import cpplan.plots
 from cpplan.cli import main
 from cpplan.errors import InputError, InvalidPlanError
-from cpplan.experiments import COLUMNS, Experiment, load_experiment, read_results, run_experiment
+from cpplan.experiments import Experiment, load_experiment, run_experiment
+from cpplan.results import COLUMNS, read_results
 
 # Two hosts swap-free: a moves h1 -> h2 (cost 4); b stays.
 CLOUD = {"hosts": {"h1": {"ram": 8}, "h2": {"ram": 8}},

@@ -11,11 +11,11 @@ from strategies import clouds_with_allowed_hosts, tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
-from cpplan.planners.greedy import _priority
-from cpplan.planners.greedy_aim import Aims
-from cpplan.planners.greedy_cleanup import clean_up
-from cpplan.planners.greedy_deadlock import strongly_connected
-from cpplan.planners.greedy_round import RoundBuilder, shift_load, within_slots
+from cpplan.planners.greedy.aim import Aims
+from cpplan.planners.greedy.cleanup import clean_up
+from cpplan.planners.greedy.deadlock import strongly_connected
+from cpplan.planners.greedy.round import RoundBuilder, shift_load, within_slots
+from cpplan.planners.greedy.search import _priority
 
 CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
 TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}

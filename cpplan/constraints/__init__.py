@@ -14,7 +14,7 @@ The *service levels* (links, service groups, pinned VMs) are
   order and told ``take(v, s, d)`` for each one admitted (``None`` when the
   rule does not limit this instance);
 - ``encode_intervals(view)``: its CP-SAT encoding in the interval model, on
-  a narrow :class:`cpplan.planners.cp_intervals.IntervalView` (the hops, one
+  a narrow :class:`cpplan.planners.cp.intervals.IntervalView` (the hops, one
   one-round interval each with its presence literal, source and destination,
   and the stays on each host);
 - ``encode_round(view, t)``: its encoding of round ``t`` in the time-indexed

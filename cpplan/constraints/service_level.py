@@ -99,9 +99,9 @@ class ServiceLevel(ABC):
 
     @abstractmethod
     def encode_intervals(self, view) -> None:
-        """Add the rule to an interval model (:class:`cpplan.planners.cp_intervals.IntervalView`)."""
+        """Add the rule to an interval model (:class:`cpplan.planners.cp.intervals.IntervalView`)."""
 
     @abstractmethod
     def encode_round(self, view, t: int) -> None:
         """Add the rule for round ``t`` to a time-indexed model
-        (:class:`cpplan.planners.cp_timeindexed.TimeIndexedModel`)."""
+        (:class:`cpplan.planners.cp.timeindexed.TimeIndexedModel`)."""

@@ -32,7 +32,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..constraints.capacity import fits
-from ..planners.cp_common import MAX_COST_SCALED, scale_for
+from ..cpsat import MAX_COST_SCALED, scale_for
 from .metrics import utilisation_of
 from .stopping import EarlyStop, Stage
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import positive_seconds
+from ..argtypes import positive_seconds
 from ..errors import InputError
 from ..planners import PLANNERS
 

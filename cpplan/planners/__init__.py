@@ -15,7 +15,6 @@ validator's verdict (an invalid plan raises :class:`InvalidPlanError`).
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 
@@ -23,8 +22,11 @@ from ..bounds import cost_lower_bound, infeasibility, reaches, rounds_lower_boun
 from ..errors import InvalidPlanError
 from ..plan import Plan, plain_number
 from ..validate import validate
+from . import auto, cp, exact, greedy
 
-PLANNERS = ("auto", "greedy", "cp", "exact")
+# Every planner by name, the default first: each is a module (or package) with ``plan()``.
+PLANNER_MODULES = {"auto": auto, "greedy": greedy, "cp": cp, "exact": exact}
+PLANNERS = tuple(PLANNER_MODULES)
 
 
 def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: int = 0,
@@ -53,8 +55,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     elif not inst.moving.any():
         result = Plan("optimal", 0, [], planner=planner, reason="every VM is already on its target")
     else:
-        module = importlib.import_module(f"{__name__}.{planner}")
-        result = module.plan(inst, time_limit=time_limit, seed=seed, hint=hint, progress=progress)
+        result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
+                                               progress=progress)
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
@@ -72,7 +74,7 @@ def _searched_allowed_hosts(result: Plan) -> bool:
     """Whether the proofs of ``result`` cover every allowed host of a partial target.
 
     The exact search tries every allowed host, and so does cp when each VM has
-    at most :data:`.cp_routes.MAX_ENDS` of them (``stats["all_allowed_hosts"]``);
+    at most :data:`.cp.routes.MAX_ENDS` of them (``stats["all_allowed_hosts"]``);
     otherwise a planner's bounds hold for the hosts it tried only.
     """
     return (result.planner == "exact" or result.stats.get("tried", {}).get("exact") == "optimal"

@@ -21,8 +21,9 @@ The answer is the best valid plan with the strongest proof;
 from __future__ import annotations
 
 from ..bounds import rounds_lower_bound
+from ..cpsat import Budget, Interrupt
 from ..plan import Plan
-from .cp_common import Budget, Interrupt
+from . import cp, exact, greedy
 
 EXACT_MAX_VMS = 12
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
@@ -34,8 +35,6 @@ CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
-    from . import cp, exact, greedy
-
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
@@ -64,8 +63,6 @@ def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop)
     Exact packs its one-migration-at-a-time path into rounds without searching
     over them, so greedy or cp, hinted with exact's plan, may need fewer.
     """
-    from . import cp, greedy
-
     rounds_lb = rounds_lower_bound(inst)
     tried["greedy"] = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed)
     best = _strongest(tried)

@@ -2,7 +2,7 @@
 
 When no VM can move straight to its target, the waiting VMs form a graph on
 hosts (an edge from a VM's host to the host it aims at: its target, or an
-allowed host, see :mod:`.greedy_aim`). Only a *terminal* strongly
+allowed host, see :mod:`.aim`). Only a *terminal* strongly
 connected component of that graph (one that waits on nothing outside itself)
 can never resolve on its own, so each one gets breaks (one, plus one per
 ``BREAKS_PER_HOSTS`` hosts, so that large ones unwind in parallel): a VM on
@@ -15,7 +15,7 @@ anyway costs one extra migration (a *bounce*, A->C->B), a VM that is done
 back later).
 
 >>> from cpplan.model import Instance
->>> from cpplan.planners.greedy_round import RoundBuilder
+>>> from cpplan.planners.greedy.round import RoundBuilder
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
 ...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.capacity import fits
-from .greedy_aim import Aims
-from .greedy_round import group_cumsum
+from ...constraints.capacity import fits
+from .aim import Aims
+from .round import group_cumsum
 
 MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
 BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks

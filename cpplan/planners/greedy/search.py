@@ -1,20 +1,20 @@
 """The greedy planner: builds the plan round by round, fast enough for 300 000 VMs.
 
 Each round admits direct migrations (a VM straight to its target; a VM
-with several allowed hosts to one of them with room, see :mod:`.greedy_aim`)
+with several allowed hosts to one of them with room, see :mod:`.aim`)
 whose destination has room during the round, within every limit, preferring
 migrations that unblock others (leaving a host that a waiting VM needs),
 then those on the busiest hosts (the rounds bound is set by them). When
-nothing can move, :mod:`.greedy_deadlock` breaks the deadlock at the least
-extra cost (a bounce or a displacement), or :mod:`.greedy_offline` moves the
+nothing can move, :mod:`.deadlock` breaks the deadlock at the least
+extra cost (a bounce or a displacement), or :mod:`.offline` moves the
 waiting VMs offline in one round when that costs no more (or is the only
 way). A clean-up pass
-(:mod:`.greedy_cleanup`) then drops steps aside that turned out unnecessary
+(:mod:`.cleanup`) then drops steps aside that turned out unnecessary
 and pulls migrations into earlier rounds (merging rounds where limits allow).
 
 Termination: a VM only ever migrates to its target (or an allowed host, where
 it is done) or steps aside, and each VM steps aside at most
-``MAX_STEPS_ASIDE`` (:mod:`.greedy_deadlock`) times, so the number of
+``MAX_STEPS_ASIDE`` (:mod:`.deadlock`) times, so the number of
 migrations, hence of rounds, is bounded; a round with no migration at all
 ends the search (retried a few times with other choices, then ``unknown``).
 
@@ -33,14 +33,14 @@ import time
 
 import numpy as np
 
-from ..bounds import cost_lower_bound, rounds_lower_bound
-from ..constraints.capacity import fits
-from ..plan import Plan
-from .greedy_aim import Aims
-from .greedy_cleanup import clean_up
-from .greedy_deadlock import break_deadlocks
-from .greedy_offline import may_go_offline, offline_break
-from .greedy_round import RoundBuilder, shift_load
+from ...bounds import cost_lower_bound, rounds_lower_bound
+from ...constraints.capacity import fits
+from ...plan import Plan
+from .aim import Aims
+from .cleanup import clean_up
+from .deadlock import break_deadlocks
+from .offline import may_go_offline, offline_break
+from .round import RoundBuilder, shift_load
 
 ATTEMPTS = 4  # searches per plan (the first is unperturbed)
 ATTEMPTS_SMALL = 32  # for clouds of at most SMALL VMs, where a search takes milliseconds

@@ -15,7 +15,7 @@ round, reading the model's ``vms``, ``hosts``, ``at``, ``moved``,
 ``arrives`` and ``occupies``.
 
 >>> from cpplan.model import Instance
->>> from cpplan.planners.cp_common import Budget, Scaled
+>>> from cpplan.cpsat import Budget, Scaled
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
 ...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..constraints import service_levels
-from .cp_common import LexicographicModel, Scaled
+from ...constraints import service_levels
+from ...cpsat import LexicographicModel, Scaled
 
 
 def model_size(inst, horizon: int) -> int:
@@ -177,7 +177,7 @@ class TimeIndexedModel(LexicographicModel):
         return sum(load), fixed
 
     def add_hint(self, paths: dict) -> None:
-        """Hint a known plan: vm -> :class:`.cp_routes.Path`, rounds below the horizon."""
+        """Hint a known plan: vm -> :class:`.routes.Path`, rounds below the horizon."""
         for v in self.vms:
             route, rounds, offline = paths.get(v, ((int(self.inst.initial[v]),), [], []))
             for t, o in zip(rounds, offline, strict=True):

@@ -6,7 +6,7 @@
    A VM with several allowed hosts stops on the first allowed host it reaches
    when that host can keep it to the end: its later migrations vanish.
 2. A migration moves one round earlier when that round still admits it
-   (:class:`~.greedy_round.RoundBuilder` checks); the round it leaves only
+   (:class:`~.round.RoundBuilder` checks); the round it leaves only
    gets lighter, so the plan stays valid. Emptied rounds disappear.
 
 A migration keeps its mode (live or offline) wherever it goes. Room is
@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.capacity import fits, usage
-from .greedy_round import RoundBuilder, shift_load
+from ...constraints.capacity import fits, usage
+from .round import RoundBuilder, shift_load
 
 MAX_SWEEPS = 4
 

@@ -18,11 +18,11 @@ direct route per moving VM this is the direct-moves model; optional routes
 loses VMs is never checked, and an initially overloaded host is checked only
 from its first arrival on.
 
-Solving is lexicographic (:class:`.cp_common.LexicographicModel`): least
+Solving is lexicographic (:class:`cpplan.cpsat.LexicographicModel`): least
 summed cost, then, at that cost, least makespan (the number of rounds).
 
 >>> from cpplan.model import Instance
->>> from cpplan.planners.cp_common import Budget, Scaled
+>>> from cpplan.cpsat import Budget, Scaled
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
 ...                 initial={"a": "h1"}, target={"a": "h2"})
 >>> m = IntervalModel(inst, Scaled(inst), {0: [(0, 1)]}, horizon=3)
@@ -40,8 +40,8 @@ from typing import NamedTuple
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..constraints import service_levels
-from .cp_common import LexicographicModel, Scaled
+from ...constraints import service_levels
+from ...cpsat import LexicographicModel, Scaled
 
 Route = tuple[int, ...]
 PAGE_LEVELS = 4  # distinct pages sizes per image and host counted exactly by the interval model
@@ -283,7 +283,7 @@ class IntervalModel(LexicographicModel):
 
     # ---------------------------------------------------------------- solving
     def add_hint(self, paths: dict) -> bool:
-        """Hint a known solution (vm -> :class:`.cp_routes.Path`); False when a route is not in the model."""
+        """Hint a known solution (vm -> :class:`.routes.Path`); False when a route is not in the model."""
         ok = True
         for v, choices in self.by_vm.items():
             path = paths.get(v)

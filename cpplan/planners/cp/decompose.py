@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints import service_levels
+from ...constraints import service_levels
 
 
 class _UnionFind:

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints import service_levels
-from ..constraints.capacity import TOLERANCE, fits, usage
+from ...constraints import service_levels
+from ...constraints.capacity import TOLERANCE, fits, usage
 
 MAX_PASSES = 40  # per chunk
 CHUNK_PER_HOST = 2  # migrations per host in a chunk of the offer

@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..constraints.capacity import fits
-from .cp_intervals import Route
+from ...constraints.capacity import fits
+from .intervals import Route
 
 # Candidate last hosts per VM with several allowed ones; past this many, cp picks the roomiest
 # and proves nothing that depends on the choice.

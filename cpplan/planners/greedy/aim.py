@@ -17,7 +17,7 @@ whose touches per round run out (on an evacuation of 1000 hosts, 2375
 flexible VMs: 68 rounds instead of 22).
 
 >>> from cpplan.model import Instance
->>> from cpplan.planners.greedy_round import RoundBuilder
+>>> from cpplan.planners.greedy.round import RoundBuilder
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
 ...                 vms={"x": {"ram": 4}, "y": {"ram": 8}}, initial={"x": "h1", "y": "h2"},
 ...                 target={"x": ["h2", "h3"], "y": "h1"})
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constraints.capacity import TOLERANCE
-from .greedy_round import group_cumsum
+from ...constraints.capacity import TOLERANCE
+from .round import group_cumsum
 
 AIM_PASSES = 8  # re-aimings per round of the flexible VMs a pass could not admit
 CELLS = 1 << 18  # (VM, allowed host) pairs compared at once when aiming

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constraints import ALL, Round, service_levels
-from ..constraints.capacity import during_round, fits
-from .greedy_deadlock import strongly_connected
-from .greedy_round import within_slots
+from ...constraints import ALL, Round, service_levels
+from ...constraints.capacity import during_round, fits
+from .deadlock import strongly_connected
+from .round import within_slots
 
 BUDGET_RETRIES = 3  # peels redone after the service levels' budgets refuse some migrations
 

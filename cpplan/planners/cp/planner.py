@@ -4,16 +4,16 @@ Steps, each within the time limit:
 
 1. greedy's plan (or the given ``hint``) is the incumbent: cp never returns worse,
    and when it meets both lower bounds (cost and rounds) nothing is searched;
-2. the cloud splits into independent parts (:mod:`.cp_decompose`); each part
-   first gets the direct-moves model (:mod:`.cp_intervals` with one direct
+2. the cloud splits into independent parts (:mod:`.decompose`); each part
+   first gets the direct-moves model (:mod:`.intervals` with one direct
    route per VM, or per candidate last host of a VM with several allowed
-   hosts, :func:`.cp_routes.final_hosts`; live or offline for a VM that may
+   hosts, :func:`.routes.final_hosts`; live or offline for a VM that may
    do both): a solution at the cost lower bound is optimal, and the solver
    then minimises its rounds;
 3. parts where direct moves deadlock (or time ran out) are solved together
    with detours: bounces through staging hosts with the most slack and
    blocking stayers stepping aside, widened when that model is infeasible;
-4. on small clouds, the time-indexed model (:mod:`.cp_timeindexed`: every
+4. on small clouds, the time-indexed model (:mod:`.timeindexed`: every
    VM anywhere, a horizon holding any plan at most as costly as the best
    known) proves the cost optimal.
 
@@ -43,14 +43,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds import cost_lower_bound, reaches, rounds_lower_bound
-from ..plan import Plan
-from ..validate import validate
-from .cp_common import Budget, Interrupt, Outcome, Scaled
-from .cp_decompose import components, idle_hosts, part_hosts
-from .cp_intervals import IntervalModel
-from .cp_routes import Path, blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
-from .cp_timeindexed import TimeIndexedModel, model_size
+from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
+from ...cpsat import Budget, Interrupt, Outcome, Scaled
+from ...plan import Plan
+from ...validate import validate
+from .. import greedy
+from .decompose import components, idle_hosts, part_hosts
+from .intervals import IntervalModel
+from .routes import Path, blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
+from .timeindexed import TimeIndexedModel, model_size
 
 SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
 MAX_TIME_INDEXED = 60_000  # the time-indexed (proving) model is tried below this many variables
@@ -200,10 +201,6 @@ class _Planner:
 
     # ------------------------------------------------------------- the steps
     def _greedy(self) -> Plan | None:
-        try:
-            from . import greedy
-        except ImportError:
-            return None
         result = greedy.plan(self.inst, time_limit=self.budget.share(0.25), seed=self.seed)
         self.stats["greedy_seconds"] = round(self.budget.elapsed(), 3)
         return result if result.found else None
