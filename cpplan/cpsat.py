@@ -1,4 +1,4 @@
-"""What the CP-SAT models share: integer scaling, time budgets, solving with progress and Ctrl-C.
+"""What the CP-SAT models share: integer scaling, solving with progress and Ctrl-C, lexicographic solves.
 
 CP-SAT works on integers, so demands, capacities and costs are scaled by a
 power of ten that makes them integral; when no small factor does, demands
@@ -7,15 +7,11 @@ round up and capacities down (plans stay valid, but proofs are then off).
 >>> import numpy as np
 >>> scale_for(np.array([0.5, 2.0]))
 10
->>> Budget(None).left() > 1e6
-True
 """
 
 from __future__ import annotations
 
-import math
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.sat.python import cp_model
+
+from .budget import Budget, Interrupt
 
 SCALES = (1, 10, 100, 1000)
 # largest demand or capacity in a model: past 2**31, CP-SAT's presolve (9.15) proved feasible
@@ -136,56 +134,6 @@ class Scaled:
             return int(self.demand[vms, r].sum())
         return int(self.private[vms].sum()) + sum(
             int(self.pages[vms[inst.image[vms] == i]].max()) for i in np.unique(inst.image[vms]))
-
-
-class Budget:
-    """Wall-clock time left until a deadline (``None``: no limit)."""
-
-    def __init__(self, seconds: float | None):
-        self.started = time.perf_counter()
-        self.deadline = math.inf if seconds is None else self.started + max(0.0, seconds)
-
-    def left(self) -> float:
-        return self.deadline - time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def share(self, fraction: float, floor: float = 0.05) -> float:
-        """A slice of the remaining time (seconds), at least ``floor`` when any time is left."""
-        left = self.left()
-        if math.isinf(left):
-            return 3600.0
-        return max(min(floor, left), left * fraction) if left > 0 else 0.0
-
-
-class Interrupt:
-    """Turns Ctrl-C into "stop searching, keep the best plan so far" while active.
-
-    >>> with Interrupt() as stop:
-    ...     stop.requested
-    False
-    """
-
-    def __init__(self):
-        self.requested = False
-        self.solver: cp_model.CpSolver | None = None
-        self._previous = None
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        if self.solver is not None:
-            self.solver.stop_search()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):

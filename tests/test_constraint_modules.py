@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from cpplan import constraints
+from cpplan.budget import Budget
 from cpplan.constraints import ServiceLevel, register, service_levels
-from cpplan.cpsat import Budget, Scaled
+from cpplan.cpsat import Scaled
 from cpplan.model import Instance
 from cpplan.plan import Plan
 from cpplan.planners import plan

@@ -13,7 +13,7 @@ from shared_cases import MODELS, tiny_case_paths, tiny_truth
 from strategies import tiny_clouds
 
 import cpplan
-from cpplan.cpsat import Interrupt
+from cpplan.budget import Interrupt
 from cpplan.generate import generate
 from cpplan.plan import Plan
 from cpplan.planners import check, cp

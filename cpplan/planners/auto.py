@@ -21,7 +21,7 @@ The answer is the best valid plan with the strongest proof;
 from __future__ import annotations
 
 from ..bounds import rounds_lower_bound
-from ..cpsat import Budget, Interrupt
+from ..budget import Budget, Interrupt
 from ..plan import Plan
 from . import cp, exact, greedy
 

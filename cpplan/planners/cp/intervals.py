@@ -22,7 +22,8 @@ Solving is lexicographic (:class:`cpplan.cpsat.LexicographicModel`): least
 summed cost, then, at that cost, least makespan (the number of rounds).
 
 >>> from cpplan.model import Instance
->>> from cpplan.cpsat import Budget, Scaled
+>>> from cpplan.budget import Budget
+>>> from cpplan.cpsat import Scaled
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
 ...                 initial={"a": "h1"}, target={"a": "h2"})
 >>> m = IntervalModel(inst, Scaled(inst), {0: [(0, 1)]}, horizon=3)

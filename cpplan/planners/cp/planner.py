@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
-from ...cpsat import Budget, Interrupt, Outcome, Scaled
+from ...budget import Budget, Interrupt
+from ...cpsat import Outcome, Scaled
 from ...plan import Plan
 from ...validate import validate
 from .. import greedy

@@ -15,7 +15,8 @@ round, reading the model's ``vms``, ``hosts``, ``at``, ``moved``,
 ``arrives`` and ``occupies``.
 
 >>> from cpplan.model import Instance
->>> from cpplan.cpsat import Budget, Scaled
+>>> from cpplan.budget import Budget
+>>> from cpplan.cpsat import Scaled
 >>> swap = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}, "h3": {"ram": 4}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}},
 ...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
