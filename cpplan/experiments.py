@@ -27,6 +27,7 @@ JSON per run, each file atomically.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib
 import itertools
@@ -38,17 +39,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .budget import Interrupt
 from .errors import InputError, InvalidPlanError
 from .io import finite_number, load_instance, read_mapping, save_plan, short_repr, write_atomic
 from .plan import Plan
 from .planners import PLANNERS
 from .results import (
-    PLANNER_COLUMNS,
+    INTERRUPTED,
     fmt,
     instance_cell,
     machine,
     markdown_table,
     plain_cell,
+    planner_columns,
     planner_table,
     results_csv,
 )
@@ -277,21 +280,40 @@ class Result:
     error: str = ""
     violations: list[str] = field(default_factory=list)
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C cut this run short."""
+        return self.row["status"] == INTERRUPTED
+
 
 def run_one(run: Run, time_limit: float, inst=None) -> Result:
     """Plan one run with :func:`cpplan.plan` and check the answer with :func:`cpplan.validate`.
 
     ``valid`` is the validator's verdict on the returned plan; a planner that
     raises gives status ``error`` (``valid`` false when the dispatcher's
-    validator rejected its plan, empty when no plan came back).
+    validator rejected its plan, empty when no plan came back). A Ctrl-C during
+    the run gives status ``interrupted``: with the plan so far when the planner's
+    :class:`~cpplan.budget.Interrupt` caught it (cp, auto), without one otherwise.
     """
-    from . import plan as make_plan
-    from . import validate
-
     inst = inst if inst is not None else run.instance.load()
     row = {"instance": run.instance.label, "hosts": inst.n_hosts, "vms": inst.n_vms,
            "moving": int(inst.moving.sum()), "planner": run.planner}
-    started = time.perf_counter()
+    started, caught = time.perf_counter(), Interrupt.caught
+    try:
+        result = _plan_and_check(run, time_limit, inst, row, started)
+    except KeyboardInterrupt:  # outside a planner's Interrupt (greedy, exact, the validator): no plan
+        row.update(dict.fromkeys(("cost", "rounds", "lower_bound", "rounds_lower_bound", "valid"), ""),
+                   status=INTERRUPTED, seconds=round(time.perf_counter() - started, 3))
+        result = Result(run, row)
+    if Interrupt.caught != caught:  # the planner caught Ctrl-C and returned early
+        row["status"] = INTERRUPTED
+    return result
+
+
+def _plan_and_check(run: Run, time_limit: float, inst, row: dict, started: float) -> Result:
+    from . import plan as make_plan
+    from . import validate
+
     try:
         result = make_plan(inst, planner=run.planner, time_limit=time_limit, seed=run.seed)
     except InvalidPlanError as e:
@@ -342,32 +364,48 @@ def _execute_on_ray(exp: Experiment) -> Iterator[Result]:
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
     remote_run = ray.remote(run_one)
     pending = [remote_run.remote(run, exp.time_limit) for run in exp.runs]
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(done[0])
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:  # Ctrl-C, or a run cut short by one: nothing more runs (a running task gets the interrupt)
+        for ref in pending:
+            ray.cancel(ref)
 
 
 def run_experiment(exp: Experiment, out_dir, *, executor: str | None = None,
                    on_result: Callable[[Result], None] | None = None, plots: bool = False) -> list[Result]:
     """Run ``exp`` and write its outputs into ``out_dir`` (PNG plots too when ``plots``).
 
-    Returns the results in run order; ``on_result`` is called as each run finishes.
-    On Ctrl-C the finished runs are written (without plots) before the interrupt goes on.
+    Returns the results in run order; ``on_result`` is called as each run finishes,
+    and its row is appended to results.csv at once (rewritten in run order at the end).
+    Ctrl-C stops the experiment: the run it cut short has status ``interrupted``
+    (see :func:`run_one`), no further run starts, the runs so far are written
+    (without plots), then :class:`KeyboardInterrupt` goes on.
     """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not after the runs
-    results = []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not after the runs
+    results, interrupted = [], False
     order = {run.name: i for i, run in enumerate(exp.runs)}
-    try:
-        for result in execute(exp, executor):
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    except KeyboardInterrupt:
-        results.sort(key=lambda r: order[r.run.name])
-        write_outputs(exp, results, out_dir)
-        raise
+    with open(out / "results.csv", "w", encoding="utf-8", newline="") as rows_so_far, \
+            contextlib.closing(execute(exp, executor)) as runs:
+        rows_so_far.write(results_csv([]))
+        try:
+            for result in runs:
+                results.append(result)
+                rows_so_far.write(results_csv([result.row], header=False))
+                rows_so_far.flush()
+                if on_result is not None:
+                    on_result(result)
+                if result.interrupted:
+                    interrupted = True
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
     results.sort(key=lambda r: order[r.run.name])
-    write_outputs(exp, results, out_dir, plots=plots)
+    write_outputs(exp, results, out_dir, plots=plots and not interrupted)
+    if interrupted:
+        raise KeyboardInterrupt
     return results
 
 
@@ -405,14 +443,16 @@ def summary_markdown(exp: Experiment, results: list[Result]) -> str:
     """A readable report: the set-up, one line per planner, one line per instance, the errors."""
     rows = [r.row for r in results]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cut = [f"`{r.run.name}`" for r in results if r.interrupted]
+    stopped = f"**Interrupted** after {len(results) - len(cut)} of {len(exp.runs)} runs" + (
+        f"; cut short (status `{INTERRUPTED}`): {', '.join(cut)}." if cut else ".")
     lines = [f"# {exp.name}", "",
              f"{len(results)} runs: {len(exp.instances)} instances x {len(exp.planners)} planners x "
              f"{exp.repeat} repeat(s), time limit {exp.time_limit:g} s per run, seed {exp.seed}"
              f"{f', from {exp.source}' if exp.source else ''}.  ",
              f"Machine: {machine()}; {when}.", "",
-             *([f"**Interrupted** after {len(results)} of {len(exp.runs)} runs.", ""]
-               if len(results) < len(exp.runs) else []),
-             "## Per planner", "", *markdown_table(PLANNER_COLUMNS, planner_table(exp.planners, rows))]
+             *([stopped, ""] if cut or len(results) < len(exp.runs) else []),
+             "## Per planner", "", *markdown_table(planner_columns(rows), planner_table(exp.planners, rows))]
     lines += ["", "## Per instance", "",
               "Each cell: cost, rounds, seconds (median over repeats). `*` proven optimal, "
               "**bold** the least cost in the row. LB: the best cost lower bound any run proved; "

@@ -28,11 +28,15 @@ NUMERIC_COLUMNS = ("hosts", "vms", "moving", "cost", "rounds", "lower_bound", "r
 STATUS_ORDER = ("optimal", "feasible", "infeasible", "unknown", "error")
 
 
-def results_csv(rows: Iterable[dict]) -> str:
-    """The rows as CSV text with the columns of :data:`COLUMNS`."""
+INTERRUPTED = "interrupted"  # the status of a run cut short by Ctrl-C: its plan so far, if any
+
+
+def results_csv(rows: Iterable[dict], *, header: bool = True) -> str:
+    """The rows as CSV text with the columns of :data:`COLUMNS`, after a header line unless not ``header``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
@@ -88,13 +92,32 @@ PLANNER_COLUMNS = ("planner", "runs", *STATUS_ORDER, "valid", "cost / best LB (g
                    "rounds / best LB (geo. mean)", "seconds (total)", "seconds (max)")
 
 
+def _statuses(rows: list[dict]) -> tuple[str, ...]:
+    """The statuses the per-planner table counts: ``interrupted`` too when a run was cut short."""
+    return (*STATUS_ORDER, INTERRUPTED) if any(r["status"] == INTERRUPTED for r in rows) else STATUS_ORDER
+
+
+def planner_columns(rows: list[dict]) -> tuple[str, ...]:
+    """The header of :func:`planner_table`: :data:`PLANNER_COLUMNS`, plus ``interrupted`` after ``error``
+    when one of ``rows`` was cut short.
+
+    >>> planner_columns([{"status": "optimal"}]) == PLANNER_COLUMNS
+    True
+    >>> planner_columns([{"status": "interrupted"}])[2:8]
+    ('optimal', 'feasible', 'infeasible', 'unknown', 'error', 'interrupted')
+    """
+    n = len(STATUS_ORDER) + 2
+    return (*PLANNER_COLUMNS[:n], *_statuses(rows)[len(STATUS_ORDER):], *PLANNER_COLUMNS[n:])
+
+
 def planner_table(planners, rows: list[dict]) -> list[list[str]]:
-    """One line of cells per planner (columns :data:`PLANNER_COLUMNS`): statuses, validity, gaps, seconds."""
+    """One line of cells per planner (columns :func:`planner_columns`): statuses, validity, gaps, seconds."""
     row_gaps = gaps(rows)
+    statuses = _statuses(rows)
     table = []
     for planner in planners:
         mine = [i for i, r in enumerate(rows) if r["planner"] == planner]
-        counts = [str(sum(rows[i]["status"] == s for i in mine)) for s in STATUS_ORDER]
+        counts = [str(sum(rows[i]["status"] == s for i in mine)) for s in statuses]
         valid = sum(rows[i]["valid"] is True for i in mine)
         cost_gap, rounds_gap = ([row_gaps[i][k] for i in mine if row_gaps[i][k] is not None] for k in (0, 1))
         seconds = [rows[i]["seconds"] for i in mine]
@@ -125,7 +148,7 @@ def instance_cell(rows: list[dict], best_cost) -> str:
     if not rows:
         return ""
     seconds = statistics.median(r["seconds"] for r in rows)
-    best = min(rows, key=lambda r: (STATUS_ORDER.index(r["status"]),
+    best = min(rows, key=lambda r: ((*STATUS_ORDER, INTERRUPTED).index(r["status"]),
                                     r["cost"] if r["cost"] != "" else math.inf))
     invalid = " INVALID" if any(r["valid"] is False for r in rows) else ""
     if best["cost"] == "":

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
 
 import cpplan
+import cpplan.generate
 import cpplan.plots
+from cpplan.budget import Interrupt
 from cpplan.cli import main
 from cpplan.errors import InputError, InvalidPlanError
 from cpplan.experiments import Experiment, load_experiment, run_experiment
@@ -228,7 +235,8 @@ def test_ray_executor_gives_the_local_results(experiment, tmp_path):
     assert strip(fanned) == strip(local)
 
 
-def test_ctrl_c_keeps_the_finished_runs(experiment, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_outside_a_planners_handler_keeps_the_finished_runs_and_marks_the_cut_one(
+        experiment, tmp_path, capsys, monkeypatch):
     real_plan, calls = cpplan.plan, []
 
     def interrupted(inst, planner, **kw):
@@ -241,8 +249,79 @@ def test_ctrl_c_keeps_the_finished_runs(experiment, tmp_path, capsys, monkeypatc
     out = tmp_path / "out"
     assert main(["experiment", str(experiment), "-o", str(out), "--quiet"]) == 130
     assert "interrupted" in capsys.readouterr().err
-    assert [r["instance"] for r in read_results(out / "results.csv")] == ["bounce", "bounce"]
-    assert "**Interrupted** after 2 of 4 runs." in (out / "summary.md").read_text()
+    assert len(calls) == 3  # the fourth run never started
+    rows = read_results(out / "results.csv")
+    assert [(r["instance"], r["status"]) for r in rows] == [("bounce", "optimal")] * 2 + [
+        ("cloud", "interrupted")]
+    assert rows[2]["cost"] is None and rows[2]["valid"] is None
+    assert sorted(p.name for p in (out / "plans").iterdir()) == [
+        "bounce__exact.json", "bounce__exact__r2.json"]
+    summary = (out / "summary.md").read_text()
+    assert "**Interrupted** after 2 of 4 runs; cut short (status `interrupted`): `cloud__exact`." in summary
+    assert "| exact | 3 | 2 | 0 | 0 | 0 | 0 | 1 | 2/3 |" in summary
+    assert "| cloud | 2 | 2 | 1 |  | interrupted · " in summary
+
+
+def test_ctrl_c_caught_by_a_planner_keeps_its_plan_so_far_and_stops_the_experiment(
+        experiment, tmp_path, monkeypatch):
+    real_plan, calls = cpplan.plan, []
+
+    def caught(inst, planner, **kw):  # as cp does: the handler swallows Ctrl-C, the best plan comes back
+        calls.append(planner)
+        if len(calls) == 2:
+            with Interrupt() as stop:
+                os.kill(os.getpid(), signal.SIGINT)
+                assert stop.requested
+        return real_plan(inst, planner, **kw)
+
+    monkeypatch.setattr(cpplan, "plan", caught)
+    exp = load_experiment(experiment)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, tmp_path / "out", plots=True)
+    assert len(calls) == 2
+    rows = read_results(tmp_path / "out" / "results.csv")
+    assert [r["status"] for r in rows] == ["optimal", "interrupted"]
+    assert rows[1]["cost"] == 12 and rows[1]["valid"] is True
+    assert (tmp_path / "out" / "plans" / "bounce__exact__r2.json").exists()
+    assert not (tmp_path / "out" / "seconds.png").exists()
+
+
+def test_ctrl_c_stops_a_real_experiment_process_during_a_long_cp_run(tmp_path):
+    """SIGINT to `cpplan experiment` while cp searches (a 120 s limit): exit 130 within seconds,
+    the finished row kept, the cut run marked, nothing further run."""
+    (tmp_path / "cloud.yaml").write_text(yaml.safe_dump(CLOUD))
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({
+        "name": "long", "planners": ["greedy", "cp"], "time_limit": 120,
+        "instances": [{"generate": {"family": "tight", "hosts": 6, "seed": 1, "groups": 0.5}},
+                      {"file": "cloud.yaml"}]}))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "cpplan.cli", "experiment", str(tmp_path / "exp.yaml"),
+                                "-o", str(out), "--no-plots"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not _rows_written(out / "results.csv") and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        assert _rows_written(out / "results.csv"), "greedy's row never came"
+        time.sleep(2)  # cp is searching now (it would search for about 114 s)
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert code == 130, process.stderr.read()
+    assert "interrupted" in process.stderr.read()
+    rows = read_results(out / "results.csv")
+    assert [(r["planner"], r["status"]) for r in rows] == [("greedy", "optimal"), ("cp", "interrupted")]
+    assert rows[1]["cost"] is not None and rows[1]["valid"] is True
+    inst = cpplan.generate.generate(family="tight", hosts=6, seed=1, groups=0.5)
+    assert cpplan.validate(inst, cpplan.load_plan(out / "plans" / "tight-6-s1-g0.5__cp.json")) == []
+    assert not any(p.name.startswith("cloud") for p in (out / "plans").iterdir())
+    assert "cut short (status `interrupted`): `tight-6-s1-g0.5__cp`" in (out / "summary.md").read_text()
+
+
+def _rows_written(path) -> bool:
+    return path.exists() and len(path.read_text().splitlines()) >= 2
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="ray is installed")
