@@ -1,5 +1,5 @@
-"""Shared fixtures. Plain helpers live in ``shared_cases.py``: import them from there
-(``from shared_cases import TINY_CASES``), since a subfolder's own conftest.py may shadow
+"""Shared fixtures. Plain helpers live in ``helpers.py``: import them from there
+(``from helpers import TINY_CASES``), since a subfolder's own conftest.py may shadow
 this module's name."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import MODELS, REPO, TINY_CASES, tiny_case_paths, tiny_truth, write_file
 from hypothesis import settings
-from shared_cases import MODELS, REPO, TINY_CASES, tiny_case_paths, tiny_truth, write_file
 
 __all__ = ["MODELS", "REPO", "TINY_CASES", "tiny_case_paths", "tiny_truth", "write_file"]
 
@@ -21,9 +21,7 @@ settings.load_profile("repeatable")
 
 @pytest.fixture
 def tiny_cases() -> Path:
-    """The folder of public tiny cases; skips the test when it is not beside the repository."""
-    if not (TINY_CASES / "truth.json").is_file():
-        pytest.skip(f"public cases not found at {TINY_CASES}")
+    """The folder of the tiny cases with proven answers (tests/cases)."""
     return TINY_CASES
 
 

@@ -1,5 +1,5 @@
 """Where the example clouds live, and writing instance files: helpers any test may import,
-e.g. ``from shared_cases import TINY_CASES, tiny_case_paths, tiny_truth``."""
+e.g. ``from helpers import TINY_CASES, tiny_case_paths, tiny_truth``."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
-# The public cases sit beside the repository (CI clones the repo with shared/ next to it).
-TINY_CASES = REPO.parent / "shared" / "cases" / "tiny"
+# The tiny clouds with proven answers that tests/cases/make_cases.py draws and settles.
+TINY_CASES = REPO / "tests" / "cases"
+KINDS = ("direct", "bounce", "displace", "infeasible")
 
 
 def tiny_case_paths() -> list[Path]:
-    """The public tiny instance files, sorted by name (empty when shared/ is absent)."""
+    """The tiny instance files, sorted by name."""
     return sorted(TINY_CASES.glob("*.yaml"))
 
 
 def tiny_truth() -> dict[str, dict]:
-    """``truth.json`` by case name: ``{"feasible": bool, "min_cost": number or None, ...}``."""
+    """``truth.json`` by case name: ``{"kind": str, "feasible": bool, "min_cost": number or None, ...}``."""
     return {entry["case"]: entry for entry in json.loads((TINY_CASES / "truth.json").read_text())}
 
 

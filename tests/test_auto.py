@@ -1,11 +1,11 @@
-"""The auto planner: agrees with the truth on the public tiny cases and with exact on random
-tiny clouds; past the exact size, greedy then cp."""
+"""The auto planner: agrees with the truth on the tiny cases and with exact on random tiny
+clouds; past the exact size, greedy then cp."""
 
 from __future__ import annotations
 
 import pytest
+from helpers import TINY_CASES, tiny_case_paths, tiny_truth
 from hypothesis import HealthCheck, given, settings
-from shared_cases import TINY_CASES, tiny_case_paths, tiny_truth
 from strategies import tiny_clouds
 
 import cpplan
@@ -14,7 +14,7 @@ from cpplan.planners import auto, exact
 
 
 @pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)
-def test_tiny_cases_match_the_truth(path, tiny_cases):
+def test_tiny_cases_match_the_truth(path):
     truth = tiny_truth()[path.stem]
     p = cpplan.plan(cpplan.load_instance(path), planner="auto", time_limit=10)
     if truth["feasible"]:
@@ -44,7 +44,7 @@ def test_past_the_exact_size_greedy_then_cp():
 
 
 def test_auto_keeps_exact_least_cost_but_takes_fewer_rounds_when_found():
-    # direct-002: exact packs its path into 5 rounds; greedy finds the same cost in 4.
+    # direct-002: exact packs its path into 3 rounds; greedy finds the same cost in 2.
     inst = cpplan.load_instance(TINY_CASES / "direct-002.yaml")
     exact_plan = cpplan.plan(inst, planner="exact")
     auto_plan = cpplan.plan(inst, planner="auto", time_limit=20)

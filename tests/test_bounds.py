@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shared_cases import tiny_case_paths, tiny_truth
+from helpers import tiny_case_paths, tiny_truth
 
 import cpplan
 from cpplan import Instance
@@ -89,7 +89,7 @@ def test_dispatcher_reports_certificate_as_infeasible():
 
 
 @pytest.mark.parametrize("path", tiny_case_paths(), ids=lambda p: p.stem)
-def test_bounds_never_exceed_the_truth_on_public_cases(tiny_cases, path):
+def test_bounds_never_exceed_the_truth_on_tiny_cases(path):
     truth = tiny_truth()[path.stem]
     inst = cpplan.load_instance(path)
     if truth["feasible"]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from shared_cases import MODELS
+from helpers import MODELS
 from test_loader import BAD_YAML
 
 import cpplan

@@ -1,10 +1,10 @@
-"""The exact planner: the public tiny cases and random tiny clouds."""
+"""The exact planner: the tiny cases with proven answers and random tiny clouds."""
 
-import json
 from itertools import permutations
 
 import numpy as np
 import pytest
+from helpers import KINDS, TINY_CASES, tiny_case_paths, tiny_truth
 from hypothesis import HealthCheck, given, settings
 from strategies import tiny_clouds
 
@@ -12,15 +12,15 @@ import cpplan
 from cpplan.plan import Plan
 from cpplan.planners.exact import MAX_OFFLINE_VMS
 
-CASES = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
-TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
+TRUTH = tiny_truth()
 
 
 @pytest.mark.parametrize("case", sorted(TRUTH))
-def test_exact_matches_truth_on_public_tiny_cases(case):
-    inst = cpplan.load_instance(CASES / f"{case}.yaml")
+def test_exact_matches_truth_on_tiny_cases(case):
+    inst = cpplan.load_instance(TINY_CASES / f"{case}.yaml")
     plan = cpplan.plan(inst, planner="exact")
     truth = TRUTH[case]
+    assert inst.cost[inst.moving].sum() == truth["direct_cost"]
     if truth["feasible"]:
         assert plan.status == "optimal"
         assert plan.cost == truth["min_cost"]
@@ -30,8 +30,15 @@ def test_exact_matches_truth_on_public_tiny_cases(case):
         assert plan.rounds == [] and "closest" in plan.reason
 
 
-def test_public_cases_are_present():
-    assert len(TRUTH) == 20
+def test_tiny_cases_are_all_there():
+    # five of each kind, and truth.json names each instance file once, with its kind
+    assert sorted(TRUTH) == [p.stem for p in tiny_case_paths()]
+    assert sorted(t["kind"] for t in TRUTH.values()) == sorted(KINDS * 5)
+    for case, truth in TRUTH.items():
+        assert case.startswith(f"{truth['kind']}-")
+        assert truth["feasible"] == (truth["kind"] != "infeasible")
+        assert (truth["min_cost"] is None) == (not truth["feasible"])
+        assert (truth["min_cost"] == truth["direct_cost"]) == (truth["kind"] == "direct")
 
 
 def direct_serial_plans(inst):

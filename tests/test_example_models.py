@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from shared_cases import MODELS
+from helpers import MODELS
 
 import cpplan
 from cpplan.bounds import cost_lower_bound, infeasibility

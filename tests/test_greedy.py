@@ -1,10 +1,8 @@
-"""The greedy planner: valid plans always, agreement with exact, the public tiny cases, clean-up."""
-
-import json
-from pathlib import Path
+"""The greedy planner: valid plans always, agreement with exact, the tiny cases, clean-up."""
 
 import numpy as np
 import pytest
+from helpers import TINY_CASES, tiny_truth
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import clouds_with_allowed_hosts, tiny_clouds
@@ -17,8 +15,7 @@ from cpplan.planners.greedy.deadlock import strongly_connected
 from cpplan.planners.greedy.round import RoundBuilder, shift_load, within_slots
 from cpplan.planners.greedy.search import _priority
 
-CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases" / "tiny"
-TRUTH = {t["case"]: t for t in json.loads((CASES / "truth.json").read_text())} if CASES.exists() else {}
+TRUTH = tiny_truth()
 DIRECT = sorted(c for c, t in TRUTH.items() if t["kind"] == "direct")
 
 
@@ -30,19 +27,15 @@ def greedy(inst):
 
 
 @pytest.mark.parametrize("case", DIRECT)
-def test_greedy_solves_every_public_direct_case(case):
-    plan = greedy(cpplan.load_instance(CASES / f"{case}.yaml"))
+def test_greedy_solves_every_direct_case(case):
+    plan = greedy(cpplan.load_instance(TINY_CASES / f"{case}.yaml"))
     assert plan.status in ("optimal", "feasible")
     assert plan.cost == TRUTH[case]["min_cost"]
 
 
-def test_public_direct_cases_are_present():
-    assert len(DIRECT) == 5
-
-
 @pytest.mark.parametrize("case", sorted(TRUTH))
-def test_greedy_never_claims_more_than_it_knows_on_public_cases(case):
-    plan = greedy(cpplan.load_instance(CASES / f"{case}.yaml"))
+def test_greedy_never_claims_more_than_it_knows_on_tiny_cases(case):
+    plan = greedy(cpplan.load_instance(TINY_CASES / f"{case}.yaml"))
     truth = TRUTH[case]
     if plan.found:
         assert truth["feasible"] and plan.cost >= truth["min_cost"]
