@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import group_cumsum
 from .model import Instance
 
 FAMILIES = ("rebalance", "consolidate", "evacuate", "shuffle", "tight")
@@ -262,7 +263,7 @@ def _relocate(rng, capacity, demand, initial, chosen, allowed) -> np.ndarray:
         proposal = rng.choice(n_hosts, size=todo.size, p=weight / weight.sum())
         order = np.argsort(proposal, kind="stable")
         todo, proposal = todo[order], proposal[order]
-        used = _group_cumsum(demand[todo], proposal)
+        used = group_cumsum(demand[todo], proposal)
         ok = (used <= free[proposal] - 1e-9).all(axis=1) & (proposal != initial[todo])
         np.subtract.at(free, proposal[ok], demand[todo[ok]])
         np.add.at(free, initial[todo[ok]], demand[todo[ok]])
@@ -276,16 +277,6 @@ def _drain(rng, demand, initial, drained, n_hosts) -> np.ndarray:
     allowed[drained] = False
     chosen = np.flatnonzero(~allowed[initial])
     return _relocate(rng, _effective(HOST), demand, initial, chosen, allowed)
-
-
-def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Running sum of ``values`` rows within runs of equal (sorted) ``keys``."""
-    total = np.cumsum(values, axis=0)
-    first = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
-    offsets = np.vstack([np.zeros((1, values.shape[1])), total[:-1]])[first]
-    run = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(keys)]))
-    before = offsets[run]
-    return total - before
 
 
 def _instance(host: dict, n_hosts: int, demand, initial, target, limit, members) -> Instance:

@@ -12,7 +12,8 @@ The *service levels* (links, service groups, pinned VMs) are
 - ``budget(inst, placement) -> RoundBudget | None``: greedy's per-round
   budget, asked ``admits(v, s, d)`` for each offered migration in priority
   order and told ``take(v, s, d)`` for each one admitted (``None`` when the
-  rule does not limit this instance);
+  rule does not limit this instance); planners build them with
+  :func:`round_budgets` and ask them all with :func:`take_if_admitted`;
 - ``encode_intervals(view)``: its CP-SAT encoding in the interval model, on
   a narrow :class:`cpplan.planners.cp.intervals.IntervalView` (the hops, one
   one-round interval each with its presence literal, source and destination,
@@ -78,3 +79,74 @@ def service_levels() -> list[ServiceLevel]:
 
 __all__ = ["ALL", "Round", "RoundBudget", "ServiceLevel", "register", "service_levels",
            "Capacity", "Concurrency", "Links", "Pinned", "Groups"]
+def allowed_by_service_levels(inst, vms: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                              rules: list[ServiceLevel] | None = None) -> np.ndarray:
+    """Mask of the migrations ``vms: src -> dst`` that every rule's ``allowed`` filter lets through.
+
+    ``rules`` defaults to :func:`service_levels`; a planner that fixed its list once passes it.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}, "b": {"ram": 4}},
+    ...                 initial={"a": "h1", "b": "h1"}, target={"a": "h2"}, pinned=["b"])
+    >>> allowed_by_service_levels(inst, np.array([0, 1]), np.array([0, 0]), np.array([1, 1])).tolist()
+    [True, False]
+    """
+    mask = np.ones(len(vms), dtype=bool)
+    for rule in service_levels() if rules is None else rules:
+        mask &= rule.allowed(inst, vms, src, dst)
+    return mask
+
+
+def round_budgets(inst, placement: np.ndarray, rules: list[ServiceLevel] | None = None) -> list[RoundBudget]:
+    """The budgets of one round starting from ``placement``, of the rules that limit it.
+
+    ``rules`` defaults to :func:`service_levels`. Ask them with :func:`admits_all`, or
+    :func:`take_if_admitted` to also take what all of them admit.
+    """
+    return [b for rule in (service_levels() if rules is None else rules)
+            if (b := rule.budget(inst, placement)) is not None]
+
+
+def admits_all(budgets: list[RoundBudget], v: int, s: int, d: int) -> bool:
+    """Whether every budget admits the migration ``v: s -> d`` on top of what it took; none takes it."""
+    return all(budget.admits(v, s, d) for budget in budgets)
+
+
+def take_if_admitted(budgets: list[RoundBudget], v: int, s: int, d: int) -> bool:
+    """Ask every budget about ``v: s -> d``; only when all admit it does each take it. Whether they did.
+
+    Called in priority order, this is how a round honours every service level at once.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}, "b": {"ram": 4}},
+    ...                 initial={"a": "h1", "b": "h1"}, target={"a": "h2", "b": "h2"},
+    ...                 groups={"g": {"vms": ["a", "b"], "max_migrating": 1}})
+    >>> budgets = round_budgets(inst, inst.initial)
+    >>> take_if_admitted(budgets, 0, 0, 1), admits_all(budgets, 1, 0, 1), take_if_admitted(budgets, 1, 0, 1)
+    (True, False, False)
+    """
+    if not admits_all(budgets, v, s, d):
+        return False
+    for budget in budgets:
+        budget.take(v, s, d)
+    return True
+
+
+def anti_affinity_members(inst) -> np.ndarray:
+    """Mask of the VMs that belong to at least one anti-affinity group.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+    ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 4}},
+    ...                 initial={"a": "h1", "b": "h2", "c": "h1"},
+    ...                 groups={"g": {"vms": ["a", "b"], "anti_affinity": True}})
+    >>> anti_affinity_members(inst).tolist()
+    [True, True, False]
+    """
+    members = np.zeros(inst.n_vms, dtype=bool)
+    members[inst.member_vm[inst.group_anti[inst.member_group]]] = True
+    return members
+
+
+           "allowed_by_service_levels", "round_budgets", "admits_all", "take_if_admitted",
+           "anti_affinity_members",

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...arrays import group_cumsum, run_starts
+from ...constraints import anti_affinity_members
 from ...constraints.capacity import TOLERANCE
-from .round import group_cumsum
 
 AIM_PASSES = 8  # re-aimings per round of the flexible VMs a pass could not admit
 CELLS = 1 << 18  # (VM, allowed host) pairs compared at once when aiming
@@ -51,8 +52,7 @@ class Aims:
         self._tolerance = TOLERANCE * np.maximum(1.0, np.abs(inst.effective))
         finite = np.isfinite(inst.effective) & (inst.effective > 0)
         self._scale = np.where(finite, inst.effective, np.nan)
-        self._anti_member = np.zeros(inst.n_vms, dtype=bool)
-        self._anti_member[inst.member_vm[inst.group_anti[inst.member_group]]] = True
+        self._anti_member = anti_affinity_members(inst)
         self._end_load: np.ndarray | None = None  # plain sums, once some flexible VM waits
         domain, host = np.nonzero(inst.domains)  # the allowed hosts of each domain, domain by domain
         self._domain_hosts = host
@@ -184,7 +184,7 @@ class Aims:
             slack = np.nan_to_num(np.fmin.reduce(left_end / self._scale[hosts], axis=1, initial=np.inf),
                                   nan=np.inf)
         order = np.lexsort((hosts, slack, rows))
-        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if order.size else order
+        first = order[run_starts(rows[order])]
         best = np.zeros(len(vms), dtype=np.int64)
         ok = np.zeros(len(vms), dtype=bool)
         best[rows[first]], ok[rows[first]] = hosts[first], True

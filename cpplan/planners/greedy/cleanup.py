@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...arrays import run_starts
+from ...constraints import anti_affinity_members
 from ...constraints.capacity import fits, usage
 from .round import RoundBuilder, shift_load
 
@@ -61,14 +63,12 @@ def drop_detours(inst, rounds: list) -> tuple[list, int]:
     t_of = np.concatenate([np.full(len(v), t) for t, (v, *_) in enumerate(rounds)]).astype(np.int64)
     vm, src, dst, offline = (np.concatenate(column) for column in zip(*rounds, strict=True))
     order = np.lexsort((t_of, vm))
-    starts = np.r_[0, np.flatnonzero(vm[order][1:] != vm[order][:-1]) + 1]
+    starts = np.flatnonzero(run_starts(vm[order]))
     counts = np.diff(np.r_[starts, len(order)])
     vms = vm[order[starts]]
     candidates = (counts > 1) | ((inst.domain_of[vms] >= 0) & inst.at_target(inst.initial)[vms])
     if inst.groups:
-        in_anti = np.zeros(inst.n_vms, dtype=bool)
-        in_anti[inst.member_vm[inst.group_anti[inst.member_group]]] = True
-        candidates &= ~in_anti[vms]
+        candidates &= ~anti_affinity_members(inst)[vms]
     if not candidates.any():
         return rounds, 0
     stays = np.unique(src[np.isin(vm, vms[candidates])])

@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...arrays import first_of_each, group_cumsum, rank_within
 from ...constraints.capacity import fits
+from ...graphs import strongly_connected
 from .aim import Aims
-from .round import group_cumsum
 
 MAX_STEPS_ASIDE = 2  # per VM over the whole plan, so breaks cannot chase each other forever
 BREAKS_PER_HOSTS = 10  # a terminal component of n hosts gets 1 + n // 10 breaks
 STAGING_SHORTLIST = 64
 MAKE_ROOM_TRIES = 8
-TOLERANCE = 1e-9
+NEGLIGIBLE_ROOM = 1e-9  # room (absolute, per resource) at or below this is none: a need is met
 NO_HOST_AT_ALL = -2
 
 
@@ -72,25 +73,10 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ai
         return _step_aside(inst, rb, waiting, staying, stepped_aside, aimed, None, 1), nothing
     need = _smallest_need(inst, dst[blocked], deficit[blocked])
     component = _terminal_components(inst.n_hosts, src[blocked], dst[blocked])
-    on_need = ~np.isnan(need[:, 0])
-    movable = on_need[placement] & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE)
-    movable &= component[placement] >= 0
-    helpers = np.flatnonzero(movable)
+    helpers, staying, extra, comp, quota = _helpers(inst, placement, done, need, component, stepped_aside,
+                                                    jitter)
     if helpers.size == 0:
         return (0, 0), nothing
-    host = placement[helpers]
-    staying = done[helpers]
-    extra = np.where(staying, 2.0, 1.0) * inst.cost[helpers]
-    covers = (inst.demand[helpers] >= need[host] - TOLERANCE).all(axis=1)
-    freed = np.nan_to_num(inst.demand[helpers] / np.maximum(need[host], TOLERANCE), posinf=1e9).min(axis=1)
-    # Those that free enough room first, cheapest first, and among equals the one freeing least
-    # (it takes the least room where it lands); then the others, cheapest and largest first.
-    order = np.lexsort((np.where(covers, freed, -freed), extra * jitter[helpers], ~covers))
-    helpers, staying, extra, comp = helpers[order], staying[order], extra[order], component[host[order]]
-    sizes = np.bincount(component[component >= 0])
-    quota = 1 + sizes // BREAKS_PER_HOSTS
-    pick = _rank_within(comp) < quota[comp] * STAGING_SHORTLIST  # candidates tried per component
-    helpers, staying, extra, comp = helpers[pick], staying[pick], extra[pick], comp[pick]
     tries = helpers[:MAKE_ROOM_TRIES], extra[:MAKE_ROOM_TRIES]
     if make_room_first:
         made = _make_room(inst, rb, *tries, stepped_aside, done)
@@ -100,6 +86,36 @@ def break_deadlocks(inst, rb, pending: np.ndarray, stepped_aside: np.ndarray, ai
     if stepped != (0, 0) or make_room_first:
         return stepped, nothing
     return _make_room(inst, rb, *tries, stepped_aside, done)
+
+
+def _helpers(inst, placement, done, need, component, stepped_aside, jitter):
+    """The VMs that may step aside to break the terminal components, in preference order.
+
+    A helper sits on a host where a waiting VM needs room (``need`` not NaN)
+    in a terminal component (``component`` not -1), and is neither pinned nor
+    out of steps aside. Returns (helpers, whether each is done, its extra
+    cost, its component, the quota of breaks per component), at most
+    ``quota * STAGING_SHORTLIST`` helpers per component.
+    """
+    on_need = ~np.isnan(need[:, 0])
+    movable = on_need[placement] & ~inst.pinned & (stepped_aside < MAX_STEPS_ASIDE)
+    movable &= component[placement] >= 0
+    helpers = np.flatnonzero(movable)
+    host = placement[helpers]
+    staying = done[helpers]
+    extra = np.where(staying, 2.0, 1.0) * inst.cost[helpers]
+    covers = (inst.demand[helpers] >= need[host] - NEGLIGIBLE_ROOM).all(axis=1)
+    share_freed = inst.demand[helpers] / np.maximum(need[host], NEGLIGIBLE_ROOM)
+    freed = np.nan_to_num(share_freed, posinf=1e9).min(axis=1)
+    # Those that free enough room first, cheapest first, and among equals the one freeing least
+    # (it takes the least room where it lands); then the others, cheapest and largest first.
+    order = np.lexsort((np.where(covers, freed, -freed), extra * jitter[helpers], ~covers))
+    helpers, staying, extra, comp = helpers[order], staying[order], extra[order], component[host[order]]
+    sizes = np.bincount(component[component >= 0])
+    quota = 1 + sizes // BREAKS_PER_HOSTS
+    pick = rank_within(comp) < quota[comp] * STAGING_SHORTLIST  # candidates tried per component
+    helpers, staying, extra, comp = helpers[pick], staying[pick], extra[pick], comp[pick]
+    return helpers, staying, extra, comp, quota
 
 
 def _make_room(inst, rb, helpers, extra, stepped_aside, done):
@@ -119,7 +135,7 @@ def _make_room(inst, rb, helpers, extra, stepped_aside, done):
     hosts = placement[settled]
     freed = group_cumsum(inst.demand[settled], hosts)
     spent = group_cumsum(inst.cost[settled][:, None], hosts)[:, 0]
-    rank = _rank_within(hosts)
+    rank = rank_within(hosts)
     room = rb.free()[hosts] + freed
     best = None
     for u, cost_u in zip(helpers.tolist(), extra.tolist(), strict=True):
@@ -162,7 +178,7 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, c
         here = rb.placement[v]
         if quota[c] <= 0 or rb.slots[here] <= 0:
             continue
-        if remaining is not None and (remaining[here] <= TOLERANCE).all():
+        if remaining is not None and (remaining[here] <= NEGLIGIBLE_ROOM).all():
             continue
         if any((inst.demand[v] >= d).all() for d in too_big):
             continue
@@ -173,7 +189,7 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, c
             continue
         if remaining is not None:
             remaining[here] -= inst.demand[v]
-        if remaining is None or (remaining[here] <= TOLERANCE).all():
+        if remaining is None or (remaining[here] <= NEGLIGIBLE_ROOM).all():
             quota[c] -= 1
         stepped_aside[v] += 1
         if stay:
@@ -210,29 +226,10 @@ def _smallest_need(inst, dst, deficit) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         size = np.nan_to_num(deficit / inst.effective[dst], nan=0.0).sum(axis=1)
     order = np.lexsort((size, dst))
-    first = order[_first_occurrence(dst[order])]
+    first = order[first_of_each(dst[order])]
     need = np.full((inst.n_hosts, inst.demand.shape[1]), np.nan)
     need[dst[first]] = deficit[first]
     return need
-
-
-def _first_occurrence(keys: np.ndarray) -> np.ndarray:
-    """Mask of the first element of each key value (in the given order)."""
-    _, first = np.unique(keys, return_index=True)
-    mask = np.zeros(len(keys), dtype=bool)
-    mask[first] = True
-    return mask
-
-
-def _rank_within(keys: np.ndarray) -> np.ndarray:
-    """For each element, how many earlier elements share its key."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.r_[0, np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1]
-    run_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-    rank = np.empty(len(keys), dtype=np.int64)
-    rank[order] = np.arange(len(keys)) - run_start
-    return rank
 
 
 def _terminal_components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -248,52 +245,3 @@ def _terminal_components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray
     relabel[keep] = np.arange(int(keep.sum()))
     return relabel[comp]
 
-
-def strongly_connected(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Strongly connected component id per node (iterative Tarjan, linear time).
-
-    >>> strongly_connected(4, np.array([0, 1, 2]), np.array([1, 0, 3])).tolist()
-    [0, 0, 2, 1]
-    """
-    order = np.argsort(src, kind="stable")
-    heads = dst[order].tolist()
-    start = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].tolist()
-    index, low = [-1] * n, [0] * n
-    on_stack, comp = [False] * n, [-1] * n
-    stack: list[int] = []
-    counter = n_comp = 0
-    for root in range(n):
-        if index[root] >= 0:
-            continue
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        work = [[root, start[root]]]
-        while work:
-            frame = work[-1]
-            v, i = frame
-            if i < start[v + 1]:
-                frame[1] = i + 1
-                w = heads[i]
-                if index[w] < 0:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack[w] = True
-                    work.append([w, start[w]])
-                elif on_stack[w] and index[w] < low[v]:
-                    low[v] = index[w]
-                continue
-            work.pop()
-            if work and low[v] < low[work[-1][0]]:
-                low[work[-1][0]] = low[v]
-            if low[v] == index[v]:
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp[w] = n_comp
-                    if w == v:
-                        break
-                n_comp += 1
-    return np.array(comp, dtype=np.int64)

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...constraints import ALL, Round, service_levels
+from ...arrays import run_starts
+from ...constraints import ALL, Round, allowed_by_service_levels, round_budgets, take_if_admitted
 from ...constraints.capacity import during_round, fits
-from .deadlock import strongly_connected
+from ...graphs import functional_cycles, strongly_connected
 from .round import within_slots
 
 BUDGET_RETRIES = 3  # peels redone after the service levels' budgets refuse some migrations
@@ -67,9 +68,7 @@ def offline_break(inst, placement, load, waiting: np.ndarray, aim: np.ndarray,
     """
     waiting = waiting[~inst.pinned[waiting] & (placement[waiting] != aim[waiting])]
     src, dst = placement[waiting], aim[waiting]
-    allowed = np.ones(len(waiting), dtype=bool)
-    for rule in service_levels():
-        allowed &= rule.allowed(inst, waiting, src, dst)
+    allowed = allowed_by_service_levels(inst, waiting, src, dst)
     freeing = may_go_offline(inst)[waiting]
     premium = np.where(freeing & ~inst.offline[waiting],
                        inst.offline_cost[waiting] - inst.live_cost[waiting], 0.0)
@@ -113,11 +112,11 @@ def _fitting_cycles(inst, load, src, dst, demand, freeing, premium, worth) -> np
     with np.errstate(invalid="ignore", divide="ignore"):
         size = np.nan_to_num(demand[candidates] / inst.effective[src[candidates]]).max(axis=1, initial=0.0)
     order = candidates[np.lexsort((-size, src[candidates]))]
-    first = np.r_[True, src[order][1:] != src[order][:-1]] if order.size else np.zeros(0, dtype=bool)
+    first = run_starts(src[order])
     edge = np.full(inst.n_hosts, -1, dtype=np.int64)
     edge[src[order[first]]] = order[first]
     left = np.inf if inst.total_limit is None else int(inst.total_limit)
-    for cycle in _cycles(edge, dst):
+    for cycle in functional_cycles(edge, dst):
         hosts = dst[cycle]
         during = load[hosts] - demand[edge[hosts]] + demand[cycle]
         fine = fits(during, inst.effective[hosts]).all() and len(cycle) <= left
@@ -127,26 +126,6 @@ def _fitting_cycles(inst, load, src, dst, demand, freeing, premium, worth) -> np
             keep[cycle] = True
             left -= len(cycle)
     return keep
-
-
-def _cycles(edge: np.ndarray, dst: np.ndarray) -> list[np.ndarray]:
-    """The cycles of the graph where host h's one edge ``edge[h]`` (-1: none) leads to ``dst[edge[h]]``.
-
-    >>> [c.tolist() for c in _cycles(np.array([0, 1, 2, -1]), np.array([1, 0, 3]))]
-    [[0, 1]]
-    """
-    state = np.zeros(len(edge), dtype=np.int8)  # 0: not seen, 1: on the current walk, 2: done
-    cycles = []
-    for start in np.flatnonzero(edge >= 0).tolist():
-        path, h = [], start
-        while state[h] == 0 and edge[h] >= 0:
-            state[h] = 1
-            path.append(h)
-            h = int(dst[edge[h]])
-        if state[h] == 1:
-            cycles.append(edge[path[path.index(h):]])
-        state[path] = 2
-    return cycles
 
 
 def _peeled(inst, placement, waiting, load, src, dst, freeing, allowed) -> np.ndarray:
@@ -188,23 +167,17 @@ def _peel(inst, load, src, dst, demand, freeing, keep) -> None:
         if not clash.size:
             return
         order = np.lexsort((-rank[clash], freeing[clash], dst[clash]))
-        first = np.r_[True, dst[clash[order]][1:] != dst[clash[order]][:-1]]
+        first = run_starts(dst[clash[order]])
         keep[clash[order[first]]] = False
 
 
 def _refused_by_budgets(inst, placement, vms, src, dst, keep) -> np.ndarray:
     """Indices of kept migrations that the service levels' round budgets refuse (in priority order)."""
-    budgets = [b for rule in service_levels() if (b := rule.budget(inst, placement)) is not None]
+    budgets = round_budgets(inst, placement)
     if not budgets:
         return np.zeros(0, dtype=np.int64)
-    refused = []
-    for i in np.flatnonzero(keep).tolist():
-        v, s, d = int(vms[i]), int(src[i]), int(dst[i])
-        if all(budget.admits(v, s, d) for budget in budgets):
-            for budget in budgets:
-                budget.take(v, s, d)
-        else:
-            refused.append(i)
+    refused = [i for i in np.flatnonzero(keep).tolist()
+               if not take_if_admitted(budgets, int(vms[i]), int(src[i]), int(dst[i]))]
     return np.array(refused, dtype=np.int64)
 
 

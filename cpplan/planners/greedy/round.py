@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...constraints import service_levels
+from ...arrays import group_cumsum
+from ...constraints import allowed_by_service_levels, round_budgets, service_levels, take_if_admitted
 from ...constraints.capacity import TOLERANCE, fits, usage
 
 MAX_PASSES = 40  # per chunk
@@ -42,7 +43,7 @@ class RoundBuilder:
         self.arrivals = np.zeros_like(load)
         self.total_left = np.inf if inst.total_limit is None else inst.total_limit
         self._rules = service_levels()
-        self._budgets = [b for rule in self._rules if (b := rule.budget(inst, placement)) is not None]
+        self._budgets = round_budgets(inst, placement, self._rules)
         self._vms: list[np.ndarray] = []
         self._dst: list[np.ndarray] = []
         self._pages = SharedPages(inst, placement) if inst.share_ratio.size else None
@@ -96,9 +97,7 @@ class RoundBuilder:
         done = np.zeros(len(vms), dtype=bool)
         src = self.placement[vms]
         demand = self.arrival_demand(vms, dst)
-        ok = src != dst
-        for rule in self._rules:
-            ok &= rule.allowed(inst, vms, src, dst)
+        ok = (src != dst) & allowed_by_service_levels(inst, vms, src, dst, self._rules)
         candidates = np.flatnonzero(ok)
         if self._vms:  # a VM migrates at most once per round
             candidates = candidates[~np.isin(vms[candidates], np.concatenate(self._vms))]
@@ -138,14 +137,8 @@ class RoundBuilder:
 
     def _admit(self, vms, src, dst) -> np.ndarray:
         """Mask of the migrations (in order) every budget admits; the budgets take them."""
-        keep = np.zeros(len(vms), dtype=bool)
-        budgets = self._budgets
-        for i, (v, s, d) in enumerate(zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)):
-            if all(budget.admits(v, s, d) for budget in budgets):
-                for budget in budgets:
-                    budget.take(v, s, d)
-                keep[i] = True
-        return keep
+        moves = zip(vms.tolist(), src.tolist(), dst.tolist(), strict=True)
+        return np.array([take_if_admitted(self._budgets, v, s, d) for v, s, d in moves], dtype=bool)
 
     def _with_room(self, chosen, d, demand):
         """The migrations of ``chosen`` (priority order) whose destination has room for all before them."""
@@ -264,12 +257,3 @@ def within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndar
         events = events[cap[events] > k]
     return within[0::2] & within[1::2]
 
-
-def group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Running sum of ``values`` rows within runs of equal (sorted) ``keys``."""
-    if len(keys) == 0:
-        return values
-    total = np.cumsum(values, axis=0)
-    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
-    before = np.vstack([np.zeros((1, values.shape[1])), total[:-1]])[starts]
-    return total - np.repeat(before, np.diff(np.r_[starts, len(keys)]), axis=0)
