@@ -9,8 +9,8 @@ from strategies import clouds_with_allowed_hosts, tiny_clouds
 
 import cpplan
 from cpplan.generate import FAMILIES, generate
-from cpplan.planners.greedy.aim import Aims
 from cpplan.graphs import strongly_connected
+from cpplan.planners.greedy.aim import Aims
 from cpplan.planners.greedy.cleanup import clean_up
 from cpplan.planners.greedy.round import RoundBuilder, shift_load, within_slots
 from cpplan.planners.greedy.search import _priority
