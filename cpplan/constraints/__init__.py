@@ -77,8 +77,6 @@ def service_levels() -> list[ServiceLevel]:
     return [rule for rule in ALL if isinstance(rule, ServiceLevel)]
 
 
-__all__ = ["ALL", "Round", "RoundBudget", "ServiceLevel", "register", "service_levels",
-           "Capacity", "Concurrency", "Links", "Pinned", "Groups"]
 def allowed_by_service_levels(inst, vms: np.ndarray, src: np.ndarray, dst: np.ndarray,
                               rules: list[ServiceLevel] | None = None) -> np.ndarray:
     """Mask of the migrations ``vms: src -> dst`` that every rule's ``allowed`` filter lets through.
@@ -148,5 +146,7 @@ def anti_affinity_members(inst) -> np.ndarray:
     return members
 
 
+__all__ = ["ALL", "Round", "RoundBudget", "ServiceLevel", "register", "service_levels",
            "allowed_by_service_levels", "round_budgets", "admits_all", "take_if_admitted",
            "anti_affinity_members",
+           "Capacity", "Concurrency", "Links", "Pinned", "Groups"]
