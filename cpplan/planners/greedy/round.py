@@ -256,6 +256,3 @@ def within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndar
         events = events[~ranked]
         events = events[cap[events] > k]
     return within[0::2] & within[1::2]
-    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
-    before = np.vstack([np.zeros((1, values.shape[1])), total[:-1]])[starts]
-    return total - np.repeat(before, np.diff(np.r_[starts, len(keys)]), axis=0)
