@@ -40,8 +40,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .budget import Interrupt
+from .checks import finite_number, integer_between, short_repr, unknown_keys
 from .errors import InputError, InvalidPlanError
-from .io import finite_number, load_instance, read_mapping, save_plan, short_repr, write_atomic
+from .io import load_instance, read_mapping, save_plan, write_atomic
 from .plan import Plan
 from .planners import PLANNERS
 from .results import (
@@ -123,7 +124,7 @@ class Experiment:
         """Check an experiment mapping; ``file:`` paths are relative to ``base_dir``."""
         if not isinstance(data, dict):
             raise InputError(source, "", f"must be a mapping at the top level, got {type(data).__name__}")
-        _no_unknown_keys(data, EXPERIMENT_KEYS, source, "")
+        unknown_keys(data, EXPERIMENT_KEYS, source, "")
         for key in ("instances", "planners"):
             if key not in data:
                 raise InputError(source, key, "missing")
@@ -145,8 +146,8 @@ class Experiment:
         if not finite_number(time_limit) or not time_limit > 0:
             raise InputError(source, "time_limit", f"must be a positive number of seconds, "
                              f"got {short_repr(time_limit)}")
-        repeat = _integer(data.get("repeat", 1), source, "repeat", minimum=1, maximum=MAX_REPEAT)
-        seed = _integer(data.get("seed", 0), source, "seed", minimum=0, maximum=MAX_SEED - repeat + 1)
+        repeat = integer_between(data.get("repeat", 1), source, "repeat", minimum=1, maximum=MAX_REPEAT)
+        seed = integer_between(data.get("seed", 0), source, "seed", minimum=0, maximum=MAX_SEED - repeat + 1)
         executor = data.get("executor", "local")
         if executor not in EXECUTORS:
             raise InputError(source, "executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -170,7 +171,7 @@ def _instance_specs(entries, source: str, base_dir: Path) -> list[InstanceSpec]:
         key = f"instances[{i}]"
         if not isinstance(entry, dict) or len(set(entry) & {"file", "files", "generate"}) != 1:
             raise InputError(source, key, "must have exactly one of file, files, generate")
-        _no_unknown_keys(entry, ("file", "files", "generate", "name"), source, f"{key}.")
+        unknown_keys(entry, ("file", "files", "generate", "name"), source, f"{key}.")
         if "name" in entry and ("files" in entry or not isinstance(entry["name"], str) or not entry["name"]):
             raise InputError(source, f"{key}.name", "must be a non-empty string, only with file or generate")
         if "file" in entry:
@@ -212,7 +213,7 @@ def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
     """
     if not isinstance(params, dict):
         raise InputError(source, key, "must be a mapping {family, hosts, seed}")
-    _no_unknown_keys(params, GENERATE_KEYS, source, f"{key}.")
+    unknown_keys(params, GENERATE_KEYS, source, f"{key}.")
     if "family" not in params or "hosts" not in params:
         raise InputError(source, key, "needs family and hosts")
     choices = {k: params.get(k, 0) for k in GENERATE_KEYS}
@@ -225,9 +226,9 @@ def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
         if not isinstance(family, str) or (families is not None and family not in families):
             known = f" (choose from {', '.join(families)})" if families else ""
             raise InputError(source, f"{key}.family", f"unknown family {family!r}{known}")
-    hosts = [_integer(h, source, f"{key}.hosts", minimum=2, maximum=MAX_GENERATED_HOSTS)
+    hosts = [integer_between(h, source, f"{key}.hosts", minimum=2, maximum=MAX_GENERATED_HOSTS)
              for h in choices["hosts"]]
-    seeds = [_integer(x, source, f"{key}.seed", minimum=0, maximum=MAX_SEED) for x in choices["seed"]]
+    seeds = [integer_between(x, source, f"{key}.seed", minimum=0, maximum=MAX_SEED) for x in choices["seed"]]
     for g in choices["groups"]:
         if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
             raise InputError(source, f"{key}.groups", f"must be a fraction between 0 and 1, got {g!r}")
@@ -245,18 +246,6 @@ def _generator(source: str = "", key: str = ""):
         return importlib.import_module("cpplan.generate")
     except ModuleNotFoundError:
         raise InputError(source, key, "the instance generator (cpplan.generate) is not available") from None
-
-
-def _no_unknown_keys(data: dict, allowed, source: str, prefix: str) -> None:
-    for k in data:
-        if k not in allowed:
-            raise InputError(source, f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
-
-
-def _integer(x, source: str, key: str, *, minimum: int, maximum: int) -> int:
-    if not finite_number(x) or not minimum <= x <= maximum or x != int(x):
-        raise InputError(source, key, f"must be an integer from {minimum} to {maximum}, got {short_repr(x)}")
-    return int(x)
 
 
 def _file_safe(label: str) -> str:

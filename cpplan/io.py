@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections.abc
 import errno
 import json
-import math
 import os
 import re
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .checks import finite_number, short_repr
 from .errors import InputError
 from .model import Instance
 from .plan import STATUSES, Plan
@@ -174,26 +174,6 @@ def load_plan(path) -> Plan:
                              f"must be a whole number of rounds, got {short_repr(bound)}")
         data = {**data, "rounds_lower_bound": int(bound)}
     return Plan.from_dict(data)
-
-
-def finite_number(value) -> bool:
-    """Whether ``value`` is a number (not a boolean) of float range, neither NaN nor infinite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
-def short_repr(value, limit: int = 40) -> str:
-    """``repr(value)``, cut to ``limit`` characters for an error line.
-
-    >>> short_repr(10**50)
-    '1000000000000000000000000000000000000000...'
-    """
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def plan_json(plan: Plan) -> str:

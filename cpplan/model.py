@@ -1,7 +1,10 @@
 """The cloud model: hosts, VMs, placements A and B, limits and service levels.
 
 An :class:`Instance` is immutable and keeps every size as a numpy array with
-name <-> index maps, so planners can work vectorised on large clouds.
+name <-> index maps, so planners can work vectorised on large clouds. It is
+read in steps, each checking its part of SPEC section 2 (:mod:`cpplan.checks`):
+names, resources, hosts and limits, VMs and
+their costs, page sharing, placements A and B, service levels.
 
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}}, initial={"a": "h1"}, target={"a": "h2"})
@@ -15,20 +18,29 @@ from __future__ import annotations
 
 import copy
 import pickle
-import sys
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .allowed import Domains, default_targets
+from .checks import (
+    boolean,
+    fraction,
+    given,
+    mapping,
+    name_list,
+    number,
+    positive,
+    short_repr,
+    string_keys,
+    unknown_keys,
+)
 from .constraints.capacity import fits, usage
 from .errors import InputError
 
 HOST_RESERVED = ("max_migrations", "allocation_ratio")
 VM_RESERVED = ("cost", "offline_cost", "live", "image")
-MAX_COUNT = 2**62  # a larger limit means "unlimited" just the same, and still fits an int64 array
 
 
 @dataclass(frozen=True)
@@ -51,55 +63,6 @@ class Group:
     affinity: bool = False
 
 
-def _number(value, source: str, key: str, *, integer: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
-    if not ok or value < 0 or (integer and value != int(value)):
-        kind = "a non-negative integer" if integer else "a non-negative number"
-        raise InputError(source, key, f"must be {kind}, got {value!r}")
-    return min(int(value), MAX_COUNT) if integer else value
-
-
-def _given(value, empty):
-    """``value``, or ``empty`` for an absent or blank key (None); a wrong type is left to be refused."""
-    return empty if value is None else value
-
-
-def _mapping(value, source: str, key: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise InputError(source, key, f"must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _name_list(value, source: str, key: str, known: Mapping, what: str) -> list[str]:
-    if not isinstance(value, (list, tuple)):
-        raise InputError(source, key, f"must be a list of {what} names")
-    seen = set()
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or name not in known:
-            raise InputError(source, f"{key}[{i}]", f"unknown {what} {name!r}")
-        if name in seen:
-            raise InputError(source, f"{key}[{i}]", f"{what} {name!r} listed twice")
-        seen.add(name)
-    return list(value)
-
-
-def _string_keys(data: Mapping, source: str, prefix: str) -> Mapping:
-    """``data`` itself when every key is a string without control characters, line breaks or lone
-    surrogates: names are strings (SPEC section 2), and they go into one-line messages and files."""
-    for k in data:
-        if not isinstance(k, str):
-            raise InputError(source, f"{prefix}{k}", f"names must be strings, got {k!r} (quote it)")
-        if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in k):
-            raise InputError(source, prefix.rstrip("."), f"name {k!r} has a control or invalid character")
-    return data
-
-
-def _unknown_keys(data: Mapping, allowed, source: str, prefix: str) -> None:
-    for k in data:
-        if k not in allowed:
-            raise InputError(source, f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
-
-
 class Instance:
     """A cloud with its placements A (``initial``) and B (``target``), as in SPEC section 2.
 
@@ -114,47 +77,58 @@ class Instance:
                  links: Mapping | None = None, groups: Mapping | None = None,
                  pinned: list | None = None, page_sharing: Mapping | None = None,
                  drain: list | None = None, *, source: str = ""):
-        src = source
         self.source = source
-        self._spec = _copy({
-            k: v for k, v in dict(hosts=hosts, vms=vms, initial=initial, target=target,
-                                  limits=limits, allocation_ratio=allocation_ratio, links=links,
-                                  groups=groups, pinned=pinned,
-                                  page_sharing=page_sharing, drain=drain).items() if v is not None})
-        hosts = _string_keys(_mapping(hosts, src, "hosts"), src, "hosts.")
-        vms = _string_keys(_mapping(vms, src, "vms"), src, "vms.")
+        spec = {k: v for k, v in dict(
+            hosts=hosts, vms=vms, initial=initial, target=target, limits=limits,
+            allocation_ratio=allocation_ratio, links=links, groups=groups, pinned=pinned,
+            page_sharing=page_sharing, drain=drain).items() if v is not None}
+        self._spec = _copy(spec)
+        hosts, vms = self._names(spec.get("hosts"), spec.get("vms"))
+        self._resources(hosts, vms)
+        self._hosts(hosts, spec.get("allocation_ratio"), spec.get("limits"))
+        images = self._vms(vms)
+        self.share_ratio, self.share_resource = self._page_sharing(spec.get("page_sharing"), images)
+        self._placements(spec.get("initial"), spec.get("target"), spec.get("drain"))
+        self._service_levels(spec.get("links"), spec.get("groups"), spec.get("pinned"))
+        self.target = default_targets(self, self.target, source)
+        self._check_placements()
+        self._freeze()
+
+    # ------------------------------------------------------ parsing steps
+    def _names(self, hosts, vms) -> tuple[Mapping, Mapping]:
+        """Host and VM names, in file order, with their index maps."""
+        src = self.source
+        hosts = string_keys(mapping(hosts, src, "hosts"), src, "hosts.")
+        vms = string_keys(mapping(vms, src, "vms"), src, "vms.")
         if not hosts:
             raise InputError(src, "hosts", "must list at least one host")
         self.host_names = tuple(str(h) for h in hosts)
         self.vm_names = tuple(str(v) for v in vms)
         self.host_index = {h: i for i, h in enumerate(self.host_names)}
         self.vm_index = {v: i for i, v in enumerate(self.vm_names)}
+        return hosts, vms
 
-        # Resources: every numeric key of a host or VM that is not reserved.
+    def _resources(self, hosts: Mapping, vms: Mapping) -> None:
+        """Resources: every key of a host or VM that is not reserved, in file order."""
+        src = self.source
         resources: dict[str, None] = {}
-        for h, spec in hosts.items():
-            for k in _string_keys(_mapping(spec, src, f"hosts.{h}"), src, f"hosts.{h}."):
-                if k not in HOST_RESERVED:
-                    resources[str(k)] = None
-        for v, spec in vms.items():
-            for k in _string_keys(_mapping(spec, src, f"vms.{v}"), src, f"vms.{v}."):
-                if k not in VM_RESERVED:
-                    resources[str(k)] = None
+        for kind, specs, reserved in (("hosts", hosts, HOST_RESERVED), ("vms", vms, VM_RESERVED)):
+            for name, spec in specs.items():
+                for k in string_keys(mapping(spec, src, f"{kind}.{name}"), src, f"{kind}.{name}."):
+                    if k not in reserved:
+                        resources[str(k)] = None
         self.resources = tuple(resources)
         self.resource_index = {r: i for i, r in enumerate(self.resources)}
-        H, V, R = len(self.host_names), len(self.vm_names), len(self.resources)
 
+    def _hosts(self, hosts: Mapping, allocation_ratio, limits) -> None:
+        """Capacity, allocation ratio and migration limit per host (defaults: top-level keys)."""
+        src, H, R = self.source, len(self.host_names), len(self.resources)
         ratio_default = np.ones(R)
-        for r, x in _mapping(_given(allocation_ratio, {}), src, "allocation_ratio").items():
-            x = _positive(x, src, f"allocation_ratio.{r}")
+        for r, x in mapping(given(allocation_ratio, {}), src, "allocation_ratio").items():
+            x = positive(x, src, f"allocation_ratio.{r}")
             if r in self.resource_index:
                 ratio_default[self.resource_index[r]] = x
-        limits = _mapping(_given(limits, {}), src, "limits")
-        _unknown_keys(limits, ("host", "total"), src, "limits.")
-        default_limit = _number(limits.get("host", 1), src, "limits.host", integer=True)
-        total = limits.get("total")
-        self.total_limit = None if total is None else _number(total, src, "limits.total", integer=True)
-
+        default_limit = self._limits(limits)
         capacity = np.full((H, R), np.inf)
         ratio = np.tile(ratio_default, (H, 1))
         host_limit = np.full(H, default_limit, dtype=np.int64)
@@ -162,15 +136,31 @@ class Instance:
             for k, x in spec.items():
                 key = f"hosts.{h}.{k}"
                 if k == "max_migrations":
-                    host_limit[i] = _number(x, src, key, integer=True)
+                    host_limit[i] = number(x, src, key, integer=True)
                 elif k == "allocation_ratio":
-                    for r, y in _mapping(x, src, key).items():
-                        y = _positive(y, src, f"{key}.{r}")
+                    for r, y in mapping(x, src, key).items():
+                        y = positive(y, src, f"{key}.{r}")
                         if r in self.resource_index:
                             ratio[i, self.resource_index[r]] = y
                 else:
-                    capacity[i, self.resource_index[k]] = _number(x, src, key)
-        demand = np.zeros((V, R))
+                    capacity[i, self.resource_index[k]] = number(x, src, key)
+        self.capacity, self.ratio, self.effective = capacity, ratio, capacity * ratio
+        self.host_limit = host_limit
+
+    def _limits(self, limits) -> int:
+        """``limits``: sets ``total_limit`` (None: unlimited); returns the default per-host limit."""
+        src = self.source
+        limits = mapping(given(limits, {}), src, "limits")
+        unknown_keys(limits, ("host", "total"), src, "limits.")
+        default_limit = number(limits.get("host", 1), src, "limits.host", integer=True)
+        total = limits.get("total")
+        self.total_limit = None if total is None else number(total, src, "limits.total", integer=True)
+        return default_limit
+
+    def _vms(self, vms: Mapping) -> dict[str, int]:
+        """Demand, costs, live or offline, and image per VM; returns the images' indices by name."""
+        src, V = self.source, len(self.vm_names)
+        demand = np.zeros((V, len(self.resources)))
         live_cost = np.zeros(V)
         offline_cost = np.full(V, np.nan)
         can_live = np.ones(V, dtype=bool)
@@ -180,85 +170,95 @@ class Instance:
         for j, (v, spec) in enumerate(vms.items()):
             for k, x in spec.items():
                 if k not in VM_RESERVED:
-                    demand[j, self.resource_index[k]] = _number(x, src, f"vms.{v}.{k}")
+                    demand[j, self.resource_index[k]] = number(x, src, f"vms.{v}.{k}")
             if "cost" in spec:
-                live_cost[j] = _number(spec["cost"], src, f"vms.{v}.cost")
+                live_cost[j] = number(spec["cost"], src, f"vms.{v}.cost")
             else:
                 live_cost[j] = demand[j, ram] if ram is not None else 0.0
             if "live" in spec:
-                can_live[j] = _boolean(spec["live"], src, f"vms.{v}.live")
+                can_live[j] = boolean(spec["live"], src, f"vms.{v}.live")
             if "offline_cost" in spec:
-                offline_cost[j] = _number(spec["offline_cost"], src, f"vms.{v}.offline_cost")
+                offline_cost[j] = number(spec["offline_cost"], src, f"vms.{v}.offline_cost")
             elif not can_live[j]:
                 offline_cost[j] = live_cost[j]
             if "image" in spec:
                 if not isinstance(spec["image"], str):
-                    raise InputError(src, f"vms.{v}.image", f"must be an image name, got {spec['image']!r}")
+                    raise InputError(src, f"vms.{v}.image",
+                                     f"must be an image name, got {short_repr(spec['image'])}")
                 image[j] = images.setdefault(spec["image"], len(images))
-        self.image = image
-        self.share_ratio, self.share_resource = self._page_sharing(page_sharing, images, src)
+        self.demand, self.image, self.can_live, self.offline_cost = demand, image, can_live, offline_cost
+        self._set_live_cost(live_cost)
+        return images
 
-        initial = _mapping(initial, src, "initial")
-        start = np.full(V, -1, dtype=np.int64)
-        for v, h in initial.items():
-            if v not in self.vm_index:
-                raise InputError(src, f"initial.{v}", "unknown VM")
-            if not isinstance(h, str) or h not in self.host_index:
-                raise InputError(src, f"initial.{v}", f"unknown host {h!r}")
-            start[self.vm_index[v]] = self.host_index[h]
-        if (start < 0).any():
-            missing = self.vm_names[int(np.flatnonzero(start < 0)[0])]
-            raise InputError(src, "initial", f"VM {missing!r} has no initial host")
+    def _placements(self, initial, target, drain) -> None:
+        """Placements A (``initial``: every VM once) and B (``target``: a host, or a list of
+        allowed hosts; VMs left out stay), and ``drain``."""
+        src, H = self.source, len(self.host_names)
+        start = self._initial(initial)
         end = start.copy()
-        domains = Domains(H, V)
-        for v, h in _mapping(_given(target, {}), src, "target").items():
+        domains = Domains(H, len(self.vm_names))
+        for v, h in mapping(given(target, {}), src, "target").items():
             if v not in self.vm_index:
                 raise InputError(src, f"target.{v}", "unknown VM")
             if isinstance(h, list):
-                names = _name_list(h, src, f"target.{v}", self.host_index, "host")
+                names = name_list(h, src, f"target.{v}", self.host_index, "host")
                 if not names:
                     raise InputError(src, f"target.{v}", "must name at least one allowed host")
                 mask = np.zeros(H, dtype=bool)
                 mask[[self.host_index[x] for x in names]] = True
                 domains.allow(self.vm_index[v], mask)
             elif not isinstance(h, str) or h not in self.host_index:
-                raise InputError(src, f"target.{v}", f"unknown host {h!r}")
+                raise InputError(src, f"target.{v}", f"unknown host {short_repr(h)}")
             else:
                 end[self.vm_index[v]] = self.host_index[h]
-        self._drain(drain, start, end, domains, src)
+        self._drain(drain, start, end, domains)
         self.domain_of, self.domains = domains.domain_of, domains.matrix()
+        self.initial, self.target = start, end
 
-        self.capacity, self.ratio, self.demand = capacity, ratio, demand
-        self.can_live, self.offline_cost = can_live, offline_cost
-        self._set_live_cost(live_cost)
-        self.effective = capacity * ratio
-        self.host_limit, self.initial, self.target = host_limit, start, end
+    def _initial(self, initial) -> np.ndarray:
+        """Placement A as a host index per VM."""
+        src = self.source
+        start = np.full(len(self.vm_names), -1, dtype=np.int64)
+        for v, h in mapping(initial, src, "initial").items():
+            if v not in self.vm_index:
+                raise InputError(src, f"initial.{v}", "unknown VM")
+            if not isinstance(h, str) or h not in self.host_index:
+                raise InputError(src, f"initial.{v}", f"unknown host {short_repr(h)}")
+            start[self.vm_index[v]] = self.host_index[h]
+        if (start < 0).any():
+            missing = self.vm_names[int(np.flatnonzero(start < 0)[0])]
+            raise InputError(src, "initial", f"VM {short_repr(missing)} has no initial host")
+        return start
 
-        links = _string_keys(_mapping(_given(links, {}), src, "links"), src, "links.")
-        groups = _string_keys(_mapping(_given(groups, {}), src, "groups"), src, "groups.")
-        self.links = tuple(self._link(name, spec, src) for name, spec in links.items())
-        self.groups = tuple(self._group(name, spec, src) for name, spec in groups.items())
-        # Membership as parallel arrays (group index, VM index), for vectorised checks.
+    def _service_levels(self, links, groups, pinned) -> None:
+        """Links, groups (also as parallel arrays, for vectorised checks) and pinned VMs."""
+        src = self.source
+        links = string_keys(mapping(given(links, {}), src, "links"), src, "links.")
+        groups = string_keys(mapping(given(groups, {}), src, "groups"), src, "groups.")
+        self.links = tuple(self._link(name, spec) for name, spec in links.items())
+        self.groups = tuple(self._group(name, spec) for name, spec in groups.items())
+        # Membership as parallel arrays (group index, VM index).
         self.member_group = np.repeat(np.arange(len(self.groups)), [len(g.vms) for g in self.groups])
         self.member_vm = (np.concatenate([g.vms for g in self.groups]) if self.groups
                           else np.zeros(0, dtype=np.int64))
         self.group_cap = np.array([np.inf if g.max_migrating is None else g.max_migrating
                                    for g in self.groups], dtype=float)
         self.group_anti = np.array([g.anti_affinity for g in self.groups], dtype=bool)
-        self.pinned = np.zeros(V, dtype=bool)
-        for v in _name_list(_given(pinned, []), src, "pinned", self.vm_index, "VM"):
+        self.pinned = np.zeros(len(self.vm_names), dtype=bool)
+        for v in name_list(given(pinned, []), src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
-        self.target = default_targets(self, end, src)
-        self._check_placements(src)
+
+    def _freeze(self) -> None:
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
                   self.initial, self.target, self.pinned, self.member_group, self.member_vm,
                   self.group_cap, self.group_anti, self.image, self.share_ratio, self.can_live,
                   self.offline_cost, self.domain_of, self.domains):
             a.setflags(write=False)
 
-    def _drain(self, drain, start, end, domains: Domains, src: str) -> None:
+    def _drain(self, drain, start, end, domains: Domains) -> None:
         """``drain: [hosts]``: every VM must end off these hosts."""
-        drained = _name_list(_given(drain, []), src, "drain", self.host_index, "host")
+        src = self.source
+        drained = name_list(given(drain, []), src, "drain", self.host_index, "host")
         if not drained:
             return
         keep = np.ones(self.n_hosts, dtype=bool)
@@ -283,45 +283,51 @@ class Instance:
         for a in (self.live_cost, self.offline, self.dual, self.cost):
             a.setflags(write=False)
 
-    def _page_sharing(self, spec, images: dict, src) -> tuple[np.ndarray, int]:
+    def _page_sharing(self, spec, images: dict) -> tuple[np.ndarray, int]:
         """Shared RAM fraction per image (empty when no page sharing) and the resource it applies to."""
+        src = self.source
         if spec is None:
             return np.zeros(0), -1
-        spec = _mapping(spec, src, "page_sharing")
-        _unknown_keys(spec, ("ratio", "images", "resource"), src, "page_sharing.")
+        spec = mapping(spec, src, "page_sharing")
+        unknown_keys(spec, ("ratio", "images", "resource"), src, "page_sharing.")
         resource = spec.get("resource", "ram")
         if not isinstance(resource, str) or resource not in self.resource_index:
-            raise InputError(src, "page_sharing.resource", f"unknown resource {resource!r}")
-        default = _fraction(spec.get("ratio", 0.0), src, "page_sharing.ratio")
+            raise InputError(src, "page_sharing.resource", f"unknown resource {short_repr(resource)}")
+        default = fraction(spec.get("ratio", 0.0), src, "page_sharing.ratio")
         ratios = np.full(len(images), default)
-        for name, x in _mapping(spec.get("images", {}), src, "page_sharing.images").items():
-            x = _fraction(x, src, f"page_sharing.images.{name}")
+        for name, x in mapping(spec.get("images", {}), src, "page_sharing.images").items():
+            x = fraction(x, src, f"page_sharing.images.{name}")
             if name in images:
                 ratios[images[name]] = x
         return ratios, self.resource_index[resource]
 
-    def _link(self, name, spec, src) -> Link:
-        spec = _mapping(spec, src, f"links.{name}")
-        _unknown_keys(spec, ("hosts", "max_migrations"), src, f"links.{name}.")
-        members = _name_list(spec.get("hosts", []), src, f"links.{name}.hosts", self.host_index, "host")
-        cap = _number(spec.get("max_migrations", 1), src, f"links.{name}.max_migrations", integer=True)
+    def _link(self, name, spec) -> Link:
+        src = self.source
+        spec = mapping(spec, src, f"links.{name}")
+        unknown_keys(spec, ("hosts", "max_migrations"), src, f"links.{name}.")
+        members = name_list(spec.get("hosts", []), src, f"links.{name}.hosts", self.host_index, "host")
+        cap = number(spec.get("max_migrations", 1), src, f"links.{name}.max_migrations", integer=True)
         return Link(str(name), np.array([self.host_index[h] for h in members], dtype=np.int64), cap)
 
-    def _group(self, name, spec, src) -> Group:
-        spec = _mapping(spec, src, f"groups.{name}")
-        _unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating"), src, f"groups.{name}.")
-        members = _name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
-        anti = _boolean(spec.get("anti_affinity", False), src, f"groups.{name}.anti_affinity")
-        together = _boolean(spec.get("affinity", False), src, f"groups.{name}.affinity")
+    def _group(self, name, spec) -> Group:
+        src = self.source
+        spec = mapping(spec, src, f"groups.{name}")
+        unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating"), src, f"groups.{name}.")
+        members = name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
+        anti = boolean(spec.get("anti_affinity", False), src, f"groups.{name}.anti_affinity")
+        together = boolean(spec.get("affinity", False), src, f"groups.{name}.affinity")
         if anti and together:
             raise InputError(src, f"groups.{name}", "cannot be both affinity and anti_affinity")
         cap = spec.get("max_migrating")
         if cap is not None:
-            cap = _number(cap, src, f"groups.{name}.max_migrating", integer=True)
+            cap = number(cap, src, f"groups.{name}.max_migrating", integer=True)
         return Group(str(name), np.array([self.vm_index[v] for v in members], dtype=np.int64),
                      anti, cap, together)
 
-    def _check_placements(self, src: str) -> None:
+    def _check_placements(self) -> None:
+        """Refuse placements no plan could serve: affinity or anti-affinity broken at either end, a
+        target that overloads a receiving host, a pinned VM with another target."""
+        src = self.source
         for g in self.groups:
             if g.affinity and (self.domain_of[g.vms] >= 0).any():
                 v = self.vm_names[g.vms[self.domain_of[g.vms] >= 0][0]]
@@ -431,22 +437,3 @@ def _copy(spec: dict) -> dict:
     """A deep copy of a mapping of plain values (twice as fast as ``copy.deepcopy`` on big clouds)."""
     return pickle.loads(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
 
-
-def _boolean(value, source: str, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise InputError(source, key, f"must be true or false, got {value!r}")
-    return value
-
-
-def _fraction(value, source: str, key: str) -> float:
-    x = _number(value, source, key)
-    if x > 1:
-        raise InputError(source, key, f"must be a fraction between 0 and 1, got {value!r}")
-    return x
-
-
-def _positive(value, source: str, key: str) -> float:
-    x = _number(value, source, key)
-    if x <= 0:
-        raise InputError(source, key, f"must be a positive number, got {value!r}")
-    return x

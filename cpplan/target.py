@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import finite_number, short_repr
 from .errors import InputError
 from .goals import GOALS, consolidate, evacuate, rebalance
 from .goals.metrics import summary
 from .goals.stopping import GAP_LIMIT
-from .io import finite_number, short_repr
 from .plan import Plan
 from .planners import plan as run_planner
 
