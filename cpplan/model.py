@@ -4,7 +4,9 @@ An :class:`Instance` is immutable and keeps every size as a numpy array with
 name <-> index maps, so planners can work vectorised on large clouds. It is
 read in steps, each checking its part of SPEC section 2 (:mod:`cpplan.checks`):
 names, resources, hosts and limits, VMs and
-their costs, page sharing, placements A and B, service levels.
+their costs, page sharing, placements A and B, service levels. The costs of
+all VMs, live and offline, must sum to at most :data:`MAX_TOTAL_COST`, so that
+no sum of costs overflows.
 
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}}, initial={"a": "h1"}, target={"a": "h2"})
@@ -12,13 +14,19 @@ their costs, page sharing, placements A and B, service levels.
 (2, 1, ('ram',))
 >>> inst.moving.tolist()
 [True]
+>>> try:
+...     Instance(hosts={"h1": {}}, vms={"a": {"cost": 1e300}, "b": {"cost": 1e300}},
+...              initial={"a": "h1", "b": "h1"}, source="c.yaml")
+... except InputError as e:
+...     print(e.source, e.key, e.problem.split(",")[0], sep=": ")
+c.yaml: vms.b.cost: the costs of the VMs up to 'b' (live and offline) sum past 1e+300
 """
 
 from __future__ import annotations
 
 import copy
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +49,13 @@ from .errors import InputError
 
 HOST_RESERVED = ("max_migrations", "allocation_ratio")
 VM_RESERVED = ("cost", "offline_cost", "live", "image")
+# The most the VMs' costs may sum to, every VM's live and offline cost counted once. A plan's cost
+# and the bounds are float64 sums of these costs, and float64 ends at 1.8e308: below 1e300, a plan
+# that migrates each VM up to 10**8 times (bounces, step-asides, offline moves) still sums to a
+# finite number, as do the planners' scaled and weighted objectives, and a float64 sum keeps its
+# relative precision (2**-53 per addition), which the validator's relative cost tolerance absorbs.
+# Past it a sum could overflow to infinity: a false "infeasible" or an infinite lower bound.
+MAX_TOTAL_COST = 1e300
 
 
 @dataclass(frozen=True)
@@ -187,8 +202,24 @@ class Instance:
                                      f"must be an image name, got {short_repr(spec['image'])}")
                 image[j] = images.setdefault(spec["image"], len(images))
         self.demand, self.image, self.can_live, self.offline_cost = demand, image, can_live, offline_cost
+        self._limit_total_cost(live_cost, lambda j: _cost_key(
+            self.vm_names[j], vms[self.vm_names[j]], live_cost[j], offline_cost[j]))
         self._set_live_cost(live_cost)
         return images
+
+    def _limit_total_cost(self, live_cost: np.ndarray, key_of: Callable[[int], str]) -> None:
+        """Refuse costs that sum past :data:`MAX_TOTAL_COST` (every cost a plan may pay: the live cost
+        of a VM that may move live, the offline cost of one that may move offline), at ``key_of(j)``
+        for the VM ``j`` where they do."""
+        live = np.where(self.can_live, live_cost, 0.0)
+        with np.errstate(over="ignore"):
+            running = np.cumsum(live + np.where(np.isfinite(self.offline_cost), self.offline_cost, 0.0))
+        over = np.flatnonzero(running > MAX_TOTAL_COST)
+        if over.size:
+            j = int(over[0])
+            raise InputError(self.source, key_of(j), f"the costs of the VMs up to "
+                             f"{short_repr(self.vm_names[j])} (live and offline) sum past "
+                             f"{MAX_TOTAL_COST:g}, where plan costs could overflow: use a larger unit")
 
     def _placements(self, initial, target, drain) -> None:
         """Placements A (``initial``: every VM once) and B (``target``: a host, or a list of
@@ -399,16 +430,21 @@ class Instance:
         return Instance(**spec, source=self.source)
 
     def with_cost(self, cost_of) -> Instance:
-        """A copy whose migration cost per VM is ``cost_of(vm)`` for each :class:`VM` view.
+        """A copy whose migration cost per VM is ``cost_of(vm)`` for each :class:`VM` view: non-negative
+        numbers that, with the offline costs, sum to at most :data:`MAX_TOTAL_COST`.
 
         >>> inst = Instance(hosts={"h": {}}, vms={"a": {"ram": 4}}, initial={"a": "h"})
         >>> inst.with_cost(lambda vm: 1 + vm.demand.get("ram", 0)).cost.tolist()
         [5.0]
         """
         clone = copy.copy(self)
-        values = np.array([cost_of(self.vm(j)) for j in range(self.n_vms)], dtype=float)
+        try:
+            values = np.array([cost_of(self.vm(j)) for j in range(self.n_vms)], dtype=float)
+        except OverflowError:  # an int past float range
+            values = np.array([np.inf])
         if values.size and (not np.isfinite(values).all() or (values < 0).any()):
             raise InputError(self.source, "cost", "a cost function must return non-negative numbers")
+        self._limit_total_cost(values, lambda j: "cost")
         clone._set_live_cost(values)
         return clone
 
@@ -437,3 +473,9 @@ def _copy(spec: dict) -> dict:
     """A deep copy of a mapping of plain values (twice as fast as ``copy.deepcopy`` on big clouds)."""
     return pickle.loads(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
 
+
+def _cost_key(name: str, spec: Mapping, live_cost: float, offline_cost: float) -> str:
+    """The key that gives a VM's larger cost: ``offline_cost``, ``cost``, or ``ram`` (the default cost)."""
+    if "offline_cost" in spec and offline_cost > live_cost:
+        return f"vms.{name}.offline_cost"
+    return f"vms.{name}.cost" if "cost" in spec else f"vms.{name}.ram"
