@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,6 +18,23 @@ STATUSES = ("optimal", "feasible", "infeasible", "unknown")
 
 # A round in index form: (vm, from, to) integer arrays of equal length, optionally an offline mask.
 IndexRound = tuple[np.ndarray, ...]
+
+
+class Move(NamedTuple):
+    """One migration in index form: VM ``vm`` from host ``src`` to host ``dst``, ``offline`` or live.
+
+    >>> Move(0, 1, 2, False).dst
+    2
+    """
+
+    vm: int
+    src: int
+    dst: int
+    offline: bool
+
+
+# A migration in round ``round`` (0-based) of a plan in the making: (round, move).
+MoveInRound = tuple[int, Move]
 
 
 @dataclass

@@ -24,20 +24,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
 
 import numpy as np
 
-from ..constraints import ALL, Round, service_levels
+from ..budget import Budget
+from ..constraints import ALL, Round, admits_all, allowed_by_service_levels, round_budgets, service_levels
 from ..constraints.capacity import fits, usage
-from ..plan import Plan
+from ..plan import Move, Plan
 
 MAX_VMS = 40  # beyond this the placement space is hopeless for exhaustive search
 MAX_EXPANSIONS = 2_000_000
 MAX_OFFLINE_VMS = 4  # offline batches are enumerated only up to this many offline-capable VMs
-
-# One migration: (vm, from, to, offline).
-Move = tuple[int, int, int, bool]
 
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
@@ -45,9 +42,8 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
         return Plan("unknown", 0, [], planner="exact",
                     reason=f"the exact planner handles at most {MAX_VMS} VMs, this cloud has "
                            f"{inst.n_vms}: use --planner greedy or cp")
-    search = _Search(inst)
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-    steps = search.run(deadline, progress)
+    search = _PlacementSearch(inst)
+    steps = search.run(Budget(time_limit), progress)
     stats = {"expanded": search.expanded}
     if steps is None:
         if search.exhausted and search.complete:
@@ -61,8 +57,8 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     return Plan.from_index_rounds(inst, pack_rounds(inst, steps), status, planner="exact", stats=stats)
 
 
-class _Search:
-    """A* state: tuple of host index per VM."""
+class _PlacementSearch:
+    """A* over placements (a state is the tuple of host index per VM), from A to B."""
 
     def __init__(self, inst):
         self.inst = inst
@@ -85,7 +81,7 @@ class _Search:
         """Summed cost of the VMs not on (one of) their target host(s)."""
         return float(self.inst.cost[~self.inst.at_target(np.array(state))].sum())
 
-    def run(self, deadline, progress) -> list[list[Move]] | None:
+    def run(self, budget: Budget, progress) -> list[list[Move]] | None:
         inst = self.inst
         start = tuple(inst.initial.tolist())
         tie = itertools.count()
@@ -103,7 +99,7 @@ class _Search:
             self.expanded += 1
             if self.best_h is None or f - g < self.best_h[0]:
                 self.best_h = (f - g, state)
-            if deadline is not None and time.monotonic() > deadline:
+            if budget.left() < 0:
                 self.timed_out = True
                 return None
             if progress and self.expanded % 20000 == 0:
@@ -128,18 +124,17 @@ class _Search:
         """Successor steps with their cost: single migrations, then offline batches."""
         load = self.inst.load(np.array(state))
         placement = np.array(state)
-        budgets = [b for rule in self.rules if (b := rule.budget(self.inst, placement)) is not None]
+        budgets = round_budgets(self.inst, placement, self.rules)
         for v in self.movable:
             here = state[v]
             for dest in self._destinations(v, here):
-                if (all(b.admits(v, here, dest) for b in budgets)
-                        and self._fits(v, dest, state, load)):
-                    yield [(v, here, dest, bool(self.inst.offline[v]))], self.cost[v]
+                if admits_all(budgets, v, here, dest) and self._fits(v, dest, state, load):
+                    yield [Move(v, here, dest, bool(self.inst.offline[v]))], self.cost[v]
         for size in range(2, self.batch_limit + 1):
             for vms in itertools.combinations(self.offline_vms, size):
                 choices = [[h for h in self.open_hosts if h != state[v]] for v in vms]
                 for dests in itertools.product(*choices):
-                    step = [(v, state[v], d, True) for v, d in zip(vms, dests, strict=True)]
+                    step = [Move(v, state[v], d, True) for v, d in zip(vms, dests, strict=True)]
                     if _round_ok(self.inst, np.array(state), load, step):
                         yield step, float(self.inst.offline_cost[list(vms)].sum())
 
@@ -151,8 +146,8 @@ class _Search:
         if (v, here) not in self.destinations:
             dests = np.array([h for h in self.open_hosts if h != here], dtype=np.int64)
             ok = np.full(dests.size, self.inst.host_limit[here] > 0)
-            for rule in self.rules:
-                ok &= rule.allowed(self.inst, np.full(dests.size, v), np.full(dests.size, here), dests)
+            vms, src = np.full(dests.size, v), np.full(dests.size, here)
+            ok &= allowed_by_service_levels(self.inst, vms, src, dests, self.rules)
             self.destinations[(v, here)] = dests[ok].tolist()
         return self.destinations[(v, here)]
 

@@ -29,11 +29,10 @@ ends the search (retried a few times with other choices, then ``unknown``).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ...bounds import cost_lower_bound, rounds_lower_bound
+from ...budget import Budget
 from ...constraints.capacity import fits
 from ...plan import Plan
 from .aim import Aims
@@ -55,13 +54,12 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     small clouds, within the time limit) with the deadlock-breaking choices
     perturbed.
     """
-    started = time.perf_counter()
-    deadline = None if time_limit is None else started + time_limit
+    budget = Budget(time_limit)
     rng = np.random.default_rng(seed)
     attempts = ATTEMPTS_SMALL if inst.n_vms <= SMALL else ATTEMPTS
     for attempt in range(attempts):
         jitter = None if attempt == 0 else rng.uniform(0.5, 1.5, inst.n_vms)
-        search = _Search(inst, rng, jitter, deadline, progress if attempt == 0 else None)
+        search = _RoundSearch(inst, rng, jitter, budget, progress if attempt == 0 else None)
         if search.run() or search.timed_out:
             break
         if progress is not None and attempt == 0:
@@ -79,15 +77,15 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
                     "bounces": search.bounces, "displacements": search.displacements,
                     "offline_breaks": search.offline_breaks,
                     "dropped_migrations": dropped, "migrations": result.n_migrations,
-                    "attempts": attempt + 1, "seconds": round(time.perf_counter() - started, 3)}
+                    "attempts": attempt + 1, "seconds": round(budget.elapsed(), 3)}
     return result
 
 
-class _Search:
-    """One greedy pass from A towards B; ``run()`` says whether it reached B."""
+class _RoundSearch:
+    """One greedy pass from A towards B, round by round; ``run()`` says whether it reached B."""
 
-    def __init__(self, inst, rng, jitter, deadline, progress):
-        self.inst, self.jitter, self.deadline, self.progress = inst, jitter, deadline, progress
+    def __init__(self, inst, rng, jitter, budget: Budget, progress):
+        self.inst, self.jitter, self.budget, self.progress = inst, jitter, budget, progress
         self.rng = rng
         self.tiebreak = rng.random(inst.n_vms)
         self.rounds: list = []
@@ -105,7 +103,7 @@ class _Search:
         pending = aims.pending(placement)
         held = np.zeros(0, dtype=np.int64)  # VMs that just made room: they stay put for one round
         while pending.size:
-            if self.deadline is not None and time.perf_counter() > self.deadline:
+            if self.budget.left() < 0:
                 self.timed_out = True
                 self.reason = (f"time limit reached after {len(self.rounds)} rounds with "
                                f"{pending.size} VMs still to move")
