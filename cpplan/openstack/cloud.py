@@ -5,6 +5,13 @@ servers (flavor sizes, current host, state), server groups, and Placement
 resource providers with their inventories and usages. Writes: one call, a
 live migration to a named host (the scheduler still checks the host).
 
+A read that fails transiently (the API answered 5xx, or could not be reached)
+is tried again, :attr:`Retry.tries` times in all, waiting ``base_delay``, then
+twice as long, and so on (at most ``base_delay * (2**(tries - 1) - 1)`` seconds
+in all). The live migration is never repeated: a transient error there is
+ambiguous (nova may have started it), so :class:`CloudError` says ``transient``
+and the caller reads the server again to learn what happened.
+
 Everything else in ``cpplan.openstack`` works on these records, never on
 openstacksdk objects, so it reads like the problem and not like the SDK.
 openstacksdk itself is imported by :meth:`Cloud.connect` only, so every module
@@ -17,6 +24,8 @@ False
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -26,7 +35,33 @@ RESOURCE_NAMES = {"MEMORY_MB": "ram", "VCPU": "cpu", "DISK_GB": "disk"}
 
 
 class CloudError(RuntimeError):
-    """The cloud refused a call or could not be reached; the message is one line."""
+    """The cloud refused a call or could not be reached; the message is one line.
+
+    ``transient``: the cloud answered 5xx or was not reached, so the call may have
+    been carried out, and trying again may work.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a read is tried again after a transient error: ``tries`` in all, waiting
+    ``base_delay`` seconds after the first failure, then doubling (``sleep`` waits)."""
+
+    tries: int = 4
+    base_delay: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def delays(self):
+        """The waits between tries.
+
+        >>> list(Retry(tries=4, base_delay=0.5).delays())
+        [0.5, 1.0, 2.0]
+        """
+        return (self.base_delay * 2**k for k in range(self.tries - 1))
 
 
 @dataclass(frozen=True)
@@ -84,6 +119,13 @@ def _sdk_errors() -> tuple:
     return SDKException, ClientException
 
 
+def _transient(e: Exception) -> bool:
+    """Whether an SDK or transport error is a 5xx answer or a cloud not reached."""
+    from keystoneauth1.exceptions import ConnectionError as NotReached
+    status = getattr(e, "status_code", None) or getattr(e, "http_status", None)
+    return isinstance(e, NotReached) or (isinstance(status, int) and status >= 500)
+
+
 def _calls(method):
     """Turn SDK and transport errors of ``method`` into a one-line :class:`CloudError`."""
     def wrapper(*args, **kwargs):
@@ -95,7 +137,23 @@ def _calls(method):
             if not isinstance(e, _sdk_errors()):
                 raise
             text = " ".join(str(e).split()) or type(e).__name__
-            raise CloudError(text) from None
+            raise CloudError(text, transient=_transient(e)) from None
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
+def _reads(method):
+    """:func:`_calls` for an idempotent read of a :class:`Cloud`: tried again on transient errors."""
+    once = _calls(method)
+
+    def wrapper(cloud: Cloud, *args, **kwargs):
+        for delay in (*cloud.retry.delays(), None):
+            try:
+                return once(cloud, *args, **kwargs)
+            except CloudError as e:
+                if not e.transient or delay is None:
+                    raise
+            cloud.retry.sleep(delay)
     wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
     return wrapper
 
@@ -103,8 +161,9 @@ def _calls(method):
 class Cloud:
     """A connected cloud. ``Cloud.connect("prod")`` reads clouds.yaml / ``OS_*`` like every OpenStack tool."""
 
-    def __init__(self, connection):
+    def __init__(self, connection, retry: Retry | None = None):
         self.conn = connection
+        self.retry = retry or Retry()
         self._providers: dict | None = None  # hypervisor node name -> resource provider
         self._nodes: dict | None = None  # compute host -> hypervisor node name
         self._flavors: dict = {}
@@ -121,13 +180,13 @@ class Cloud:
             raise InputError("", "--os-cloud", " ".join(str(e).split())) from None
 
     # ------------------------------------------------------------- hosts
-    @_calls
+    @_reads
     def compute_services(self) -> dict:
         """Compute host name -> (enabled, up) for every nova-compute service."""
         return {s.host: (s.status == "enabled", s.state == "up" and not s.is_forced_down)
                 for s in self.conn.compute.services(binary="nova-compute")}
 
-    @_calls
+    @_reads
     def aggregate_hosts(self, name: str) -> list[str]:
         """The hosts of the host aggregate named (or numbered) ``name``."""
         for agg in self.conn.compute.aggregates():
@@ -137,7 +196,8 @@ class Cloud:
 
     @_calls
     def hosts(self, names) -> dict:
-        """Host name -> :class:`Host` with inventories and usages, for the named compute hosts."""
+        """Host name -> :class:`Host` with inventories and usages, for the named compute hosts
+        (each read it makes is tried again on its own)."""
         services = self.compute_services()
         out = {}
         for name in names:
@@ -148,7 +208,7 @@ class Cloud:
             out[name] = Host(name, enabled, up, inventory, usage)
         return out
 
-    @_calls
+    @_reads
     def resources(self, host: str) -> tuple[dict, dict]:
         """(inventory, usage) of a compute host's resource provider, by cpplan resource name."""
         provider = self._provider(host)
@@ -179,12 +239,12 @@ class Cloud:
         return self._providers[node]
 
     # ----------------------------------------------------------- servers
-    @_calls
+    @_reads
     def servers(self) -> list[Server]:
         """Every server of every project."""
         return [self._server(s) for s in self.conn.compute.servers(details=True, all_projects=True)]
 
-    @_calls
+    @_reads
     def server(self, server_id: str) -> Server | None:
         """One server, or None when it no longer exists."""
         try:
@@ -210,7 +270,7 @@ class Cloud:
             (flavor.swap or 0) / 1024)
         return {"ram": flavor.ram or 0, "cpu": flavor.vcpus or 0, "disk": disk}
 
-    @_calls
+    @_reads
     def server_groups(self) -> list[ServerGroup]:
         out = []
         for g in self.conn.compute.server_groups(all_projects=True):
@@ -221,5 +281,6 @@ class Cloud:
 
     @_calls
     def live_migrate(self, server_id: str, host: str) -> None:
-        """Ask nova to live-migrate a server to ``host`` (block migration chosen by nova)."""
+        """Ask nova to live-migrate a server to ``host`` (block migration chosen by nova); never
+        repeated: after a transient :class:`CloudError`, read the server to learn whether it started."""
         self.conn.compute.live_migrate_server(server_id, host=host, block_migration="auto")

@@ -3,9 +3,17 @@
 Before each round the VMs and hosts it touches are read again: every VM must
 still exist, be live-migratable and sit on its planned source; every host must
 be up (and enabled to receive); Placement's usage on each destination plus the
-VMs arriving must fit its capacity. Then the round's live migrations start
-together, and the round ends when every one of them has ended (polled, with a
-timeout and a progress bar); each VM must have landed on its planned host.
+VMs arriving must fit its capacity, for every resource they need (a resource
+Placement has no inventory of there has an unknown capacity: no such VM is
+sent). Then the round's live migrations start together, and the round ends
+when every one of them has ended (polled, with a timeout and a progress bar);
+each VM must have landed on its planned host.
+
+Reads are tried again on transient errors (see :mod:`cpplan.openstack.cloud`).
+A migration request answered with one may still have been carried out, so the
+server is read again a poll interval later: migrating or on its destination, it
+is journalled ``accepted`` and watched like any other; otherwise its end is
+recorded at once (``failed`` with the error when it stayed on its source).
 
 On drift (a VM gone or elsewhere, a host down, a migration failed) the
 execution stops, reads the current state into a new instance with the same
@@ -228,7 +236,11 @@ class Execution:
         for h, load in sorted(arriving.items()):
             inventory, usage = self.cloud.resources(h)
             for r, x in load.items():
-                if r in inventory and usage.get(r, 0) + x > inventory[r].usable:
+                if r not in inventory:
+                    if x > 0:
+                        problems.append(f"host {h}: no Placement inventory of {r}, capacity unknown: "
+                                        f"refusing to send {x:g} {r} there")
+                elif usage.get(r, 0) + x > inventory[r].usable:
                     problems.append(f"host {h}: {r} in use {usage.get(r, 0):g} + arriving {x:g} > "
                                     f"capacity {inventory[r].usable:g}")
         return problems
@@ -279,8 +291,11 @@ class Execution:
                 try:
                     self.cloud.live_migrate(record["server"], m["to"])
                 except CloudError as e:
-                    del started[m["vm"]]
-                    ends.append(self.journal.write("failed", **record, host=m["from"], error=str(e)))
+                    end = (self._after_lost_answer(record, e) if e.transient
+                           else self.journal.write("failed", **record, host=m["from"], error=str(e)))
+                    if end is not None:
+                        del started[m["vm"]]
+                        ends.append(end)
             self._wait(t, n_rounds, len(rnd), started, ends)
         except KeyboardInterrupt:
             for record, _ in started.values():
@@ -308,6 +323,31 @@ class Execution:
                         ends.append(end)
                         del started[vm]
                         progress.advance(bar)
+
+    def _after_lost_answer(self, record: dict, error: CloudError) -> dict | None:
+        """A migration request answered with a transient error: did nova carry it out?
+
+        The server is read again after a poll interval. Migrating, or on its
+        destination: journalled ``accepted``, None (its end is watched for). Not
+        readable: journalled ``unconfirmed``, None (watched for too, until the
+        round's timeout). Otherwise the record of its end: ``failed`` when it
+        stayed on its source, ``elsewhere`` or ``vanished``.
+        """
+        time.sleep(self.settings.poll_interval)
+        try:
+            server = self.cloud.server(record["server"])
+        except CloudError as e:
+            self.journal.write("unconfirmed", **record, error=str(error),
+                               reason=f"cannot read the server: {e}")
+            return None
+        if server is None:
+            return self.journal.write("vanished", **record, error=str(error))
+        if server.migrating or server.host == record["to"]:
+            self.journal.write("accepted", **record, error=str(error), host=server.host, status=server.status)
+            return None
+        event = "failed" if server.host == record["from"] else "elsewhere"
+        return self.journal.write(event, **record, host=server.host, status=server.status,
+                                  error=f"{error} (read again: not migrating)")
 
     def _look(self, record: dict, since: float) -> dict | None:
         """The journal record of a migration's end, or None while it runs (or the cloud does not answer)."""

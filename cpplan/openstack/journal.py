@@ -1,8 +1,11 @@
 """An append-only journal of an execution: one JSON object per line, flushed and synced at once.
 
 Every migration gets a ``start`` line before nova is asked and an end line
-(``finished``, ``failed``, ``elsewhere``, ``vanished`` or ``timeout``) once its
-outcome is known, so an interrupted run never leaves a migration unrecorded.
+(``finished``, ``failed``, ``elsewhere``, ``vanished``, ``timeout`` or
+``abandoned``) once its outcome is known, so an interrupted run never leaves a
+migration unrecorded. A request that nova answered with a transient error gets
+a line in between saying what a second look found: ``accepted`` (it migrates
+all the same) or ``unconfirmed`` (the server could not be read; still watched).
 
 >>> import tempfile, os, json
 >>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")

@@ -20,7 +20,11 @@ Hosts that must never receive a VM, without a new key in the format:
   a host that receives nothing is never checked (SPEC section 4), so its
   servers may leave (the usual drain) but nothing can ever arrive;
 - a **down** host that holds servers gets capacity 0 and ``max_migrations: 0``
-  and its servers are pinned: a live migration needs both computes running.
+  and its servers are pinned: a live migration needs both computes running;
+- a resource (``ram``, ``cpu``, ``disk``) that Placement has **no inventory** of
+  on a host is unknown there, so it gets capacity 0 (SPEC reads a resource a
+  host does not list as unlimited): no VM that needs it can arrive, and the
+  executor refuses to send one (a VM of demand 0 still fits).
 
 VM names are server names; a name that several servers share gets the first
 8 characters of the server's id appended (``web-1a2b3c4d``).
@@ -141,6 +145,11 @@ def _host_spec(state: Host, servers: list[Server], notes: list[str]) -> dict:
         spec[r] = plain_number(_floor(capacity))
         if inv.allocation_ratio != 1.0:
             ratios[r] = plain_number(inv.allocation_ratio)
+    unknown = [r for r in RESOURCE_NAMES.values() if r not in state.inventory]
+    if unknown:
+        spec.update(dict.fromkeys(unknown, 0))
+        notes.append(f"host {state.name}: no Placement inventory of {', '.join(unknown)}, capacity unknown: "
+                     f"capacity 0, receives no VM that needs {'them' if len(unknown) > 1 else 'it'}")
     if ratios:
         spec["allocation_ratio"] = ratios
     return spec

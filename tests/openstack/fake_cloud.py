@@ -10,6 +10,8 @@ resources on both hosts until it finishes ``migration_seconds`` later (time is
 advanced lazily on every request, no background thread). Every arrival is
 checked against the destination's capacity; ``peak`` records the highest usage
 each host ever carried and ``overloads`` every arrival that did not fit.
+:meth:`FakeCloud.fail_once` makes a request answer 500, carried out or not, as a
+cloud whose API (or a proxy in front of it) fails transiently does.
 
 >>> cloud = FakeCloud.example()
 >>> with serve(cloud) as url:
@@ -113,7 +115,20 @@ class FakeCloud:
         self.peak = {h: dict(self.usage(h)) for h in self.hosts}
         self.overloads: list[str] = []
         self.requests: list[str] = []
+        self.faults: list[tuple[str, str, bool]] = []  # (method, path pattern, carried out), see fail_once
         self.lock = threading.RLock()
+
+    def fail_once(self, method: str, pattern: str, *, carried_out: bool = False) -> None:
+        """The next ``method`` request whose path matches ``pattern`` answers 500 Internal Server Error;
+        when ``carried_out`` it is carried out all the same (the answer is lost, not the action)."""
+        self.faults.append((method, pattern, carried_out))
+
+    def _fault(self, method: str, path: str) -> tuple[str, str, bool] | None:
+        """The first pending fault for this request (now used up), or None."""
+        fault = next((f for f in self.faults if f[0] == method and re.fullmatch(f[1], path)), None)
+        if fault is not None:
+            self.faults.remove(fault)
+        return fault
 
     # ------------------------------------------------------------ the cloud
     def by_name(self, name: str) -> FakeServer:
@@ -245,10 +260,14 @@ class _Handler(BaseHTTPRequestHandler):
         with cloud.lock:
             cloud.requests.append(f"{method} {path}")
             cloud.tick()
+            fault = cloud._fault(method, path)
             for pattern, route_method, handler in _ROUTES:
                 match = re.fullmatch(pattern, path)
                 if match and method == route_method:
-                    status, payload, headers = handler(self, *match.groups(), query=query, body=body)
+                    if fault is None or fault[2]:
+                        status, payload, headers = handler(self, *match.groups(), query=query, body=body)
+                    if fault is not None:
+                        return self._send(500, {"computeFault": {"code": 500, "message": "injected fault"}})
                     return self._send(status, payload, headers)
         self._send(404, {"itemNotFound": {"code": 404, "message": f"no route {method} {path}"}})
 

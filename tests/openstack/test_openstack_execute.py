@@ -21,6 +21,7 @@ from fake_cloud import EXAMPLE_TARGET  # noqa: E402
 
 import cpplan  # noqa: E402
 from cpplan.cli import main  # noqa: E402
+from cpplan.openstack.cloud import CloudError, Retry  # noqa: E402
 from cpplan.openstack.execute import Settings, execute  # noqa: E402
 from cpplan.openstack.journal import Journal, read_journal  # noqa: E402
 from cpplan.openstack.snapshot import take_snapshot  # noqa: E402
@@ -232,3 +233,79 @@ def test_the_four_commands_of_the_readme_drain_a_disabled_host(fake, os_cloud, t
                  "--poll", str(POLL_SECONDS), "-q"]) == 0
     assert not [vm for vm, host in fake.placement().items() if host == "c4"]
     assert fake.overloads == [] and fake.over_capacity() == []
+
+
+# ---------------------------------------------------------------- unknown capacity, transient errors
+
+@pytest.mark.parametrize("missing", [("MEMORY_MB", "VCPU", "DISK_GB"), ("MEMORY_MB",)])
+def test_no_vm_is_sent_to_a_host_whose_capacity_became_unknown(fake, cloud, tmp_path, missing):
+    def drop_c3_inventory():
+        for rc in missing:
+            del fake.hosts["c3"].inventory[rc]
+    outcome, records, said = _run(cloud, tmp_path, meanwhile=drop_c3_inventory)
+    assert [m for m in fake.migrations if m.dest == "c3"] == []
+    drift = next(r for r in records if r["event"] == "drift")
+    assert any(p.startswith("host c3: no Placement inventory of ram, capacity unknown: refusing to send")
+               for p in drift["problems"])
+    assert outcome.status == "stopped" and "cannot re-plan" in outcome.message  # batch1's target is c3
+    assert _every_start_has_one_end(records)
+
+
+def _fast_retries(cloud) -> list[float]:
+    sleeps: list[float] = []
+    cloud.retry = Retry(tries=4, base_delay=0.5, sleep=sleeps.append)
+    return sleeps
+
+
+@pytest.mark.parametrize("path", [r"/compute/v2\.1/servers/{db1}", r"/compute/v2\.1/servers/detail",
+                                  r"/compute/v2\.1/os-services",
+                                  r"/placement/resource_providers/[^/]+/usages"])
+def test_a_500_on_a_read_is_tried_again_and_the_run_goes_on(fake, cloud, tmp_path, path):
+    sleeps = _fast_retries(cloud)
+    fake.fail_once("GET", path.format(db1=fake.by_name("db1").id))
+    fake.fail_once("GET", path.format(db1=fake.by_name("db1").id))
+    outcome, records, said = _run(cloud, tmp_path)
+    assert fake.faults == [] and sleeps == [0.5, 1.0]  # both faults met, each followed by a longer wait
+    assert outcome.status == "done" and outcome.replans == 0 and _at_target(fake), said
+    assert "No Server found" not in said
+
+
+def test_a_read_failing_every_time_gives_up_after_the_last_try(fake, cloud):
+    sleeps = _fast_retries(cloud)
+    db1 = fake.by_name("db1").id
+    for _ in range(5):
+        fake.fail_once("GET", rf"/compute/v2\.1/servers/{db1}")
+    with pytest.raises(CloudError) as failed:
+        cloud.server(db1)
+    assert failed.value.transient and sleeps == [0.5, 1.0, 2.0]
+    assert fake.requests.count(f"GET /compute/v2.1/servers/{db1}") == 4 and len(fake.faults) == 1
+    assert cloud.server("no-such-server") is None and len(sleeps) == 3  # a 404 is an answer: no retry
+
+
+def test_a_migration_nova_carried_out_despite_a_500_is_journalled_accepted_and_watched(fake, cloud, tmp_path):
+    _fast_retries(cloud)
+    batch2 = fake.by_name("batch2").id
+    fake.fail_once("POST", rf"/compute/v2\.1/servers/{batch2}/action", carried_out=True)
+    outcome, records, said = _run(cloud, tmp_path)
+    assert outcome.status == "done" and outcome.replans == 0 and _at_target(fake), said
+    mine = [r["event"] for r in records if r.get("vm") == "batch2"]
+    assert mine == ["start", "accepted", "finished"]
+    accepted = next(r for r in records if r["event"] == "accepted")
+    assert "500" in accepted["error"] and accepted["status"] == "MIGRATING"
+    assert len([m for m in fake.migrations if m.server.name == "batch2"]) == 1  # never asked twice
+    assert "overloads" not in said and fake.overloads == [] and fake.over_capacity() == []
+    assert _every_start_has_one_end(records)
+
+
+def test_a_migration_refused_with_a_500_is_journalled_failed_and_replanned(fake, cloud, tmp_path):
+    _fast_retries(cloud)
+    batch2 = fake.by_name("batch2").id
+    fake.fail_once("POST", rf"/compute/v2\.1/servers/{batch2}/action", carried_out=False)
+    outcome, records, said = _run(cloud, tmp_path)
+    failed = [r for r in records if r["event"] == "failed"]
+    assert [(r["vm"], r["host"]) for r in failed] == [("batch2", "c4")]
+    assert "500" in failed[0]["error"] and "read again: not migrating" in failed[0]["error"]
+    assert not any(r["event"] == "accepted" for r in records)
+    assert outcome.status == "done" and outcome.replans == 1 and _at_target(fake), said
+    assert "overloads" not in said and fake.overloads == [] and fake.over_capacity() == []
+    assert _every_start_has_one_end(records)

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # 
 from fake_cloud import FakeServer  # noqa: E402
 
 from cpplan.cli import main  # noqa: E402
+from cpplan.errors import InputError  # noqa: E402
 from cpplan.io import load_instance  # noqa: E402
 from cpplan.openstack.snapshot import take_snapshot  # noqa: E402
 
@@ -75,3 +76,19 @@ def test_a_cloud_before_compute_microversion_2_47_sizes_servers_by_their_flavor(
     fake.max_microversion = "2.46"
     assert take_snapshot(cloud).instance.to_dict() == EXPECTED
     assert sum(r.startswith("GET /compute/v2.1/flavors/") for r in fake.requests) == 3  # once per flavor
+
+
+@pytest.mark.parametrize("missing", [("MEMORY_MB", "VCPU", "DISK_GB"), ("DISK_GB",), ("MEMORY_MB", "VCPU")])
+def test_a_resource_without_placement_inventory_is_capacity_0_never_unlimited(fake, cloud, tmp_path, missing):
+    for rc in missing:
+        del fake.hosts["c3"].inventory[rc]
+    names = [{"MEMORY_MB": "ram", "VCPU": "cpu", "DISK_GB": "disk"}[rc] for rc in missing]
+    out = tmp_path / "cloud.yaml"
+    assert main(["openstack", "snapshot", "--os-cloud", "fake", "-o", str(out)]) == 0
+    c3 = load_instance(out).to_dict()["hosts"]["c3"]
+    assert all(c3[r] == 0 for r in names) and c3 != {}
+    assert all(c3[r] > 0 for r in ("ram", "cpu", "disk") if r not in names)
+    note = f"# host c3: no Placement inventory of {', '.join(names)}, capacity unknown: capacity 0"
+    assert note in out.read_text().split("\nhosts:")[0]
+    with pytest.raises(InputError, match="c3"):  # nothing that needs the resource may be sent there
+        load_instance(out).replace(target={"web1": "c3"})
