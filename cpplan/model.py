@@ -3,8 +3,8 @@
 An :class:`Instance` is immutable and keeps every size as a numpy array with
 name <-> index maps, so planners can work vectorised on large clouds. It is
 read in steps, each checking its part of SPEC section 2 (:mod:`cpplan.checks`):
-names, resources, hosts and limits, VMs and
-their costs, page sharing, placements A and B, service levels. The costs of
+names (in Unicode NFC, :mod:`cpplan.names`), resources, hosts and limits, VMs
+and their costs, page sharing, placements A and B, service levels. The costs of
 all VMs, live and offline, must sum to at most :data:`MAX_TOTAL_COST`, so that
 no sum of costs overflows.
 
@@ -46,6 +46,7 @@ from .checks import (
 )
 from .constraints.capacity import fits, usage
 from .errors import InputError
+from .names import nfc_names
 
 HOST_RESERVED = ("max_migrations", "allocation_ratio")
 VM_RESERVED = ("cost", "offline_cost", "live", "image")
@@ -93,10 +94,10 @@ class Instance:
                  pinned: list | None = None, page_sharing: Mapping | None = None,
                  drain: list | None = None, *, source: str = ""):
         self.source = source
-        spec = {k: v for k, v in dict(
+        spec = nfc_names({k: v for k, v in dict(
             hosts=hosts, vms=vms, initial=initial, target=target, limits=limits,
             allocation_ratio=allocation_ratio, links=links, groups=groups, pinned=pinned,
-            page_sharing=page_sharing, drain=drain).items() if v is not None}
+            page_sharing=page_sharing, drain=drain).items() if v is not None}, source)
         self._spec = _copy(spec)
         hosts, vms = self._names(spec.get("hosts"), spec.get("vms"))
         self._resources(hosts, vms)
