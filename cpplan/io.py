@@ -32,20 +32,43 @@ TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_rat
 
 
 # libyaml's loader and dumper when PyYAML has them: 3x faster to read and 2x faster to write
-# an instance of 10 000 hosts (benchmarks/results/io.md), the same documents. libyaml's reader
-# recurses on the C stack, so a document that may nest deeper than C_LOADER_MAX_DEPTH goes to
-# the Python reader, which stops with a RecursionError instead of crashing.
+# an instance of 10 000 hosts (benchmarks/results/io.md), the same documents. libyaml's composer
+# recurses on the C stack, so a document that may nest deeper than C_LOADER_MAX_DEPTH is composed
+# by PyYAML's Python composer, which stops with a RecursionError instead of crashing; libyaml still
+# scans and parses it. libyaml and PyYAML's Python scanner disagree on some documents (a tab after
+# a colon, `>#`, a byte-order mark inside the document...), so with libyaml every document is
+# scanned by libyaml, whatever its nesting: one document, one verdict.
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LIBYAML = getattr(yaml, "__with_libyaml__", False)
 C_LOADER_MAX_DEPTH = 100
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_ALIAS_NODES = 1_000_000  # nodes that aliases may add to a document, each a copy of its anchor's
+LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice in one mapping."""
+    """A YAML loader that refuses a key given twice in one mapping (PyYAML's Python reader)."""
 
 
-class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """:class:`_UniqueKeyLoader` on libyaml, for documents that nest little (see :func:`_nesting`)."""
+if _LIBYAML:
+    class _FastUniqueKeyLoader(yaml.CSafeLoader):
+        """:class:`_UniqueKeyLoader` on libyaml, for documents that nest little (see :func:`_nesting`)."""
+
+    class _DeepUniqueKeyLoader(yaml.cyaml.CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor,
+                               yaml.resolver.Resolver):
+        """:class:`_UniqueKeyLoader` on libyaml's scanner and parser with PyYAML's Python composer."""
+
+        def __init__(self, stream):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+        get_single_node = yaml.composer.Composer.get_single_node
+else:
+    _FastUniqueKeyLoader = _DeepUniqueKeyLoader = _UniqueKeyLoader
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -73,8 +96,75 @@ def _refuse_repeated_keys(loader, node, deep) -> None:
         seen[key] = True
 
 
-for _loader in (_UniqueKeyLoader, _FastUniqueKeyLoader):
+for _loader in {_UniqueKeyLoader, _FastUniqueKeyLoader, _DeepUniqueKeyLoader}:
     _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _load_yaml(text: str):
+    """The document in ``text``, read by libyaml when PyYAML has it (composed in Python when it may nest
+    deeper than :data:`C_LOADER_MAX_DEPTH`), after :func:`_refuse_alias_bombs`."""
+    fast = _nesting(text) <= C_LOADER_MAX_DEPTH
+    loader = (_FastUniqueKeyLoader if fast else _DeepUniqueKeyLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "&" in text:  # without an anchor there is no alias
+            _refuse_alias_bombs(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_alias_bombs(root) -> None:
+    """Refuse a composed document whose aliases, each replaced by a copy of its anchor's node, add more
+    than :data:`MAX_ALIAS_NODES` nodes ("billion laughs"), or whose node contains itself.
+
+    The expanded size of a node is 1 plus that of its children, counted once per node with
+    memoisation: time and memory grow with the nodes as written, never with the expansion. (The
+    constructed objects would share references too; what blows up is whatever walks them later.)
+
+    >>> _refuse_alias_bombs(yaml.compose("a: &x [1, 2, 3]\\nb: [*x, *x]\\n"))
+    >>> levels = zip("abcdefghijklm", "bcdefghijklmn")
+    >>> bomb = "a: &a [x, x, x]\\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}]\\n" for p, c in levels)
+    >>> _refuse_alias_bombs(yaml.compose(bomb))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    yaml.composer.ComposerError: aliases expand the document to 10761686 nodes (it has 32 as written, ...
+      in "<unicode string>", line 13, column 4:
+    ...
+    """
+    size: dict[int, int | None] = {}  # id(node) -> its expanded size; None while its children are counted
+    nodes = {}
+    stack = [(root, False)]
+    while stack:
+        node, counted = stack.pop()
+        children = _children(node)
+        if counted:
+            size[id(node)] = 1 + sum(size[id(child)] for child in children)
+            continue
+        if id(node) in size:
+            if size[id(node)] is None:
+                raise yaml.composer.ComposerError(None, None, "an alias refers to a node that contains it",
+                                                  node.start_mark)
+            continue
+        size[id(node)], nodes[id(node)] = None, node
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    written = len(size)
+    if size[id(root)] > written + MAX_ALIAS_NODES:
+        worst = min((n for k, n in nodes.items() if size[k] > MAX_ALIAS_NODES), key=lambda n: size[id(n)])
+        raise yaml.composer.ComposerError(
+            None, None, f"aliases expand the document to {size[id(root)]} nodes (it has {written} as "
+                        f"written, at most {MAX_ALIAS_NODES} more are allowed)", worst.start_mark)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _nesting(text: str) -> int:
@@ -118,9 +208,10 @@ def read_mapping(path, what: str = "file") -> tuple[dict, str]:
         if str(path).endswith(".json"):
             data = json.loads(text, object_pairs_hook=_json_no_duplicates)
         else:
-            fast = _nesting(text) <= C_LOADER_MAX_DEPTH
-            data = yaml.load(text, Loader=_FastUniqueKeyLoader if fast else _UniqueKeyLoader)  # noqa: S506
+            data = _load_yaml(text)
     except yaml.MarkedYAMLError as e:
+        if e.problem == LIBYAML_TOO_DEEP:  # libyaml's own limit (1000 levels), said as the Python reader's
+            raise InputError(name, "", "nested too deeply to read") from None
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}: " if mark else ""
         problem = e.problem or str(e).splitlines()[0]
