@@ -16,7 +16,10 @@ a time limit and a repeat count::
 
 The whole file is checked before anything runs (bad input is one
 :class:`InputError` line). Every plan goes through :func:`cpplan.validate`;
-a planner that raises is recorded as status ``error``, never fatal.
+a planner that raises is recorded as status ``error``, never fatal. Ctrl-C
+stops the experiment: the run it cut short is recorded as ``interrupted``
+(cp and auto catch it and return their plan so far: :attr:`Interrupt.caught
+<cpplan.budget.Interrupt.caught>` tells), and no further run starts.
 :func:`write_outputs` writes ``results.csv``, ``summary.md`` and one plan
 JSON per run, each file atomically.
 
