@@ -19,7 +19,17 @@ from .argtypes import positive_seconds, seed
 from .errors import InputError
 from .goals import GOALS
 from .goals.stopping import GAP_LIMIT
-from .io import check_writable, instance_yaml, load_instance, load_plan, plan_json, save_instance, save_plan
+from .io import (
+    check_not_input,
+    check_output,
+    check_writable,
+    instance_yaml,
+    load_instance,
+    load_plan,
+    plan_json,
+    save_instance,
+    save_plan,
+)
 from .openstack.cli import add_parser as add_openstack  # openstacksdk only once its subcommand runs
 from .planners import PLANNERS, plan
 from .target import choose_target
@@ -154,10 +164,10 @@ def _choose(args, inst):
 
 def _cmd_target(args) -> int:
     inst = load_instance(args.instance)
-    if args.output:
-        check_writable(args.output)
+    if args.output is not None:
+        check_output(args.output, [args.instance])
     result = _choose(args, inst)
-    if args.output:
+    if args.output is not None:
         save_instance(result.instance, args.output)
     else:
         sys.stdout.write(instance_yaml(result.instance))
@@ -169,8 +179,8 @@ def _cmd_target(args) -> int:
 def _cmd_plan(args) -> int:
     _goal_options_need_a_goal(args)
     inst = load_instance(args.instance)
-    if args.output:
-        check_writable(args.output)
+    if args.output is not None:
+        check_output(args.output, [args.instance])
     started = time.perf_counter()
     if args.goal:
         chosen = _choose(args, inst)
@@ -180,7 +190,7 @@ def _cmd_plan(args) -> int:
     else:
         result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
                       progress=_progress(args.quiet))
-    if args.output:
+    if args.output is not None:
         save_plan(result, args.output)
     else:
         sys.stdout.write(plan_json(result))
@@ -228,8 +238,9 @@ def _cmd_show(args) -> int:
     from .plots import plot_timeline, require_matplotlib
     from .show import plan_table
 
-    if args.png:
+    if args.png is not None:
         require_matplotlib("--png")
+        check_output(args.png, [args.instance, args.plan], "--png")
     inst, result = load_instance(args.instance), load_plan(args.plan)
     violations = validate(inst, result)
     if violations:
@@ -238,7 +249,7 @@ def _cmd_show(args) -> int:
         print(f"invalid: {len(violations)} violation(s); nothing to show", file=sys.stderr)
         return EXIT_INVALID
     print(plan_table(inst, result))
-    if args.png:
+    if args.png is not None:
         plot_timeline(inst, result, args.png)
         print(f"wrote {args.png}", file=sys.stderr)
     return EXIT_OK
@@ -258,7 +269,10 @@ def _cmd_experiment(args) -> int:
     if args.plots:
         require_matplotlib("--plots")
     plots = matplotlib_available() if args.plots is None else args.plots
-    out = Path(args.output) if args.output else Path("results") / output_name(exp)
+    if args.output == "":
+        raise InputError("", "-o", "is empty: name a folder to write")
+    out = Path(args.output) if args.output is not None else Path("results") / output_name(exp)
+    _prepare_output_folder(exp, out, args.experiment)
     try:
         with _progress_bar(len(exp.runs), exp.name, args.quiet) as advance:
             results = run_experiment(exp, out, executor=executor, on_result=advance, plots=plots)
@@ -273,6 +287,24 @@ def _cmd_experiment(args) -> int:
               f"{out}/summary.md{', PNG plots' if plots else ''} and the plans in {out}/plans/",
               file=sys.stderr)
     return EXIT_INVALID if invalid else EXIT_OK
+
+
+def _prepare_output_folder(exp, out, experiment_file) -> None:
+    """Before the first run (and its progress bar): refuse an OUT_DIR that is a file or cannot be written,
+    or where a file the experiment writes (results.csv, summary.md, plans/RUN.json, a PNG plot) is one
+    of the files it reads; then create the folder."""
+    from pathlib import Path
+
+    inputs = [experiment_file, *(spec.file for spec in exp.instances if spec.file is not None)]
+    written = [out / "results.csv", out / "summary.md",
+               *(out / "plans" / f"{run.name}.json" for run in exp.runs),
+               *(out / Path(source).name for source in inputs if str(source).endswith(".png"))]
+    for path in written:
+        check_not_input(path, inputs)
+    if out.exists() and not out.is_dir():
+        raise InputError(out.name, "-o", "is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "results.csv")
 
 
 def _print_planner_table(body: list[list[str]]) -> None:
@@ -325,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`cpplan show ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except OSError as e:
-        print(f"cpplan: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+    except OSError as e:  # as an InputError: one line even when the file's name holds a line break
+        print(f"cpplan: {InputError(str(e.filename or ''), '', e.strerror or str(e))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("cpplan: interrupted", file=sys.stderr)

@@ -15,17 +15,25 @@ class InputError(ValueError):
 
     def __init__(self, source: str, key: str, problem: str):
         self.source, self.key, self.problem = source, key, problem
-        where = ": ".join(part for part in (source, key) if part)
-        super().__init__(_one_line(f"{where}: {problem}" if where else problem))
+        where = ": ".join(_one_line(part) for part in (source, key) if part)
+        super().__init__(f"{where}: {_one_line(problem)}" if where else _one_line(problem))
+
+
+MAX_PART = 500  # characters shown of a source, a key or a problem: a 1 MB name is cut, not printed
 
 
 def _one_line(text: str) -> str:
-    r"""``text`` with line breaks and other unprintable characters escaped, as ``repr`` shows them.
+    r"""``text`` with line breaks and other unprintable characters escaped, as ``repr`` shows them,
+    cut to :data:`MAX_PART` characters.
 
     >>> _one_line("vms.a\nb: bad")
     'vms.a\\nb: bad'
+    >>> len(_one_line("x" * 10**6))
+    503
     """
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    text = text[:MAX_PART + 1]
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= MAX_PART else escaped[:MAX_PART] + "..."
 
 
 class InvalidPlanError(RuntimeError):

@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -251,7 +252,7 @@ def load_plan(path) -> Plan:
     data, name = read_mapping(path, "plan file")
     status = data.get("status")
     if status not in STATUSES:
-        raise InputError(name, "status", f"must be one of {', '.join(STATUSES)}, got {status!r}")
+        raise InputError(name, "status", f"must be one of {', '.join(STATUSES)}, got {short_repr(status)}")
     if not isinstance(data.get("rounds", []), list):
         raise InputError(name, "rounds", "must be a list of rounds")
     for key in ("cost", "lower_bound"):
@@ -284,23 +285,85 @@ def write_atomic(path, data: str | bytes) -> None:
     if path.exists() and not path.is_file():
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-        with open(path, mode, encoding=encoding) as f:
-            f.write(data)
+        try:
+            with open(path, mode, encoding=encoding) as f:
+                f.write(data)
+        except OSError as e:  # /dev/full: the error names no file
+            raise OSError(e.errno, e.strerror, str(path)) from None
         return
+    named = path
     if path.is_symlink():
         path = path.resolve()
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
     except OSError as e:
-        raise OSError(e.errno, e.strerror, str(path)) from None
+        raise OSError(e.errno, e.strerror, str(named)) from None
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             f.write(data)
         os.chmod(tmp, _new_file_mode())  # mkstemp makes it private (0600)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk names no file, a failed rename the temporary one
+            raise OSError(e.errno, e.strerror, str(named)) from None
         raise
+
+
+def check_output(path, inputs, option: str = "-o") -> None:
+    """Refuse now, before a long run, an output ``path`` given as ``option`` that is empty, that is one
+    of the files ``inputs`` (:func:`check_not_input`), or that :func:`check_writable` refuses.
+
+    >>> check_output("", ["cloud.yaml"])
+    Traceback (most recent call last):
+    ...
+    cpplan.errors.InputError: -o: is empty: name a file to write
+    """
+    if not str(path):
+        raise InputError("", option, "is empty: name a file to write")
+    check_not_input(path, inputs, option)
+    check_writable(path)
+
+
+def check_not_input(output, inputs, option: str = "-o") -> None:
+    """Refuse an ``output`` that is the same file as one of ``inputs``: writing it would destroy it.
+
+    The same file is the same device and inode (``os.stat``, following symlinks: a symlink or a
+    hard link to an input is that input), or, when either does not exist yet (an input may be
+    another output, such as a journal written first), the same path once symlinks and ``..`` are
+    resolved. Only regular input files count: writing to the terminal or a pipe an input was read
+    from destroys nothing.
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> cloud = os.path.join(folder, "cloud.yaml")
+    >>> _ = open(cloud, "w").write("hosts: {}\\n")
+    >>> os.link(cloud, os.path.join(folder, "copy.yaml"))
+    >>> check_not_input(os.path.join(folder, "copy.yaml"), [cloud])
+    Traceback (most recent call last):
+    ...
+    cpplan.errors.InputError: copy.yaml: -o: is the input file cloud.yaml: writing it would destroy it
+    >>> check_not_input(os.path.join(folder, "plan.json"), [cloud])
+    """
+    for source in inputs:
+        if _same_file(output, source):
+            name = os.path.basename(str(source))
+            raise InputError(os.path.basename(str(output)), option,
+                             f"is the input file {name}: writing it would destroy it")
+
+
+def _same_file(output, source) -> bool:
+    try:
+        source_stat = os.stat(source)
+    except (OSError, ValueError):  # not written yet (another output, such as a journal), or no path at all
+        return os.path.realpath(output) == os.path.realpath(source)
+    if not stat.S_ISREG(source_stat.st_mode):
+        return False
+    try:
+        output_stat = os.stat(output)
+    except (OSError, ValueError):
+        return os.path.realpath(output) == os.path.realpath(source)
+    return (output_stat.st_dev, output_stat.st_ino) == (source_stat.st_dev, source_stat.st_ino)
 
 
 def check_writable(path) -> None:

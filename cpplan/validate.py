@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import short_repr
 from .constraints import ALL, Round
 from .plan import Plan
 
@@ -84,10 +85,10 @@ def _parse_round(inst, t, moves, placement, out):
                    for index, key in ((inst.vm_index, "vm"), (inst.host_index, "from"),
                                       (inst.host_index, "to")))
         if v is None:
-            out.append(f"round {t}: unknown VM {m['vm']!r}")
+            out.append(f"round {t}: unknown VM {short_repr(m['vm'])}")
         elif s is None or d is None:
             out.append(f"round {t}: VM {m['vm']} names unknown host "
-                       f"{m['from'] if s is None else m['to']!r}")
+                       f"{short_repr(m['from'] if s is None else m['to'])}")
         elif v in seen:
             out.append(f"round {t}: VM {m['vm']} migrates twice in one round")
         elif s != placement[v]:
@@ -96,7 +97,7 @@ def _parse_round(inst, t, moves, placement, out):
         elif s == d:
             out.append(f"round {t}: VM {m['vm']} migrates from {m['from']} to itself")
         elif m.get("mode", "live") not in ("live", "offline"):
-            out.append(f"round {t}: VM {m['vm']} has mode {m['mode']!r}, not live or offline")
+            out.append(f"round {t}: VM {m['vm']} has mode {short_repr(m['mode'])}, not live or offline")
         elif m.get("mode", "live") == "live" and not inst.can_live[v]:
             out.append(f"round {t}: VM {m['vm']} may not migrate live (live: false)")
         elif m.get("mode") == "offline" and np.isnan(inst.offline_cost[v]):

@@ -12,6 +12,9 @@ Exit codes: 0 done (or a dry run), 2 bad input or the extra missing,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -88,8 +91,10 @@ def _say(message: str) -> None:
 def _cmd_snapshot(args) -> int:
     if not _require_sdk():
         return EXIT_BAD_INPUT
+    from ..io import check_output
     from .cloud import Cloud, CloudError
     from .snapshot import save_snapshot, take_snapshot
+    check_output(args.output, _config_files())
     try:
         cloud = Cloud.connect(args.os_cloud)
         snap = take_snapshot(cloud, hosts=args.host, aggregate=args.aggregate, max_per_host=args.max_per_host)
@@ -103,6 +108,39 @@ def _cmd_snapshot(args) -> int:
     print(f"wrote {args.output}: {inst.n_hosts} hosts, {inst.n_vms} VMs, {int(inst.pinned.sum())} pinned, "
           f"{len(inst.groups)} groups (set `target` to say where VMs must go)", file=sys.stderr)
     return 0
+
+
+def _config_files() -> list[str]:
+    """The clouds.yaml and secure.yaml files openstacksdk may read (a snapshot must not overwrite them)."""
+    from openstack.config import loader
+
+    named = [os.environ.get(key) for key in ("OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE")]
+    return [path for path in (*named, *loader.CONFIG_FILES, *loader.SECURE_FILES) if path]
+
+
+def _check_outputs(args, journal_path: str, stem: Path) -> None:
+    """The journal and every re-plan file execute may write must not be the instance or the plan it reads
+    (nor may a re-plan file be the journal)."""
+    from ..io import check_not_input
+
+    inputs = [args.instance, args.plan]
+    check_not_input(journal_path, inputs, "--journal")
+    for path in _replan_files_named(stem, args.max_replans, [*inputs, journal_path]):
+        check_not_input(path, [*inputs, journal_path], "re-plan file")
+
+
+def _replan_files_named(stem: Path, max_replans: int, files: list) -> list[Path]:
+    """The re-plan files (numbers 1 to ``max_replans``) that exist now, or that one of ``files`` resolves
+    to: the only ones that can be one of ``files``, found without trying every number."""
+    from .execute import replan_files
+
+    pattern = re.compile(re.escape(stem.name) + r"\.replan([1-9][0-9]*)\.(yaml|json)")
+    names = [os.path.basename(os.path.realpath(path)) for path in files
+             if os.path.dirname(os.path.realpath(path)) == os.path.realpath(stem.parent)]
+    with contextlib.suppress(OSError):
+        names += [entry.name for entry in os.scandir(stem.parent)]
+    numbers = sorted({int(match[1]) for match in map(pattern.fullmatch, names) if match})
+    return [path for number in numbers if number <= max_replans for path in replan_files(stem, number)]
 
 
 def _cmd_execute(args) -> int:
@@ -123,6 +161,7 @@ def _cmd_execute(args) -> int:
     from .journal import Journal
     stem = Path(args.plan).with_suffix("")
     journal_path = args.journal or f"{stem}.journal.jsonl"
+    _check_outputs(args, journal_path, stem)
     settings = Settings(poll_interval=args.poll, round_timeout=args.round_timeout, planner=args.planner,
                         time_limit=args.time_limit, max_replans=args.max_replans, progress=not args.quiet)
     try:

@@ -377,8 +377,7 @@ class Execution:
             inst = rebase(fresh.instance, goal, self.inst, self.limits)
         except InputError as e:
             return self.stop(f"cannot re-plan from the current state: {e.problem} ({e.key})", number)
-        inst_path = stem.with_name(f"{stem.name}.replan{number}.yaml")
-        plan_path = stem.with_name(f"{stem.name}.replan{number}.json")
+        inst_path, plan_path = replan_files(stem, number)
         save_instance(inst, inst_path)
         started = time.perf_counter()
         plan = make_plan(inst, self.settings.planner, time_limit=self.settings.time_limit)
@@ -397,6 +396,11 @@ class Execution:
         self.say(describe(plan.rounds))
         self.inst, self.plan, self.ids = inst, plan, fresh.server_ids
         return None
+
+
+def replan_files(out: Path, number: int) -> tuple[Path, Path]:
+    """The instance and plan files of re-plan ``number``: ``out.replanN.yaml`` and ``out.replanN.json``."""
+    return out.with_name(f"{out.name}.replan{number}.yaml"), out.with_name(f"{out.name}.replan{number}.json")
 
 
 def rebase(fresh: Instance, goal: dict, previous: Instance, limits: dict | None) -> Instance:
