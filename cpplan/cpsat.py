@@ -1,8 +1,15 @@
-"""What the CP-SAT models share: integer scaling, solving with progress and Ctrl-C, lexicographic solves.
+"""What the CP-SAT models of planners and goals share: integer scaling, solving, lexicographic solves.
 
 CP-SAT works on integers, so demands, capacities and costs are scaled by a
 power of ten that makes them integral; when no small factor does, demands
-round up and capacities down (plans stay valid, but proofs are then off).
+round up and capacities down (plans stay valid, but proofs are then off):
+:func:`scale_for`, :class:`Rounding`, :func:`integer_resource`.
+
+:func:`solve` is the one solver set-up (workers, presolve, seed, time limit,
+Ctrl-C); a :class:`Watch` follows the search: progress lines, or an
+:class:`EarlyStop` at a good-enough gap or a stall. :func:`minimise_in_turn`
+minimises objectives lexicographically, each held at its best while the next
+is minimised; :func:`hint_from` makes a solution the next search's hint.
 
 >>> import numpy as np
 >>> scale_for(np.array([0.5, 2.0]))
@@ -11,6 +18,7 @@ round up and capacities down (plans stay valid, but proofs are then off).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -35,6 +43,7 @@ WORKERS = max(8, os.cpu_count() or 1)
 # worker per core beats 8 time-sliced ones (cold tight-1000: 7 s against 35 s).
 BIG_MODEL = 5_000
 HEARTBEAT = 5.0  # seconds between progress lines while a search finds nothing new
+TICK = 0.05  # seconds between two looks at a search run in a thread (Ctrl-C, heartbeat, stall)
 
 
 def scale_for(values: np.ndarray, limit: float = MAX_SCALED) -> float:
@@ -65,6 +74,47 @@ def _integral(values: np.ndarray) -> bool:
     return bool(np.all(np.abs(values - np.round(values)) < 1e-9 * np.maximum(1.0, np.abs(values))))
 
 
+class Rounding:
+    """Scaled values as integers, the way a model may round them and stay valid: demands up (at
+    least 1 where positive), capacities down, costs to the nearest; ``exact`` turns False as soon as
+    rounding changes a value.
+
+    >>> rounding = Rounding()
+    >>> rounding.up(np.array([0.2, 3.0])).tolist(), rounding.exact, rounding.down(np.array([2.9])).tolist()
+    ([1, 3], False, [2])
+    """
+
+    def __init__(self):
+        self.exact = True
+
+    def up(self, values: np.ndarray) -> np.ndarray:
+        return self._integers(np.maximum(np.ceil(values - 1e-9), values > 0), values)
+
+    def down(self, values: np.ndarray) -> np.ndarray:
+        return self._integers(np.floor(values + 1e-9), values)
+
+    def nearest(self, values: np.ndarray) -> np.ndarray:
+        return self._integers(np.round(values), values)
+
+    def _integers(self, rounded: np.ndarray, values: np.ndarray) -> np.ndarray:
+        self.exact &= bool(np.allclose(rounded, values, rtol=0, atol=1e-6))
+        return rounded.astype(np.int64)
+
+
+def integer_resource(demand: np.ndarray, capacity: np.ndarray, scale: float,
+                     rounding: Rounding) -> tuple[np.ndarray, np.ndarray]:
+    """One resource in integer units of ``1 / scale`` (a :func:`scale_for` factor): the demands
+    rounded up and the capacities rounded down, -1 where a capacity is unlimited.
+
+    >>> integer_resource(np.array([0.5, 2.0]), np.array([4.25, np.inf]), 10, Rounding())
+    (array([ 5, 20]), array([42, -1]))
+    """
+    limited = np.full(capacity.shape, -1, dtype=np.int64)
+    finite = np.isfinite(capacity)
+    limited[finite] = rounding.down(capacity[finite] * scale)
+    return rounding.up(demand * scale), limited
+
+
 class Scaled:
     """Integer demands, capacities and costs of an instance; ``exact`` when the model is not approximate.
 
@@ -86,7 +136,7 @@ class Scaled:
     """
 
     def __init__(self, inst):
-        self.exact = True
+        self.rounding = Rounding()
         R = len(inst.resources)
         self.demand = np.zeros((inst.n_vms, R), dtype=np.int64)
         self.capacity = np.full((inst.n_hosts, R), -1, dtype=np.int64)
@@ -99,34 +149,24 @@ class Scaled:
             col, cap = inst.demand[:, r], inst.effective[:, r]
             parts = [ratio * col, (1 - ratio) * col] if r == self.shared else []
             s = scale_for(np.concatenate([col, cap, *parts]))
-            self.demand[:, r] = self._up(col * s)
+            self.demand[:, r], self.capacity[:, r] = integer_resource(col, cap, s, self.rounding)
             if r == self.shared:
-                self.private, self.pages = self._up((1 - ratio) * col * s), self._up(ratio * col * s)
-            finite = np.isfinite(cap)
-            self.capacity[finite, r] = self._down(cap[finite] * s)
+                self.private = self.rounding.up((1 - ratio) * col * s)
+                self.pages = self.rounding.up(ratio * col * s)
         # VMs that move live by default but may also move offline, at a cost at least as high
         self.dual = inst.dual
         offline_cost = np.where(self.dual, inst.offline_cost, inst.cost)
         s = scale_for(np.concatenate([inst.cost, offline_cost]), MAX_COST_SCALED)
-        self.cost, self.offline_cost = self._round(inst.cost * s), self._round(offline_cost * s)
+        self.cost = self.rounding.nearest(inst.cost * s)
+        self.offline_cost = self.rounding.nearest(offline_cost * s)
         self.cost_scale = s
         if not self.sharing:
             self.private = self.pages = np.zeros(0, dtype=np.int64)
 
-    def _round(self, values: np.ndarray) -> np.ndarray:
-        return self._integers(np.round(values), values)
-
-    def _up(self, values: np.ndarray) -> np.ndarray:
-        """``values`` rounded up to integers, at least 1 where positive."""
-        return self._integers(np.maximum(np.ceil(values - 1e-9), values > 0), values)
-
-    def _down(self, values: np.ndarray) -> np.ndarray:
-        return self._integers(np.floor(values + 1e-9), values)
-
-    def _integers(self, rounded: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """``rounded`` as integers; ``exact`` turns False when rounding changed a value."""
-        self.exact &= bool(np.allclose(rounded, values, rtol=0, atol=1e-6))
-        return rounded.astype(np.int64)
+    @property
+    def exact(self) -> bool:
+        """No value changed in rounding: the model is the instance, not an approximation."""
+        return self.rounding.exact
 
     def use(self, inst, vms: np.ndarray, host: int, r: int) -> int:
         """Scaled use of resource ``r`` on ``host`` when exactly ``vms`` are there."""
@@ -136,7 +176,25 @@ class Scaled:
             int(self.pages[vms[inst.image[vms] == i]].max()) for i in np.unique(inst.image[vms]))
 
 
-class _Reporter(cp_model.CpSolverSolutionCallback):
+class Watch(cp_model.CpSolverSolutionCallback):
+    """What follows one search in :func:`solve`: it is the solution callback, hears every new
+    bound (``on_bound``), and, when :func:`solve` waits for the search in a thread, is called every
+    :data:`TICK` seconds (``tick``); ``solver`` is the solver it watches."""
+
+    solver: cp_model.CpSolver | None = None
+
+    def on_bound(self, bound: float) -> None:
+        """A new best bound."""
+
+    def tick(self) -> None:
+        """A moment of wall-clock time passed."""
+
+    def wants_ticks(self) -> bool:
+        """Whether the search must run in a thread so that :meth:`tick` is called."""
+        return False
+
+
+class _Reporter(Watch):
     """Calls ``progress`` with the best objective and the bound: at each solution, at most twice a
     second as the bound moves, and every :data:`HEARTBEAT` seconds otherwise."""
 
@@ -153,7 +211,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
     def on_bound(self, bound):
         self.report(bound)
 
-    def heartbeat(self):
+    def tick(self):
         if time.perf_counter() - self.last >= HEARTBEAT:
             self.report(self.bound)
 
@@ -168,41 +226,144 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self.progress(f"{self.label}: best {best}, bound {bound}")
 
 
+class EarlyStop(Watch):
+    """Stops a search once ``good_enough(best, bound)`` holds for its best objective and bound, or
+    when no better solution came for ``patience`` seconds (None: never; a rising bound alone does
+    not count); ``reason`` says which: "gap", "stall", or "" when the search ended by itself.
+
+    >>> model = cp_model.CpModel()
+    >>> x = model.new_int_var(0, 10, "x")
+    >>> model.minimize(-x)
+    >>> watch = EarlyStop(lambda best, bound: True)
+    >>> solver, status = solve(model, 5, seed=0, watch=watch)
+    >>> status in (cp_model.OPTIMAL, cp_model.FEASIBLE), watch.reason in ("gap", "")
+    (True, True)
+    """
+
+    def __init__(self, good_enough: Callable[[float, float], bool], patience: float | None = None):
+        super().__init__()
+        self.good_enough, self.patience = good_enough, patience
+        self.reason = ""
+        self.found = False
+        self.best = self.bound = float("nan")
+        self.changed = time.perf_counter()
+        self._lock = threading.Lock()
+
+    def on_solution_callback(self) -> None:
+        self._update(self.objective_value, self.best_objective_bound, improved=True)
+
+    def on_bound(self, bound: float) -> None:
+        if self.found:
+            self._update(self.best, bound, improved=False)
+
+    def _update(self, best: float, bound: float, improved: bool) -> None:
+        with self._lock:
+            self.found, self.best, self.bound = True, best, bound
+            if improved:
+                self.changed = time.perf_counter()
+            if not self.reason and self.good_enough(best, bound):
+                self._stop("gap")
+
+    def _stop(self, reason: str) -> None:
+        self.reason = reason
+        self.solver.stop_search()
+
+    def tick(self) -> None:
+        with self._lock:
+            if self.found and not self.reason and time.perf_counter() - self.changed > self.patience:
+                self._stop("stall")
+
+    def wants_ticks(self) -> bool:
+        return self.patience is not None
+
+
 def solve(model: cp_model.CpModel, seconds: float, *, seed: int, stop: Interrupt | None = None,
-          progress: Callable[[str], None] | None = None, label: str = "cp",
-          to_cost=lambda x: x) -> tuple[cp_model.CpSolver, int]:
-    """Solve ``model`` for at most ``seconds`` with all cores; returns the solver and its status."""
+          watch: Watch | None = None, workers: int | None = None,
+          presolve: bool | None = None) -> tuple[cp_model.CpSolver, int]:
+    """Solve ``model`` for at most ``seconds``; returns the solver and its status.
+
+    ``workers`` and ``presolve`` default to :data:`WORKERS` with presolve, or, on a model of more
+    than :data:`BIG_MODEL` variables, one worker per core without presolve. With ``stop`` Ctrl-C
+    stops the search at once and keeps its best solution (:class:`~cpplan.budget.Interrupt`);
+    without, CP-SAT's own handler does. ``watch`` follows the search (:class:`Watch`).
+    """
     solver = cp_model.CpSolver()
     p = solver.parameters
+    big = len(model.proto.variables) > BIG_MODEL
     p.max_time_in_seconds = max(0.01, seconds)
-    p.num_workers = WORKERS
+    p.num_workers = workers if workers is not None else (os.cpu_count() or 1) if big else WORKERS
+    p.cp_model_presolve = presolve if presolve is not None else not big
     p.random_seed = seed
-    p.catch_sigint_signal = False
-    if len(model.proto.variables) > BIG_MODEL:
-        p.cp_model_presolve = False
-        p.num_workers = os.cpu_count() or 1
-    callback = None
-    if progress is not None:
-        callback = _Reporter(progress, label, to_cost)
-        solver.best_bound_callback = callback.on_bound
-    if stop is None:
-        return solver, solver.solve(model, callback)
-    if stop.requested:
+    p.catch_sigint_signal = stop is None
+    if watch is not None:
+        watch.solver = solver
+        solver.best_bound_callback = watch.on_bound
+    if stop is not None and stop.requested:
         return solver, cp_model.UNKNOWN
+    if stop is None and not (watch is not None and watch.wants_ticks()):
+        return solver, solver.solve(model, watch)
     # The search runs in a thread so that the main thread, waiting in Python, handles Ctrl-C at once
-    # (a Python signal handler waits for a C++ call to return).
-    stop.solver = solver
+    # (a Python signal handler waits for a C++ call to return) and ticks the watch.
+    if stop is not None:
+        stop.solver = solver
     result = {}
-    worker = threading.Thread(target=lambda: result.setdefault("status", solver.solve(model, callback)))
+    worker = threading.Thread(target=lambda: result.setdefault("status", solver.solve(model, watch)))
     try:
         worker.start()
         while worker.is_alive():
-            worker.join(0.1)
-            if callback is not None:
-                callback.heartbeat()
+            worker.join(TICK)
+            if watch is not None:
+                watch.tick()
     finally:
-        stop.solver = None
+        if stop is not None:
+            stop.solver = None
     return solver, result.get("status", cp_model.UNKNOWN)
+
+
+def hint_from(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
+    """The solution ``solver`` found (for ``model`` or a copy of it) becomes ``model``'s only hint."""
+    model.clear_hints()
+    hint = model.proto.solution_hint
+    values = list(solver.response_proto.solution)
+    hint.vars.extend(range(len(values)))
+    hint.values.extend(values)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One objective of a lexicographic solve: ``run()`` searches the model as it minimises ``expr``
+    and returns the value ``hold`` (default: ``expr``) reached, or None when it found no solution;
+    later phases keep ``hold`` at most at that value."""
+
+    expr: object
+    run: Callable[[], int | None]
+    hold: object = None
+
+
+def minimise_in_turn(model: cp_model.CpModel, phases: list[Phase]) -> None:
+    """Lexicographic solving: minimise each phase's expression in turn, every later phase holding
+    the earlier ones at their best; a phase without a solution ends it. What to record, how to
+    share the time and what to hint is each phase's ``run``.
+
+    >>> model = cp_model.CpModel()
+    >>> x, y = model.new_int_var(0, 5, "x"), model.new_int_var(0, 5, "y")
+    >>> _ = model.add(x + y >= 4), model.add(y <= x + 3)
+    >>> found = []
+    >>> def run():
+    ...     solver, status = solve(model, 5, seed=0, workers=1)
+    ...     found.append(int(solver.objective_value))
+    ...     return found[-1]
+    >>> minimise_in_turn(model, [Phase(x, run), Phase(-y, run)])   # least x, then (x held) most y
+    >>> found
+    [1, -4]
+    """
+    for k, phase in enumerate(phases):
+        model.minimize(phase.expr)
+        value = phase.run()
+        if value is None:
+            return
+        if k + 1 < len(phases):
+            model.add((phase.expr if phase.hold is None else phase.hold) <= value)
 
 
 @dataclass
@@ -234,53 +395,59 @@ class LexicographicModel:
     def run(self, budget: Budget, *, seed: int, stop: Interrupt | None = None, progress=None,
             cost_share: float = 0.6) -> Outcome:
         out = Outcome(hops=None, stats=self.size())
+        search = functools.partial(solve, self.model, seed=seed, stop=stop)
+        phases = [Phase(self.makespan, lambda: self._fewest_rounds(out, budget.share(1.0), search, progress))]
         if self.cost_varies:
             # cost first, rounds as the tie-break: the plans found on the way stay short
             weight = self.horizon + 1
-            self.model.minimize(self.cost * weight + self.makespan)
-            to_plan_cost = lambda x: max(0, x // weight) / self.sc.cost_scale  # noqa: E731
-            solver, status = solve(self.model, budget.share(cost_share), seed=seed, stop=stop,
-                                   progress=progress, label="cp cost", to_cost=to_plan_cost)
-            out.stats["cost_status"] = solver.status_name(status)
-            if status == cp_model.INFEASIBLE:
-                out.infeasible = True
-                return out
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return out
-            out.cost = int(solver.value(self.cost))
-            out.cost_bound = int(np.ceil((solver.best_objective_bound - self.horizon) / weight - 1e-6))
-            out.cost_proven = status == cp_model.OPTIMAL
-            out.hops = self.extract(solver)
-            out.rounds_found = _rounds(out.hops)
-            self._hint_from(solver)
-            self.model.clear_objective()
-            self.model.add(self.cost <= out.cost)
-        self.model.minimize(self.makespan)
-        solver, status = solve(self.model, budget.share(1.0), seed=seed, stop=stop, progress=progress,
-                               label="cp rounds")
+            least_cost = lambda: self._least_cost(out, weight, budget.share(cost_share), search,  # noqa: E731
+                                                  progress)
+            phases.insert(0, Phase(self.cost * weight + self.makespan, least_cost, hold=self.cost))
+        minimise_in_turn(self.model, phases)
+        return out
+
+    def _least_cost(self, out: Outcome, weight: int, seconds: float, search, progress) -> int | None:
+        """The cost phase: the model minimises ``cost * weight + makespan``; ``search`` is :func:`solve`
+        on the model; returns the cost found."""
+        to_plan_cost = lambda x: max(0, x // weight) / self.sc.cost_scale  # noqa: E731
+        solver, status = search(seconds, watch=_reporter(progress, "cp cost", to_plan_cost))
+        out.stats["cost_status"] = solver.status_name(status)
+        if status == cp_model.INFEASIBLE:
+            out.infeasible = True
+            return None
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        out.cost = int(solver.value(self.cost))
+        out.cost_bound = int(np.ceil((solver.best_objective_bound - self.horizon) / weight - 1e-6))
+        out.cost_proven = status == cp_model.OPTIMAL
+        out.hops = self.extract(solver)
+        out.rounds_found = _rounds(out.hops)
+        hint_from(self.model, solver)
+        return out.cost
+
+    def _fewest_rounds(self, out: Outcome, seconds: float, search, progress) -> int | None:
+        """The rounds phase, at the cost found (if the cost varies): the model minimises ``makespan``."""
+        solver, status = search(seconds, watch=_reporter(progress, "cp rounds", lambda x: x))
         out.stats["rounds_status"] = solver.status_name(status)
         if status == cp_model.INFEASIBLE and out.hops is None:
             out.infeasible = True
-            return out
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            hops = self.extract(solver)
-            if out.rounds_found is None or _rounds(hops) <= out.rounds_found:
-                out.hops, out.rounds_found = hops, _rounds(hops)
-            out.rounds_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
-            out.rounds_proven = status == cp_model.OPTIMAL
-            if out.cost is None:
-                out.cost = int(solver.value(self.cost))
-                if not self.cost_varies:
-                    out.cost_bound, out.cost_proven = out.cost, True
-        return out
+            return None
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        hops = self.extract(solver)
+        if out.rounds_found is None or _rounds(hops) <= out.rounds_found:
+            out.hops, out.rounds_found = hops, _rounds(hops)
+        out.rounds_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+        out.rounds_proven = status == cp_model.OPTIMAL
+        if out.cost is None:
+            out.cost = int(solver.value(self.cost))
+            if not self.cost_varies:
+                out.cost_bound, out.cost_proven = out.cost, True
+        return out.rounds_found
 
-    def _hint_from(self, solver):
-        """The solver's solution becomes the hint of the next phase."""
-        self.model.clear_hints()
-        hint = self.model.proto.solution_hint
-        values = list(solver.response_proto.solution)
-        hint.vars.extend(range(len(values)))
-        hint.values.extend(values)
+
+def _reporter(progress, label: str, to_cost) -> _Reporter | None:
+    return None if progress is None else _Reporter(progress, label, to_cost)
 
 
 def _rounds(hops) -> int:

@@ -3,10 +3,10 @@
 Goals (:mod:`cpplan.goals`): ``consolidate`` (fewest hosts in use),
 ``rebalance`` (lowest highest utilisation, then spread) and ``evacuate``
 (every VM off the ``drain`` hosts at least cost, the rest balanced). The
-trade-off is the caller's: ``move_weight`` W makes the objective
-``goal + W * cost`` (goal in hosts, or in percentage points of utilisation),
-``max_cost``/``max_moves`` are hard budgets; without any, the goal comes
-first and the cost second.
+trade-off is the caller's (:class:`cpplan.goals.Tradeoff`, at most one of):
+``move_weight`` W makes the objective ``goal + W * cost`` (goal in hosts, or
+in percentage points of utilisation), ``max_cost``/``max_moves`` are hard
+budgets; without any, the goal comes first and the cost second.
 
 The chosen B is *reachable*: it comes with a valid plan from A. When the
 planner finds none in time, the next best B is tried (receiving hosts keep
@@ -23,13 +23,14 @@ planner finds none in time, the next best B is tried (receiving hosts keep
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .checks import finite_number, short_repr
 from .errors import InputError
-from .goals import GOALS, consolidate, evacuate, rebalance
+from .goals import GOALS, Search, Slack, Tradeoff, consolidate, evacuate, rebalance
 from .goals.metrics import summary
 from .goals.stopping import GAP_LIMIT
 from .plan import Plan
@@ -146,6 +147,16 @@ def target_instance(inst, placement: np.ndarray):
                         drain=None)
 
 
+@dataclass(frozen=True)
+class Planning:
+    """How the way to each B is planned: by ``planner`` within ``time_limit`` seconds, telling
+    ``progress`` (if any) what it does."""
+
+    planner: str = "auto"
+    time_limit: float | None = 30.0
+    progress: Callable[[str], None] | None = None
+
+
 def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: float | None = None,
                   max_cost: float | None = None, max_moves: int | None = None, time_limit: float = 30.0,
                   seed: int = 0, planner: str = "auto", plan_time_limit: float | None = None,
@@ -158,37 +169,45 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
     ``drain`` of the evacuate goal. Choosing B stops early once its second
     objective is within ``gap_limit`` (relative) of a proven lower bound, or
     when it stops improving (:mod:`cpplan.goals.stopping`); with 0 only a proof
-    or a stall ends it.
+    or a stall ends it. At most one of ``move_weight``, ``max_cost`` and
+    ``max_moves`` may be given (:class:`cpplan.goals.Tradeoff`).
     Raises InputError on bad arguments.
     """
     drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_limit)
-    module = GOAL_MODULES[goal]
+    tradeoff = Tradeoff(move_weight=move_weight, max_cost=max_cost, max_moves=max_moves)
+    search = Search(time_limit=time_limit, seed=seed, gap_limit=gap_limit)
     plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
+    planning = Planning(planner=planner, time_limit=plan_time_limit, progress=progress)
+    return _reach(inst, goal, drained, tradeoff, search, planning)
+
+
+def _reach(inst, goal: str, drained: list[int], tradeoff: Tradeoff, search: Search,
+           planning: Planning) -> TargetResult:
+    """The best B for ``goal`` and a plan to it; while no plan is found in time, the next best B
+    (:data:`FALLBACKS`: more headroom, and, but for evacuate, a share of the last B's moves)."""
     before = summary(inst, inst.initial, drained)
     result = None
     for attempt, (headroom, keep) in enumerate(FALLBACKS, start=1):
+        cap = None if result is None or goal == "evacuate" else int(result.moves * keep)
+        slack = Slack(headroom=headroom, max_moves=cap)
         started = time.perf_counter()
-        moves_budget = max_moves
-        if result is not None and goal != "evacuate":
-            moves_budget = int(result.moves * keep) if max_moves is None else min(max_moves,
-                                                                                   int(result.moves * keep))
-        choice = module.choose(inst, drain=drained, move_weight=move_weight, max_cost=max_cost,
-                               max_moves=moves_budget, headroom=headroom, time_limit=time_limit, seed=seed,
-                               gap_limit=gap_limit)
+        choice = GOAL_MODULES[goal].choose(inst, drain=drained, tradeoff=tradeoff, slack=slack, search=search)
         choose_seconds = time.perf_counter() - started
         new = target_instance(inst, choice.placement)
-        if progress:
-            progress(f"B #{attempt}: {int(new.moving.sum())} VMs to move; planning")
-        found = run_planner(new, planner, time_limit=plan_time_limit, seed=seed, progress=progress)
+        if planning.progress:
+            planning.progress(f"B #{attempt}: {int(new.moving.sum())} VMs to move; planning")
+        found = run_planner(new, planning.planner, time_limit=planning.time_limit, seed=search.seed,
+                            progress=planning.progress)
         after = summary(inst, choice.placement, drained)
-        result = TargetResult(
-            goal, new, before, after, after["cost"], after["moves"], choice.bound,
-            {"move_weight": move_weight, "max_cost": max_cost, "max_moves": max_moves,
-             "drain": [inst.host_names[h] for h in drained], "headroom": headroom,
-             "moves_budget": moves_budget},
-            found, choice.proven, attempt,
-            {**choice.stats, "choose_seconds": round(choose_seconds, 3),
-             "plan_seconds": found.stats.get("seconds")}, choice.gap, choice.stopped)
+        budget = {"move_weight": tradeoff.move_weight, "max_cost": tradeoff.max_cost,
+                  "max_moves": tradeoff.max_moves, "drain": [inst.host_names[h] for h in drained],
+                  "headroom": headroom, "moves_budget": slack.capped(tradeoff)}
+        stats = {**choice.stats, "choose_seconds": round(choose_seconds, 3),
+                 "plan_seconds": found.stats.get("seconds")}
+        result = TargetResult(goal=goal, instance=new, before=before, after=after, cost=after["cost"],
+                              moves=after["moves"], bound=choice.bound, budget=budget, plan=found,
+                              proven=choice.proven, attempts=attempt, stats=stats, gap=choice.gap,
+                              stopped=choice.stopped)
         if found.found or (result.moves == 0):
             break
     return result

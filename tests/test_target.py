@@ -6,22 +6,25 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 from strategies import tiny_clouds
 
 import cpplan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
+from cpplan.cpsat import BIG_MODEL, Scaled, solve
 from cpplan.generate import generate
-from cpplan.goals import GOALS
+from cpplan.goals import GOALS, Slack, Tradeoff
 from cpplan.goals.consolidate import first_fit_decreasing
 from cpplan.goals.metrics import emptying_cost_bound, hosts_lower_bound, ideal_utilisation, utilisation
-from cpplan.goals.placement import Window
+from cpplan.goals.placement import IntegerCloud, Rules, Window, receiving_limit
 from cpplan.goals.rebalance import balance_objectives
 from cpplan.goals.stopping import Stage
 from cpplan.io import save_instance
@@ -296,7 +299,7 @@ def test_a_stage_that_stops_improving_ends_with_its_best_solution_unproven():
     w = Window(inst, inst.initial, np.arange(inst.n_hosts))
     stages = balance_objectives(w, inst.initial, None, time_limit=30)
     stall = dataclasses.replace(stages[0], patience=0.2)
-    w.model.Minimize(stall.expr)
+    w.model.minimize(stall.expr)
     sol = w.solve(30, stage=stall)
     assert sol.stopped == "stall" and sol.status == "feasible" and sol.gap is None
     assert fits(inst.load(sol.placement), inst.effective).all()
@@ -306,7 +309,7 @@ def test_a_stage_at_a_proven_bound_stops_there():
     inst = cpplan.load_instance(MODELS / "evacuate-rack.yaml")
     w = Window(inst, inst.initial, np.arange(inst.n_hosts))
     moved = w.moved_cost()
-    w.model.Minimize(moved)
+    w.model.minimize(moved)
     sol = w.solve(30, stage=Stage(moved, lower=0, patience=None))
     assert sol.status == "optimal" and sol.gap == 0 and sol.objective == 0
     assert sol.placement.tolist() == inst.initial.tolist()
@@ -322,3 +325,85 @@ def test_a_search_stopped_at_its_gap_is_within_the_callers_limit(cloud, goal):
         assert result.gap is not None and 0 <= result.gap <= 0.3
     if result.gap not in (None, 0) and not result.proven:
         assert "(gap limit 30%)" in result.summary()
+
+
+# ----------------------------------------------------------------------------- trade-off and CP-SAT plumbing
+def test_a_tradeoff_takes_at_most_one_of_weight_cost_and_moves(cloud):
+    assert Tradeoff(max_cost=40).max_cost == 40 and Tradeoff().move_weight is None
+    for two in ({"move_weight": 0.1, "max_cost": 40}, {"max_cost": 40, "max_moves": 3},
+                {"move_weight": 0.1, "max_moves": 3}):
+        with pytest.raises(cpplan.InputError, match="at most one of --move-weight, --max-cost and --max-mo"):
+            Tradeoff(**two)
+        with pytest.raises(cpplan.InputError, match="at most one"):
+            cpplan.choose_target(cloud, goal="consolidate", time_limit=1, planner=PLANNER, **two)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Tradeoff().max_moves = 3
+
+
+def test_a_next_best_b_caps_the_moves_within_the_tradeoffs_budget():
+    assert Slack(max_moves=2).capped(Tradeoff(max_moves=5)) == 2
+    assert Slack(max_moves=9).capped(Tradeoff(max_moves=5)) == 5
+    assert Slack().capped(Tradeoff(max_moves=5)) == 5
+    assert Slack(max_moves=3).capped(Tradeoff(move_weight=0.1)) == 3 and Slack().capped(Tradeoff()) is None
+    rules = Rules.of(Tradeoff(max_cost=40), Slack(headroom=0.05, max_moves=3), forbid=np.array([2, 0]))
+    assert rules == Rules(headroom=0.05, max_cost=40, max_moves=3, forbid=(2, 0))
+
+
+def test_the_fallback_passes_a_capped_move_budget_to_the_goal(cloud, monkeypatch):
+    import cpplan.target as target
+
+    seen, moved = [], []
+    real = target.GOAL_MODULES["consolidate"].choose
+
+    def record(inst, **kw):
+        seen.append(kw)
+        choice = real(inst, **kw)
+        moved.append(int((choice.placement != inst.initial).sum()))
+        return choice
+
+    monkeypatch.setattr(target.GOAL_MODULES["consolidate"], "choose", record)
+    monkeypatch.setattr(target, "run_planner", lambda inst, planner, **kw: cpplan.Plan(
+        "unknown", 0, [], planner=planner, reason="test: pretend no plan"))
+    result = cpplan.choose_target(cloud, goal="consolidate", max_moves=50, time_limit=1, planner=PLANNER)
+    assert len(seen) == result.attempts >= 2 and moved[0] > 0
+    assert all(kw["tradeoff"] == Tradeoff(max_moves=50) for kw in seen)
+    assert [kw["slack"].headroom for kw in seen] == [0.0, 0.05, 0.10][:len(seen)]
+    assert seen[0]["slack"].max_moves is None and seen[1]["slack"].max_moves == int(moved[0] * 0.5)
+    assert result.budget["moves_budget"] == min(50, seen[-1]["slack"].max_moves)
+    assert result.budget["max_moves"] == 50 and result.moves == moved[-1]
+
+
+@pytest.mark.parametrize("inst", [generate("tight", 6, seed=2), cpplan.Instance(
+    hosts={"h1": {"ram": 2.5 * 2**40, "cpu": 6.5}, "h2": {"ram": 3 * 2**40, "cpu": 4}},
+    vms={"a": {"ram": 2**40, "cpu": 0.25}, "b": {"ram": 3 * 2**39, "cpu": 1e-12}},
+    initial={"a": "h1", "b": "h2"})],
+    ids=["tight", "bytes-and-fractions"])
+def test_goal_models_round_demands_and_capacities_as_the_planners_do(inst):
+    ints, sc = IntegerCloud.of(inst, inst.effective), Scaled(inst)
+    assert ints.demand.tolist() == sc.demand.tolist() and ints.limit.tolist() == sc.capacity.tolist()
+    assert (ints.demand[inst.demand > 0] >= 1).all()
+    eased = IntegerCloud.of(inst, receiving_limit(inst, 0.3))  # a receiving host keeps 30 % free
+    assert (eased.limit <= ints.limit).all() and eased.scale.tolist() == ints.scale.tolist()
+    assert (eased.limit / eased.scale <= np.maximum(receiving_limit(inst, 0.3), 0) + 1e-9).all()
+
+
+def test_a_window_holds_each_stage_at_its_best_while_it_minimises_the_next():
+    inst = cpplan.Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
+    w = Window(inst, inst.initial, [0, 1])
+    sol = w.solve_lex([-w.host_load(1, 0), w.moved_count()], time_limit=5)
+    assert sol.placement.tolist() == [1, 1] and sol.status == "optimal"
+    assert sol.objective == -8  # the first stage's objective; the second could not undo it
+
+
+def test_goal_solver_settings_hold_on_big_models():
+    model = cp_model.CpModel()
+    xs = [model.new_bool_var(f"x{i}") for i in range(BIG_MODEL + 1)]
+    model.add(sum(xs) >= 3)
+    model.minimize(sum(xs))
+    default, _ = solve(model, 5, seed=0)
+    assert default.parameters.num_workers == (os.cpu_count() or 1)
+    assert not default.parameters.cp_model_presolve
+    goal, status = solve(model, 5, seed=0, workers=2, presolve=True)
+    assert goal.parameters.num_workers == 2 and goal.parameters.cp_model_presolve
+    assert status == cp_model.OPTIMAL and goal.objective_value == 3

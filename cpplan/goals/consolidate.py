@@ -16,23 +16,32 @@ sequence of windows (the lightest hosts in use plus those with most room).
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 2}},
 ...                 initial={"a": "h1", "b": "h2", "c": "h3"})
->>> choice = choose(inst, time_limit=5)
+>>> choice = choose(inst, search=Search(time_limit=5))
 >>> len(set(choice.placement.tolist())), int(choice.bound)
 (2, 2)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
 from ..constraints.capacity import fits
-from . import Choice
+from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
 from .metrics import emptying_cost_bound, hosts_lower_bound, migration
 from .packing import Packer, size_order
-from .placement import Window, anti_affinity_mates, movable_vms, receiving_hosts, receiving_limit, weighted
-from .stopping import GAP_LIMIT, Stage, keep_better, patience_for
+from .placement import (
+    Rules,
+    Window,
+    anti_affinity_mates,
+    movable_vms,
+    receiving_hosts,
+    receiving_limit,
+    weighted,
+)
+from .stopping import Stage, keep_better, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
 STALE_WINDOWS = 8          # stop after this many windows in a row without improvement
@@ -106,17 +115,17 @@ def first_fit_decreasing(inst) -> np.ndarray:
     return place
 
 
-def _improve_full(inst, base, headroom, move_weight, max_cost, max_moves, hosts_bound, time_limit, seed,
-                  gap_limit):
+def _improve_full(inst, base, rules: Rules, tradeoff: Tradeoff, hosts_bound: int, search: Search):
     """One CP-SAT model over the whole cloud, stopped once the cost is within the gap limit of
     :func:`objective_bound`; returns the solution and its host-count bound."""
-    w = Window(inst, base, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
-               max_moves=max_moves)
+    move_weight = tradeoff.move_weight
+    w = Window(inst, base, np.arange(inst.n_hosts), rules)
     hosts = sum(w.host_used(h) for h in range(inst.n_hosts))
     span = w.cost_span if lexicographic(w, move_weight) else None
-    stage = Stage(objective(w, hosts, move_weight), span=span, gap=gap_limit,
-                  lower=objective_bound(w, hosts_bound, move_weight), patience=patience_for(time_limit))
-    sol = w.solve_lex([stage], time_limit, seed)
+    stage = Stage(objective(w, hosts, move_weight), span=span, gap=search.gap_limit,
+                  lower=objective_bound(w, hosts_bound, move_weight),
+                  patience=patience_for(search.time_limit))
+    sol = w.solve_lex([stage], search.time_limit, search.seed)
     bound = int(sol.bound // span) if sol.placement is not None and span else 0
     return sol, bound
 
@@ -160,54 +169,62 @@ def _window_hosts(inst, place, movable, rng, size: int = 24) -> np.ndarray:
     return np.array(pick, dtype=np.int64)
 
 
-def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
+def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = NO_SLACK,
+           search: Search = DEFAULT_SEARCH) -> Choice:
     started = time.perf_counter()
-    limit = receiving_limit(inst, headroom)
-    movable = movable_vms(inst)
+    rules = Rules.of(tradeoff, slack)
+    move_weight = tradeoff.move_weight
+    limit = receiving_limit(inst, rules.headroom)
     cost_to_empty = np.bincount(inst.initial, weights=inst.cost, minlength=inst.n_hosts)
     load_share = Packer(inst, inst.initial, inst.effective).utilisation()
     best = inst.initial.copy()
     for order in (np.lexsort((load_share, cost_to_empty)), np.argsort(load_share, kind="stable")):
         place = empty_hosts(inst, inst.initial, limit, order, move_weight=move_weight,
-                            max_cost=max_cost, max_moves=max_moves)
+                            max_cost=rules.max_cost, max_moves=rules.max_moves)
         if score(inst, place, move_weight) < score(inst, best, move_weight):
             best = place
     stats = {"heuristic_hosts": int(np.unique(best).size)}
     bound = hosts_lower_bound(inst)
     proven, gap, stopped = False, None, ""
-    left = time_limit - (time.perf_counter() - started)
-    if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
-        sol, cp_bound = _improve_full(inst, best, headroom, move_weight, max_cost, max_moves, bound, left,
-                                      seed, gap_limit)
+    rest = dataclasses.replace(search, time_limit=search.time_limit - (time.perf_counter() - started))
+    if int(movable_vms(inst).sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
+        sol, cp_bound = _improve_full(inst, best, rules, tradeoff, bound, rest)
         if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                 score(inst, best, move_weight):
             best, proven, gap, stopped = sol.placement, sol.status == "optimal", sol.gap, sol.stopped
-        bound = max(bound, cp_bound) if headroom == 0 and max_cost is None and max_moves is None \
-            else bound
+        bound = max(bound, cp_bound) if rules == Rules() else bound  # not only under a budget or headroom
     else:
-        rng = np.random.default_rng(seed)
-        deadline = started + time_limit
-        windows = stale = 0
-        while time.perf_counter() < deadline - 0.5 and np.unique(best).size > bound \
-                and stale < STALE_WINDOWS:
-            hosts = _window_hosts(inst, best, movable, rng)
-            w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
-            used = sum(w.host_used(h) for h in hosts.tolist())
-            budget = min(2.0, deadline - time.perf_counter() - 0.3)
-            span = w.cost_span if lexicographic(w, move_weight) else None
-            stage = Stage(objective(w, used, move_weight), span=span, gap=gap_limit,
-                          patience=patience_for(budget))
-            sol = w.solve_lex([stage], budget, seed + windows, presolve=False)
-            windows += 1
-            best, gained = keep_better(best, sol.placement, lambda p: score(inst, p, move_weight), gap_limit)
-            stale = 0 if gained else stale + 1
+        best, windows, stopped = _improve_windows(inst, best, rules, move_weight, bound, rest)
         stats["windows"] = windows
-        stopped = "bound" if np.unique(best).size <= bound else "windows" if stale >= STALE_WINDOWS else ""
         if move_weight is None and np.unique(best).size <= bound:
             least = emptying_cost_bound(inst, bound)
             cost = migration(inst, best)[0]
             gap = (cost - least) / cost if cost > 0 else 0.0
             proven = gap <= 0
-    stats["gap_limit"] = gap_limit
+    stats["gap_limit"] = search.gap_limit
     return Choice(best, proven, float(bound), stats, gap, stopped)
+
+
+def _improve_windows(inst, best, rules: Rules, move_weight, bound: int, search: Search):
+    """Windows of the cloud in turn (:func:`_window_hosts`), each improved by CP-SAT, until the time
+    is up, the host count reaches ``bound`` or :data:`STALE_WINDOWS` in a row gain nothing; returns
+    the best placement, the windows solved and why the search stopped."""
+    movable = movable_vms(inst)
+    rng = np.random.default_rng(search.seed)
+    deadline = time.perf_counter() + search.time_limit
+    windows = stale = 0
+    while time.perf_counter() < deadline - 0.5 and np.unique(best).size > bound and stale < STALE_WINDOWS:
+        hosts = _window_hosts(inst, best, movable, rng)
+        w = Window(inst, best, hosts, rules)
+        used = sum(w.host_used(h) for h in hosts.tolist())
+        budget = min(2.0, deadline - time.perf_counter() - 0.3)
+        span = w.cost_span if lexicographic(w, move_weight) else None
+        stage = Stage(objective(w, used, move_weight), span=span, gap=search.gap_limit,
+                      patience=patience_for(budget))
+        sol = w.solve_lex([stage], budget, search.seed + windows, presolve=False)
+        windows += 1
+        best, gained = keep_better(best, sol.placement, lambda p: score(inst, p, move_weight),
+                                   search.gap_limit)
+        stale = 0 if gained else stale + 1
+    stopped = "bound" if np.unique(best).size <= bound else "windows" if stale >= STALE_WINDOWS else ""
+    return best, windows, stopped

@@ -15,7 +15,7 @@ has no solution, over a window that also frees the VMs on the receivers.
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 2}},
 ...                 initial={"a": "h1", "b": "h1", "c": "h2"})
->>> place = choose(inst, drain=[0], time_limit=5).placement
+>>> place = choose(inst, drain=[0], search=Search(time_limit=5)).placement
 >>> bool((place != 0).all()), sorted(place.tolist())
 (True, [1, 1, 2])
 """
@@ -27,12 +27,11 @@ import time
 import numpy as np
 
 from ..errors import InputError
-from . import Choice
+from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
 from .metrics import ideal_utilisation, migration
 from .packing import Packer, size_order
-from .placement import Window, movable_vms, receiving_hosts, receiving_limit
+from .placement import Rules, Window, movable_vms, receiving_hosts, receiving_limit
 from .rebalance import balance_objectives, score
-from .stopping import GAP_LIMIT
 
 CANDIDATES = 40         # candidate hosts per drained VM in the CP model
 FULL_MODEL_LIMIT = 40_000
@@ -83,36 +82,35 @@ def worst_fit(inst, drained: np.ndarray, limit) -> np.ndarray | None:
     return pk.place
 
 
-def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
-    started = time.perf_counter()
-    deadline = started + time_limit
-    drained = check_drain(inst, drain, max_cost, max_moves)
-    limit = receiving_limit(inst, headroom)
+def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = NO_SLACK,
+           search: Search = DEFAULT_SEARCH) -> Choice:
+    deadline = time.perf_counter() + search.time_limit
+    move_weight = tradeoff.move_weight
+    drained = check_drain(inst, drain, tradeoff.max_cost, slack.capped(tradeoff))
+    rules = Rules.of(tradeoff, slack, forbid=drained)
+    limit = receiving_limit(inst, rules.headroom)
     on = np.flatnonzero(np.isin(inst.initial, drained))
-    cost_first = move_weight is None
     best = worst_fit(inst, drained, limit)
     stats = {"direct_fit": best is not None}
-    kw = dict(headroom=headroom, max_cost=max_cost, max_moves=max_moves, forbid=drained)
     gap, stopped = None, ""
     if on.size:
-        w = Window(inst, best if best is not None else inst.initial, np.arange(inst.n_hosts),
-                   vms=on, candidates=CANDIDATES, **kw)
+        w = Window(inst, best if best is not None else inst.initial, np.arange(inst.n_hosts), rules,
+                   vms=on, candidates=CANDIDATES)
         left = deadline - time.perf_counter()
-        stages = balance_objectives(w, w.base, move_weight, left, cost_first,
-                                    cost_low=int(w.ints.cost[on].sum()), gap_limit=gap_limit)
-        sol = w.solve_lex(stages, left, seed, presolve=False)
+        stages = balance_objectives(w, w.base, move_weight, left, move_weight is None,
+                                    cost_low=int(w.ints.cost[on].sum()), gap_limit=search.gap_limit)
+        sol = w.solve_lex(stages, left, search.seed, presolve=False)
         if sol.placement is not None and (best is None or _better(inst, sol.placement, best, move_weight)):
             best, gap, stopped = sol.placement, sol.gap, sol.stopped
         if best is None:
-            best = _with_receivers(inst, drained, move_weight, deadline, seed, kw, gap_limit)
+            best = _with_receivers(inst, rules, move_weight, deadline, search)
     if best is None:
         raise InputError("", "--drain", "no placement found that empties the drained hosts "
                          "within the time limit and budgets")
     stats["cost_of_drained"] = float(inst.cost[on].sum())
     proven = migration(inst, best)[0] <= stats["cost_of_drained"] + 1e-9 and move_weight is None
-    return Choice(best, False, ideal_utilisation(inst, drained), {**stats, "least_cost": proven,
-                                                                   "gap_limit": gap_limit}, gap, stopped)
+    stats.update(least_cost=proven, gap_limit=search.gap_limit)
+    return Choice(best, False, ideal_utilisation(inst, drained), stats, gap, stopped)
 
 
 def _better(inst, a, b, move_weight) -> bool:
@@ -123,8 +121,9 @@ def _better(inst, a, b, move_weight) -> bool:
     return score(inst, a, move_weight) <= score(inst, b, move_weight)
 
 
-def _with_receivers(inst, drained, move_weight, deadline, seed, kw, gap_limit):
+def _with_receivers(inst, rules: Rules, move_weight, deadline: float, search: Search):
     """A window that also frees the VMs on the receiving hosts with the most room."""
+    drained = np.array(rules.forbid, dtype=np.int64)
     pk = Packer(inst, inst.initial, inst.effective)
     util = pk.utilisation()
     others = np.setdiff1d(np.arange(inst.n_hosts), drained)
@@ -133,10 +132,10 @@ def _with_receivers(inst, drained, move_weight, deadline, seed, kw, gap_limit):
     room = max(2, FULL_MODEL_LIMIT // max(1, (on_drained + per_host * drained.size) * 4))
     receivers = others[np.argsort(util[others], kind="stable")][:room]
     hosts = np.union1d(drained, receivers)
-    w = Window(inst, inst.initial, hosts, **kw)
+    w = Window(inst, inst.initial, hosts, rules)
     left = deadline - time.perf_counter()
     on = np.flatnonzero(np.isin(inst.initial, drained))
     stages = balance_objectives(w, inst.initial, move_weight, left, move_weight is None,
-                                cost_low=int(w.ints.cost[on].sum()), gap_limit=gap_limit)
-    sol = w.solve_lex(stages, left, seed)
+                                cost_low=int(w.ints.cost[on].sum()), gap_limit=search.gap_limit)
+    sol = w.solve_lex(stages, left, search.seed)
     return sol.placement

@@ -16,8 +16,8 @@ cost budget (counted against the initial placement A).
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
->>> w = Window(inst, inst.initial, hosts=[0, 1], headroom=0.0)
->>> w.model.Minimize(-w.host_load(1, 0))           # push as much as possible onto h2
+>>> w = Window(inst, inst.initial, hosts=[0, 1], rules=Rules(headroom=0.0))
+>>> w.model.minimize(-w.host_load(1, 0))           # push as much as possible onto h2
 >>> w.solve(time_limit=5).placement.tolist()
 [1, 1]
 """
@@ -31,10 +31,11 @@ from fractions import Fraction
 import numpy as np
 from ortools.sat.python import cp_model
 
+from .. import cpsat
 from ..constraints.capacity import fits
-from ..cpsat import MAX_COST_SCALED, scale_for
+from . import Slack, Tradeoff
 from .metrics import utilisation_of
-from .stopping import EarlyStop, Stage
+from .stopping import Stage
 
 UTIL_SCALE = 10_000  # utilisation in units of 0.01 percentage point
 COST_SCALE_FRACTIONAL = 100
@@ -93,28 +94,46 @@ def anti_affinity_mates(inst) -> dict[int, np.ndarray]:
     return {v: np.array(sorted(m - {v}), dtype=np.int64) for v, m in mates.items()}
 
 
-@dataclass
-class Integerised:
-    """Demands, capacities and costs as integers for CP-SAT (capacity -1 means unlimited)."""
+@dataclass(frozen=True)
+class Rules:
+    """What a window's placements obey besides capacity and anti-affinity: receiving hosts keep
+    ``headroom`` (a fraction of their capacity) free, ``max_cost``/``max_moves`` bound the summed
+    cost/number of VMs whose host differs from A, and no VM goes to a ``forbid`` host."""
+
+    headroom: float = 0.0
+    max_cost: float | None = None
+    max_moves: int | None = None
+    forbid: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, tradeoff: Tradeoff, slack: Slack, forbid=()) -> Rules:
+        """The rules of a goal's search: the trade-off's budgets, eased by ``slack``."""
+        return cls(slack.headroom, tradeoff.max_cost, slack.capped(tradeoff), tuple(int(h) for h in forbid))
+
+
+@dataclass(frozen=True)
+class IntegerCloud:
+    """Demands, receiving limits and costs as CP-SAT integers (limit -1 means unlimited), rounded as
+    :class:`cpplan.cpsat.Rounding` does; ``scale`` per resource: integer units per unit of demand."""
 
     demand: np.ndarray
     limit: np.ndarray
     cost: np.ndarray
-    scale: np.ndarray  # per resource: integer units per unit of demand
+    scale: np.ndarray
     cost_scale: float
 
     @classmethod
-    def of(cls, inst, limit: np.ndarray) -> Integerised:
+    def of(cls, inst, limit: np.ndarray) -> IntegerCloud:
+        rounding = cpsat.Rounding()
         demand = np.zeros(inst.demand.shape, dtype=np.int64)
         cap = np.full(limit.shape, -1, dtype=np.int64)
         scale = np.ones(len(inst.resources))
         for r in range(len(inst.resources)):
-            s = scale[r] = scale_for(np.concatenate([inst.demand[:, r], inst.effective[:, r]]))
-            demand[:, r] = np.maximum(np.ceil(inst.demand[:, r] * s - 1e-9), inst.demand[:, r] > 0)
-            finite = np.isfinite(limit[:, r])
-            cap[finite, r] = np.floor(limit[finite, r] * s + 1e-9)
-        cs = min(scale_for(inst.cost, MAX_COST_SCALED), COST_SCALE_FRACTIONAL)
-        return cls(demand, cap, np.round(inst.cost * cs).astype(np.int64), scale, cs)
+            need = inst.demand[:, r]
+            scale[r] = cpsat.scale_for(np.concatenate([need, inst.effective[:, r]]))
+            demand[:, r], cap[:, r] = cpsat.integer_resource(need, limit[:, r], scale[r], rounding)
+        cost_scale = min(cpsat.scale_for(inst.cost, cpsat.MAX_COST_SCALED), COST_SCALE_FRACTIONAL)
+        return cls(demand, cap, rounding.nearest(inst.cost * cost_scale), scale, cost_scale)
 
 
 @dataclass
@@ -130,15 +149,15 @@ class Solution:
 class Window:
     """The placement model of one window; goals add their objective and call :meth:`solve`.
 
-    ``vms`` restricts the free VMs (default: every movable VM on the window's
-    hosts); ``candidates`` caps the number of candidate hosts per free VM
-    (those with the most free room are kept). ``max_cost``/``max_moves``
-    bound the summed cost/number of VMs whose host differs from A.
+    ``rules`` (:class:`Rules`) hold for every placement; ``vms`` restricts the
+    free VMs (default: every movable VM on the window's hosts); ``candidates``
+    caps the number of candidate hosts per free VM (those with the most free
+    room are kept).
     """
 
-    def __init__(self, inst, base: np.ndarray, hosts, *, vms=None, headroom: float = 0.0,
-                 max_cost: float | None = None, max_moves: int | None = None,
-                 candidates: int | None = None, forbid=(), ints: Integerised | None = None):
+    def __init__(self, inst, base: np.ndarray, hosts, rules: Rules | None = None, *, vms=None,
+                 candidates: int | None = None):
+        rules = rules or Rules()
         self.inst, self.base = inst, np.asarray(base)
         self.hosts = np.unique(np.asarray(hosts, dtype=np.int64))
         in_window = np.zeros(inst.n_hosts, dtype=bool)
@@ -149,7 +168,7 @@ class Window:
             chosen[np.asarray(vms, dtype=np.int64)] = True
             movable &= chosen
         self.free = np.flatnonzero(movable)
-        self.ints = ints or Integerised.of(inst, receiving_limit(inst, headroom))
+        self.ints = IntegerCloud.of(inst, receiving_limit(inst, rules.headroom))
         self.model = cp_model.CpModel()
         fixed = ~movable
         fixed_load = np.zeros((inst.n_hosts, len(inst.resources)), dtype=np.int64)
@@ -157,11 +176,11 @@ class Window:
         self.fixed_load = fixed_load
         self.fixed_count = np.bincount(self.base[fixed], minlength=inst.n_hosts)
         self.forbid = np.zeros(inst.n_hosts, dtype=bool)
-        self.forbid[np.asarray(forbid, dtype=np.int64)] = True
+        self.forbid[np.asarray(rules.forbid, dtype=np.int64)] = True
         self._candidates(candidates, fixed, in_window)
         self._capacity()
         self._anti_affinity(fixed)
-        self._budgets(max_cost, max_moves, fixed)
+        self._budgets(rules.max_cost, rules.max_moves, fixed)
 
     # ------------------------------------------------------------ building
     def _candidates(self, cap: int | None, fixed: np.ndarray, in_window: np.ndarray) -> None:
@@ -189,8 +208,8 @@ class Window:
             keep = {h for h in (int(self.base[v]), int(inst.initial[v]))
                     if in_window[h] and not self.forbid[h]}
             hosts = np.union1d(hosts, np.array(sorted(keep), dtype=np.int64))
-            lits = [self.model.NewBoolVar(f"x{v}_{h}") for h in hosts.tolist()]
-            self.model.AddExactlyOne(lits)
+            lits = [self.model.new_bool_var(f"x{v}_{h}") for h in hosts.tolist()]
+            self.model.add_exactly_one(lits)
             for h, lit in zip(hosts.tolist(), lits, strict=True):
                 self.by_host[h].append((i, lit))
             self.cand.append(hosts)
@@ -209,7 +228,7 @@ class Window:
                 coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
                 if sum(coeffs) + self.fixed_load[h, r] <= limit[h, r]:
                     continue
-                self.model.Add(cp_model.LinearExpr.WeightedSum([lit for _, lit in terms], coeffs)
+                self.model.add(cp_model.LinearExpr.weighted_sum([lit for _, lit in terms], coeffs)
                                <= int(limit[h, r] - self.fixed_load[h, r]))
 
     def _anti_affinity(self, fixed: np.ndarray) -> None:
@@ -226,7 +245,7 @@ class Window:
                     per_host.setdefault(h, []).append(lit)
             for lits in per_host.values():
                 if len(lits) > 1:
-                    self.model.AddAtMostOne(lits)
+                    self.model.add_at_most_one(lits)
 
     def _budgets(self, max_cost, max_moves, fixed: np.ndarray) -> None:
         inst = self.inst
@@ -236,9 +255,9 @@ class Window:
         # a budget above moving every VM is no budget: the bounds stay within the model's integers
         if max_cost is not None:
             left = min((max_cost - self.cost_outside) * self.ints.cost_scale, float(self.ints.cost.sum()))
-            self.model.Add(self.moved_cost() <= max(int(np.floor(left + 1e-6)), 0))
+            self.model.add(self.moved_cost() <= max(int(np.floor(left + 1e-6)), 0))
         if max_moves is not None:
-            self.model.Add(self.moved_count() <= max(min(max_moves, inst.n_vms) - self.moves_outside, 0))
+            self.model.add(self.moved_count() <= max(min(max_moves, inst.n_vms) - self.moves_outside, 0))
 
     # ------------------------------------------------------------ expressions
     def _stays(self, i: int):
@@ -258,7 +277,7 @@ class Window:
             elif c:
                 terms.append((stay, c))
                 const += c
-        return const - cp_model.LinearExpr.WeightedSum([t for t, _ in terms], [c for _, c in terms])
+        return const - cp_model.LinearExpr.weighted_sum([t for t, _ in terms], [c for _, c in terms])
 
     @property
     def cost_span(self) -> int:
@@ -273,17 +292,17 @@ class Window:
         """Integer-scaled load of resource ``r`` on window host ``h``."""
         terms = self.by_host[int(h)]
         coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
-        return int(self.fixed_load[h, r]) + cp_model.LinearExpr.WeightedSum([t for _, t in terms], coeffs)
+        return int(self.fixed_load[h, r]) + cp_model.LinearExpr.weighted_sum([t for _, t in terms], coeffs)
 
     def host_used(self, h: int):
         """A literal true when window host ``h`` holds at least one VM (fixed VMs force it)."""
         terms = self.by_host[int(h)]
         if self.fixed_count[h]:
             return 1
-        used = self.model.NewBoolVar(f"used{h}")
+        used = self.model.new_bool_var(f"used{h}")
         for _, lit in terms:
-            self.model.AddImplication(lit, used)
-        self.model.AddHint(used, int((self.base == h).any()))
+            self.model.add_implication(lit, used)
+        self.model.add_hint(used, int((self.base == h).any()))
         return used
 
     def utilisation(self, h: int):
@@ -292,53 +311,57 @@ class Window:
         if not self.by_host[int(h)]:
             load = self.fixed_load[h] / self.ints.scale
             return int(np.ceil(UTIL_SCALE * utilisation_of(self.inst, load, h) - 1e-9))
-        u = self.model.NewIntVar(0, 100 * UTIL_SCALE, f"u{h}")
+        u = self.model.new_int_var(0, 100 * UTIL_SCALE, f"u{h}")
         for r in range(len(self.inst.resources)):
             cap = self.inst.effective[h, r]
             if not np.isfinite(cap) or cap <= 0:
                 continue
             cap_int = max(1, int(round(cap * self.ints.scale[r])))
-            self.model.Add(UTIL_SCALE * self.host_load(h, r) <= cap_int * u)
+            self.model.add(UTIL_SCALE * self.host_load(h, r) <= cap_int * u)
         return u
 
     # ------------------------------------------------------------ solving
     def solve_lex(self, stages: list, time_limit: float, seed: int = 0, presolve: bool = True) -> Solution:
         """Minimise each stage of ``stages`` in turn (a :class:`~cpplan.goals.stopping.Stage`, or a
-        bare expression, solved to optimality or time), keeping the earlier ones at their best.
+        bare expression, solved to optimality or time), keeping the earlier ones at their best
+        (:func:`cpplan.cpsat.minimise_in_turn`).
 
         Each stage but the last gets 60 % of the time left; a stage that stops early (its gap
         reached, or stalled) leaves its time to the next. The returned objective and bound are
         the first stage's; ``gap`` and ``stopped`` the last stage's. ``presolve=False`` saves the
         solver's presolve, which costs more than it gains on a small window started from a hint.
         """
-        first = None
-        best = None
+        stages = [stage if isinstance(stage, Stage) else Stage(stage, gap=0.0) for stage in stages]
         started = time.perf_counter()
-        for k, stage in enumerate(stages):
-            stage = stage if isinstance(stage, Stage) else Stage(stage, gap=0.0)
-            left = time_limit - (time.perf_counter() - started)
-            share = left * (0.6 if k < len(stages) - 1 else 1.0)
-            if best is not None and share < 0.05:
-                break
-            self.model.Minimize(stage.expr)
-            sol = self.solve(share, seed, stage=stage, presolve=presolve)
-            if sol.placement is None:
-                if best is None:
-                    return sol
-                break
-            first = first or sol
-            best = Solution(sol.placement, "optimal" if first.status == sol.status == "optimal"
-                            else "feasible", first.objective, first.bound, sol.gap, sol.stopped)
-            self.model.Add(stage.expr <= int(round(sol.objective)))
-            self.hint(sol.placement)
-        return best
+        solutions: list[Solution] = []
+
+        def phase(k: int, stage: Stage) -> cpsat.Phase:
+            def run() -> int | None:
+                left = time_limit - (time.perf_counter() - started)
+                share = left * (0.6 if k < len(stages) - 1 else 1.0)
+                if solutions and share < 0.05:
+                    return None
+                solutions.append(self.solve(share, seed, stage=stage, presolve=presolve))
+                if solutions[-1].placement is None:
+                    return None
+                self.hint(solutions[-1].placement)
+                return int(round(solutions[-1].objective))
+            return cpsat.Phase(stage.expr, run)
+
+        cpsat.minimise_in_turn(self.model, [phase(k, stage) for k, stage in enumerate(stages)])
+        found = [sol for sol in solutions if sol.placement is not None]
+        if not found:
+            return solutions[0] if solutions else None
+        first, last = found[0], found[-1]
+        return Solution(last.placement, "optimal" if first.status == last.status == "optimal" else "feasible",
+                        first.objective, first.bound, last.gap, last.stopped)
 
     def hint(self, placement: np.ndarray) -> None:
         """Replace the solver hint with ``placement``."""
-        self.model.ClearHints()
+        self.model.clear_hints()
         for i, v in enumerate(self.free.tolist()):
             for h, lit in zip(self.cand[i].tolist(), self.lits[i], strict=True):
-                self.model.AddHint(lit, int(placement[v] == h))
+                self.model.add_hint(lit, int(placement[v] == h))
 
     def _complete_hint(self, time_limit: float, seed: int) -> None:
         """Extend the hint of the placement literals to every variable (hosts used, utilisations,
@@ -350,42 +373,31 @@ class Window:
             domain = fixed.proto.variables[var].domain
             domain.clear()
             domain.extend([value, value])
-        fixed.ClearHints()
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.01, time_limit)
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = seed
-        if solver.Solve(fixed) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            values = solver.ResponseProto().solution
-            self.model.ClearHints()
-            hint = self.model.proto.solution_hint
-            hint.vars.extend(range(len(values)))
-            hint.values.extend(values)
+        fixed.clear_hints()
+        solver, status = cpsat.solve(fixed, time_limit, seed=seed, workers=1, presolve=True)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            cpsat.hint_from(self.model, solver)
 
     def solve(self, time_limit: float, seed: int = 0, workers: int = 2,
               stage: Stage | None = None, presolve: bool = True) -> Solution:
         """Solve the model as it is; ``stage`` (whose expression the model minimises) says when to
         stop before the time limit, and adds its proven lower bound to the solver's."""
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = seed
-        solver.parameters.cp_model_presolve = presolve
-        if self.model.HasObjective():
+        if self.model.has_objective():
             self._complete_hint(time_limit / 10, seed)
-        watch = EarlyStop(solver, stage) if stage is not None else None
-        code = watch.solve(self.model) if watch else solver.Solve(self.model)
+        watch = cpsat.EarlyStop(stage.done, stage.patience) if stage is not None else None
+        solver, code = cpsat.solve(self.model, max(0.05, float(time_limit)), seed=seed, watch=watch,
+                                   workers=workers, presolve=presolve)
         name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
                 cp_model.INFEASIBLE: "infeasible"}.get(code, "unknown")
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return Solution(None, name, float("nan"), float("nan"))
         placement = self.base.copy()
         for i, v in enumerate(self.free.tolist()):
-            k = next(k for k, lit in enumerate(self.lits[i]) if solver.BooleanValue(lit))
+            k = next(k for k, lit in enumerate(self.lits[i]) if solver.boolean_value(lit))
             placement[v] = self.cand[i][k]
-        if not self.model.HasObjective():
+        if not self.model.has_objective():
             return Solution(placement, name, 0.0, 0.0)
-        objective, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+        objective, bound = solver.objective_value, solver.best_objective_bound
         if stage is None:
             return Solution(placement, name, objective, bound)
         bound = max(bound, stage.lower)

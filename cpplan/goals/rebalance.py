@@ -19,7 +19,7 @@ it: one model for a small cloud, else windows of the hottest and coolest hosts.
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
->>> choose(inst, time_limit=5).placement.tolist()
+>>> choose(inst, search=Search(time_limit=5)).placement.tolist()
 [1, 0]
 """
 
@@ -30,10 +30,10 @@ import time
 import numpy as np
 
 from ..constraints.capacity import fits
-from . import Choice
+from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
 from .metrics import ideal_utilisation, migration, utilisation
 from .packing import Packer, size_order
-from .placement import UTIL_SCALE, Window, movable_vms, receiving_limit, weighted
+from .placement import UTIL_SCALE, Rules, Window, movable_vms, receiving_limit, weighted
 from .stopping import GAP_LIMIT, Stage, keep_better, patience_for
 
 FULL_MODEL_LIMIT = 40_000  # free VMs x hosts handled as one CP-SAT model
@@ -176,20 +176,20 @@ def balance_objectives(w: Window, base, move_weight, time_limit: float, cost_fir
     outside = np.ones(inst.n_hosts, dtype=bool)
     outside[w.hosts] = False
     u_out = utilisation(inst, base)[outside]
-    top = w.model.NewIntVar(int(np.ceil(UTIL_SCALE * u_out.max() - 1e-9)) if u_out.size else 0,
+    top = w.model.new_int_var(int(np.ceil(UTIL_SCALE * u_out.max() - 1e-9)) if u_out.size else 0,
                             100 * UTIL_SCALE, "umax")
     for h in w.hosts.tolist():
-        w.model.Add(top >= w.utilisation(h))
+        w.model.add(top >= w.utilisation(h))
     cost = w.moved_cost()
     b = bottleneck(inst)
     spread = top
     if b is not None:
         share_out = (inst.load(base)[outside, b] / inst.effective[outside, b])
         hi = int(np.floor(UTIL_SCALE * share_out.min())) if share_out.size else 100 * UTIL_SCALE
-        low = w.model.NewIntVar(0, max(hi, 0), "umin")
+        low = w.model.new_int_var(0, max(hi, 0), "umin")
         for h in w.hosts[~w.forbid[w.hosts]].tolist():
             cap_int = max(1, int(round(inst.effective[h, b] * w.ints.scale[b])))
-            w.model.Add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
+            w.model.add(UTIL_SCALE * w.host_load(h, b) >= cap_int * low)
         spread = top - low
     big = w.cost_span
     rule = dict(patience=patience_for(time_limit), gap=gap_limit)
@@ -216,36 +216,38 @@ def _window(inst, place, movable, rng, k: int = WINDOW_HOSTS) -> np.ndarray:
     return np.union1d(hot, cool)
 
 
-def choose(inst, *, drain=(), move_weight=None, max_cost=None, max_moves=None, headroom=0.0,
-           time_limit=30.0, seed=0, gap_limit=GAP_LIMIT) -> Choice:
+def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = NO_SLACK,
+           search: Search = DEFAULT_SEARCH) -> Choice:
     started = time.perf_counter()
-    deadline = started + time_limit
-    limit = receiving_limit(inst, headroom)
+    deadline = started + search.time_limit
+    rules = Rules.of(tradeoff, slack)
+    move_weight, gap_limit = tradeoff.move_weight, search.gap_limit
+    limit = receiving_limit(inst, rules.headroom)
     movable = movable_vms(inst)
-    best = best_level(inst, limit, move_weight, max_cost, max_moves)
+    best = best_level(inst, limit, move_weight, rules.max_cost, rules.max_moves)
     stats = {"heuristic_max_utilisation": round(float(utilisation(inst, best).max()), 4)}
     proven, gap, stopped = False, None, ""
     bound = ideal_utilisation(inst)
     if int(movable.sum()) * inst.n_hosts <= FULL_MODEL_LIMIT:
-        w = Window(inst, best, np.arange(inst.n_hosts), headroom=headroom, max_cost=max_cost,
-                   max_moves=max_moves)
+        w = Window(inst, best, np.arange(inst.n_hosts), rules)
         left = deadline - time.perf_counter()
-        sol = w.solve_lex(balance_objectives(w, best, move_weight, left, gap_limit=gap_limit), left, seed)
+        stages = balance_objectives(w, best, move_weight, left, gap_limit=gap_limit)
+        sol = w.solve_lex(stages, left, search.seed)
         if sol.placement is not None and score(inst, sol.placement, move_weight) <= \
                 score(inst, best, move_weight):
             best, gap, stopped = sol.placement, sol.gap, sol.stopped
             proven = sol.status == "optimal"
-            if move_weight is None and max_cost is None and max_moves is None and headroom == 0:
+            if move_weight is None and rules == Rules():  # the bound holds beyond budgets and headroom
                 bound = max(bound, (sol.bound // w.cost_span - 1) / UTIL_SCALE)
     else:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(search.seed)
         windows = stale = 0
         while time.perf_counter() < deadline - 0.5 and stale < STALE_WINDOWS:
             hosts = _window(inst, best, movable, rng)
-            w = Window(inst, best, hosts, headroom=headroom, max_cost=max_cost, max_moves=max_moves)
+            w = Window(inst, best, hosts, rules)
             budget = min(WINDOW_SECONDS, deadline - time.perf_counter() - 0.3)
             sol = w.solve_lex(balance_objectives(w, best, move_weight, budget, gap_limit=gap_limit), budget,
-                              seed + windows, presolve=False)
+                              search.seed + windows, presolve=False)
             windows += 1
             best, gained = keep_better(best, sol.placement, lambda p: score(inst, p, move_weight), gap_limit)
             stale = 0 if gained else stale + 1

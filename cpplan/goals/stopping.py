@@ -10,7 +10,8 @@ solver's, or a better one the goal proves (:class:`Stage` ``lower``).
 
 Besides, a stage is *stalled* when no better solution came for ``patience``
 seconds (a rising bound alone does not count: it rarely closes the gap in
-time): it stops with its best solution, not proven.
+time): it stops with its best solution, not proven. :class:`cpplan.cpsat.EarlyStop`
+watches the search with :meth:`Stage.done` and the stage's patience.
 
 >>> rule = Stage(expr=None, span=10_000, lower=27 * 10_000 + 1904, gap=0.01)
 >>> round(rule.gap_of(27 * 10_000 + 1912, 0), 4)   # 27 hosts proven; cost 1912, at least 1904
@@ -21,11 +22,7 @@ time): it stops with its best solution, not proven.
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
-
-from ortools.sat.python import cp_model
 
 GAP_LIMIT = 0.01     # relative gap of the second objective at which a search stops
 PATIENCE_SHARE = 0.1  # a search stalled for this share of its time limit stops ...
@@ -74,61 +71,6 @@ class Stage:
     def done(self, objective: float, bound: float) -> bool:
         gap = self.gap_of(objective, bound)
         return gap is not None and gap <= self.gap + 1e-12
-
-
-class EarlyStop(cp_model.CpSolverSolutionCallback):
-    """Stops ``solver`` when ``stage`` is done, or when it has stalled (see the module docstring);
-    ``reason`` says which ("gap", "stall", or "" when the solver ended by itself)."""
-
-    def __init__(self, solver: cp_model.CpSolver, stage: Stage):
-        super().__init__()
-        self.solver, self.stage = solver, stage
-        self.reason = ""
-        self.found = False
-        self.best = self.bound = float("nan")
-        self.changed = time.perf_counter()
-        self._lock = threading.Lock()
-        self._over = threading.Event()
-        solver.best_bound_callback = self.on_bound
-
-    def on_solution_callback(self) -> None:
-        self._update(self.ObjectiveValue(), self.BestObjectiveBound(), improved=True)
-
-    def on_bound(self, bound: float) -> None:
-        if self.found:
-            self._update(self.best, bound, improved=False)
-
-    def _update(self, best: float, bound: float, improved: bool) -> None:
-        with self._lock:
-            self.found, self.best, self.bound = True, best, bound
-            if improved:
-                self.changed = time.perf_counter()
-            if not self.reason and self.stage.done(best, bound):
-                self._stop("gap")
-
-    def _stop(self, reason: str) -> None:
-        self.reason = reason
-        self.solver.stop_search()
-
-    def _watch(self) -> None:
-        patience = self.stage.patience
-        while not self._over.wait(0.05):
-            with self._lock:
-                if self.found and not self.reason and time.perf_counter() - self.changed > patience:
-                    self._stop("stall")
-
-    def solve(self, model: cp_model.CpModel) -> int:
-        """``solver.solve(model)`` under this watch."""
-        watcher = None
-        if self.stage.patience is not None:
-            watcher = threading.Thread(target=self._watch, daemon=True)
-            watcher.start()
-        try:
-            return self.solver.solve(model, self)
-        finally:
-            self._over.set()
-            if watcher is not None:
-                watcher.join()
 
 
 def improved(new: tuple, old: tuple, gap: float = GAP_LIMIT) -> bool:
