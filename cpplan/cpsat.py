@@ -29,6 +29,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .budget import Budget, Interrupt
+from .plan import MoveInRound
 
 SCALES = (1, 10, 100, 1000)
 # largest demand or capacity in a model: past 2**31, CP-SAT's presolve (9.15) proved feasible
@@ -370,7 +371,7 @@ def minimise_in_turn(model: cp_model.CpModel, phases: list[Phase]) -> None:
 class Outcome:
     """What a model run found: the hops of its best solution (``None`` when none), what was proven."""
 
-    hops: list[tuple[int, int, int, int]] | None  # (round, vm, from, to)
+    hops: list[MoveInRound] | None  # (round, Move(vm, src, dst, offline))
     cost: int | None = None  # scaled
     cost_bound: int | None = None  # scaled, proven within the model
     rounds_found: int | None = None
@@ -385,7 +386,8 @@ class LexicographicModel:
     """Solving shared by the models: least ``cost`` first, then fix it and least ``makespan``.
 
     Subclasses set ``model``, ``sc`` (:class:`Scaled`), ``horizon``, ``cost``,
-    ``makespan``, ``cost_varies`` and define ``extract(solver) -> [(round, vm, from, to)]``.
+    ``makespan``, ``cost_varies`` and define ``extract(solver) -> [(round, Move)]``
+    (:data:`cpplan.plan.MoveInRound`).
     """
 
     def size(self) -> dict:

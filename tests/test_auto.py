@@ -36,7 +36,7 @@ def test_agrees_with_exact_on_random_tiny_clouds(inst):
 
 def test_past_the_exact_size_greedy_then_cp():
     inst = generate("tight", 20, seed=0)
-    assert inst.n_vms > auto.EXACT_MAX_VMS
+    assert inst.n_vms > auto.EXACT_FULL_SHARE_VMS
     p = cpplan.plan(inst, planner="auto", time_limit=20)
     assert p.planner == "auto" and "exact" not in p.stats["tried"]
     assert p.stats["chosen"] in ("greedy", "cp")
@@ -159,7 +159,7 @@ SIXTEEN_VMS_EIGHT_MOVING = {'hosts': {'h0': {'ram': 6, 'disk': 156, 'allocation_
 def test_auto_tries_exact_briefly_up_to_its_own_limit_of_vms():
     # greedy deadlocks here; exact, given a short try past auto's tiny-cloud size, finds a plan at once
     inst = cpplan.Instance(**SIXTEEN_VMS_EIGHT_MOVING)
-    assert auto.EXACT_MAX_VMS < inst.n_vms <= exact.MAX_VMS
+    assert auto.EXACT_FULL_SHARE_VMS < inst.n_vms <= exact.MAX_VMS
     assert not cpplan.plan(inst, planner="greedy").found
     p = cpplan.plan(inst, planner="auto", time_limit=20)
     assert p.found and p.stats["tried"]["exact"] in ("feasible", "optimal")

@@ -103,7 +103,7 @@ def test_interval_model_drops_the_routes_the_rule_forbids(rule):
     inst = swap()
     routes = {0: [(0, 2, 1), (0, 3, 1)], 1: [(1, 0)]}   # x through s1 or s2, y directly
     out = IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0)
-    moves = {(v, d) for _, v, _, d, _ in out.hops}
+    moves = {(move.vm, move.dst) for _, move in out.hops}
     assert out.cost_proven and (0, 3) in moves and (0, 2) not in moves
 
 
@@ -118,7 +118,7 @@ def test_interval_model_infeasible_when_the_rule_blocks_the_only_route(rule):
 def test_time_indexed_model_encodes_the_rule(rule):
     inst = swap()
     out = TimeIndexedModel(inst, Scaled(inst), horizon=3).run(Budget(10), seed=0)
-    assert out.cost_proven and all((v, d) != (0, 2) for _, v, _, d, _ in out.hops)
+    assert out.cost_proven and all((move.vm, move.dst) != (0, 2) for _, move in out.hops)
 
 
 def test_time_indexed_model_infeasible_when_the_rule_blocks_every_detour(rule):

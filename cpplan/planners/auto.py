@@ -1,6 +1,6 @@
 """The default planner: exact on tiny clouds, otherwise greedy then cp, within the time limit.
 
-The exact search settles clouds of up to :data:`EXACT_MAX_VMS` VMs in well
+The exact search settles clouds of up to :data:`EXACT_FULL_SHARE_VMS` VMs in well
 under a second (measured: 0.2 s at 12 VMs, 1-14 s at 15, past 20 s at 20),
 and is the only planner that proves infeasibility; up to its own limit of 40
 VMs it gets a short try, which often settles clouds where few VMs move. Past
@@ -25,7 +25,7 @@ from ..budget import Budget, Interrupt
 from ..plan import Plan
 from . import cp, exact, greedy
 
-EXACT_MAX_VMS = 12
+EXACT_FULL_SHARE_VMS = 12  # up to this many VMs (and EXACT_MAX_PLACEMENTS), exact gets EXACT_SHARE
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
 EXACT_MAX_PLACEMENTS = 10**8  # hosts ** VMs: beyond, even 12 VMs can take minutes ...
 EXACT_SHARE_LARGE = 0.1  # ... so past either, exact gets less time, yet often settles the few VMs that move,
@@ -39,7 +39,7 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
         if inst.n_vms <= exact.MAX_VMS:
-            small = inst.n_vms <= EXACT_MAX_VMS and inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS
+            small = inst.n_vms <= EXACT_FULL_SHARE_VMS and inst.n_hosts ** inst.n_vms <= EXACT_MAX_PLACEMENTS
             seconds = (budget.share(EXACT_SHARE) if small
                        else min(budget.share(EXACT_SHARE_LARGE), EXACT_LARGE_SECONDS))
             tried["exact"] = exact.plan(inst, time_limit=seconds, seed=seed, progress=progress)

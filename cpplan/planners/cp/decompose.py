@@ -20,27 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...constraints import service_levels
-
-
-class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = np.arange(n)
-
-    def find(self, x: int) -> int:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, xs) -> None:
-        xs = [int(x) for x in xs]
-        if not xs:
-            return
-        root = self.find(xs[0])
-        for x in xs[1:]:
-            self.parent[self.find(x)] = root
+from ...graphs import UnionFind
 
 
 def components(inst, ends: dict[int, list[int]]) -> list[np.ndarray]:
@@ -50,7 +30,7 @@ def components(inst, ends: dict[int, list[int]]) -> list[np.ndarray]:
     """
     moving = np.flatnonzero(inst.moving)
     src, dst = inst.initial[moving], inst.target[moving]
-    uf = _UnionFind(inst.n_hosts)
+    uf = UnionFind(inst.n_hosts)
     for v, s, d in zip(moving.tolist(), src.tolist(), dst.tolist(), strict=True):
         uf.union((s, *ends.get(v, [d])))
     if inst.total_limit is not None:

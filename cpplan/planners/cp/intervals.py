@@ -43,6 +43,7 @@ from ortools.sat.python import cp_model
 
 from ...constraints import service_levels
 from ...cpsat import LexicographicModel, Scaled
+from ...plan import Move, MoveInRound
 
 Route = tuple[int, ...]
 PAGE_LEVELS = 4  # distinct pages sizes per image and host counted exactly by the interval model
@@ -121,43 +122,10 @@ class IntervalModel(LexicographicModel):
         stays: dict[int, list[Stay]] = defaultdict(list)
         hops_at = defaultdict(list)  # host -> [interval]
         self.hops: list[Hop] = []
+        self.optional = optional
         cost_terms = []
         for v, routes_of_v in routes.items():
-            lits = []
-            modes = (False, True) if scaled.dual[v] else (bool(inst.offline[v]),)
-            alternatives = [(r, offline) for r in dict.fromkeys(routes_of_v) if 1 <= len(r) - 1 <= T
-                            for offline in modes]
-            sure = len(alternatives) == 1 and v not in optional  # a plain direct move: no literal
-            for route, offline in alternatives:
-                k = len(route) - 1
-                p = m.new_constant(1) if sure else m.new_bool_var(f"p{v}_{len(lits)}")
-                starts = [m.new_int_var(i, T - k + i, f"s{v}_{len(lits)}_{i}") for i in range(k)]
-                for a, b in zip(starts, starts[1:], strict=False):
-                    m.add(b >= a + 1)
-                last = m.add(self.makespan >= starts[-1] + 1)
-                if not sure:
-                    last.only_enforce_if(p)
-                lag = 0 if offline else 1  # a VM moved offline leaves its source at once
-                for i, h in enumerate(route):
-                    start = 0 if i == 0 else starts[i - 1]
-                    end = starts[i] + lag if i < k else T
-                    size = end - start
-                    if 0 < i < k:  # both ends vary: the length needs its own variable
-                        size = m.new_int_var(1, T, f"len{v}_{h}")
-                    iv = (m.new_interval_var(start, size, end, f"on{v}_{h}") if sure else
-                          m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}"))
-                    stays[h].append(Stay(iv, v, i > 0, None if i == 0 else starts[i - 1], p))
-                for i in range(k):
-                    iv = (m.new_fixed_size_interval_var(starts[i], 1, f"hop{v}_{i}") if sure else
-                          m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}"))
-                    hops_at[route[i]].append(iv)
-                    hops_at[route[i + 1]].append(iv)
-                    self.hops.append(Hop(iv, v, route[i], route[i + 1], p))
-                cost_terms.append(int(scaled.offline_cost[v] if offline else scaled.cost[v]) * k * p)
-                choice = _Choice(v, route, offline, p, starts, sure)
-                self.choices.append(choice)
-                self.by_vm[v].append(choice)
-                lits.append(p)
+            lits, sure = self._route_variables(v, routes_of_v, stays, hops_at, cost_terms)
             if v in optional:  # staying put is one more choice: the whole horizon on its host
                 q = m.new_bool_var(f"stay{v}")
                 iv = m.new_optional_fixed_size_interval_var(0, T, q, f"stay{v}")
@@ -166,7 +134,6 @@ class IntervalModel(LexicographicModel):
             elif not sure:
                 m.add_exactly_one(lits)
         self.cost = sum(cost_terms)
-        self.optional = optional
         self.cost_varies = bool(optional) or any(len({(len(c.route), c.offline) for c in cs}) > 1
                                                  for cs in self.by_vm.values())
         self._capacity(stays)
@@ -174,6 +141,53 @@ class IntervalModel(LexicographicModel):
         view = IntervalView(inst, m, T, self.hops, stays, frozenset(self.by_vm))
         for rule in service_levels():
             rule.encode_intervals(view)
+
+    def _route_variables(self, v: int, routes_of_v: list[Route], stays, hops_at,
+                         cost_terms) -> tuple[list, bool]:
+        """The variables of VM ``v``'s routes (each in each of its modes): presence, hop starts, stays, hops.
+
+        Adds the stays to ``stays`` (host -> stays), each hop's interval to
+        ``hops_at`` (host -> intervals) and :attr:`hops`, each route's cost to
+        ``cost_terms``. Returns the presence literals and whether the VM has a
+        single sure route (a plain direct move: its literal is the constant 1).
+        """
+        m, T, inst, scaled = self.model, self.horizon, self.inst, self.sc
+        lits = []
+        modes = (False, True) if scaled.dual[v] else (bool(inst.offline[v]),)
+        alternatives = [(r, offline) for r in dict.fromkeys(routes_of_v) if 1 <= len(r) - 1 <= T
+                        for offline in modes]
+        sure = len(alternatives) == 1 and v not in self.optional
+        for route, offline in alternatives:
+            k = len(route) - 1
+            p = m.new_constant(1) if sure else m.new_bool_var(f"p{v}_{len(lits)}")
+            starts = [m.new_int_var(i, T - k + i, f"s{v}_{len(lits)}_{i}") for i in range(k)]
+            for a, b in zip(starts, starts[1:], strict=False):
+                m.add(b >= a + 1)
+            last = m.add(self.makespan >= starts[-1] + 1)
+            if not sure:
+                last.only_enforce_if(p)
+            lag = 0 if offline else 1  # a VM moved offline leaves its source at once
+            for i, h in enumerate(route):
+                start = 0 if i == 0 else starts[i - 1]
+                end = starts[i] + lag if i < k else T
+                size = end - start
+                if 0 < i < k:  # both ends vary: the length needs its own variable
+                    size = m.new_int_var(1, T, f"len{v}_{h}")
+                iv = (m.new_interval_var(start, size, end, f"on{v}_{h}") if sure else
+                      m.new_optional_interval_var(start, size, end, p, f"on{v}_{h}"))
+                stays[h].append(Stay(iv, v, i > 0, None if i == 0 else starts[i - 1], p))
+            for i in range(k):
+                iv = (m.new_fixed_size_interval_var(starts[i], 1, f"hop{v}_{i}") if sure else
+                      m.new_optional_fixed_size_interval_var(starts[i], 1, p, f"hop{v}_{i}"))
+                hops_at[route[i]].append(iv)
+                hops_at[route[i + 1]].append(iv)
+                self.hops.append(Hop(iv, v, route[i], route[i + 1], p))
+            cost_terms.append(int(scaled.offline_cost[v] if offline else scaled.cost[v]) * k * p)
+            choice = _Choice(v, route, offline, p, starts, sure)
+            self.choices.append(choice)
+            self.by_vm[v].append(choice)
+            lits.append(p)
+        return lits, sure
 
     # ------------------------------------------------------------ constraints
     def _capacity(self, stays):
@@ -283,9 +297,8 @@ class IntervalModel(LexicographicModel):
             m.add_cumulative(all_hops, [1] * len(all_hops), int(inst.total_limit))
 
     # ---------------------------------------------------------------- solving
-    def add_hint(self, paths: dict) -> bool:
-        """Hint a known solution (vm -> :class:`.routes.Path`); False when a route is not in the model."""
-        ok = True
+    def add_hint(self, paths: dict) -> None:
+        """Hint a known solution (vm -> :class:`.routes.Path`); a VM whose route is not in the model: none."""
         for v, choices in self.by_vm.items():
             path = paths.get(v)
             hit = False
@@ -299,13 +312,12 @@ class IntervalModel(LexicographicModel):
                     hit = True
                     for s, t in zip(c.starts, path.rounds, strict=False):
                         self.model.add_hint(s, t)
-            ok &= hit or (path is None and v in self.optional)
-        return ok
 
-    def extract(self, solver) -> list[tuple[int, int, int, int, bool]]:
+    def extract(self, solver) -> list[MoveInRound]:
+        """The migrations of the solution, each with its round."""
         hops = []
         for c in self.choices:
             if solver.boolean_value(c.present):
                 for i, s in enumerate(c.starts):
-                    hops.append((int(solver.value(s)), c.vm, c.route[i], c.route[i + 1], c.offline))
+                    hops.append((int(solver.value(s)), Move(c.vm, c.route[i], c.route[i + 1], c.offline)))
         return hops

@@ -46,7 +46,7 @@ import numpy as np
 from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ...budget import Budget, Interrupt
 from ...cpsat import Outcome, Scaled
-from ...plan import Plan
+from ...plan import Move, MoveInRound, Plan
 from ...validate import validate
 from .. import greedy
 from .decompose import components, idle_hosts, part_hosts
@@ -64,35 +64,31 @@ BUILD_SECONDS_PER_ROUTE = 3e-4
 STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model is infeasible
 STAYERS_PER_HOST = (1, 3, 6)
 
-Hop = tuple[int, int, int, int, bool]  # (round, vm, from, to, offline)
-
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True) -> Plan:
     """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone)."""
     budget = Budget(None if time_limit is None else time_limit * SAFETY)
     with Interrupt() as stop:
-        planner = _Planner(inst, budget, seed, stop, progress)
-        planner.warm_start = warm_start
-        return planner.run(hint)
+        return _Planner(inst, budget, seed, stop, progress, warm_start).run(hint)
 
 
 @dataclass
 class _Found:
-    """A plan in the making: its hops, and what is proven about it."""
+    """A plan in the making: its migrations, each in its round, and what is proven about it."""
 
-    hops: list[Hop]
+    hops: list[MoveInRound]
     cost_proven: bool = False
     rounds_bound: int = 0  # on the rounds of any least-cost plan, when cost_proven
     rounds_proven: bool = False
 
 
 class _Planner:
-    def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress):
+    def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress, warm_start: bool = True):
         self.inst, self.budget, self.seed, self.stop, self.progress = inst, budget, seed, stop, progress
+        self.warm_start = warm_start  # False: no greedy plan as the incumbent (to measure the models alone)
         self.sc = Scaled(inst)
         self.stats: dict = {"parts": 0, "variables": 0, "constraints": 0}
         self.proven_cost_bound = 0  # scaled; from time-indexed models proven infeasible
-        self.warm_start = True
         # candidate last hosts of VMs with several allowed targets; proofs of the interval models
         # hold for every choice only when these are all the allowed hosts
         self.ends, self.all_ends = final_hosts(inst)
@@ -114,17 +110,17 @@ class _Planner:
             return self._finish(None, incumbent, cost_lb, found, proven=True)
         hint_hops = _hops_of(inst, incumbent)
         found = self._by_parts(hint_hops)
-        candidate = self._plan(found)
+        candidate = self._checked_plan(found)
         best = _better(candidate, incumbent)
         if not (candidate is not None and found.cost_proven) and self.sc.exact:
             upper = None if best is None else int(round(best.cost * self.sc.cost_scale))
             paths = {} if best is None else plan_paths(inst, best.index_rounds(inst))
-            proof = self._complete(upper, paths)
+            proof = self._prove_least_cost(upper, paths)
             if proof is not None and proof.hops is not None:
                 if self.ends:  # the time-indexed model lets every VM end on any allowed host
                     self.stats["all_allowed_hosts"] |= proof.cost_proven
                 found = _Found(proof.hops, proof.cost_proven, proof.rounds_bound or 0, proof.rounds_proven)
-                candidate = _better(self._plan(found), candidate)
+                candidate = _better(self._checked_plan(found), candidate)
         lower_bound = self._lower_bound()
         if candidate is not None and found.cost_proven:
             lower_bound = max(lower_bound, candidate.cost)
@@ -139,7 +135,7 @@ class _Planner:
         parts = components(inst, self.ends)
         self.stats["parts"] = len(parts)
         self.stats["largest_part"] = int(len(parts[0])) if parts else 0
-        solved: list[list[Hop]] = []
+        solved: list[list[MoveInRound]] = []
         rounds_bound, rounds_proven, at_bound, deadlocked = 0, True, True, []
         for i, vms in enumerate(parts):
             out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
@@ -162,7 +158,7 @@ class _Planner:
         hard = out.hops if out is not None else self._greedy_parts(deadlocked, hint_hops)
         return None if hard is None else _Found(_merge([*solved, hard]))
 
-    def _plan(self, found: _Found | None) -> Plan | None:
+    def _checked_plan(self, found: _Found | None) -> Plan | None:
         """The plan of ``found``, or None when there is none or the validator refuses it."""
         if found is None:
             return None
@@ -239,7 +235,7 @@ class _Planner:
             # the rounds bound in the model: reaching it proves the rounds optimal at once
             model.model.add(model.makespan >= min(horizon, least))
             model.add_hint(paths)
-            self._start(model, f"direct moves of {len(vms)} VMs")
+            self._announce(model, f"direct moves of {len(vms)} VMs")
             # greedy needed detours here: direct moves likely deadlock, keep time for the detours
             short = 0.3 if hint_hops else 0.8
             out = model.run(Budget(part_budget.share(short if i + 1 < len(horizons) else 1.0)),
@@ -276,7 +272,7 @@ class _Planner:
             model = IntervalModel(inst, self.sc, routes, self._horizon(vms, own, routes), optional)
             model.model.add(model.makespan >= min(model.horizon, rounds_lower_bound(inst, vms)))
             model.add_hint(own)
-            self._start(model, f"bounces and step-asides for {len(vms)} deadlocked VMs, level {level + 1}")
+            self._announce(model, f"bounces and step-asides for {len(vms)} deadlocked VMs, level {level + 1}")
             provable = self.sc.exact and model_size(inst, self._proof_horizon()) <= MAX_TIME_INDEXED
             out = model.run(Budget(self.budget.share(0.6 if provable else 1.0)), seed=self.seed,
                             stop=self.stop, progress=self.progress)
@@ -285,7 +281,7 @@ class _Planner:
                 return out
         return None
 
-    def _complete(self, upper: int | None, paths: dict) -> Outcome | None:
+    def _prove_least_cost(self, upper: int | None, paths: dict) -> Outcome | None:
         """The time-indexed model over the whole cloud: proves the least cost (and rounds) when small.
 
         With a known plan of scaled cost ``upper``, the horizon holds every
@@ -318,7 +314,7 @@ class _Planner:
             model = TimeIndexedModel(inst, sc, horizon)
             model.model.add(model.cost <= cost_cap)
             model.add_hint(paths)
-            self._start(model, f"every step of the whole cloud, cost {cost_cap / sc.cost_scale:g} at most")
+            self._announce(model, f"every step of the whole cloud, cost {cost_cap / sc.cost_scale:g} at most")
             out = model.run(Budget(self.budget.share(0.6)), seed=self.seed, stop=self.stop,
                             progress=self.progress)
             self.stats["time_indexed_model"] = out.stats
@@ -356,7 +352,7 @@ class _Planner:
             bound = max(bound, least + float(inst.cost[~inst.pinned].min()))
         return bound
 
-    def _greedy_parts(self, parts, hint_hops) -> list[Hop] | None:
+    def _greedy_parts(self, parts, hint_hops) -> list[MoveInRound] | None:
         """Greedy's moves of these parts when they stay on the parts' own hosts, else None."""
         inst = self.inst
         out = []
@@ -368,11 +364,11 @@ class _Planner:
                 if v in mine or any(inside):
                     if not all(inside):
                         return None
-                    out += [(t, v, a, b, o) for t, a, b, o in zip(p.rounds, p.route, p.route[1:], p.offline,
-                                                                   strict=False)]
-        return out if {hop[1] for hop in out} >= {v for vms in parts for v in vms.tolist()} else None
+                    hops = zip(p.rounds, p.route, p.route[1:], p.offline, strict=False)
+                    out += [(t, Move(v, a, b, o)) for t, a, b, o in hops]
+        return out if {move.vm for _, move in out} >= {v for vms in parts for v in vms.tolist()} else None
 
-    def _start(self, model, what: str) -> None:
+    def _announce(self, model, what: str) -> None:
         """Count ``model`` in the stats and announce what it searches."""
         size = model.size()
         self.stats["variables"] += size["variables"]
@@ -392,18 +388,19 @@ def _hops_of(inst, incumbent: Plan | None) -> dict:
     return {} if incumbent is None else plan_paths(inst, incumbent.index_rounds(inst))
 
 
-def _merge(parts: list[list[Hop]]) -> list[Hop]:
-    """Hops of independent parts, each part's rounds made dense, run side by side."""
+def _merge(parts: list[list[MoveInRound]]) -> list[MoveInRound]:
+    """The migrations of independent parts, each part's rounds made dense, run side by side."""
     out = []
     for hops in parts:
-        dense = {t: i for i, t in enumerate(sorted({t for t, *_ in hops}))}
-        out += [(dense[t], *rest) for t, *rest in hops]
+        dense = {t: i for i, t in enumerate(sorted({t for t, _ in hops}))}
+        out += [(dense[t], move) for t, move in hops]
     return out
 
 
-def _index_rounds(hops: list[Hop]):
+def _index_rounds(hops: list[MoveInRound]):
+    """The rounds as (vm, from, to, offline) arrays, migrations sorted within each round."""
     by_round = defaultdict(list)
-    for t, *move in hops:
+    for t, move in hops:
         by_round[t].append(move)
     rounds = []
     for t in sorted(by_round):

@@ -100,11 +100,11 @@ def staging_hosts(inst, v: int, hosts: np.ndarray, room: np.ndarray, k: int) -> 
     if hosts.size == 0:
         return []
     spare = room[hosts] - inst.demand[v]
-    fits = (inst.effective[hosts] - inst.demand[v] >= -1e-9).all(axis=1)  # room may open up later
+    could_hold = (inst.effective[hosts] - inst.demand[v] >= -1e-9).all(axis=1)  # room may open up later
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(np.isfinite(spare), spare / np.maximum(inst.effective[hosts], 1e-9), 1.0).min(axis=1)
-    order = np.argsort(-score[fits], kind="stable")[:k]
-    return hosts[fits][order].tolist()
+    order = np.argsort(-score[could_hold], kind="stable")[:k]
+    return hosts[could_hold][order].tolist()
 
 
 def detour_routes(inst, vms, stayers, hosts: np.ndarray, k: int,

@@ -32,6 +32,7 @@ from ortools.sat.python import cp_model
 
 from ...constraints import service_levels
 from ...cpsat import LexicographicModel, Scaled
+from ...plan import Move, MoveInRound
 
 
 def model_size(inst, horizon: int) -> int:
@@ -48,6 +49,31 @@ class TimeIndexedModel(LexicographicModel):
         self.cost_varies = True
         T = horizon
         self.vms = np.flatnonzero(~inst.pinned).tolist()
+        self._position_variables()
+        self._offline_variables()
+        extra = scaled.offline_cost - scaled.cost
+        self.cost = (sum(int(scaled.cost[v]) * self.moved[v, t] for v in self.vms for t in range(T))
+                     + sum(int(extra[v]) * off for (v, _), off in self.off.items()))
+        used = [m.new_bool_var(f"used{t}") for t in range(T)]
+        for t in range(T):
+            for v in self.vms:
+                m.add(used[t] >= self.moved[v, t])
+            if t + 1 < T:
+                m.add(used[t] >= used[t + 1])  # empty rounds go last
+        self.makespan = sum(used)
+        self.on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
+        self.pinned_on = {h: np.flatnonzero(inst.pinned & (inst.initial == h)) for h in range(inst.n_hosts)}
+        starts = {h: np.flatnonzero(inst.initial == h) for h in range(inst.n_hosts)}
+        resources = range(len(inst.resources))
+        self.start_use = np.array([[scaled.use(inst, starts[h], h, r) for r in resources]
+                                   for h in range(inst.n_hosts)], dtype=np.int64)
+        self.start_use = self.start_use.reshape(scaled.capacity.shape)
+        for t in range(T):
+            self._round(t)
+
+    def _position_variables(self) -> None:
+        """``at``, ``stay`` and ``moved`` of every VM, on every host it fits on alone, round by round."""
+        inst, m, T = self.inst, self.model, self.horizon
         fits_alone = ((inst.effective[None, :, :] >= inst.demand[self.vms][:, None, :] - 1e-9).all(axis=2)
                       & (inst.host_limit > 0)[None, :])
         self.hosts: dict[int, list[int]] = {}
@@ -77,35 +103,20 @@ class TimeIndexedModel(LexicographicModel):
                     m.add_bool_or([s, ~x, ~y])
                     self.stay[v, h, t] = s
                 self.moved[v, t] = 1 - sum(self.stay[v, h, t] for h in hosts)
+
+    def _offline_variables(self) -> None:
+        """For each VM that may move live or offline: ``off`` per round, ``left_off`` per host and round."""
+        m = self.model
         self.off: dict[tuple[int, int], cp_model.IntVar] = {}  # a dual VM's move in round t is offline
         self.left_off: dict[tuple[int, int, int], cp_model.IntVar] = {}  # ... and it left host h then
-        for v in (v for v in self.vms if scaled.dual[v]):
-            for t in range(T):
+        for v in (v for v in self.vms if self.sc.dual[v]):
+            for t in range(self.horizon):
                 self.off[v, t] = off = m.new_bool_var(f"off{v}_{t}")
                 m.add(off <= self.moved[v, t])
                 for h in self.hosts[v]:
                     self.left_off[v, h, t] = gone = m.new_bool_var(f"left_off{v}_{h}_{t}")
                     m.add(gone <= off)
                     m.add(gone <= self.at[v, h, t] - self.stay[v, h, t])
-        extra = scaled.offline_cost - scaled.cost
-        self.cost = (sum(int(scaled.cost[v]) * self.moved[v, t] for v in self.vms for t in range(T))
-                     + sum(int(extra[v]) * off for (v, _), off in self.off.items()))
-        used = [m.new_bool_var(f"used{t}") for t in range(T)]
-        for t in range(T):
-            for v in self.vms:
-                m.add(used[t] >= self.moved[v, t])
-            if t + 1 < T:
-                m.add(used[t] >= used[t + 1])  # empty rounds go last
-        self.makespan = sum(used)
-        self.on = {h: [v for v in self.vms if h in self.hosts[v]] for h in range(inst.n_hosts)}
-        self.pinned_on = {h: np.flatnonzero(inst.pinned & (inst.initial == h)) for h in range(inst.n_hosts)}
-        starts = {h: np.flatnonzero(inst.initial == h) for h in range(inst.n_hosts)}
-        resources = range(len(inst.resources))
-        self.start_use = np.array([[scaled.use(inst, starts[h], h, r) for r in resources]
-                                   for h in range(inst.n_hosts)], dtype=np.int64)
-        self.start_use = self.start_use.reshape(scaled.capacity.shape)
-        for t in range(T):
-            self._round(t)
 
     def occupies(self, v, h, t):
         """1 when v holds room on h during round t."""
@@ -195,7 +206,8 @@ class TimeIndexedModel(LexicographicModel):
                     if t < self.horizon or self.inst.domains[self.inst.domain_of[v], h]:
                         self.model.add_hint(self.at[v, h, t], where[t] == h)
 
-    def extract(self, solver) -> list[tuple[int, int, int, int, bool]]:
+    def extract(self, solver) -> list[MoveInRound]:
+        """The migrations of the solution, each with its round."""
         hops = []
         for v in self.vms:
             for t in range(self.horizon):
@@ -204,5 +216,5 @@ class TimeIndexedModel(LexicographicModel):
                     dst = next(h for h in self.hosts[v] if solver.value(self.at[v, h, t + 1]))
                     off = self.off.get((v, t))
                     offline = self.inst.offline[v] or (off is not None and solver.value(off))
-                    hops.append((t, v, src, dst, bool(offline)))
+                    hops.append((t, Move(v, src, dst, bool(offline))))
         return hops
