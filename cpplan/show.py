@@ -17,26 +17,36 @@ round 1: 1 migration, cost 4
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .plan import Plan
 
 
 def replay_loads(inst, plan: Plan) -> list[np.ndarray]:
-    """Load per host and resource before the first round and after each round ([rounds + 1] x [H, R])."""
+    """Load per host and resource before the first round and after each round ([rounds + 1] x [H, R]).
+
+    After an empty round the load is the same array as before it: nothing is recomputed.
+    """
     placement = inst.initial.copy()
     loads = [inst.load(placement)]
-    for vms, _src, dst, _offline in plan.index_rounds(inst):
-        placement = placement.copy()
-        placement[vms] = dst
-        loads.append(inst.load(placement))
+    for moves in plan.rounds:
+        if moves:
+            placement = placement.copy()
+            placement[[inst.vm_index[m["vm"]] for m in moves]] = [inst.host_index[m["to"]] for m in moves]
+            loads.append(inst.load(placement))
+        else:
+            loads.append(loads[-1])
     return loads
 
 
 def plan_table(inst, plan: Plan) -> str:
     """The plan as aligned text: a header line, then per round its migrations and the touched hosts' loads.
 
-    The plan must be valid for ``inst`` (check with :func:`cpplan.validate` first).
+    A run of empty rounds (harmless, see :mod:`cpplan.validate`) is one line, so 10^6 of them print
+    one line, not 4 million. The plan must be valid for ``inst`` (check with :func:`cpplan.validate`
+    first).
     """
     lines = [_headline(inst, plan)]
     if not plan.found:
@@ -44,18 +54,31 @@ def plan_table(inst, plan: Plan) -> str:
             lines.append(f"reason: {plan.reason}")
         return "\n".join(lines)
     loads = replay_loads(inst, plan)
-    for t, moves in enumerate(plan.rounds, start=1):
-        cost = sum(float(inst.cost[inst.vm_index[m["vm"]]]) for m in moves)
-        lines += ["", f"round {t}: {_plural(len(moves), 'migration')}, cost {cost:g}"]
-        lines += _indent(_columns([["vm", "from", "to", "cost"]] +
-                                  [[m["vm"], m["from"], m["to"], f"{inst.cost[inst.vm_index[m['vm']]]:g}"]
-                                   for m in moves], right={3}))
-        touched = sorted({inst.host_index[m[k]] for m in moves for k in ("from", "to")})
-        header = [f"load after round {t}", *inst.resources]
-        body = [[inst.host_names[h], *(_load(loads[t][h, r], inst.effective[h, r])
-                                       for r in range(len(inst.resources)))] for h in touched]
-        lines += _indent(_columns([header] + body, right=set(range(1, len(header)))))
+    first = 1
+    for empty, group in itertools.groupby(plan.rounds, key=lambda moves: not moves):
+        rounds = list(group)
+        last = first + len(rounds) - 1
+        if empty:
+            lines += ["", f"{f'round {first}' if first == last else f'rounds {first}-{last}'}: empty"]
+        else:
+            for t, moves in enumerate(rounds, start=first):
+                lines += _round_lines(inst, t, moves, loads[t])
+        first = last + 1
     return "\n".join(lines)
+
+
+def _round_lines(inst, t: int, moves: list[dict], load: np.ndarray) -> list[str]:
+    """Round ``t``: its migrations, then the load after it of the hosts it touches."""
+    cost = sum(float(inst.cost[inst.vm_index[m["vm"]]]) for m in moves)
+    lines = ["", f"round {t}: {_plural(len(moves), 'migration')}, cost {cost:g}"]
+    lines += _indent(_columns([["vm", "from", "to", "cost"]] +
+                              [[m["vm"], m["from"], m["to"], f"{inst.cost[inst.vm_index[m['vm']]]:g}"]
+                               for m in moves], right={3}))
+    touched = sorted({inst.host_index[m[k]] for m in moves for k in ("from", "to")})
+    header = [f"load after round {t}", *inst.resources]
+    body = [[inst.host_names[h], *(_load(load[h, r], inst.effective[h, r])
+                                   for r in range(len(inst.resources)))] for h in touched]
+    return lines + _indent(_columns([header] + body, right=set(range(1, len(header)))))
 
 
 def _headline(inst, plan: Plan) -> str:
