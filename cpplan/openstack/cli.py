@@ -123,6 +123,8 @@ def _check_outputs(args, journal_path: str, stem: Path) -> None:
     (nor may a re-plan file be the journal)."""
     from ..io import check_not_input
 
+    if args.journal == "":
+        raise InputError("", "--journal", "is empty: name a file to write")
     inputs = [args.instance, args.plan]
     check_not_input(journal_path, inputs, "--journal")
     for path in _replan_files_named(stem, args.max_replans, [*inputs, journal_path]):

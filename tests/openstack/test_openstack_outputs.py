@@ -59,6 +59,7 @@ def test_execute_never_journals_into_the_instance_or_the_plan(fake, files, capsy
         assert refused(capsys, execute(cloud, plan, "--journal", source),
                        f"--journal: is the input file {source.name}")
         assert source.read_bytes() == before
+    assert refused(capsys, execute(cloud, plan, "--journal", ""), "--journal: is empty")
     assert fake.migrations == [] and fake.requests == []
 
 
