@@ -29,6 +29,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .budget import Budget, Interrupt
+from .constraints.page_sharing import shared_fraction, split_ram, use_from_parts
 from .plan import MoveInRound
 
 SCALES = (1, 10, 100, 1000)
@@ -125,8 +126,9 @@ class Scaled:
     VM of an image with shared fraction ``R`` splits its demand of the shared
     resource (column ``shared``) into ``private`` (``(1 - R) * ram``, counted per
     VM) and ``pages`` (``R * ram``): VMs of one image on one host use the sum
-    of their ``private`` plus the largest of their ``pages`` (:mod:`.capacity`'s
-    rule). Without sharing ``shared`` is -1 and both arrays are empty.
+    of their ``private`` plus the largest of their ``pages``
+    (:mod:`cpplan.constraints.page_sharing`: its ``split_ram`` parts, scaled, and
+    ``use_from_parts``). Without sharing ``shared`` is -1 and both arrays are empty.
 
     >>> from cpplan.model import Instance
     >>> inst = Instance(hosts={"h": {"ram": 16}}, vms={"a": {"ram": 8, "image": "u"}},
@@ -141,19 +143,16 @@ class Scaled:
         R = len(inst.resources)
         self.demand = np.zeros((inst.n_vms, R), dtype=np.int64)
         self.capacity = np.full((inst.n_hosts, R), -1, dtype=np.int64)
-        ratio = np.zeros(inst.n_vms)
-        if inst.share_ratio.size:
-            ratio[inst.image >= 0] = inst.share_ratio[inst.image[inst.image >= 0]]
-        self.sharing = bool((ratio > 0).any())
+        self.sharing = bool((shared_fraction(inst) > 0).any())
         self.shared = inst.share_resource if self.sharing else -1
+        private, pages = split_ram(inst) if self.sharing else (None, None)
         for r in range(R):
             col, cap = inst.demand[:, r], inst.effective[:, r]
-            parts = [ratio * col, (1 - ratio) * col] if r == self.shared else []
+            parts = [pages, private] if r == self.shared else []
             s = scale_for(np.concatenate([col, cap, *parts]))
             self.demand[:, r], self.capacity[:, r] = integer_resource(col, cap, s, self.rounding)
             if r == self.shared:
-                self.private = self.rounding.up((1 - ratio) * col * s)
-                self.pages = self.rounding.up(ratio * col * s)
+                self.private, self.pages = self.rounding.up(private * s), self.rounding.up(pages * s)
         # VMs that move live by default but may also move offline, at a cost at least as high
         self.dual = inst.dual
         offline_cost = np.where(self.dual, inst.offline_cost, inst.cost)
@@ -173,8 +172,7 @@ class Scaled:
         """Scaled use of resource ``r`` on ``host`` when exactly ``vms`` are there."""
         if r != self.shared:
             return int(self.demand[vms, r].sum())
-        return int(self.private[vms].sum()) + sum(
-            int(self.pages[vms[inst.image[vms] == i]].max()) for i in np.unique(inst.image[vms]))
+        return int(use_from_parts(self.private[vms], self.pages[vms], inst.image[vms]))
 
 
 class Watch(cp_model.CpSolverSolutionCallback):

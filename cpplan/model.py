@@ -44,7 +44,8 @@ from .checks import (
     string_keys,
     unknown_keys,
 )
-from .constraints.capacity import fits, usage
+from .constraints.capacity import fits
+from .constraints.page_sharing import usage
 from .errors import InputError
 from .names import nfc_names
 

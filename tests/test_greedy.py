@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 from strategies import clouds_with_allowed_hosts, tiny_clouds
 
 import cpplan
+from cpplan.constraints.page_sharing import shift_load
 from cpplan.generate import FAMILIES, generate
 from cpplan.graphs import strongly_connected
 from cpplan.planners.greedy.aim import Aims
 from cpplan.planners.greedy.cleanup import clean_up
-from cpplan.planners.greedy.round import RoundBuilder, shift_load, within_slots
+from cpplan.planners.greedy.round import RoundBuilder, within_slots
 from cpplan.planners.greedy.search import _priority
 
 TRUTH = tiny_truth()

@@ -3,18 +3,46 @@
 VMs leaving a host live still count on it for the whole round (a live
 migration holds resources on both ends), so the load checked on a receiving
 host is its load at the start of the round plus everything arriving. A VM
-moved offline counts on its destination only.
+moved offline counts on its destination only. Use is counted by
+:func:`cpplan.constraints.page_sharing.usage`: plain sums of demands, less the
+RAM that VMs of one image share on a host.
 
-With page sharing, VMs of one image on one host share part of their RAM:
-a set S of such VMs uses ``sum(ram) - ratio * (sum(ram) - max(ram))``,
-the shared pages of the largest counted once. The same rule holds at every
-moment: at the start, during a round (VMs present = those there at the start,
-minus offline leavers, plus arrivals) and at the end.
+Capacity is a core resource, a view encoded by each model, not a
+:class:`~cpplan.constraints.service_level.ServiceLevel` (greedy admits it in
+vectorised passes, the CP models share their intervals with its cumulatives).
+Its faces:
+
+- the validator: :class:`Capacity` here, on :func:`during_round`;
+- greedy: ``RoundBuilder.room``, ``offer`` and ``_with_room``
+  (``planners/greedy/round.py``), the offline break's mode choice
+  (``planners/greedy/offline.py``) and the clean-up's ``can_keep``
+  (``planners/greedy/cleanup.py``);
+- exact: ``_fits`` (``planners/exact.py``), and the validator's rules on packed rounds;
+- cp: one cumulative per host and resource over the stays in the interval model
+  (``planners/cp/intervals.py``, ``_capacity``), a linear bound per host,
+  resource and round in the time-indexed model (``planners/cp/timeindexed.py``,
+  ``_round`` and ``_load``).
+
+Page sharing changes what a set of VMs uses; its rule and each model's
+encoding of it are in :mod:`cpplan.constraints.page_sharing`.
+
+>>> from cpplan.constraints import Round
+>>> from cpplan.model import Instance
+>>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}, "b": {"ram": 6}},
+...                 initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
+>>> one = np.array([0])
+>>> rnd = Round(1, inst.initial, inst.load(inst.initial), one, one, one + 1)   # a: h1 -> h2
+>>> during_round(inst, rnd, np.array([1])).tolist()                          # 6 + 4 arriving
+[[10.0]]
+>>> Capacity().check(inst, rnd)
+['round 1: host h2 over ram capacity during the round: 10 > 8 (arriving: a)']
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .page_sharing import usage
 
 # Capacities and demands may be fractional; this absorbs float summation noise.
 TOLERANCE = 1e-9
@@ -23,32 +51,6 @@ TOLERANCE = 1e-9
 def fits(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Elementwise ``load <= capacity`` with a float tolerance."""
     return load <= capacity + TOLERANCE * np.maximum(1.0, np.abs(capacity))
-
-
-def usage(inst, vms: np.ndarray, hosts: np.ndarray) -> np.ndarray:
-    """[hosts x resources] use when each ``vms[i]`` is present on ``hosts[i]`` (page sharing applied).
-
-    >>> from cpplan.model import Instance
-    >>> inst = Instance(hosts={"h": {"ram": 16}}, vms={"a": {"ram": 8, "image": "u"},
-    ...                 "b": {"ram": 4, "image": "u"}}, initial={"a": "h", "b": "h"},
-    ...                 page_sharing={"ratio": 0.5})
-    >>> usage(inst, np.array([0, 1]), np.array([0, 0])).tolist()   # 12 - 0.5 * (12 - 8)
-    [[10.0]]
-    """
-    out = np.zeros((inst.n_hosts, len(inst.resources)))
-    np.add.at(out, hosts, inst.demand[vms])
-    if inst.share_ratio.size:
-        images = inst.image[vms]
-        keep = images >= 0
-        n = inst.share_ratio.size
-        key = hosts[keep] * n + images[keep]
-        ram = inst.demand[vms[keep], inst.share_resource]
-        total = np.bincount(key, ram, minlength=inst.n_hosts * n)
-        peak = np.zeros(inst.n_hosts * n)
-        np.maximum.at(peak, key, ram)
-        saved = (np.tile(inst.share_ratio, inst.n_hosts) * (total - peak)).reshape(inst.n_hosts, n)
-        out[:, inst.share_resource] -= saved.sum(axis=1)
-    return out
 
 
 def during_round(inst, rnd, receivers: np.ndarray) -> np.ndarray:

@@ -29,7 +29,8 @@ import numpy as np
 
 from ..budget import Budget
 from ..constraints import ALL, Round, admits_all, allowed_by_service_levels, round_budgets, service_levels
-from ..constraints.capacity import fits, usage
+from ..constraints.capacity import fits
+from ..constraints.page_sharing import usage_on
 from ..plan import Move, Plan
 
 MAX_VMS = 40  # beyond this the placement space is hopeless for exhaustive search
@@ -159,7 +160,7 @@ class _PlacementSearch:
         if not self.inst.share_ratio.size:
             return load[dest] + self.inst.demand[v]
         there = [u for u, h in enumerate(state) if h == dest] + [v]
-        return usage(self.inst, np.array(there), np.full(len(there), dest))[dest]
+        return usage_on(self.inst, np.array(there), dest)
 
     def _path(self, state) -> list[list[Move]]:
         steps = []

@@ -42,6 +42,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ...constraints import service_levels
+from ...constraints.page_sharing import largest_pages
 from ...cpsat import LexicographicModel, Scaled
 from ...plan import Move, MoveInRound
 
@@ -241,12 +242,12 @@ class IntervalModel(LexicographicModel):
         of its VMs on the host to their last (the stay itself for one VM).
         Past :data:`PAGE_LEVELS` sizes, pages round up to the next level. This
         counts at least the true use (plans stay valid), and exactly when each
-        level's VMs are on the host without a gap.
+        level's VMs are on the host without a gap (the rule:
+        :mod:`cpplan.constraints.page_sharing`).
         """
         sc, image = self.sc, self.inst.image
-        floor = defaultdict(int)  # image -> largest pages of its VMs fixed on the host
-        for v in fixed_vms[image[fixed_vms] >= 0].tolist():
-            floor[int(image[v])] = max(floor[int(image[v])], int(sc.pages[v]))
+        # image -> largest pages of its VMs fixed on the host
+        floor = defaultdict(int, largest_pages(sc.pages[fixed_vms], image[fixed_vms]))
         ivs = [item.interval for item in items if sc.private[item.vm] > 0]
         demands = [int(sc.private[item.vm]) for item in items if sc.private[item.vm] > 0]
         start = sum(int(sc.private[item.vm]) for item in items if not item.arrives)

@@ -163,7 +163,7 @@ class TimeIndexedModel(LexicographicModel):
         The constant is the pinned VMs' share. On the shared resource each VM
         counts its private part, and each image the largest pages present,
         as a sum of levels: ``level_k`` is 1 when a VM with at least the k-th
-        largest pages size is present.
+        largest pages size is present (the rule: :mod:`cpplan.constraints.page_sharing`).
         """
         sc, pinned = self.sc, self.pinned_on[h]
         if r != sc.shared:

@@ -17,7 +17,7 @@ made fuller.
 Room is counted as plain sums of demands. With page sharing that only
 over-counts (sharing never makes a set of VMs use more); where the sums say
 no, the host is replayed with the exact rule
-(:func:`cpplan.constraints.capacity.usage`).
+(:func:`cpplan.constraints.page_sharing.usage_on`).
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
@@ -34,8 +34,9 @@ import numpy as np
 
 from ...arrays import run_starts
 from ...constraints import anti_affinity_members
-from ...constraints.capacity import fits, usage
-from .round import RoundBuilder, shift_load
+from ...constraints.capacity import fits
+from ...constraints.page_sharing import shift_load, usage_on
+from .round import RoundBuilder
 
 MAX_SWEEPS = 4
 
@@ -187,7 +188,7 @@ class _Timeline:
             arriving = set(vm[now][dst[now] == a].tolist())
             if t >= i and arriving:
                 present = np.array(sorted(on | arriving | {v}))
-                use = usage(inst, present, np.full(len(present), a))[a]
+                use = usage_on(inst, present, a)
                 if not fits(use, inst.effective[a]).all():
                     return False
             on = (on - set(vm[now][src[now] == a].tolist())) | arriving

@@ -11,6 +11,8 @@ migrations that end up refused only over-estimates the use, so what is
 admitted is always valid; the next pass retries the rest. The migrations
 chosen in a pass then go, in priority order, through the service levels'
 budgets, which are asked one migration at a time (links and groups are rare).
+With page sharing an arrival counts what
+:class:`~cpplan.constraints.page_sharing.SharedPages` leaves of its demand.
 
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
@@ -28,7 +30,8 @@ import numpy as np
 
 from ...arrays import group_cumsum
 from ...constraints import allowed_by_service_levels, round_budgets, service_levels, take_if_admitted
-from ...constraints.capacity import TOLERANCE, fits, usage
+from ...constraints.capacity import TOLERANCE, fits
+from ...constraints.page_sharing import SharedPages
 
 MAX_PASSES = 40  # per chunk
 CHUNK_PER_HOST = 2  # migrations per host in a chunk of the offer
@@ -157,78 +160,6 @@ class RoundBuilder:
         self.total_left -= vms.size
         self._vms.append(vms)
         self._dst.append(dst)
-
-
-class SharedPages:
-    """Page sharing in a round: what an arriving VM adds where its image already holds pages.
-
-    A VM of an image with shared fraction ``R`` arriving on a host where a VM
-    of its image stays for the whole round (one that always moves live) adds
-    ``(1 - R) * ram + R * max(0, ram - M)``, ``M`` the largest such VM's RAM
-    there (the capacity rule's increase when it alone arrives); several
-    arrivals together add at most the sum of theirs, so rounds stay valid.
-
-    >>> from cpplan.model import Instance
-    >>> inst = Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}},
-    ...                 vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}},
-    ...                 initial={"a": "h1", "b": "h2"}, page_sharing={"ratio": 0.5})
-    >>> SharedPages(inst, inst.initial).discount(np.array([1]), np.array([0]), inst.demand[[1]]).tolist()
-    [[4.0]]
-    """
-
-    def __init__(self, inst, placement: np.ndarray):
-        self.inst = inst
-        n = inst.share_ratio.size
-        stays = np.flatnonzero((inst.image >= 0) & inst.can_live & ~np.isfinite(inst.offline_cost))
-        keys = placement[stays] * n + inst.image[stays]
-        self.keys, where = np.unique(keys, return_inverse=True)
-        self.peak = np.zeros(self.keys.size)
-        np.maximum.at(self.peak, where, inst.demand[stays, inst.share_resource])
-
-    def discount(self, vms: np.ndarray, dst: np.ndarray, demand: np.ndarray) -> np.ndarray:
-        """``demand`` (of ``vms`` arriving on ``dst``) with the shared pages already there taken off."""
-        inst, r = self.inst, self.inst.share_resource
-        image = inst.image[vms]
-        shared = np.flatnonzero(image >= 0)
-        if shared.size == 0 or self.keys.size == 0:
-            return demand
-        want = dst[shared] * inst.share_ratio.size + image[shared]
-        pos = np.minimum(np.searchsorted(self.keys, want), self.keys.size - 1)
-        peak = np.where(self.keys[pos] == want, self.peak[pos], 0.0)
-        ram, ratio = demand[shared, r], inst.share_ratio[image[shared]]
-        demand = demand.copy()
-        demand[shared, r] = (1 - ratio) * ram + ratio * np.maximum(0.0, ram - peak)
-        return demand
-
-
-def shift_load(inst, load: np.ndarray, placement: np.ndarray, vms, src, dst) -> None:
-    """Update ``load`` (in place) for the migrations ``vms: src -> dst``; ``placement`` is after them.
-
-    Without page sharing a VM's demand moves with it. With page sharing, the
-    hosts that a VM of an image left or entered are recomputed from the VMs now
-    on them (a leaving VM may free less than its size, an arriving one take less).
-
-    >>> from cpplan.model import Instance
-    >>> inst = Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}},
-    ...                 vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}},
-    ...                 initial={"a": "h1", "b": "h1"}, page_sharing={"ratio": 0.5})
-    >>> load, after = inst.load(inst.initial), np.array([0, 1])
-    >>> shift_load(inst, load, after, np.array([1]), np.array([0]), np.array([1]))
-    >>> load.tolist()                               # 12 on h1 before: b frees only 4
-    [[8.0], [8.0]]
-    """
-    np.subtract.at(load, src, inst.demand[vms])
-    np.add.at(load, dst, inst.demand[vms])
-    if not inst.share_ratio.size:
-        return
-    shared = inst.image[vms] >= 0
-    if not shared.any():
-        return
-    hosts = np.unique(np.concatenate([src[shared], dst[shared]]))
-    touched = np.zeros(inst.n_hosts, dtype=bool)
-    touched[hosts] = True
-    here = np.flatnonzero(touched[placement])
-    load[hosts] = usage(inst, here, placement[here])[hosts]
 
 
 def within_slots(src: np.ndarray, dst: np.ndarray, slots: np.ndarray) -> np.ndarray:

@@ -34,12 +34,13 @@ import numpy as np
 from ...bounds import cost_lower_bound, rounds_lower_bound
 from ...budget import Budget
 from ...constraints.capacity import fits
+from ...constraints.page_sharing import shift_load
 from ...plan import Plan
 from .aim import Aims
 from .cleanup import clean_up
 from .deadlock import break_deadlocks
 from .offline import may_go_offline, offline_break
-from .round import RoundBuilder, shift_load
+from .round import RoundBuilder
 
 ATTEMPTS = 4  # searches per plan (the first is unperturbed)
 ATTEMPTS_SMALL = 32  # for clouds of at most SMALL VMs, where a search takes milliseconds
