@@ -16,6 +16,7 @@ import numpy as np
 
 from .constraints import service_levels
 from .constraints.concurrency import host_touches
+from .durations import CONVERGENCE, hop_bound, non_converging
 
 
 def reaches(cost: float, bound: float) -> bool:
@@ -58,9 +59,10 @@ def infeasibility(inst) -> str | None:
     """A reason, checkable by hand, why no plan can exist; None when none is known.
 
     Certificates: a VM that must move but whose host, or target host, allows
-    no migration; limits.total 0; and what a service level rules out (e.g. a
-    VM that must cross a link, or belongs to a group, that allows no
-    migration). (A target that overloads a receiving host is bad input,
+    no migration; limits.total 0; a VM that must move, cannot converge live
+    (:func:`cpplan.durations.non_converging`) and has no offline mode; and what a
+    service level rules out (e.g. a VM that must cross a link, or belongs to a
+    group, that allows no migration). (A target that overloads a receiving host is bad input,
     refused when the instance is built.)
     """
     moving = np.flatnonzero(inst.moving)
@@ -74,6 +76,12 @@ def infeasibility(inst) -> str | None:
                     f"{inst.host_names[hosts[frozen][0]]} allows no migration (max_migrations 0)")
     if inst.total_limit == 0 and moving.size:
         return "VMs must move but limits.total is 0"
+    stuck = moving[non_converging(inst)[moving] & inst.can_live[moving]]
+    if stuck.size:
+        v = int(stuck[0])
+        return (f"VM {inst.vm_names[v]} must move but cannot converge live: dirty_rate "
+                f"{inst.durations.dirty_rate[v]:g} MiB/s >= {CONVERGENCE:g} x {hop_bound(inst)[v]:g} MiB/s, "
+                f"the most bandwidth one of its hops can get, and it has no offline mode (offline_cost)")
     for rule in service_levels():
         reason = rule.infeasibility(inst, moving)
         if reason is not None:

@@ -29,7 +29,7 @@ from .model import Instance
 from .plan import STATUSES, Plan
 
 TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_ratio", "links",
-                  "groups", "pinned", "page_sharing", "drain")
+                  "groups", "pinned", "page_sharing", "drain", "migration")
 
 
 # libyaml's loader and dumper when PyYAML has them: 3x faster to read and 2x faster to write

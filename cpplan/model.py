@@ -46,11 +46,12 @@ from .checks import (
 )
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage
+from .durations import HOST_KEYS, VM_KEYS, Durations, non_converging
 from .errors import InputError
 from .names import nfc_names
 
-HOST_RESERVED = ("max_migrations", "allocation_ratio")
-VM_RESERVED = ("cost", "offline_cost", "live", "image")
+HOST_RESERVED = ("max_migrations", "allocation_ratio", *HOST_KEYS)
+VM_RESERVED = ("cost", "offline_cost", "live", "image", *VM_KEYS)
 # The most the VMs' costs may sum to, every VM's live and offline cost counted once. A plan's cost
 # and the bounds are float64 sums of these costs, and float64 ends at 1.8e308: below 1e300, a plan
 # that migrates each VM up to 10**8 times (bounces, step-asides, offline moves) still sums to a
@@ -93,12 +94,12 @@ class Instance:
                  limits: Mapping | None = None, allocation_ratio: Mapping | None = None,
                  links: Mapping | None = None, groups: Mapping | None = None,
                  pinned: list | None = None, page_sharing: Mapping | None = None,
-                 drain: list | None = None, *, source: str = ""):
+                 drain: list | None = None, migration: Mapping | None = None, *, source: str = ""):
         self.source = source
         spec = nfc_names({k: v for k, v in dict(
             hosts=hosts, vms=vms, initial=initial, target=target, limits=limits,
             allocation_ratio=allocation_ratio, links=links, groups=groups, pinned=pinned,
-            page_sharing=page_sharing, drain=drain).items() if v is not None}, source)
+            page_sharing=page_sharing, drain=drain, migration=migration).items() if v is not None}, source)
         self._spec = _copy(spec)
         hosts, vms = self._names(spec.get("hosts"), spec.get("vms"))
         self._resources(hosts, vms)
@@ -109,6 +110,7 @@ class Instance:
         self._service_levels(spec.get("links"), spec.get("groups"), spec.get("pinned"))
         self.target = default_targets(self, self.target, source)
         self._check_placements()
+        self._durations(spec)
         self._freeze()
 
     # ------------------------------------------------------ parsing steps
@@ -152,6 +154,8 @@ class Instance:
         for i, (h, spec) in enumerate(hosts.items()):
             for k, x in spec.items():
                 key = f"hosts.{h}.{k}"
+                if k in HOST_KEYS:
+                    continue  # read by the duration model
                 if k == "max_migrations":
                     host_limit[i] = number(x, src, key, integer=True)
                 elif k == "allocation_ratio":
@@ -337,7 +341,7 @@ class Instance:
     def _link(self, name, spec) -> Link:
         src = self.source
         spec = mapping(spec, src, f"links.{name}")
-        unknown_keys(spec, ("hosts", "max_migrations"), src, f"links.{name}.")
+        unknown_keys(spec, ("hosts", "max_migrations", "bandwidth"), src, f"links.{name}.")
         members = name_list(spec.get("hosts", []), src, f"links.{name}.hosts", self.host_index, "host")
         cap = number(spec.get("max_migrations", 1), src, f"links.{name}.max_migrations", integer=True)
         return Link(str(name), np.array([self.host_index[h] for h in members], dtype=np.int64), cap)
@@ -395,6 +399,25 @@ class Instance:
             raise InputError(src, f"target.{self.vm_names[v]}",
                              f"VM is pinned to {self.host_names[self.initial[v]]} but its target "
                              f"is {self.host_names[self.target[v]]}")
+
+    def _durations(self, spec: Mapping) -> None:
+        """The duration model (``migration``, hosts' and links' ``bandwidth``, VMs' ``dirty_rate``), and
+        what follows for a VM that cannot converge live (:func:`cpplan.durations.non_converging`): it
+        moves offline when it has an offline mode, never moves when it need not, and else is left to
+        :func:`cpplan.bounds.infeasibility`, which names it."""
+        ram = self.resource_index.get("ram")
+        self.durations = Durations.read(spec, self.demand[:, ram] if ram is not None
+                                        else np.zeros(self.n_vms), self.source)
+        stuck = non_converging(self) & self.can_live
+        if not stuck.any():
+            return
+        can_live = self.can_live.copy()
+        can_live[stuck & np.isfinite(self.offline_cost)] = False
+        self.can_live = can_live
+        pinned = self.pinned.copy()
+        pinned[stuck & ~np.isfinite(self.offline_cost) & ~self.moving] = True
+        self.pinned = pinned
+        self._set_live_cost(np.array(self.live_cost))
 
     # ----------------------------------------------------------------- views
     @property
