@@ -375,6 +375,8 @@ def run_experiment(exp: Experiment, out_dir, *, executor: str | None = None,
     (see :func:`run_one`), no further run starts, the runs so far are written
     (without plots), then :class:`KeyboardInterrupt` goes on.
     """
+    if (executor or exp.executor) == "ray":
+        require_ray()  # before results.csv is started
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not after the runs
     results, interrupted = [], False
