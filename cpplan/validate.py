@@ -28,6 +28,7 @@ import numpy as np
 
 from .checks import short_repr
 from .constraints import ALL, Round
+from .constraints.page_sharing import shift_load
 from .plan import Plan
 
 COST_TOLERANCE = 1e-6
@@ -55,10 +56,9 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
         rnd = Round(t, placement, load, vms, src, dst, offline)
         for constraint in ALL:
             out.extend(constraint.check(inst, rnd))
-        np.subtract.at(load, src, inst.demand[vms])
-        np.add.at(load, dst, inst.demand[vms])
         placement = placement.copy()
         placement[vms] = dst
+        shift_load(inst, load, placement, vms, src, dst)
         cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         if len(out) >= max_violations:
             return out[:max_violations]

@@ -25,10 +25,13 @@ The *service levels* (links, service groups, pinned VMs) are
 
 A new service level is one new module with one such class, added to
 :data:`ALL` below (or with :func:`register`); greedy, cp and the validator
-then honour it. Capacity and concurrency stay plain checks here, with their
-encodings in the planners: greedy admits them in vectorised passes over all
-offered migrations at once (its hot path), and the CP models share their
-intervals with the capacity cumulatives.
+then honour it. Capacity and concurrency are the core resources, a view
+encoded by each model: plain checks here, with their encodings in the
+planners (greedy admits them in vectorised passes over all offered
+migrations at once, its hot path, and the CP models share their intervals
+with the capacity cumulatives). :mod:`.capacity` lists capacity's faces;
+page sharing, which changes what a set of VMs on a host uses, has its rule
+and every face listed in :mod:`.page_sharing`.
 
 >>> [c.name for c in ALL]
 ['capacity', 'concurrency', 'links', 'pinned', 'groups']
@@ -56,7 +59,7 @@ class Round:
 
     number: int  # 1-based, as an operator counts
     placement: np.ndarray  # host per VM at the start of the round
-    load: np.ndarray  # [hosts x resources] at the start of the round
+    load: np.ndarray  # [hosts x resources] use at the start of the round, page sharing applied
     vms: np.ndarray
     src: np.ndarray
     dst: np.ndarray
