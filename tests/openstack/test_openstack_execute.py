@@ -262,9 +262,11 @@ def _fast_retries(cloud) -> list[float]:
                                   r"/placement/resource_providers/[^/]+/usages"])
 def test_a_500_on_a_read_is_tried_again_and_the_run_goes_on(fake, cloud, tmp_path, path):
     sleeps = _fast_retries(cloud)
-    fake.fail_once("GET", path.format(db1=fake.by_name("db1").id))
-    fake.fail_once("GET", path.format(db1=fake.by_name("db1").id))
-    outcome, records, said = _run(cloud, tmp_path)
+
+    def two_faults():  # once the snapshot is read and planned: the execution's own reads meet them
+        for _ in range(2):
+            fake.fail_once("GET", path.format(db1=fake.by_name("db1").id))
+    outcome, records, said = _run(cloud, tmp_path, meanwhile=two_faults)
     assert fake.faults == [] and sleeps == [0.5, 1.0]  # both faults met, each followed by a longer wait
     assert outcome.status == "done" and outcome.replans == 0 and _at_target(fake), said
     assert "No Server found" not in said
