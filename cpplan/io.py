@@ -121,9 +121,11 @@ def _refuse_alias_bombs(root) -> None:
     """Refuse a composed document whose aliases, each replaced by a copy of its anchor's node, add more
     than :data:`MAX_ALIAS_NODES` nodes ("billion laughs"), or whose node contains itself.
 
-    The expanded size of a node is 1 plus that of its children, counted once per node with
-    memoisation: time and memory grow with the nodes as written, never with the expansion. (The
-    constructed objects would share references too; what blows up is whatever walks them later.)
+    The expanded size of a node is 1 plus that of its children, counted once per sequence or
+    mapping with memoisation: time and memory grow with the nodes as written (an alias of a scalar
+    counts as one more), never with the expansion. (The constructed objects would share references
+    too; what blows up is whatever walks them later.) The walk recurses, one level per level of
+    the document, which the composer has just done deeper still.
 
     >>> _refuse_alias_bombs(yaml.compose("a: &x [1, 2, 3]\\nb: [*x, *x]\\n"))
     >>> levels = zip("abcdefghijklm", "bcdefghijklmn")
@@ -135,37 +137,37 @@ def _refuse_alias_bombs(root) -> None:
       in "<unicode string>", line 13, column 4:
     ...
     """
-    size: dict[int, int | None] = {}  # id(node) -> its expanded size; None while its children are counted
-    nodes = {}
-    stack = [(root, False)]
-    while stack:
-        node, counted = stack.pop()
-        children = _children(node)
-        if counted:
-            size[id(node)] = 1 + sum(size[id(child)] for child in children)
-            continue
-        if id(node) in size:
-            if size[id(node)] is None:
-                raise yaml.composer.ComposerError(None, None, "an alias refers to a node that contains it",
-                                                  node.start_mark)
-            continue
-        size[id(node)], nodes[id(node)] = None, node
-        stack.append((node, True))
-        stack.extend((child, False) for child in children)
-    written = len(size)
-    if size[id(root)] > written + MAX_ALIAS_NODES:
-        worst = min((n for k, n in nodes.items() if size[k] > MAX_ALIAS_NODES), key=lambda n: size[id(n)])
+    size: dict[int, int | None] = {}  # id(collection) -> its expanded size; None while being counted
+    nodes = {}  # id(collection) -> collection
+    scalars = 0
+
+    def expanded(node) -> int:
+        nonlocal scalars
+        if node.__class__ is yaml.ScalarNode:
+            scalars += 1
+            return 1
+        key = id(node)
+        known = size.get(key, 0)
+        if known:
+            return known
+        if known is None:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to a node that contains it",
+                                              node.start_mark)
+        size[key], nodes[key] = None, node
+        if node.__class__ is yaml.SequenceNode:
+            total = 1 + sum(map(expanded, node.value))
+        else:
+            total = 1 + sum(expanded(k) + expanded(v) for k, v in node.value)
+        size[key] = total
+        return total
+
+    whole = expanded(root)
+    written = len(size) + scalars
+    if whole > written + MAX_ALIAS_NODES:
+        worst = min((nodes[k] for k, n in size.items() if n > MAX_ALIAS_NODES), key=lambda n: size[id(n)])
         raise yaml.composer.ComposerError(
-            None, None, f"aliases expand the document to {size[id(root)]} nodes (it has {written} as "
+            None, None, f"aliases expand the document to {whole} nodes (it has {written} as "
                         f"written, at most {MAX_ALIAS_NODES} more are allowed)", worst.start_mark)
-
-
-def _children(node) -> list:
-    if isinstance(node, yaml.SequenceNode):
-        return node.value
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 def _nesting(text: str) -> int:
