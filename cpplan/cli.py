@@ -303,8 +303,9 @@ def _prepare_output_folder(exp, out, experiment_file) -> None:
         check_not_input(path, inputs)
     if out.exists() and not out.is_dir():
         raise InputError(out.name, "-o", "is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "plans").mkdir(parents=True, exist_ok=True)  # a file named plans fails now, not after the runs
     check_writable(out / "results.csv")
+    check_writable(out / "plans" / "run.json")
 
 
 def _print_planner_table(body: list[list[str]]) -> None:

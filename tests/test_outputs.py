@@ -133,6 +133,10 @@ def test_experiment_into_an_existing_file_is_one_line_before_any_progress(capsys
     code, out, err = run(capsys, "experiment", exp, "-o", cloud)
     assert one_refusal(code, err, "cloud.yaml: -o: is a file, not a folder"), err
     assert out == ""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "plans").write_text("a file where the plans folder goes")
+    code, out, err = run(capsys, "experiment", exp, "-o", tmp_path / "out")
+    assert one_refusal(code, err, "plans: File exists"), err
 
 
 @pytest.mark.parametrize("command", [["plan", "{cloud}", "-o"],
