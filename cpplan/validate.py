@@ -7,6 +7,9 @@ Besides the rounds, a plan's claims must not contradict it: a ``lower_bound``
 above its cost, or, for an ``optimal`` plan, a ``rounds_lower_bound`` above its
 (non-empty) rounds, since that bound holds for every plan of the least cost.
 
+When a migration gives ``after`` and the rounds replay without a violation,
+the order is checked too, by SPEC 7.4 (:func:`cpplan.order.order_violations`).
+
 Empty rounds cost nothing: SPEC counts only non-empty rounds, so a plan may
 carry them, and being harmless they are accepted rather than refused; the
 replay skips them without a look, so a plan of 10^6 empty rounds validates as
@@ -29,6 +32,7 @@ import numpy as np
 from .checks import short_repr
 from .constraints import ALL, Round
 from .constraints.page_sharing import shift_load
+from .order import order_violations
 from .plan import Plan
 
 COST_TOLERANCE = 1e-6
@@ -62,6 +66,8 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
         cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         if len(out) >= max_violations:
             return out[:max_violations]
+    if not out and any("after" in m for r in plan.rounds for m in r):
+        out.extend(order_violations(inst, plan))  # SPEC 7.4, on rounds that replay cleanly
     for v in np.flatnonzero(~inst.at_target(placement))[:max_violations]:
         out.append(f"after the last round: VM {inst.vm_names[v]} is on "
                    f"{inst.host_names[placement[v]]}, its target is {_target_text(inst, v)}")

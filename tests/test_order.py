@@ -1,0 +1,183 @@
+"""The ``after`` order: hand-made unsafe orders are caught, and derived orders survive any replay."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan import Instance, Plan
+from cpplan.constraints.capacity import fits
+from cpplan.constraints.page_sharing import usage_on
+from cpplan.order import derive_after, order_violations
+
+
+def move(vm, src, dst, after=None, **extra):
+    m = {"vm": vm, "from": src, "to": dst, **extra}
+    if after is not None:
+        m["after"] = after
+    return m
+
+
+def three_hosts(**extra) -> Instance:
+    return Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                    vms={"a": {"ram": 6}, "b": {"ram": 6}, "c": {"ram": 2}},
+                    initial={"a": "h1", "b": "h2", "c": "h3"},
+                    target={"a": "h2", "b": "h3"}, **extra)
+
+
+def test_a_departure_not_waited_for_is_caught():
+    inst = three_hosts()
+    plan = Plan("feasible", 12, [[move("b", "h2", "h3", [])], [move("a", "h1", "h2", [])]])
+    barriers = Plan("feasible", 12, [[move("b", "h2", "h3")], [move("a", "h1", "h2")]])
+    assert cpplan.validate(inst, barriers) == []
+    (violation,) = cpplan.validate(inst, plan)
+    assert "migration 1 (a h1 -> h2)" in violation and "migration 0 (b h2 -> h3)" in violation
+    assert "host h2" in violation
+    plan.rounds[1][0]["after"] = [0]
+    assert cpplan.validate(inst, plan) == []
+
+
+def test_two_arrivals_not_ordered_on_a_full_host_are_caught():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 4}},
+                    vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h2"},
+                    target={"a": "h2", "b": "h1"})
+    # both bounce through h3, which holds one of them at a time
+    rounds = [[move("a", "h1", "h3", [])], [move("a", "h3", "h2", [0])],
+              [move("b", "h2", "h3", [])], [move("b", "h3", "h1", [2])]]
+    violations = cpplan.validate(inst, Plan("feasible", 16, rounds))
+    assert any("migration 0 (a h1 -> h3) may run alongside migration 2 (b h2 -> h3)" in v
+               and "host h3 may hold 8 ram, capacity 4" in v for v in violations), violations
+    rounds[2][0]["after"] = [1]
+    assert cpplan.validate(inst, Plan("feasible", 16, rounds)) == []
+
+
+def test_an_anti_affinity_pair_that_may_overlap_is_caught():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                    vms={"a": {"ram": 1}, "b": {"ram": 1}}, initial={"a": "h1", "b": "h2"},
+                    target={"a": "h2", "b": "h3"}, groups={"g": {"vms": ["a", "b"], "anti_affinity": True}})
+    rounds = [[move("b", "h2", "h3", [])], [move("a", "h1", "h2", [])]]
+    violations = cpplan.validate(inst, Plan("feasible", 2, rounds))
+    assert violations == ["order: anti-affinity group g: a and b may both be on host h2 (migration 0 "
+                          "(b h2 -> h3) and migration 1 (a h1 -> h2) not ordered)"]
+    rounds[1][0]["after"] = [0]
+    assert cpplan.validate(inst, Plan("feasible", 2, rounds)) == []
+
+
+def test_a_vms_hops_unordered_are_caught():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}}, vms={"a": {"ram": 1}},
+                    initial={"a": "h1"}, target={"a": "h3"})
+    plan = Plan("feasible", 2, [[move("a", "h1", "h2", [])], [move("a", "h2", "h3", [])]])
+    (violation,) = cpplan.validate(inst, plan)
+    assert "migration 1 (a h2 -> h3) does not wait for its VM's previous hop, migration 0" in violation
+
+
+def test_after_must_point_to_earlier_migrations():
+    inst = three_hosts()
+    plan = Plan("feasible", 12, [[move("b", "h2", "h3", [1])], [move("a", "h1", "h2", [0])]])
+    assert any("has after [1]" in v for v in order_violations(inst, plan))
+
+
+def test_derived_order_waits_only_for_the_room_it_needs():
+    spec = dict(vms={"a": {"ram": 6}, "b": {"ram": 6}, "c": {"ram": 1}},
+                initial={"a": "h0", "b": "h1", "c": "h2"}, target={"a": "h1", "b": "h3", "c": "h0"})
+    rounds = [[move("b", "h1", "h3"), move("c", "h2", "h0")], [move("a", "h0", "h1")]]
+    tight = Instance(hosts={f"h{i}": {"ram": 8} for i in range(4)}, **spec)
+    roomy = tight.replace(hosts={f"h{i}": {"ram": 16} for i in range(4)})
+    plan = Plan("feasible", 13, rounds)
+    assert derive_after(tight, plan) == [[], [], [0]]   # a needs b gone from h1, not c's move
+    assert derive_after(roomy, plan) == [[], [], []]
+
+
+def test_the_unpruned_construction_is_safe_too():
+    inst = three_hosts()
+    plan = Plan("feasible", 12, [[move("b", "h2", "h3")], [move("a", "h1", "h2")]])
+    assert order_violations(inst, _with_after(plan, [[], [0]])) == []
+
+
+def test_offline_moves_trading_places_in_one_round_keep_barriers():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+                    vms={"a": {"ram": 8, "live": False}, "b": {"ram": 8, "live": False}},
+                    initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"}, limits={"host": 2})
+    plan = cpplan.plan(inst, "exact")
+    assert plan.n_rounds == 1 and derive_after(inst, plan) is None
+
+
+def _with_after(plan: Plan, after: list[list[int]]) -> Plan:
+    rounds, i = [], 0
+    for r in plan.rounds:
+        rounds.append([])
+        for m in r:
+            rounds[-1].append({**m, "after": after[i]})
+            i += 1
+    return Plan(plan.status, plan.cost, rounds)
+
+
+def assert_each_kept_predecessor_is_needed(inst, plan, after):
+    """Without any one of its predecessors but its VM's previous hop, a migration breaks SPEC 7.4."""
+    moves = [m for r in plan.rounds for m in r]
+    for i, preds in enumerate(after):
+        own = max((p for p in range(i) if moves[p]["vm"] == moves[i]["vm"]), default=None)
+        for p in preds:
+            if p != own:
+                fewer = [xs if j != i else [x for x in xs if x != p] for j, xs in enumerate(after)]
+                assert order_violations(inst, _with_after(plan, fewer)), (i, p)
+
+
+def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Random) -> list[str]:
+    """Run the migrations in a random interleaving that starts one only once its ``after`` ended (any
+    durations: at each step a random ready migration starts or a random one in flight ends), and
+    report every instant a receiving host is over capacity or an anti-affinity group shares a host."""
+    moves = [m for r in plan.rounds for m in r]
+    vm = [inst.vm_index[m["vm"]] for m in moves]
+    src = [inst.host_index[m["from"]] for m in moves]
+    dst = [inst.host_index[m["to"]] for m in moves]
+    where = [{int(h)} for h in inst.initial]
+    waiting, flying, done, broken = set(range(len(moves))), set(), set(), []
+    while waiting or flying:
+        ready = [i for i in sorted(waiting) if set(after[i]) <= done]
+        if ready and (not flying or rng.random() < 0.5):
+            i = rng.choice(ready)
+            waiting.discard(i)
+            flying.add(i)
+            where[vm[i]].add(dst[i])
+        else:
+            i = rng.choice(sorted(flying))
+            flying.discard(i)
+            done.add(i)
+            where[vm[i]].discard(src[i])
+        for h in {dst[j] for j in flying}:
+            present = np.array([v for v in range(inst.n_vms) if h in where[v]], dtype=np.int64)
+            if not fits(usage_on(inst, present, h), inst.effective[h]).all():
+                broken.append(f"host {h} over capacity")
+        for g in inst.groups:
+            if g.anti_affinity:
+                for h in range(inst.n_hosts):
+                    if sum(h in where[v] for v in g.vms.tolist()) > 1:
+                        broken.append(f"group {g.name} on host {h}")
+    return broken
+
+
+CLOUDS = st.one_of(tiny_clouds(service_levels=True, sharing=True, tight=True),
+                   tiny_clouds(service_levels=True, sharing=True), tiny_clouds(max_hosts=5, max_vms=7))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(CLOUDS, st.integers(0, 2**32), st.sampled_from(["exact", "greedy"]))
+def test_derived_orders_survive_random_durations(inst, seed, planner):
+    plan = cpplan.plan(inst, planner, time_limit=5)
+    if not plan.found:
+        return
+    after = derive_after(inst, plan)
+    if after is None:   # same-round offline room: the plan keeps its barriers
+        assert any(m.get("mode") == "offline" for r in plan.rounds for m in r)
+        return
+    assert order_violations(inst, _with_after(plan, after)) == []
+    assert_each_kept_predecessor_is_needed(inst, plan, after)
+    rng = random.Random(seed)
+    for _ in range(5):
+        assert replay(inst, plan, after, rng) == []
