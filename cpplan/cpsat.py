@@ -45,7 +45,9 @@ WORKERS = max(8, os.cpu_count() or 1)
 # worker per core beats 8 time-sliced ones (cold tight-1000: 7 s against 35 s).
 BIG_MODEL = 5_000
 HEARTBEAT = 5.0  # seconds between progress lines while a search finds nothing new
-TICK = 0.05  # seconds between two looks at a search run in a thread (Ctrl-C, heartbeat, stall)
+# seconds between two looks at a search run in a thread (Ctrl-C, heartbeat, stall): the planners'
+# rhythm; a goal's stall is noticed within it, and its patience is at least 0.5 s
+TICK = 0.1
 
 
 def scale_for(values: np.ndarray, limit: float = MAX_SCALED) -> float:
