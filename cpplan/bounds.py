@@ -55,6 +55,49 @@ def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
     return max(need)
 
 
+def makespan_lower_bound(inst) -> float:
+    """Seconds every plan takes, whatever its order and bandwidths (SPEC 7.2's durations).
+
+    *Through a NIC*: a host ``h`` sends the RAM of every VM that must leave it and receives that of
+    every VM whose one target it is. A migration given ``b`` MiB/s holds ``b`` of both its hosts'
+    bandwidth for ``setup + ram / (b - dirty_rate) >= setup + ram / b`` seconds, of which at least
+    ``ram / b`` lie after the first ``setup`` seconds, so after them ``h`` carries at least the sum of
+    those RAMs: the plan lasts at least ``setup + data(h) / bandwidth(h)``. *One migration*: a VM
+    that must move has a hop given at most :func:`cpplan.durations.hop_bound` MiB/s, which lasts at
+    least its duration there, live or offline, whichever mode it may use is shorter. *Turns*: each
+    migration lasts at least ``setup``, and at most ``max_migrations`` of them touch a host at once
+    (``limits.total`` in the cloud), so ``n`` of them take at least ``ceil(n / limit) x setup``.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {}, "h2": {}, "h3": {"bandwidth": 100}},
+    ...                 vms={"a": {"ram": 2500}, "b": {"ram": 2500}, "c": {"ram": 1000}},
+    ...                 initial={"a": "h1", "b": "h1", "c": "h1"}, target={"a": "h2", "b": "h2", "c": "h3"})
+    >>> makespan_lower_bound(inst)   # c at h3's 100 MiB/s: 2 + 1000 / 100 (h1's NIC: 2 + 6000 / 1250)
+    12.0
+    """
+    moving = np.flatnonzero(inst.moving)
+    if not moving.size:
+        return 0.0
+    d = inst.durations
+    fixed = moving[inst.domain_of[moving] < 0]
+    data = (np.bincount(inst.initial[moving], d.ram_mib[moving], minlength=inst.n_hosts)
+            + np.bincount(inst.target[fixed], d.ram_mib[fixed], minlength=inst.n_hosts))
+    touched = np.zeros(inst.n_hosts, dtype=bool)
+    touched[inst.initial[moving]] = touched[inst.target[fixed]] = True
+    nic = d.setup + data[touched] / d.host_bandwidth[touched]
+    count = (np.bincount(inst.initial[moving], minlength=inst.n_hosts)
+             + np.bincount(inst.target[fixed], minlength=inst.n_hosts))[touched]
+    turns = [*(np.ceil(count / np.maximum(inst.host_limit[touched], 1)) * d.setup).tolist(),
+             np.ceil(moving.size / max(inst.total_limit or moving.size, 1)) * d.setup]
+    b, ram, dirty = hop_bound(inst)[moving], d.ram_mib[moving], d.dirty_rate[moving]
+    converges = inst.can_live[moving] & (dirty < CONVERGENCE * b)
+    with np.errstate(divide="ignore"):
+        live = np.where(converges, d.setup + ram / (b - dirty), np.inf)
+    offline = np.where(np.isfinite(inst.offline_cost[moving]), d.setup + ram / b, np.inf)
+    single = np.minimum(live, offline)
+    return float(max(nic.max(), max(turns), single[np.isfinite(single)].max(initial=0.0)))
+
+
 def infeasibility(inst) -> str | None:
     """A reason, checkable by hand, why no plan can exist; None when none is known.
 

@@ -207,8 +207,13 @@ def summary(inst, result, seconds: float) -> str:
     gap = ""
     if result.lower_bound:
         gap = f" (lower bound {result.lower_bound:g}, +{100 * (result.cost / result.lower_bound - 1):.1f}%)"
+    timing = ""
+    if result.makespan is not None:
+        timing = f", makespan {result.makespan:.1f} s"
+        if result.makespan_lower_bound is not None:
+            timing += f" (lower bound {result.makespan_lower_bound:.1f} s)"
     return (f"{head}: cost {result.cost:g}{gap}, {_count(result.n_rounds, 'round')} (lower bound "
-            f"{result.rounds_lower_bound}), {_count(result.n_migrations, 'migration')} of "
+            f"{result.rounds_lower_bound}){timing}, {_count(result.n_migrations, 'migration')} of "
             f"{_count(int(inst.moving.sum()), 'VM')} to move [{seconds:.2f} s]")
 
 

@@ -267,7 +267,39 @@ def load_plan(path) -> Plan:
             raise InputError(name, "rounds_lower_bound",
                              f"must be a whole number of rounds, got {short_repr(bound)}")
         data = {**data, "rounds_lower_bound": int(bound)}
+    _check_schedule_keys(data, name)
     return Plan.from_dict(data)
+
+
+def _check_schedule_keys(data: dict, name: str) -> None:
+    """SPEC 7.3's keys, when given: ``makespan`` and ``makespan_lower_bound`` and each migration's
+    ``start``, ``end`` and ``bandwidth`` are non-negative finite numbers (a bandwidth above 0), and its
+    ``after`` a list of whole numbers below its own number (migrations numbered round by round)."""
+    for key in ("makespan", "makespan_lower_bound"):
+        value = data.get(key)
+        if value is not None and not (finite_number(value) and value >= 0):
+            raise InputError(name, key, f"must be a non-negative number of seconds, got {short_repr(value)}")
+    number = 0
+    for t, moves in enumerate(data.get("rounds", [])):
+        for k, m in enumerate(moves if isinstance(moves, list) else []):
+            if not isinstance(m, dict):
+                continue
+            where = f"rounds[{t}][{k}]"
+            for key in ("start", "end", "bandwidth"):
+                value = m.get(key)
+                if value is not None and not (finite_number(value) and value >= 0
+                                              and (key != "bandwidth" or value > 0)):
+                    kind = "positive" if key == "bandwidth" else "non-negative"
+                    raise InputError(name, f"{where}.{key}", f"must be a {kind} finite number, "
+                                     f"got {short_repr(value)}")
+            after = m.get("after")
+            if after is not None and not (isinstance(after, list) and all(
+                    finite_number(p) and p == int(p) and 0 <= p < number for p in after)):
+                raise InputError(name, f"{where}.after", f"must list earlier migrations, numbered from 0 "
+                                 f"round by round (this one is {number}), got {short_repr(after)}")
+            if after is not None:
+                m["after"] = [int(p) for p in after]
+            number += 1
 
 
 def plan_json(plan: Plan) -> str:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 STATUSES = ("optimal", "feasible", "infeasible", "unknown")
+ROUTE_KEYS = ("vm", "from", "to", "mode")  # what a migration does; the rest is when (SPEC 7.3)
 
 # A round in index form: (vm, from, to) integer arrays of equal length, optionally an offline mask.
 IndexRound = tuple[np.ndarray, ...]
@@ -42,8 +43,10 @@ class Plan:
     """The answer of a planner.
 
     ``rounds`` is a list of rounds, each a list of ``{"vm", "from", "to"}``
-    dicts, exactly as in the plan file. ``reason`` explains an ``infeasible``
-    or ``unknown`` status in words an operator can act on.
+    dicts, exactly as in the plan file (with a schedule, each also carries
+    ``after``, ``start``, ``end`` and ``bandwidth``, and the plan ``makespan``
+    and ``makespan_lower_bound``: SPEC 7.3). ``reason`` explains an
+    ``infeasible`` or ``unknown`` status in words an operator can act on.
     """
 
     status: str
@@ -54,6 +57,8 @@ class Plan:
     rounds_lower_bound: int | None = None
     reason: str = ""
     stats: dict = field(default_factory=dict)
+    makespan: float | None = None  # estimated seconds until the last migration ends (SPEC 7.3)
+    makespan_lower_bound: float | None = None
 
     @property
     def n_rounds(self) -> int:
@@ -62,6 +67,11 @@ class Plan:
     @property
     def n_migrations(self) -> int:
         return sum(len(r) for r in self.rounds)
+
+    def routes(self) -> list[list[dict]]:
+        """The rounds with each migration's route only (``vm``, ``from``, ``to``, and ``mode`` when
+        given), without its order and schedule."""
+        return [[{k: m[k] for k in ROUTE_KEYS if k in m} for m in r] for r in self.rounds]
 
     @property
     def found(self) -> bool:
@@ -72,6 +82,9 @@ class Plan:
         out = {"status": self.status, "cost": plain_number(self.cost), "rounds": self.rounds,
                "planner": self.planner, "lower_bound": plain_number(self.lower_bound),
                "rounds_lower_bound": self.rounds_lower_bound}
+        for key in ("makespan", "makespan_lower_bound"):
+            if getattr(self, key) is not None:
+                out[key] = plain_number(getattr(self, key))
         if self.reason:
             out["reason"] = self.reason
         out["stats"] = self.stats
@@ -82,7 +95,8 @@ class Plan:
         return cls(status=data["status"], cost=data.get("cost", 0), rounds=data.get("rounds", []),
                    planner=data.get("planner", ""), lower_bound=data.get("lower_bound"),
                    rounds_lower_bound=data.get("rounds_lower_bound"),
-                   reason=data.get("reason", ""), stats=data.get("stats", {}))
+                   reason=data.get("reason", ""), stats=data.get("stats", {}),
+                   makespan=data.get("makespan"), makespan_lower_bound=data.get("makespan_lower_bound"))
 
     @classmethod
     def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:

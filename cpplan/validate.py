@@ -8,7 +8,10 @@ above its cost, or, for an ``optimal`` plan, a ``rounds_lower_bound`` above its
 (non-empty) rounds, since that bound holds for every plan of the least cost.
 
 When a migration gives ``after`` and the rounds replay without a violation,
-the order is checked too, by SPEC 7.4 (:func:`cpplan.order.order_violations`).
+the order is checked too, by SPEC 7.4 (:func:`cpplan.order.order_violations`);
+when one gives ``start``, ``end`` or ``bandwidth``, the schedule is
+(:func:`cpplan.schedule.schedule_violations`), and a ``makespan_lower_bound``
+must not exceed the ``makespan``.
 
 Empty rounds cost nothing: SPEC counts only non-empty rounds, so a plan may
 carry them, and being harmless they are accepted rather than refused; the
@@ -34,6 +37,7 @@ from .constraints import ALL, Round
 from .constraints.page_sharing import shift_load
 from .order import order_violations
 from .plan import Plan
+from .schedule import SCHEDULE_KEYS, schedule_violations
 
 COST_TOLERANCE = 1e-6
 
@@ -66,8 +70,8 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
         cost += float(np.where(offline, inst.offline_cost[vms], inst.live_cost[vms]).sum())
         if len(out) >= max_violations:
             return out[:max_violations]
-    if not out and any("after" in m for r in plan.rounds for m in r):
-        out.extend(order_violations(inst, plan))  # SPEC 7.4, on rounds that replay cleanly
+    if not out:
+        out.extend(_time_violations(inst, plan))  # SPEC 7.4, on rounds that replay cleanly
     for v in np.flatnonzero(~inst.at_target(placement))[:max_violations]:
         out.append(f"after the last round: VM {inst.vm_names[v]} is on "
                    f"{inst.host_names[placement[v]]}, its target is {_target_text(inst, v)}")
@@ -82,6 +86,19 @@ def validate(inst, plan: Plan, *, max_violations: int = 50) -> list[str]:
                    f"{plan.n_rounds} round(s), though it claims the least cost (the bound holds for every "
                    f"plan of least cost)")
     return out[:max_violations]
+
+
+def _time_violations(inst, plan: Plan) -> list[str]:
+    """SPEC 7.4's order and schedule checks, for a plan that gives them."""
+    listed = [m for r in plan.rounds for m in r]
+    out = order_violations(inst, plan) if any("after" in m for m in listed) else []
+    if any(key in m for m in listed for key in SCHEDULE_KEYS):
+        out += schedule_violations(inst, plan)
+    bound, makespan = plan.makespan_lower_bound, plan.makespan
+    if isinstance(bound, (int, float)) and isinstance(makespan, (int, float)) and bound > makespan * (
+            1 + COST_TOLERANCE):
+        out.append(f"the plan states makespan lower bound {bound:g}, above its makespan {makespan:g}")
+    return out
 
 
 def _target_text(inst, v: int) -> str:

@@ -92,7 +92,7 @@ def test_planners_choose_the_allowed_host_that_avoids_a_detour():
     for planner in ("exact", "cp", "auto"):
         found = cpplan.plan(inst, planner=planner, time_limit=10)
         assert (found.status, found.cost) == ("optimal", 12)
-        assert found.rounds[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
+        assert found.routes()[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
 
 
 def test_cp_claims_no_proof_beyond_the_allowed_hosts_it_tried(monkeypatch):

@@ -95,7 +95,8 @@ def test_plan_exit_0_when_nothing_moves(write_instance, capsys):
     code, out, _ = plan_cli(capsys, write_instance({**SWAP, "target": {}}), "--planner", "exact")
     assert code == 0 and json.loads(out) | {"stats": {}} == {
         "status": "optimal", "cost": 0, "rounds": [], "planner": "exact", "lower_bound": 0,
-        "rounds_lower_bound": 0, "reason": "every VM is already on its target", "stats": {}}
+        "rounds_lower_bound": 0, "makespan": 0, "makespan_lower_bound": 0,
+        "reason": "every VM is already on its target", "stats": {}}
 
 
 @pytest.mark.parametrize("text", [c[1] for c in BAD_YAML], ids=[c[0] for c in BAD_YAML])

@@ -220,7 +220,7 @@ def test_greedy_takes_an_allowed_host_with_room_instead_of_bouncing_to_the_defau
                            target={"x": ["h2", "h3"], "y": "h1"})
     plan = greedy(inst)
     assert plan.cost == 12 and plan.stats["bounces"] == 0
-    assert plan.rounds[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
+    assert plan.routes()[0] == [{"vm": "x", "from": "h1", "to": "h3"}]
 
 
 def test_a_drained_vm_whose_default_host_is_full_takes_the_tightest_host_with_room():
@@ -233,7 +233,7 @@ def test_a_drained_vm_whose_default_host_is_full_takes_the_tightest_host_with_ro
     assert inst.host_names[inst.target[0]] == "big"
     plan = greedy(inst)
     assert plan.cost == 18 and plan.n_rounds == 1
-    assert {"vm": "x", "from": "d", "to": "snug"} in plan.rounds[0]
+    assert {"vm": "x", "from": "d", "to": "snug"} in plan.routes()[0]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -351,7 +351,7 @@ def test_best_fit_skips_hosts_holding_an_anti_affinity_partner():
     free_now, end_free = inst.effective - inst.load(inst.initial), aims.end_free(inst.initial)
     ready = aims.aim(np.array([0]), inst.initial, free_now, inst.host_limit, end_free)
     assert ready.tolist() == [True] and inst.host_names[aims.host[0]] == "h3"
-    assert greedy(inst).rounds == [[{"vm": "a", "from": "h1", "to": "h3"}]]
+    assert greedy(inst).routes() == [[{"vm": "a", "from": "h1", "to": "h3"}]]
 
 
 # ------------------------------------------------------------------ offline moves
@@ -435,4 +435,4 @@ def test_greedy_moves_a_vm_that_fits_only_thanks_to_shared_pages():
                            vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 4, "image": "u"}},
                            initial={"a": "h1", "b": "h2"}, target={"b": "h1"}, page_sharing={"ratio": 0.5})
     plan = cpplan.plan(inst, planner="greedy")
-    assert (plan.status, plan.cost, plan.rounds) == ("optimal", 4, [[{"vm": "b", "from": "h2", "to": "h1"}]])
+    assert (plan.status, plan.cost, plan.routes()) == ("optimal", 4, [[{"vm": "b", "from": "h2", "to": "h1"}]])

@@ -79,4 +79,4 @@ def test_every_reference_matches_in_the_other_normal_form(other):
     assert inst.effective[2].tolist() == [16] and inst.image.tolist() == [0, 0]
     assert inst.share_resource == 0 and inst.share_ratio.tolist() == [0.5]
     result = cpplan.plan(inst, planner="exact")
-    assert result.status == "optimal" and result.rounds[0][0] == {"vm": NFC, "from": NFC, "to": "h2"}
+    assert result.status == "optimal" and result.routes()[0][0] == {"vm": NFC, "from": NFC, "to": "h2"}

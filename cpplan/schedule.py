@@ -1,0 +1,331 @@
+"""The estimated schedule of a plan: when each migration starts and ends (SPEC section 7.2-7.4).
+
+Each migration gets a constant bandwidth, its *share*: the least of
+``max_bandwidth``, each of its two hosts' bandwidth divided by the number of
+migrations that host may run at once (its ``max_migrations``, or the plan's
+migrations touching it when fewer), and each crossed link's bandwidth divided
+likewise by its ``max_migrations`` (or the migrations crossing it). Shares on a
+host then never sum past its bandwidth. A live migration that would not
+converge at its share (``dirty_rate >= 0.8 x share``) gets instead the whole
+bandwidth of its hop (:meth:`cpplan.durations.Durations.best_bandwidth`), and
+the schedule keeps the sums of bandwidths in flight within every host's and
+link's bandwidth. A migration lasts the duration of SPEC 7.2 at its bandwidth.
+
+List scheduling, event by event: at time 0 and whenever migrations end, every
+*ready* migration (each migration of its ``after`` list has ended; without
+``after``, every migration of the earlier rounds: SPEC's barriers) starts, in
+plan order, when the migrations in flight leave room for it under the
+per-host, total, link and group limits (counted in flight, as SPEC 7.4 says)
+and the bandwidths. ``makespan`` is the last end.
+
+:func:`schedule_violations` is SPEC 7.4's last paragraph for a plan that
+states ``start``, ``end`` and ``bandwidth``: a migration starts no earlier than
+the end of each migration it waits for, the limits and bandwidths hold at
+every instant (a migration is in flight from its start to its end, and one
+that ends as another starts does not overlap it), ``end - start`` is the
+duration of SPEC 7.2 at its ``bandwidth``, within :data:`TIME_TOLERANCE`, no
+hop gets more bandwidth than it can, a live one converges at its bandwidth,
+and ``makespan`` is the last end.
+
+>>> from cpplan.model import Instance
+>>> from cpplan.plan import Plan
+>>> inst = Instance(hosts={"h1": {"ram": 8000}, "h2": {"ram": 8000}, "h3": {"ram": 8000}},
+...                 vms={"a": {"ram": 5000}, "b": {"ram": 2500}}, initial={"a": "h1", "b": "h1"},
+...                 target={"a": "h2", "b": "h3"}, limits={"host": 2})
+>>> plan = Plan("feasible", 7500, [[{"vm": "a", "from": "h1", "to": "h2"},
+...                                 {"vm": "b", "from": "h1", "to": "h3"}]])
+>>> timed = estimate(inst, plan, None)      # h1 runs both at once: 625 MiB/s each
+>>> [(m["start"], m["end"], m["bandwidth"]) for m in timed.migrations]
+[(0.0, 10.0, 625.0), (0.0, 6.0, 625.0)]
+>>> timed.makespan
+10.0
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import insort
+from dataclasses import dataclass
+
+import numpy as np
+
+from .order import Migrations, derive_after
+
+SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.3)
+TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
+BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
+MAX_ORDERED_MIGRATIONS = 20_000  # the order's check holds a bit set of predecessors per migration
+
+
+@dataclass(frozen=True)
+class Timed:
+    """The estimate: per migration ``{"start", "end", "bandwidth"}`` in plan order, and the makespan."""
+
+    migrations: list[dict]
+    makespan: float
+
+
+class Limits:
+    """What each migration holds while in flight (hosts, crossed links, groups with a cap), and the
+    counts and bandwidths in flight against the instance's limits."""
+
+    def __init__(self, inst, moves: Migrations):
+        self.inst, self.moves = inst, moves
+        self.links = [_crossed(inst, int(s), int(d)) for s, d in zip(moves.src, moves.dst, strict=True)]
+        groups_of: list[list[int]] = [[] for _ in range(inst.n_vms)]
+        for g, v in zip(inst.member_group.tolist(), inst.member_vm.tolist(), strict=True):
+            if np.isfinite(inst.group_cap[g]):
+                groups_of[v].append(g)
+        self.groups = [groups_of[v] for v in moves.vm.tolist()]
+        self.host_count = np.zeros(inst.n_hosts, dtype=np.int64)
+        self.host_bandwidth = np.zeros(inst.n_hosts)
+        self.link_count = np.zeros(len(inst.links), dtype=np.int64)
+        self.link_bandwidth = np.zeros(len(inst.links))
+        self.group_count = np.zeros(len(inst.groups), dtype=np.int64)
+        self.total = 0
+
+    def refusal(self, i: int, bandwidth: float) -> str | None:
+        """Why migration ``i`` at ``bandwidth`` cannot start now (None: it can)."""
+        inst, d = self.inst, self.inst.durations
+        if inst.total_limit is not None and self.total + 1 > inst.total_limit:
+            return f"{self.total + 1} migrations in flight, total limit {inst.total_limit}"
+        for h in (int(self.moves.src[i]), int(self.moves.dst[i])):
+            if self.host_count[h] + 1 > inst.host_limit[h]:
+                return (f"host {inst.host_names[h]} would run {self.host_count[h] + 1} migrations, "
+                        f"limit {inst.host_limit[h]}")
+            if not _within(self.host_bandwidth[h] + bandwidth, d.host_bandwidth[h]):
+                return (f"host {inst.host_names[h]} would carry {self.host_bandwidth[h] + bandwidth:g} "
+                        f"MiB/s, bandwidth {d.host_bandwidth[h]:g}")
+        for k in self.links[i]:
+            link = inst.links[k]
+            if self.link_count[k] + 1 > link.max_migrations:
+                return (f"link {link.name} would be crossed by {self.link_count[k] + 1} migrations, "
+                        f"limit {link.max_migrations}")
+            if not _within(self.link_bandwidth[k] + bandwidth, d.link_bandwidth[k]):
+                return f"link {link.name} would carry {self.link_bandwidth[k] + bandwidth:g} MiB/s"
+        for g in self.groups[i]:
+            if self.group_count[g] + 1 > inst.group_cap[g]:
+                return (f"group {inst.groups[g].name} would have {self.group_count[g] + 1} members "
+                        f"migrating, limit {inst.groups[g].max_migrating}")
+        return None
+
+    def hold(self, i: int, bandwidth: float, sign: int = 1) -> None:
+        """Count migration ``i`` in flight (``sign`` -1: it ended)."""
+        for h in (int(self.moves.src[i]), int(self.moves.dst[i])):
+            self.host_count[h] += sign
+            self.host_bandwidth[h] += sign * bandwidth
+        for k in self.links[i]:
+            self.link_count[k] += sign
+            self.link_bandwidth[k] += sign * bandwidth
+        for g in self.groups[i]:
+            self.group_count[g] += sign
+        self.total += sign
+
+
+def _within(load: float, capacity: float) -> bool:
+    return load <= capacity * (1 + BANDWIDTH_TOLERANCE)
+
+
+def _crossed(inst, s: int, d: int) -> list[int]:
+    return [k for k, link in enumerate(inst.links) if (s in link.hosts) != (d in link.hosts)]
+
+
+def shares(inst, moves: Migrations, limits: Limits) -> np.ndarray:
+    """Each migration's bandwidth, as the module docstring says."""
+    d = inst.durations
+    touches = np.bincount(moves.src, minlength=inst.n_hosts) + np.bincount(moves.dst, minlength=inst.n_hosts)
+    at_once = np.maximum(np.minimum(inst.host_limit, touches), 1)
+    per_host = d.host_bandwidth / at_once
+    crossing = np.zeros(len(inst.links), dtype=np.int64)
+    for links in limits.links:
+        crossing[links] += 1
+    per_link = d.link_bandwidth / np.maximum(
+        np.minimum([link.max_migrations for link in inst.links], crossing), 1) if inst.links else np.zeros(0)
+    out = np.minimum(np.minimum(d.max_bandwidth, per_host[moves.src]), per_host[moves.dst])
+    for i, links in enumerate(limits.links):
+        share = float(min([out[i], *per_link[links].tolist()]))
+        v = int(moves.vm[i])
+        if not moves.offline[i] and not d.converges(v, share):
+            share = d.best_bandwidth(int(moves.src[i]), int(moves.dst[i]), links)
+        out[i] = share
+    return out
+
+
+def estimate(inst, plan, after: list[list[int]] | None) -> Timed:
+    """List-schedule the migrations of the valid round ``plan`` with the ``after`` order (None: barriers)."""
+    moves = Migrations.of(inst, plan)
+    limits = Limits(inst, moves)
+    bandwidth = shares(inst, moves, limits)
+    d = inst.durations
+    duration = [d.duration(int(v), float(b), offline=bool(o))
+                for v, b, o in zip(moves.vm, bandwidth, moves.offline, strict=True)]
+    release = _Release(moves, after)
+    start, end = [0.0] * len(moves), [0.0] * len(moves)
+    ready, flying, now = release.first(), [], 0.0
+    while ready or flying:
+        waiting = []
+        for i in ready:
+            if limits.refusal(i, bandwidth[i]) is None:
+                limits.hold(i, bandwidth[i])
+                start[i], end[i] = now, now + duration[i]
+                heapq.heappush(flying, (end[i], i))
+            else:
+                waiting.append(i)
+        ready = waiting
+        if not flying:
+            raise RuntimeError(f"migrations {ready[:3]} can never start: the round plan is not valid")
+        now = flying[0][0]
+        while flying and flying[0][0] <= now:
+            _, i = heapq.heappop(flying)
+            limits.hold(i, bandwidth[i], -1)
+            for j in release.ended(i):
+                insort(ready, j)
+    timed = [{"start": start[i], "end": end[i], "bandwidth": float(bandwidth[i])} for i in range(len(moves))]
+    return Timed(timed, max(end, default=0.0))
+
+
+class _Release:
+    """Which migrations become ready as others end: by ``after``, or round by round (barriers)."""
+
+    def __init__(self, moves: Migrations, after: list[list[int]] | None):
+        self.after = after
+        if after is None:
+            self.rounds = [np.flatnonzero(moves.round == t).tolist() for t in np.unique(moves.round)]
+            self.left, self.current = [len(r) for r in self.rounds], 0
+            return
+        self.pending = [len(set(a)) for a in after]
+        self.children: list[list[int]] = [[] for _ in after]
+        for i, preds in enumerate(after):
+            for p in set(preds):
+                self.children[p].append(i)
+
+    def first(self) -> list[int]:
+        if self.after is None:
+            return list(self.rounds[0]) if self.rounds else []
+        return [i for i, n in enumerate(self.pending) if n == 0]
+
+    def ended(self, i: int) -> list[int]:
+        if self.after is None:
+            self.left[self.current] -= 1
+            if self.left[self.current] or self.current + 1 == len(self.rounds):
+                return []
+            self.current += 1
+            return list(self.rounds[self.current])
+        out = []
+        for j in self.children[i]:
+            self.pending[j] -= 1
+            if self.pending[j] == 0:
+                out.append(j)
+        return out
+
+
+def schedule_violations(inst, plan) -> list[str]:
+    """SPEC 7.4's last paragraph for a valid round ``plan`` whose migrations state ``start``, ``end``
+    and ``bandwidth`` (each must, once one does)."""
+    moves = Migrations.of(inst, plan)
+    listed = [m for r in plan.rounds for m in r]
+    out = []
+    for i, m in enumerate(listed):
+        bad = [k for k in SCHEDULE_KEYS if not _time(m.get(k))]
+        if bad:
+            out.append(f"schedule: {moves.describe(inst, i)} has no valid {', '.join(bad)}")
+    if out:
+        return out
+    start = [float(m["start"]) for m in listed]
+    end = [float(m["end"]) for m in listed]
+    bandwidth = [float(m["bandwidth"]) for m in listed]
+    limits = Limits(inst, moves)
+    out += _durations(inst, moves, limits, start, end, bandwidth)
+    out += _waits(inst, moves, listed, start, end)
+    out += _in_flight(inst, moves, limits, start, end, bandwidth)
+    makespan = getattr(plan, "makespan", None)
+    if makespan is not None and not _close(makespan, max(end, default=0.0)):
+        out.append(f"schedule: the plan states makespan {makespan:g}, its last migration ends at "
+                   f"{max(end, default=0.0):g}")
+    return out
+
+
+def _time(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) and x >= 0
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= TIME_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _durations(inst, moves, limits, start, end, bandwidth) -> list[str]:
+    d, out = inst.durations, []
+    for i in range(len(moves)):
+        v, s, t = int(moves.vm[i]), int(moves.src[i]), int(moves.dst[i])
+        best = d.best_bandwidth(s, t, limits.links[i])
+        if not bandwidth[i] > 0 or not _within(bandwidth[i], best):
+            out.append(f"schedule: {moves.describe(inst, i)} has bandwidth {bandwidth[i]:g} MiB/s, "
+                       f"its hop gets at most {best:g}")
+            continue
+        if not moves.offline[i] and not d.converges(v, bandwidth[i]):
+            out.append(f"schedule: {moves.describe(inst, i)} does not converge live at {bandwidth[i]:g} "
+                       f"MiB/s: dirty_rate {d.dirty_rate[v]:g} (host {inst.host_names[t]})")
+            continue
+        want = d.duration(v, bandwidth[i], offline=bool(moves.offline[i]))
+        if not _close(end[i] - start[i], want):
+            out.append(f"schedule: {moves.describe(inst, i)} lasts {end[i] - start[i]:g} s, its duration "
+                       f"at {bandwidth[i]:g} MiB/s is {want:g} s")
+    return out
+
+
+def _waits(inst, moves, listed, start, end) -> list[str]:
+    """Each migration starts after those it waits for end (without ``after``: every earlier round)."""
+    ordered = any("after" in m for m in listed)
+    out, last_end, round_end, current = [], 0.0, 0.0, -1
+    for i, m in enumerate(listed):
+        if moves.round[i] != current:
+            current, last_end = int(moves.round[i]), max(last_end, round_end)
+        round_end = max(round_end, end[i])
+        preds = m.get("after", []) if ordered else []
+        late = [p for p in preds if start[i] < end[p] - TIME_TOLERANCE * max(1.0, end[p])]
+        if not ordered and start[i] < last_end - TIME_TOLERANCE * max(1.0, last_end):
+            out.append(f"schedule: {moves.describe(inst, i)} starts at {start[i]:g} s, before its "
+                       f"earlier rounds end ({last_end:g} s)")
+        for p in late[:1]:
+            out.append(f"schedule: {moves.describe(inst, i)} starts at {start[i]:g} s, before "
+                       f"{moves.describe(inst, p)} ends ({end[p]:g} s)")
+    return out
+
+
+def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
+    """Sweep the starts and ends in time order (an end first when it is as late as a start)."""
+    events = sorted([(end[i] - TIME_TOLERANCE * max(1.0, end[i]), 0, i) for i in range(len(moves))]
+                    + [(start[i], 1, i) for i in range(len(moves))])
+    out = []
+    for _, starting, i in events:
+        if not starting:
+            limits.hold(i, bandwidth[i], -1)
+            continue
+        refusal = limits.refusal(i, bandwidth[i])
+        if refusal is not None:
+            out.append(f"schedule: when {moves.describe(inst, i)} starts at {start[i]:g} s, {refusal}")
+        limits.hold(i, bandwidth[i])
+    return out
+
+
+def add_schedule(inst, plan) -> None:
+    """Give the valid round ``plan`` its order and estimated schedule, in place (SPEC 7.3).
+
+    Each migration gains ``after`` (:func:`cpplan.order.derive_after`, on plans of at most
+    :data:`MAX_ORDERED_MIGRATIONS` migrations; without it, or when that keeps the barriers, the plan has
+    no ``after``: SPEC's barrier order), ``start``, ``end`` and ``bandwidth`` (:func:`estimate`); the
+    plan gains ``makespan``.
+    """
+    if not plan.found:
+        return
+    after = derive_after(inst, plan) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
+    timed = estimate(inst, plan, after)
+    number, rounds = 0, []
+    for moves in plan.rounds:
+        rounds.append([])
+        for m in moves:
+            order = {"after": after[number]} if after is not None else {}
+            rounds[-1].append({**m, **order, **timed.migrations[number]})
+            number += 1
+    plan.rounds = rounds
+    plan.makespan = timed.makespan

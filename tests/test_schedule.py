@@ -1,0 +1,215 @@
+"""The estimated schedule: durations as SPEC 7.2 says, limits in flight, barriers, the makespan bound,
+and the plan file's time keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import tiny_clouds
+
+import cpplan
+from cpplan import InputError, Instance, Plan
+from cpplan.bounds import makespan_lower_bound
+from cpplan.cli import main, summary
+from cpplan.io import load_plan
+from cpplan.order import Migrations
+from cpplan.schedule import estimate, schedule_violations
+
+GIB = {"ram_unit": "GiB", "bandwidth": 1000, "setup": 2}
+
+
+def database_and_webs() -> Instance:
+    """A 64 GiB database (h1 -> h2) and a 2 GiB web VM (h3 -> h4) that share no host."""
+    return Instance(hosts={"h1": {"ram": 256}, "h2": {"ram": 256}, "h3": {"ram": 256}, "h4": {"ram": 256}},
+                    vms={"db": {"ram": 64}, "w1": {"ram": 2}},
+                    initial={"db": "h1", "w1": "h3"}, target={"db": "h2", "w1": "h4"},
+                    limits={"host": 1}, migration=GIB)
+
+
+def test_durations_match_the_model_exactly():
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64, "bandwidth": 500}},
+                    vms={"a": {"ram": 8, "dirty_rate": 100},
+                         "b": {"ram": 4, "offline_cost": 1, "live": False}},
+                    initial={"a": "h1", "b": "h1"}, target={"a": "h2", "b": "h2"},
+                    limits={"host": 2}, migration=GIB)
+    plan = cpplan.plan(inst, "greedy")
+    moves = [m for r in plan.rounds for m in r]
+    for m in moves:
+        v = inst.vm_index[m["vm"]]
+        copy_rate = m["bandwidth"] - (0 if m.get("mode") == "offline" else inst.durations.dirty_rate[v])
+        assert m["end"] - m["start"] == 2 + inst.durations.ram_mib[v] / copy_rate
+        assert m["bandwidth"] == 250   # h2's 500 MiB/s shared by the two migrations it may run at once
+    assert plan.makespan == max(m["end"] for m in moves)
+    assert cpplan.validate(inst, plan) == []
+
+
+def test_a_later_round_starts_before_an_earlier_one_ends_where_the_order_allows():
+    inst = database_and_webs()
+    rounds = [[{"vm": "db", "from": "h1", "to": "h2"}], [{"vm": "w1", "from": "h3", "to": "h4"}]]
+    plan = Plan("feasible", 66, rounds)
+    barrier = estimate(inst, plan, None)
+    ordered = estimate(inst, plan, [[], []])
+    db, web = 2 + 65536 / 1000, 2 + 2048 / 1000
+    assert barrier.makespan == pytest.approx(db + web) and ordered.makespan == pytest.approx(db)
+    assert ordered.migrations[1]["start"] == 0.0
+
+
+def test_limits_in_flight_hold_the_schedule_back():
+    inst = database_and_webs().replace(initial={"db": "h1", "w1": "h1"}, target={"db": "h2", "w1": "h4"})
+    plan = Plan("feasible", 66, [[{"vm": "db", "from": "h1", "to": "h2"}],
+                                 [{"vm": "w1", "from": "h1", "to": "h4"}]])
+    timed = estimate(inst, plan, [[], []])     # h1 runs one migration at a time
+    assert timed.migrations[1]["start"] == timed.migrations[0]["end"]
+
+
+def test_a_dirty_vm_gets_the_whole_hop_when_its_share_would_not_converge():
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}, "h3": {"ram": 64}},
+                    vms={"a": {"ram": 8, "dirty_rate": 700}, "b": {"ram": 8}},
+                    initial={"a": "h1", "b": "h1"}, target={"a": "h2", "b": "h3"},
+                    limits={"host": 2}, migration=GIB)
+    plan = cpplan.plan(inst, "greedy")
+    by_vm = {m["vm"]: m for r in plan.rounds for m in r}
+    assert by_vm["a"]["bandwidth"] == 1000 and by_vm["b"]["bandwidth"] == 500
+    assert by_vm["b"]["start"] >= by_vm["a"]["end"] or by_vm["a"]["start"] >= by_vm["b"]["end"]
+    assert cpplan.validate(inst, plan) == []
+
+
+def test_plans_without_a_safe_order_keep_barriers():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
+                    vms={"a": {"ram": 8, "live": False}, "b": {"ram": 8, "live": False}},
+                    initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"}, limits={"host": 2})
+    plan = cpplan.plan(inst, "exact")
+    assert all("after" not in m and "start" in m for r in plan.rounds for m in r)
+    assert plan.makespan == pytest.approx(2 + 8 / 625)   # both at once, each half a NIC
+
+
+def _timed(inst) -> Plan:
+    return cpplan.plan(inst, "greedy")
+
+
+def _broken(plan: Plan, number: int, **changes) -> Plan:
+    bad = copy.deepcopy(plan)
+    [m for r in bad.rounds for m in r][number].update(changes)
+    return bad
+
+
+def test_hand_made_bad_schedules_are_caught():
+    inst = database_and_webs().replace(initial={"db": "h1", "w1": "h1"}, target={"db": "h2", "w1": "h4"})
+    plan = _timed(inst)
+    assert cpplan.validate(inst, plan) == [] and plan.n_migrations == 2
+    first, second = [m for r in plan.rounds for m in r]
+    cases = {
+        "lasts": _broken(plan, 0, end=first["end"] + 1),
+        "before migration 0": _broken(plan, 1, after=[0], start=0.0, end=second["end"] - second["start"]),
+        "would run 2 migrations, limit 1": _broken(plan, 1, after=[], start=0.0,
+                                                   end=second["end"] - second["start"]),
+        "its hop gets at most 1000": _broken(plan, 0, bandwidth=2000.0),
+        "has no valid start": _broken(plan, 1, start=None),
+    }
+    for needle, bad in cases.items():
+        assert any(needle in v for v in cpplan.validate(inst, bad)), (needle, cpplan.validate(inst, bad))
+    bad = copy.deepcopy(plan)
+    bad.makespan = plan.makespan + 5
+    assert any("states makespan" in v for v in cpplan.validate(inst, bad))
+    bad.makespan, bad.makespan_lower_bound = plan.makespan, plan.makespan + 5
+    assert any("makespan lower bound" in v for v in cpplan.validate(inst, bad))
+
+
+def test_a_live_migration_that_does_not_converge_at_its_bandwidth_is_caught():
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}}, vms={"a": {"ram": 8, "dirty_rate": 500}},
+                    initial={"a": "h1"}, target={"a": "h2"}, migration=GIB)
+    plan = _timed(inst)
+    m = plan.rounds[0][0]
+    slow = _broken(plan, 0, bandwidth=600.0, end=m["start"] + 2 + 8192 / 100)
+    assert any("does not converge live at 600 MiB/s" in v for v in cpplan.validate(inst, slow))
+
+
+def test_the_makespan_lower_bound_formula():
+    inst = Instance(hosts={"h1": {}, "h2": {}, "h3": {}},
+                    vms={"a": {"ram": 10}, "b": {"ram": 10}, "c": {"ram": 1}},
+                    initial={"a": "h1", "b": "h1", "c": "h3"}, target={"a": "h2", "b": "h3", "c": "h2"},
+                    limits={"host": 2}, migration=GIB)
+    nic = 2 + 20 * 1024 / 1000                        # h1 sends a and b
+    assert makespan_lower_bound(inst) == pytest.approx(nic)
+    one_at_a_time = inst.replace(limits={"host": 1}, migration={**GIB, "setup": 30})
+    assert makespan_lower_bound(one_at_a_time) == pytest.approx(2 * 30)   # two turns of 30 s on h1
+
+
+CLOUDS = st.one_of(tiny_clouds(service_levels=True, sharing=True, tight=True),
+                   tiny_clouds(service_levels=True, sharing=True), tiny_clouds(max_hosts=5, max_vms=7))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(CLOUDS, st.sampled_from(["exact", "greedy"]), st.sampled_from([0.0, 0.5, 5.0]),
+       st.integers(0, 3))
+def test_every_plan_carries_a_schedule_that_respects_order_limits_and_bound(inst, planner, setup, dirty):
+    spec = inst.to_dict()
+    spec["migration"] = {"setup": setup, "bandwidth": 8}
+    for v in spec["vms"].values():
+        v["dirty_rate"] = dirty
+    try:
+        inst = Instance(**spec)
+    except InputError:
+        return
+    plan = cpplan.plan(inst, planner, time_limit=5)
+    if not plan.found:
+        return
+    moves = [m for r in plan.rounds for m in r]
+    assert all({"start", "end", "bandwidth"} <= m.keys() for m in moves)
+    assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
+    assert plan.makespan_lower_bound <= plan.makespan * (1 + 1e-9) + 1e-9
+    numbered = Migrations.of(inst, plan)
+    for i, m in enumerate(moves):
+        v = int(numbered.vm[i])
+        rate = m["bandwidth"] - (0 if m.get("mode") == "offline" else inst.durations.dirty_rate[v])
+        assert m["end"] - m["start"] == pytest.approx(setup + inst.durations.ram_mib[v] / rate)
+
+
+def test_a_plan_file_round_trips_its_schedule(tmp_path):
+    inst = database_and_webs()
+    plan = cpplan.plan(inst, "greedy")
+    path = tmp_path / "p.json"
+    cpplan.save_plan(plan, path)
+    again = load_plan(path)
+    assert again.rounds == plan.rounds and again.makespan == plan.makespan
+    assert again.makespan_lower_bound == plan.makespan_lower_bound and cpplan.validate(inst, again) == []
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"makespan": -1}, "makespan"),
+    ({"makespan_lower_bound": math.inf}, "makespan_lower_bound"),
+    ({"migration": {"start": -1}}, "rounds[0][0].start"),
+    ({"migration": {"end": "soon"}}, "rounds[0][0].end"),
+    ({"migration": {"bandwidth": 0}}, "rounds[0][0].bandwidth"),
+    ({"migration": {"after": [0]}}, "rounds[0][0].after"),
+    ({"migration": {"after": "x"}}, "rounds[0][0].after"),
+    ({"migration": {"after": [0.5]}}, "rounds[0][0].after"),
+])
+def test_bad_time_keys_in_a_plan_file_are_bad_input(tmp_path, capsys, change, key):
+    data = {"status": "feasible", "cost": 4, "rounds": [[{"vm": "a", "from": "h1", "to": "h2"}]]}
+    if "migration" in change:
+        data["rounds"][0][0].update(change["migration"])
+    else:
+        data.update(change)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data).replace("Infinity", "1e999"))
+    with pytest.raises(InputError) as e:
+        load_plan(path)
+    assert e.value.key == key
+    instance = tmp_path / "c.yaml"
+    instance.write_text("hosts: {h1: {ram: 8}, h2: {ram: 8}}\nvms: {a: {ram: 4}}\ninitial: {a: h1}\n"
+                        "target: {a: h2}\n")
+    assert main(["validate", str(instance), str(path)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_summary_line_gives_the_makespan_and_its_bound():
+    inst = database_and_webs()
+    plan = cpplan.plan(inst, "greedy")
+    line = summary(inst, plan, 0.1)
+    assert f"makespan {plan.makespan:.1f} s (lower bound {plan.makespan_lower_bound:.1f} s)" in line
