@@ -329,3 +329,23 @@ def add_schedule(inst, plan) -> None:
             number += 1
     plan.rounds = rounds
     plan.makespan = timed.makespan
+
+
+def stuck_hop(inst, plan) -> str | None:
+    """Why ``plan`` cannot be run: its first live migration that does not converge even at the whole
+    bandwidth of its hop (a bounce through a slow host, say), in words naming the VM; None when
+    every live migration can converge."""
+    d = inst.durations
+    if not plan.found or not d.dirty_rate.any():
+        return None
+    moves = Migrations.of(inst, plan)
+    for i in np.flatnonzero(~moves.offline & (d.dirty_rate[moves.vm] > 0)).tolist():
+        s, t = int(moves.src[i]), int(moves.dst[i])
+        best = d.best_bandwidth(s, t, _crossed(inst, s, t))
+        if not d.converges(int(moves.vm[i]), best):
+            v = int(moves.vm[i])
+            return (f"the plan found moves VM {inst.vm_names[v]} live from {inst.host_names[s]} to "
+                    f"{inst.host_names[t]}, where it cannot converge (dirty_rate {d.dirty_rate[v]:g} MiB/s "
+                    f">= 0.8 x {best:g} MiB/s, the most that hop gets), and no plan without such a move "
+                    f"was searched")
+    return None

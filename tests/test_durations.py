@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import MODELS
 
 import cpplan
 from cpplan import InputError, Instance
@@ -141,3 +142,15 @@ def test_allowed_target_hosts_take_the_fastest():
     inst = Instance(**spec)
     assert not non_converging(inst)[0]
     assert np.isfinite(inst.durations.host_bandwidth).all()
+
+
+def test_a_plan_that_bounces_a_vm_through_a_host_too_slow_for_it_says_so(tmp_path, capsys):
+    spec = cpplan.load_instance(MODELS / "swap-deadlock.yaml").to_dict()
+    spec["hosts"]["h3"]["bandwidth"] = 100          # the only spare host is too slow for db-b
+    spec["vms"]["db-b"]["dirty_rate"] = 90          # which converges at 1250 MiB/s, not at 100
+    inst = Instance(**spec)
+    assert not non_converging(inst).any()
+    for planner in ("greedy", "exact"):
+        plan = cpplan.plan(inst, planner)
+        assert plan.status == "unknown" and plan.rounds == [] and cpplan.validate(inst, plan) == []
+        assert "VM db-b live from h2 to h3, where it cannot converge" in plan.reason

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from ..bounds import cost_lower_bound, infeasibility, makespan_lower_bound, reaches, rounds_lower_bound
 from ..errors import InvalidPlanError
 from ..plan import Plan, plain_number
-from ..schedule import add_schedule
+from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
 
@@ -69,6 +69,9 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     if result.lower_bound is None or result.lower_bound < lb:
         result.lower_bound = result.cost if result.status == "optimal" else lb
     result.rounds_lower_bound = max(result.rounds_lower_bound or 0, rounds_lb)
+    stuck = stuck_hop(inst, result)
+    if stuck is not None:  # the planners do not model convergence hop by hop: say so, plan nothing
+        result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
