@@ -44,8 +44,10 @@ room, or two offline migrations trading places in one round, which no order
 makes safe since an offline migration holds its source): then, and only then,
 :func:`derive_after` returns None and the plan keeps SPEC's barrier order.
 
-Then each predecessor of rules 1 and 3 is dropped, latest migration first, when
-SPEC 7.4's check still holds without it (on plans of at most
+The lists are then cut to their transitive reduction (a predecessor that
+another one already implies goes: the order is the same), and each remaining
+predecessor of rules 1 and 3 is dropped, latest migration first, when SPEC
+7.4's check still holds without it (on plans of at most
 :data:`PRUNE_MAX_MIGRATIONS` migrations). The check only gets stricter as the
 order loses pairs, so every predecessor kept is needed: without it alone the
 order is unsafe. ``m`` then waits only for the room it needs on its
@@ -146,11 +148,30 @@ def derive_after(inst, plan) -> list[list[int]] | None:
     rule 3 cannot give what the plan needs (then it keeps the barrier order)."""
     moves = Migrations.of(inst, plan)
     after = _by_rounds(inst, moves)
-    if _violations(inst, moves, after):
+    if _violations(inst, moves, closure(after), stays(inst, moves)):
         return None
+    after = _reduced(after)
     if len(moves) <= PRUNE_MAX_MIGRATIONS:
         _prune(inst, moves, after)
     return after
+
+
+def _reduced(after: list[list[int]]) -> list[list[int]]:
+    """The same order with no predecessor that another one already implies (its transitive reduction).
+
+    >>> _reduced([[], [0], [0, 1]])
+    [[], [0], [1]]
+    """
+    ancestors = closure(after)
+    out = []
+    for preds in after:
+        kept, implied = [], 0
+        for p in sorted(preds, reverse=True):  # a later predecessor may imply an earlier one, never back
+            if not implied >> p & 1:
+                kept.append(p)
+                implied |= ancestors[p] | (1 << p)
+        out.append(sorted(kept))
+    return out
 
 
 def _by_rounds(inst, moves: Migrations) -> list[list[int]]:
@@ -177,20 +198,24 @@ def _by_rounds(inst, moves: Migrations) -> list[list[int]]:
 def _prune(inst, moves: Migrations, after: list[list[int]]) -> None:
     """Drop the predecessors (not a VM's previous hop) that SPEC 7.4 does not need, latest first.
 
-    Dropping ``p`` from ``after[i]`` changes what precedes ``i`` and the migrations after it (``D``), so
-    only the capacity of the hosts they reach and the anti-affinity pairs are checked again.
+    Dropping ``p`` from ``after[i]`` only loses pairs ``x < y`` with ``x`` in ``p`` and what precedes
+    it and ``y`` in ``i`` and what follows it (``D``). So only the capacity checks of the migrations
+    of ``D``, and of those before ``p`` that reach a host a migration of ``D`` reaches, are run
+    again, with every anti-affinity pair.
     """
-    previous = {}
+    every, previous = stays(inst, moves), {}
     for i, v in enumerate(moves.vm.tolist()):
         own = previous.get(v)
         for p in sorted(after[i], reverse=True):
             if p == own:
                 continue
-            trial = after[i]
+            before, trial = closure(after), after[i]
             after[i] = [x for x in trial if x != p]
             ancestors = closure(after)
             later = [j for j in range(i, len(moves)) if j == i or ancestors[j] >> i & 1]
-            if _violations(inst, moves, after, hosts=set(moves.dst[later].tolist())):
+            reached = set(moves.dst[later].tolist())
+            earlier = [m for m in range(p + 1) if (m == p or before[p] >> m & 1) and moves.dst[m] in reached]
+            if _violations(inst, moves, ancestors, every, only={*later, *earlier}):
                 after[i] = trial
         previous[v] = i
 
@@ -211,19 +236,19 @@ def order_violations(inst, plan) -> list[str]:
                        f"numbered below {i}")
             preds = []
         after.append(sorted(set(preds)))
-    return out + _violations(inst, moves, after)
+    return out + _violations(inst, moves, closure(after), stays(inst, moves))
 
 
-def _violations(inst, moves: Migrations, after: list[list[int]], *, hosts: set | None = None) -> list[str]:
-    """SPEC 7.4's violations of ``after`` (``hosts``: only the capacity of these hosts, and no own hops)."""
-    ancestors = closure(after)
+def _violations(inst, moves: Migrations, ancestors: list[int], every: list[Stay], *,
+                only: set | None = None) -> list[str]:
+    """SPEC 7.4's violations of the order whose :func:`closure` is ``ancestors`` (``only``: the capacity
+    checks of these migrations alone, and no own hops)."""
 
     def precedes(p: int, m: int) -> bool:
         return bool(ancestors[m] >> p & 1)
 
-    every = stays(inst, moves)
-    out = _own_hops(inst, moves, precedes) if hosts is None else []
-    out += _capacity(inst, moves, every, precedes, hosts)
+    out = _own_hops(inst, moves, precedes) if only is None else []
+    out += _capacity(inst, moves, every, ancestors, only)
     return out + _anti_affinity(inst, moves, every, precedes)
 
 
@@ -237,23 +262,22 @@ def _own_hops(inst, moves: Migrations, precedes) -> list[str]:
     return out
 
 
-def _capacity(inst, moves: Migrations, every: list[Stay], precedes, hosts: set | None) -> list[str]:
+def _capacity(inst, moves: Migrations, every: list[Stay], ancestors: list[int],
+              only: set | None) -> list[str]:
     on_host: list[list[Stay]] = [[] for _ in range(inst.n_hosts)]
     for stay in every:
         on_host[stay.host].append(stay)
     out = []
-    for m in range(len(moves)):
-        h = int(moves.dst[m])
-        if hosts is not None and h not in hosts:
-            continue
-        possible = [s for s in on_host[h] if not (s.end is not None and precedes(s.end, m))
-                    and not (s.begin is not None and precedes(m, s.begin))]
-        vms = np.unique(np.array([s.vm for s in possible], dtype=np.int64))
+    for m in range(len(moves)) if only is None else sorted(only):
+        h, ahead = int(moves.dst[m]), ancestors[m]  # ahead: the bits of the migrations preceding m
+        possible = [s for s in on_host[h] if not (s.end is not None and ahead >> s.end & 1)
+                    and not (s.begin is not None and ancestors[s.begin] >> m & 1)]
+        vms = np.fromiter({s.vm for s in possible}, dtype=np.int64)
         use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
-        over = np.flatnonzero(~fits(use, inst.effective[h]))
-        if not over.size:
+        over = ~fits(use, inst.effective[h])
+        if not over.any():
             continue
-        r = int(over[0])
+        r = int(np.flatnonzero(over)[0])
         culprits = [s for s in possible if (s.end is not None and s.end < m)
                     or (s.begin is not None and s.begin > m)]  # stays an order could keep apart from m
         culprits.sort(key=lambda s: -inst.demand[s.vm, r])
