@@ -11,6 +11,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan import Instance, Plan
+from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.constraints.page_sharing import usage_on
 from cpplan.order import derive_after, order_violations
@@ -181,3 +182,16 @@ def test_derived_orders_survive_random_durations(inst, seed, planner):
     rng = random.Random(seed)
     for _ in range(5):
         assert replay(inst, plan, after, rng) == []
+
+
+def test_cpplan_validate_reports_an_unsafe_order_with_the_two_migrations_and_the_host(tmp_path, capsys):
+    instance = tmp_path / "c.yaml"
+    instance.write_text("hosts: {h1: {ram: 8}, h2: {ram: 8}, h3: {ram: 8}}\n"
+                        "vms: {a: {ram: 6}, b: {ram: 6}, c: {ram: 2}}\n"
+                        "initial: {a: h1, b: h2, c: h3}\ntarget: {a: h2, b: h3}\n")
+    plan = tmp_path / "p.json"
+    plan.write_text('{"status": "feasible", "cost": 12, "rounds": [[{"vm": "b", "from": "h2", "to": "h3"}],'
+                    ' [{"vm": "a", "from": "h1", "to": "h2", "after": []}]]}')
+    assert main(["validate", str(instance), str(plan)]) == 1
+    err = capsys.readouterr().err
+    assert "migration 1 (a h1 -> h2) may run before migration 0 (b h2 -> h3) ends: host h2" in err
