@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import mapping, number, short_repr, unknown_keys
+from .checks import given, mapping, number, short_repr, unknown_keys
 from .errors import InputError
 
 RAM_UNITS = {"MiB": 1.0, "GiB": 1024.0, "MB": 1e6 / 2**20, "GB": 1e9 / 2**20}  # MiB per unit
@@ -81,7 +81,7 @@ class Durations:
     def read(cls, spec: Mapping, ram: np.ndarray, source: str = "") -> Durations:
         """The model from the raw instance mapping ``spec`` (its ``migration``, ``hosts``, ``vms`` and
         ``links``, in file order) and each VM's ``ram`` demand in ``ram_unit``s."""
-        top = mapping(spec.get("migration") or {}, source, "migration")
+        top = mapping(given(spec.get("migration"), {}), source, "migration")
         unknown_keys(top, MIGRATION_KEYS, source, "migration.")
         unit = top.get("ram_unit", "MiB")
         if not isinstance(unit, str) or unit not in RAM_UNITS:

@@ -83,6 +83,7 @@ def test_the_new_keys_round_trip_through_to_dict():
     ({"migration": {"setup": math.inf}}, "migration.setup"),
     ({"migration": {"setup": -2}}, "migration.setup"),
     ({"migration": [1]}, "migration"),
+    ({"migration": []}, "migration"),
     ({"hosts": {"h1": {"bandwidth": math.inf}}}, "hosts.h1.bandwidth"),
     ({"hosts": {"h2": {"bandwidth": "fast"}}}, "hosts.h2.bandwidth"),
     ({"vms": {"b": {"dirty_rate": -5}}}, "vms.b.dirty_rate"),
