@@ -1,7 +1,7 @@
 """Hypothesis strategies: random tiny clouds that the exact planner can settle in milliseconds.
 
-Use as ``@given(tiny_clouds())``, ``@given(tiny_clouds(service_levels=True))`` or
-``@given(clouds_with_allowed_hosts(tight=None))``.
+Use as ``@given(tiny_clouds())``, ``@given(tiny_clouds(service_levels=True))``,
+``@given(clouds_with_allowed_hosts(tight=None))`` or ``@given(moving_clouds())``.
 """
 
 from __future__ import annotations
@@ -104,3 +104,32 @@ def clouds_with_allowed_hosts(draw, **cloud):
         assume(False)
     assume(inst.moving.any())
     return inst
+
+
+@st.composite
+def moving_clouds(draw):
+    """Random tiny clouds (tight, with service levels, page sharing and offline moves, or allowed
+    hosts); half of them get a fresh target for every VM (pinned ones stay) on hosts grown to hold it,
+    so that most draws move several VMs."""
+    inst = draw(st.one_of(tiny_clouds(service_levels=True, sharing=True, tight=True),
+                          tiny_clouds(service_levels=True, sharing=True, max_vms=7),
+                          tiny_clouds(max_hosts=5, max_vms=7),
+                          clouds_with_allowed_hosts(tight=None, service_levels=True)))
+    if draw(st.booleans()):
+        return inst
+    names, spec = list(inst.host_names), inst.to_dict()
+    ends = draw(st.lists(st.sampled_from(names), min_size=inst.n_vms, max_size=inst.n_vms))
+    spec["target"] = {v: names[inst.initial[j]] if inst.pinned[j] else ends[j]
+                      for j, v in enumerate(inst.vm_names)}
+    try:
+        unlimited = Instance(**{**spec, "hosts": {h: {} for h in names}})
+    except InputError:
+        assume(False)
+    need = unlimited.load(unlimited.target)
+    spec["hosts"] = {h: {**caps, **{r: max(caps.get(r, 0), float(np.ceil(need[i, k] - 1e-9)))
+                                    for k, r in enumerate(inst.resources) if r in caps}}
+                     for i, (h, caps) in enumerate(spec["hosts"].items())}
+    try:
+        return Instance(**spec)
+    except InputError:
+        assume(False)

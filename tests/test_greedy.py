@@ -435,4 +435,5 @@ def test_greedy_moves_a_vm_that_fits_only_thanks_to_shared_pages():
                            vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 4, "image": "u"}},
                            initial={"a": "h1", "b": "h2"}, target={"b": "h1"}, page_sharing={"ratio": 0.5})
     plan = cpplan.plan(inst, planner="greedy")
-    assert (plan.status, plan.cost, plan.routes()) == ("optimal", 4, [[{"vm": "b", "from": "h2", "to": "h1"}]])
+    assert (plan.status, plan.cost) == ("optimal", 4)
+    assert plan.routes() == [[{"vm": "b", "from": "h2", "to": "h1"}]]

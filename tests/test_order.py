@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from strategies import tiny_clouds
+from strategies import moving_clouds
 
 import cpplan
 from cpplan import Instance, Plan
@@ -163,14 +163,15 @@ def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Rando
     return broken
 
 
-CLOUDS = st.one_of(tiny_clouds(service_levels=True, sharing=True, tight=True),
-                   tiny_clouds(service_levels=True, sharing=True), tiny_clouds(max_hosts=5, max_vms=7))
+CLOUDS = moving_clouds()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(CLOUDS, st.integers(0, 2**32), st.sampled_from(["exact", "greedy"]))
 def test_derived_orders_survive_random_durations(inst, seed, planner):
     plan = cpplan.plan(inst, planner, time_limit=5)
+    event(f"migrations: {min(plan.n_migrations, 4)}{'+' if plan.n_migrations >= 4 else ''}")
     if not plan.found:
         return
     after = derive_after(inst, plan)

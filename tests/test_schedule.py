@@ -10,7 +10,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import tiny_clouds
+from strategies import moving_clouds
 
 import cpplan
 from cpplan import InputError, Instance, Plan
@@ -140,12 +140,9 @@ def test_the_makespan_lower_bound_formula():
     assert makespan_lower_bound(one_at_a_time) == pytest.approx(2 * 30)   # two turns of 30 s on h1
 
 
-CLOUDS = st.one_of(tiny_clouds(service_levels=True, sharing=True, tight=True),
-                   tiny_clouds(service_levels=True, sharing=True), tiny_clouds(max_hosts=5, max_vms=7))
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(CLOUDS, st.sampled_from(["exact", "greedy"]), st.sampled_from([0.0, 0.5, 5.0]),
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(moving_clouds(), st.sampled_from(["exact", "greedy"]), st.sampled_from([0.0, 0.5, 5.0]),
        st.integers(0, 3))
 def test_every_plan_carries_a_schedule_that_respects_order_limits_and_bound(inst, planner, setup, dirty):
     spec = inst.to_dict()
