@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cpplan import experiments, io, model
+from cpplan import durations, experiments, io, model
 from cpplan.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,11 @@ def test_every_reserved_host_and_vm_key_is_documented():
     text = FORMAT.read_text(encoding="utf-8")
     missing = [key for key in (*model.HOST_RESERVED, *model.VM_RESERVED) if f"`{key}`" not in text]
     assert not missing
+
+
+def test_every_migration_key_is_documented():
+    text = FORMAT.read_text(encoding="utf-8")
+    assert not [key for key in durations.MIGRATION_KEYS if f"`migration.{key}`" not in text]
 
 
 def test_every_experiment_key_is_documented():
