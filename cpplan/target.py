@@ -33,6 +33,7 @@ from .errors import InputError
 from .goals import GOALS, Search, Slack, Tradeoff, consolidate, evacuate, rebalance
 from .goals.metrics import summary
 from .goals.stopping import GAP_LIMIT
+from .names import nfc
 from .plan import Plan
 from .planners import plan as run_planner
 
@@ -126,7 +127,7 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_lim
         raise InputError(inst.source, "drain", f"the instance drains hosts; choose B for it with the "
                          f"evacuate goal, not {goal}")
     drained = []
-    for name in drain or listed:
+    for name in map(nfc, drain or listed):
         if name not in inst.host_index:
             raise InputError(inst.source, "--drain", f"unknown host {name!r}")
         drained.append(inst.host_index[name])

@@ -80,3 +80,18 @@ def test_every_reference_matches_in_the_other_normal_form(other):
     assert inst.share_resource == 0 and inst.share_ratio.tolist() == [0.5]
     result = cpplan.plan(inst, planner="exact")
     assert result.status == "optimal" and result.routes()[0][0] == {"vm": NFC, "from": NFC, "to": "h2"}
+
+
+def test_a_plan_file_and_drain_names_in_the_other_normal_form_match(tmp_path, capsys):
+    """A plan written by another tool in NFD, and ``--drain`` typed in NFD, name the NFC host."""
+    instance = tmp_path / "cloud.json"
+    instance.write_text(json.dumps(cloud()))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"status": "feasible", "cost": 4,
+                                "rounds": [[{"vm": "a", "from": NFD, "to": "h2"}]]}))
+    assert main(["validate", str(instance), str(plan)]) == 0
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(cloud(target={})))
+    assert main(["target", str(both), "--goal", "evacuate", "--drain", NFD, "--time-limit", "5",
+                 "-o", str(tmp_path / "b.json"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["target"] == {"a": "h2"}  # the instance with B
