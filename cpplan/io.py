@@ -26,6 +26,7 @@ import yaml
 from .checks import finite_number, short_repr
 from .errors import InputError
 from .model import Instance
+from .names import nfc
 from .plan import STATUSES, Plan
 
 TOP_LEVEL_KEYS = ("hosts", "vms", "initial", "target", "limits", "allocation_ratio", "links",
@@ -268,7 +269,15 @@ def load_plan(path) -> Plan:
                              f"must be a whole number of rounds, got {short_repr(bound)}")
         data = {**data, "rounds_lower_bound": int(bound)}
     _check_schedule_keys(data, name)
-    return Plan.from_dict(data)
+    return Plan.from_dict({**data, "rounds": _names_in_nfc(data.get("rounds", []))})
+
+
+def _names_in_nfc(rounds: list) -> list:
+    """The rounds with each migration's ``vm``, ``from`` and ``to`` in Unicode NFC, as the instance's
+    names are (:mod:`cpplan.names`); anything that is not a migration is left for the validator."""
+    keys = ("vm", "from", "to")
+    return [[{**m, **{k: nfc(m[k]) for k in keys if k in m}} if isinstance(m, dict) else m for m in r]
+            if isinstance(r, list) else r for r in rounds]
 
 
 def _check_schedule_keys(data: dict, name: str) -> None:
