@@ -16,6 +16,7 @@ import time
 
 from . import __version__
 from .argtypes import positive_seconds, seed
+from .blockers import describe
 from .errors import InputError
 from .goals import GOALS
 from .goals.stopping import GAP_LIMIT
@@ -203,7 +204,8 @@ def summary(inst, result, seconds: float) -> str:
     """A short human summary of a planning result."""
     head = f"{result.status} ({result.planner})"
     if not result.found:
-        return f"{head}: {result.reason or 'no plan'} [{seconds:.2f} s]"
+        stuck = f"{describe(result.blocked)}; " if result.blocked else ""
+        return f"{head}: {stuck}{result.reason or 'no plan'} [{seconds:.2f} s]"
     gap = ""
     if result.lower_bound:
         gap = f" (lower bound {result.lower_bound:g}, +{100 * (result.cost / result.lower_bound - 1):.1f}%)"

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .blockers import check_blocked
 from .checks import finite_number, short_repr
 from .errors import InputError
 from .model import Instance
@@ -269,6 +270,8 @@ def load_plan(path) -> Plan:
                              f"must be a whole number of rounds, got {short_repr(bound)}")
         data = {**data, "rounds_lower_bound": int(bound)}
     _check_schedule_keys(data, name)
+    if data.get("blocked") is not None:
+        check_blocked(data["blocked"], name)
     return Plan.from_dict({**data, "rounds": _names_in_nfc(data.get("rounds", []))})
 
 

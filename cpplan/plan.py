@@ -46,7 +46,9 @@ class Plan:
     dicts, exactly as in the plan file (with a schedule, each also carries
     ``after``, ``start``, ``end`` and ``bandwidth``, and the plan ``makespan``
     and ``makespan_lower_bound``: SPEC 7.3). ``reason`` explains an
-    ``infeasible`` or ``unknown`` status in words an operator can act on.
+    ``infeasible`` or ``unknown`` status in words an operator can act on, and
+    ``blocked`` (on such answers only) lists the VMs that cannot reach their
+    target, grouped by the deadlocked cycle they form (:mod:`cpplan.blockers`).
     """
 
     status: str
@@ -59,6 +61,7 @@ class Plan:
     stats: dict = field(default_factory=dict)
     makespan: float | None = None  # estimated seconds until the last migration ends (SPEC 7.3)
     makespan_lower_bound: float | None = None
+    blocked: list[dict] | None = None  # why an infeasible or unknown answer is stuck (cpplan.blockers)
 
     @property
     def n_rounds(self) -> int:
@@ -87,6 +90,8 @@ class Plan:
                 out[key] = plain_number(getattr(self, key))
         if self.reason:
             out["reason"] = self.reason
+        if self.blocked is not None:
+            out["blocked"] = self.blocked
         out["stats"] = self.stats
         return out
 
@@ -96,7 +101,8 @@ class Plan:
                    planner=data.get("planner", ""), lower_bound=data.get("lower_bound"),
                    rounds_lower_bound=data.get("rounds_lower_bound"),
                    reason=data.get("reason", ""), stats=data.get("stats", {}),
-                   makespan=data.get("makespan"), makespan_lower_bound=data.get("makespan_lower_bound"))
+                   makespan=data.get("makespan"), makespan_lower_bound=data.get("makespan_lower_bound"),
+                   blocked=data.get("blocked"))
 
     @classmethod
     def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:

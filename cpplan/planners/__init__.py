@@ -3,7 +3,8 @@
 Every planner module has ``plan(inst, *, time_limit, seed, hint, progress) -> Plan``.
 :func:`plan` adds what every answer needs: the cost lower bound, the rounds
 lower bound, the infeasibility certificates, the order and estimated schedule
-(:func:`cpplan.schedule.add_schedule`) with the makespan lower bound, the time
+(:func:`cpplan.schedule.add_schedule`) with the makespan lower bound, on every
+answer without a plan the VMs that block it (:func:`cpplan.blockers.blocked_vms`), the time
 spent, and the validator's verdict (an invalid plan raises :class:`InvalidPlanError`).
 
 >>> from cpplan.model import Instance
@@ -21,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..blockers import blocked_vms
 from ..bounds import cost_lower_bound, infeasibility, makespan_lower_bound, reaches, rounds_lower_bound
 from ..errors import InvalidPlanError
 from ..plan import Plan, plain_number
@@ -74,6 +76,7 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
+    result.blocked = None if result.found else blocked_vms(inst)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
     check(inst, result)
     return result
@@ -109,7 +112,8 @@ def _in_spec_cost(inst, result: Plan) -> Plan:
                 rounds_lower_bound=result.rounds_lower_bound, reason=result.reason,
                 stats={**result.stats, "objective": result.cost,
                        "objective_lower_bound": result.lower_bound},
-                makespan=result.makespan, makespan_lower_bound=result.makespan_lower_bound)
+                makespan=result.makespan, makespan_lower_bound=result.makespan_lower_bound,
+                blocked=result.blocked)
 
 
 def check(inst, result: Plan) -> Plan:

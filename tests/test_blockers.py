@@ -1,0 +1,145 @@
+"""The blocked VMs of answers without a plan (cpplan/blockers.py): who is stuck, in which cycle, and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import MODELS, tiny_case_paths, tiny_truth
+
+import cpplan
+from cpplan.blockers import blocked_vms, describe
+from cpplan.cli import main, summary
+from cpplan.errors import InputError
+from cpplan.io import load_plan, save_plan
+from cpplan.model import Instance
+
+# h1 -> h2 -> h3 -> h1: three full hosts pass their VM on; h4 and h5 have room for m only.
+CYCLE = {"hosts": {"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}, "h4": {"ram": 4},
+                   "h5": {"ram": 4}},
+         "vms": {"a": {"ram": 8}, "b": {"ram": 8}, "c": {"ram": 8}, "m": {"ram": 2}},
+         "initial": {"a": "h1", "b": "h2", "c": "h3", "m": "h4"},
+         "target": {"a": "h2", "b": "h3", "c": "h1", "m": "h5"}}
+
+# h1 <-> h2 swap (a, b); c on h3 waits for h1, and e on h5 waits for h3, which c must leave.
+CHAIN = {"hosts": {"h1": {"ram": 10}, "h2": {"ram": 9}, "h3": {"ram": 2}, "h5": {"ram": 2}},
+         "vms": {"a": {"ram": 9}, "b": {"ram": 8}, "c": {"ram": 2}, "e": {"ram": 2}},
+         "initial": {"a": "h1", "b": "h2", "c": "h3", "e": "h5"},
+         "target": {"a": "h2", "b": "h1", "c": "h1", "e": "h3"}}
+
+
+def names(entries) -> list[str]:
+    return [e["vm"] for e in entries]
+
+
+def test_a_cycle_of_full_hosts_names_its_vms_and_not_the_one_that_can_move():
+    p = cpplan.plan(Instance(**CYCLE), planner="exact")
+    assert p.status == "infeasible"
+    assert p.blocked == [{"cycle": ["h1", "h2", "h3"], "waiting": [], "vms": [
+        {"vm": "a", "from": "h1", "to": "h2", "short": {"ram": 8}},
+        {"vm": "b", "from": "h2", "to": "h3", "short": {"ram": 8}},
+        {"vm": "c", "from": "h3", "to": "h1", "short": {"ram": 8}}]}]
+
+
+def test_chains_into_a_cycle_are_waiting_on_it_with_what_they_lack():
+    groups = blocked_vms(Instance(**CHAIN))
+    assert len(groups) == 1
+    assert groups[0]["cycle"] == ["h1", "h2"] and names(groups[0]["vms"]) == ["a", "b"]
+    assert groups[0]["waiting"] == [{"vm": "c", "from": "h3", "to": "h1", "short": {"ram": 1}},
+                                    {"vm": "e", "from": "h5", "to": "h3", "short": {"ram": 2}}]
+
+
+def test_vms_freed_by_moves_that_fit_are_not_blocked():
+    # d leaves h1 first (h4 has room); then c fits on h1, and only the h2 <-> h3 swap is stuck.
+    inst = Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 8}, "h3": {"ram": 8}, "h4": {"ram": 4}},
+                    vms={"d": {"ram": 4}, "c": {"ram": 4}, "x": {"ram": 4}, "y": {"ram": 8}},
+                    initial={"d": "h1", "c": "h2", "x": "h2", "y": "h3"},
+                    target={"d": "h4", "c": "h1", "x": "h3", "y": "h2"})
+    groups = blocked_vms(inst)
+    assert [(g["cycle"], names(g["vms"]), g["waiting"]) for g in groups] == [(["h2", "h3"], ["x", "y"], [])]
+
+
+def test_a_vm_with_another_allowed_host_with_room_is_not_blocked():
+    spec = {**CYCLE, "target": {**CYCLE["target"], "m": ["h1", "h5"]}}
+    groups = blocked_vms(Instance(**spec))
+    assert sorted(e["vm"] for g in groups for e in g["vms"] + g["waiting"]) == ["a", "b", "c"]
+
+
+def test_a_vm_that_may_not_migrate_is_blocked_outside_every_cycle_with_nothing_short():
+    spec = {"hosts": {"h1": {"ram": 4}, "h2": {"ram": 4, "max_migrations": 0}},
+            "vms": {"a": {"ram": 1}}, "initial": {"a": "h1"}, "target": {"a": "h2"}}
+    p = cpplan.plan(Instance(**spec), planner="greedy")
+    assert p.status == "infeasible"
+    assert p.blocked == [{"cycle": [], "vms": [],
+                          "waiting": [{"vm": "a", "from": "h1", "to": "h2", "short": {}}]}]
+    assert "a h1→h2 may not migrate at all" in describe(p.blocked)
+
+
+def test_the_summary_line_counts_the_cycles_and_names_the_first_vms():
+    inst = Instance(**CHAIN)
+    p = cpplan.plan(inst, planner="exact")
+    line = summary(inst, p, 0.5)
+    assert line.startswith("infeasible (exact): 2 VMs deadlocked in 1 cycle (2 more wait on it), "
+                           "e.g. a h1→h2 lacks 8 ram on h2; ")
+    assert p.reason in line
+
+
+@pytest.mark.parametrize("planner", ["greedy", "auto"])
+def test_unknown_answers_carry_blocked_too(planner):
+    # Three full hosts in a cycle, one that has room for no VM: greedy cannot bounce; auto proves it.
+    p = cpplan.plan(Instance(**CYCLE), planner=planner, time_limit=5)
+    assert p.status in ("unknown", "infeasible")
+    assert sorted(names(p.blocked[0]["vms"])) == ["a", "b", "c"]
+
+
+def test_plans_that_reach_the_target_carry_no_blocked():
+    inst = cpplan.load_instance(MODELS / "swap-deadlock.yaml")
+    for planner in ("greedy", "exact"):
+        p = cpplan.plan(inst, planner=planner)
+        assert p.found and p.blocked is None and "blocked" not in p.to_dict()
+
+
+def test_every_infeasible_tiny_case_names_a_deadlocked_cycle_of_vms_that_lack_room():
+    truth = tiny_truth()
+    for path in tiny_case_paths():
+        if truth[path.stem]["feasible"]:
+            continue
+        inst = cpplan.load_instance(path)
+        p = cpplan.plan(inst, planner="exact")
+        assert p.status == "infeasible" and p.blocked, path.stem
+        entries = [e for g in p.blocked for e in g["vms"] + g["waiting"]]
+        assert p.blocked[0]["cycle"] and all(e["short"] for e in entries), path.stem
+        assert {e["vm"] for e in entries} <= {inst.vm_names[v] for v in inst.moving.nonzero()[0]}
+
+
+def test_a_plan_file_with_blocked_round_trips_and_validates(tmp_path, write_instance, capsys):
+    instance = write_instance(CHAIN)
+    output = tmp_path / "plan.json"
+    assert main(["plan", str(instance), "--planner", "exact", "-o", str(output)]) == 3
+    assert "2 VMs deadlocked in 1 cycle" in capsys.readouterr().err
+    written = json.loads(output.read_text())
+    assert names(written["blocked"][0]["waiting"]) == ["c", "e"]
+    again = load_plan(output)
+    assert again.blocked == written["blocked"]
+    save_plan(again, tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text()) == written
+    assert main(["validate", str(instance), str(output)]) == 0
+
+
+@pytest.mark.parametrize(("blocked", "key"), [
+    ("stuck", "blocked"),
+    ([["h1"]], "blocked[0]"),
+    ([{"cycle": "h1"}], "blocked[0].cycle"),
+    ([{"cycle": [], "vms": {"vm": "a"}}], "blocked[0].vms"),
+    ([{"cycle": [], "vms": [{"vm": "a", "from": "h1"}]}], "blocked[0].vms[0]"),
+    ([{"cycle": [], "waiting": [{"vm": "a", "from": "h1", "to": "h2", "short": {"ram": -1}}]}],
+     "blocked[0].waiting[0].short"),
+    ([{"cycle": [], "vms": [{"vm": "a", "from": "h1", "to": "h2", "short": {"ram": "lots"}}]}],
+     "blocked[0].vms[0].short"),
+])
+def test_bad_blocked_values_are_bad_input_naming_the_key(tmp_path, blocked, key):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"status": "unknown", "cost": 0, "rounds": [], "blocked": blocked}))
+    with pytest.raises(InputError) as error:
+        load_plan(path)
+    assert f": {key}: " in str(error.value) and "\n" not in str(error.value)
