@@ -23,6 +23,31 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def jitter(text: str) -> float:
+    """argparse type for a jitter: a number in [0, 1) (durations are drawn in [1 - j, 1 + j]).
+
+    >>> jitter("0.5")
+    0.5
+    >>> jitter("1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a number in [0, 1), got '1'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    """argparse type for a whole number from 1 up."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, got {text!r}")
+    return int(text)
+
+
 def seed(text: str) -> int:
     """argparse type for a solver seed: an integer from 0 to 2**31 - 1."""
     if not text.isdigit() or int(text) >= 2**31:

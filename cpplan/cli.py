@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import __version__
-from .argtypes import positive_seconds, seed
+from .argtypes import jitter, positive_count, positive_seconds, seed
 from .blockers import describe
 from .errors import InputError
 from .goals import GOALS
@@ -100,6 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", metavar="FILE", help="also draw the plan's timeline into this PNG "
                                                 "(needs the plot extra: pip install cpplan[plot])")
     s.set_defaults(run=_cmd_show)
+
+    m = sub.add_parser("simulate", help="replay a plan in time and check that its order stays safe",
+                       description="Replay a plan event by event with the duration model (each host's "
+                                   "and link's bandwidth shared fairly by the migrations in flight), by "
+                                   "its after order and with a barrier after each round; check at every "
+                                   "instant that no host is over capacity and no anti-affinity group is "
+                                   "broken. Exit 0 when none is, 1 when one is (or the plan is invalid), "
+                                   "2 on bad input.")
+    m.add_argument("instance", help="instance file (YAML or JSON)")
+    m.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    m.add_argument("--jitter", type=jitter, default=0.0, metavar="J",
+                   help="multiply each migration's data and setup by a factor drawn uniformly in "
+                        "[1 - J, 1 + J], J in [0, 1) (default 0: the duration model as it is)")
+    m.add_argument("--seed", type=seed, default=0, help="random seed of the jitter (default 0)")
+    m.add_argument("--repeat", type=positive_count, default=1, metavar="K",
+                   help="run K jittered replays and report the worst makespan (default 1)")
+    m.add_argument("--png", metavar="FILE", help="also draw the (worst) replay as a Gantt chart, one row "
+                                                "per host (needs the plot extra: pip install cpplan[plot])")
+    m.set_defaults(run=_cmd_simulate)
 
     e = sub.add_parser("experiment", help="run planners over many instances and tabulate the results",
                        description="Run every (instance x planner x repeat) of an experiment file and write "
@@ -260,6 +279,79 @@ def _cmd_show(args) -> int:
         plot_timeline(inst, result, args.png)
         print(f"wrote {args.png}", file=sys.stderr)
     return EXIT_OK
+
+
+def _cmd_simulate(args) -> int:
+    import dataclasses
+
+    from .bounds import makespan_lower_bound
+    from .order import order_violations
+    from .simulate import trials
+
+    if args.png is not None:
+        from .plots import require_matplotlib
+
+        require_matplotlib("--png")
+        check_output(args.png, [args.instance, args.plan], "--png")
+    if args.repeat > 1 and args.jitter == 0:
+        raise InputError("", "--repeat", "would replay the same durations K times: give --jitter too")
+    inst, result = load_instance(args.instance), load_plan(args.plan)
+    rounds_only = dataclasses.replace(result, rounds=result.routes(), makespan=None,
+                                      makespan_lower_bound=None)
+    violations = validate(inst, rounds_only)
+    if violations:
+        for line in violations:
+            print(line, file=sys.stderr)
+        print(f"invalid: {len(violations)} violation(s); nothing to simulate", file=sys.stderr)
+        return EXIT_INVALID
+    if not result.found:
+        print(f"status {result.status}: the plan has no migrations to replay", file=sys.stderr)
+        return EXIT_OK
+    unsafe = order_violations(inst, result)
+    if unsafe:
+        print(f"note: the validator finds the order unsafe ({len(unsafe)} violation(s)), e.g. {unsafe[0]}",
+              file=sys.stderr)
+    run = trials(inst, result, jitter=args.jitter, seed=args.seed, repeat=args.repeat)
+    bound = result.makespan_lower_bound
+    bound = makespan_lower_bound(inst) if bound is None else bound
+    print(_simulation_text(args, result, run, bound))
+    for line in run.problems:
+        print(line, file=sys.stderr)
+    if args.png is not None:
+        from .plots import plot_gantt
+
+        plot_gantt(inst, result, run, bound, args.png)
+        print(f"wrote {args.png}", file=sys.stderr)
+    return EXIT_INVALID if run.problems else EXIT_OK
+
+
+def _simulation_text(args, result, run, bound: float) -> str:
+    """What ``cpplan simulate`` prints: the makespans against the bound, and the verdict."""
+    how = (f"worst of {args.repeat} replays, " if args.repeat > 1 else "") + (
+        f"durations x{1 - args.jitter:g}..x{1 + args.jitter:g}, seed {args.seed}" if args.jitter
+        else "the duration model as it is")
+    order = "by its after order" if run.ordered else "without after: barriers"
+    shorter = 100 * (1 - run.order.makespan / max(run.barrier.makespan, 1e-12))
+    lines = [f"makespan {_seconds(run.order.makespan)} {order} ({how})",
+             f"barriers {_seconds(run.barrier.makespan)} with a barrier after each of its "
+             f"{_count(result.n_rounds, 'round')} "
+             f"({shorter:.0f}% shorter by the order)",
+             f"bound    {_seconds(bound)} makespan lower bound ("
+             f"{run.order.makespan / bound if bound > 0 else 1:.2f}x)"]
+    if run.problems:
+        lines.append(f"UNSAFE: {run.n_overloads} overload(s) found"
+                     + (", and a migration that never converges" if any("stalled" in p for p in run.problems)
+                        else "") + " (listed on stderr)")
+    else:
+        replays = _count(run.repeat * (1 + run.ordered), 'replay')
+        lines.append(f"safe: in {replays} no host went over capacity and no anti-affinity group shared a "
+                     f"host at any instant")
+    return "\n".join(lines)
+
+
+def _seconds(x: float) -> str:
+    """Seconds as an operator reads them: minutes past ten minutes."""
+    return f"{x:.1f} s" if x < 600 else f"{x / 60:.1f} min"
 
 
 def _cmd_experiment(args) -> int:

@@ -187,6 +187,96 @@ def _draw_migrations(ax, inst, plan, row_of: dict) -> None:
                                                 "edgecolor": "none", "alpha": 0.8})
 
 
+def gantt_figure(inst, plan, run, bound: float):
+    """A figure of the replay ``run.order`` of ``plan`` (:func:`cpplan.simulate.trials`): one row per
+    touched host, each migration a bar on both its hosts from its start to its end (stacked in lanes
+    where several run at once), coloured by the VM's RAM, with the makespan, barrier makespan and
+    lower bound as vertical lines; the axis is in minutes past ten minutes."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    from .durations import RAM_UNITS
+    from .order import Migrations
+
+    moves, replay = Migrations.of(inst, plan), run.order
+    unit = inst.durations.ram_unit
+    ram = inst.durations.ram_mib[moves.vm] / RAM_UNITS[unit]
+    scale, axis_unit = (60.0, "minutes") if max(replay.makespan, run.barrier.makespan) >= 600 else (1.0, "s")
+    hosts = _hosts_to_draw(inst, plan)
+    lanes = {h: _lanes(replay, [i for i in range(len(moves)) if h in (moves.src[i], moves.dst[i])])
+             for h in hosts}
+    base, y = {}, 0.0
+    for h in hosts:
+        base[h] = y
+        y += max(1, max(lanes[h].values(), default=0) + 1) + 0.4
+    fig = Figure(figsize=(11, min(30.0, 1.8 + 0.26 * y)), layout="constrained")
+    ax = fig.add_subplot()
+    norm = Normalize(float(ram.min(initial=0)), float(max(ram.max(initial=1), ram.min(initial=0) + 1e-9)))
+    cmap = colormaps["viridis"]
+    span = max(replay.makespan, run.barrier.makespan, bound, 1e-9) / scale
+    for row, h in enumerate(hosts):
+        if row % 2:
+            ax.axhspan(base[h] - 0.2, base[h] + max(lanes[h].values(), default=0) + 1.2, color="0.94",
+                       zorder=0)
+        for i, lane in lanes[h].items():
+            start, end = replay.start[i] / scale, replay.end[i] / scale
+            leaving = moves.src[i] == h
+            ax.barh(base[h] + lane + 0.5, end - start, left=start, height=0.8, color=cmap(norm(ram[i])),
+                    edgecolor="black", linewidth=0.4, hatch="///" if leaving else None, zorder=2)
+            if end - start >= 0.07 * span:  # room for the label
+                other = inst.host_names[moves.dst[i] if leaving else moves.src[i]]
+                text = f"{inst.vm_names[moves.vm[i]]} {'→' if leaving else '←'} {other}"
+                ax.text(start + 0.01 * replay.makespan / scale, base[h] + lane + 0.5, text, va="center",
+                        fontsize=6.5, clip_on=True, zorder=3,
+                        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                              "alpha": 0.75})
+    for x, style, name in ((replay.makespan, "-", "makespan"), (run.barrier.makespan, ":", "with barriers"),
+                           (bound, "--", "lower bound")):
+        ax.axvline(x / scale, color="tab:red" if name == "makespan" else "grey", linestyle=style,
+                   label=f"{name} {x / scale:.1f} {axis_unit}")
+    ax.set_yticks([base[h] + (max(lanes[h].values(), default=0) + 1) / 2 for h in hosts],
+                  [inst.host_names[h] for h in hosts], fontsize=8)
+    ax.set_ylim(y, -0.2)
+    ax.set_xlim(0, 1.02 * span)
+    ax.set_xlabel(f"time since the plan starts ({axis_unit}); hatched: the VM leaves this host, plain: "
+                  f"it arrives")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=f"VM RAM ({unit})", shrink=min(0.8, 6 / y + 0.1),
+                 aspect=15)
+    cut = "" if len(hosts) == inst.n_hosts else f"; {len(hosts)} of {inst.n_hosts} hosts drawn"
+    verdict = f"UNSAFE: {len(run.problems)} problem(s)" if run.problems else "no overload"
+    fig.suptitle(f"{plan.n_migrations} migrations in {_plural_rounds(plan.n_rounds)}, replayed: makespan "
+                 f"{replay.makespan / scale:.1f} {axis_unit}, {verdict}{cut}", fontsize=10)
+    return fig
+
+
+def plot_gantt(inst, plan, run, bound: float, path) -> Path:
+    """Draw :func:`gantt_figure` into the PNG file ``path``."""
+    path = Path(path)
+    save_png(gantt_figure(inst, plan, run, bound), path)
+    return path
+
+
+def _lanes(replay, migrations: list[int]) -> dict[int, int]:
+    """Each migration's lane on one host: the lowest lane free at its start (intervals by start)."""
+    free_at: list[float] = []
+    out = {}
+    for i in sorted(migrations, key=lambda i: (replay.start[i], i)):
+        lane = next((k for k, t in enumerate(free_at) if t <= replay.start[i]), len(free_at))
+        if lane == len(free_at):
+            free_at.append(0.0)
+        free_at[lane] = replay.end[i]
+        out[i] = lane
+    return out
+
+
+def _plural_rounds(n: int) -> str:
+    return f"{n} round{'' if n == 1 else 's'}"
+
+
 def save_png(fig, path) -> None:
     """Save a figure as PNG, never half-written (:func:`cpplan.io.write_atomic`)."""
     buffer = io.BytesIO()
