@@ -1,5 +1,8 @@
 """A plan as text an operator reads before pressing go: one table per round with the loads after it.
 
+When every migration of a round carries the estimated ``start`` and ``end`` (SPEC 7.3), its table
+has them too, in seconds.
+
 >>> from cpplan.model import Instance
 >>> from cpplan.plan import Plan
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}},
@@ -71,9 +74,11 @@ def _round_lines(inst, t: int, moves: list[dict], load: np.ndarray) -> list[str]
     """Round ``t``: its migrations, then the load after it of the hosts it touches."""
     cost = sum(float(inst.cost[inst.vm_index[m["vm"]]]) for m in moves)
     lines = ["", f"round {t}: {_plural(len(moves), 'migration')}, cost {cost:g}"]
-    lines += _indent(_columns([["vm", "from", "to", "cost"]] +
-                              [[m["vm"], m["from"], m["to"], f"{inst.cost[inst.vm_index[m['vm']]]:g}"]
-                               for m in moves], right={3}))
+    timed = all(_time(m.get("start")) and _time(m.get("end")) for m in moves)  # SPEC 7.3's estimate
+    times = (lambda m: [f"{m['start']:.1f}", f"{m['end']:.1f}"]) if timed else (lambda m: [])
+    lines += _indent(_columns([["vm", "from", "to", "cost", *(["start s", "end s"] if timed else [])]] +
+                              [[m["vm"], m["from"], m["to"], f"{inst.cost[inst.vm_index[m['vm']]]:g}",
+                                *times(m)] for m in moves], right={3, 4, 5}))
     touched = sorted({inst.host_index[m[k]] for m in moves for k in ("from", "to")})
     header = [f"load after round {t}", *inst.resources]
     body = [[inst.host_names[h], *(_load(load[h, r], inst.effective[h, r])
@@ -91,6 +96,10 @@ def _headline(inst, plan: Plan) -> str:
                     if plan.rounds_lower_bound not in (None, plan.n_rounds) else "")
     return (f"{head}: cost {plan.cost:g}{bound}, {_plural(plan.n_rounds, 'round')}{rounds_bound}, "
             f"{_plural(plan.n_migrations, 'migration')} of {moving} to move")
+
+
+def _time(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _load(used: float, capacity: float) -> str:
