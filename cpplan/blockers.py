@@ -53,7 +53,7 @@ Linear in the VMs per round of the closure (numpy), then Tarjan's algorithm on t
 >>> groups[0]["vms"][0]
 {'vm': 'a', 'from': 'h1', 'to': 'h2', 'short': {'ram': 8}}
 >>> describe(groups)
-'2 VMs deadlocked in 1 cycle (1 more waits on it), e.g. a h1→h2 lacks 8 ram on h2'
+'2 VMs deadlocked in 1 cycle (1 more waits on it), e.g. a h1→h2 lacks 8 ram on h2; b h2→h1 lacks 7 ram on h1'
 """
 
 from __future__ import annotations
@@ -215,7 +215,8 @@ def describe(groups: list[dict], examples: int = 2) -> str:
     if in_cycles and waiting:
         verb, them = "waits" if waiting == 1 else "wait", "it" if len(in_cycles) == 1 else "them"
         head += f" ({waiting} more {verb} on {them})"
-    shown = [e for g in groups for e in g["vms"][:1] or g["waiting"][:1]][:examples]
+    entries = [g["vms"] + g["waiting"] for g in groups]
+    shown = ([e[0] for e in entries] + [x for e in entries for x in e[1:]])[:examples]  # each group first
     return head + ", e.g. " + "; ".join(_lacks(e) for e in shown) if shown else head
 
 
