@@ -1,13 +1,25 @@
-"""Carry out a plan on a live cloud, round by round, and re-plan when the cloud drifts.
+"""Carry out a plan on a live cloud, by its ``after`` order or round by round, and re-plan on drift.
 
-Before each round the VMs and hosts it touches are read again: every VM must
-still exist, be live-migratable and sit on its planned source; every host must
-be up (and enabled to receive); Placement's usage on each destination plus the
-VMs arriving must fit its capacity, for every resource they need (a resource
-Placement has no inventory of there has an unknown capacity: no such VM is
-sent). Then the round's live migrations start together, and the round ends
-when every one of them has ended (polled, with a timeout and a progress bar);
-each VM must have landed on its planned host.
+A plan that gives ``after`` (SPEC 7.3; every plan cpplan makes does) runs
+without barriers: migration *m* starts as soon as every migration of its
+``after`` list has finished and the migrations in flight leave room for it
+under the per-host, total, link and group limits (counted in flight, as SPEC
+7.4 says), in plan order among those ready, N in flight at once. SPEC 7.4 makes
+that safe however long each migration takes. The migrations in flight are
+looked at every poll interval; each may run ``round_timeout`` seconds. Once a
+migration failed or ran too long, or Ctrl-C came, no further migration starts
+and those in flight are waited for. A plan without ``after`` runs round by
+round (the barrier order), and so do its re-plans.
+
+Before each start (before each round, round by round) the VMs and hosts it
+touches are read again: every VM must still exist, be live-migratable and sit
+on its planned source; every host must be up (and enabled to receive);
+Placement's usage on each destination now plus the VMs arriving must fit its
+capacity, for every resource they need (a resource Placement has no inventory
+of there has an unknown capacity: no such VM is sent). Round by round, the
+round's live migrations then start together, and the round ends when every
+one of them has ended (polled, with a timeout and a progress bar). Each VM
+must land on its planned host.
 
 Reads are tried again on transient errors (see :mod:`cpplan.openstack.cloud`).
 A migration request answered with one may still have been carried out, so the
@@ -18,8 +30,11 @@ recorded at once (``failed`` with the error when it stayed on its source).
 On drift (a VM gone or elsewhere, a host down, a migration failed) the
 execution stops, reads the current state into a new instance with the same
 target (``<plan>.replanN.yaml``), plans again (``<plan>.replanN.json``) and,
-once ``confirm`` agrees, goes on with the new plan. A Ctrl-C stops after the
-current round. The journal records every migration started and ended.
+once ``confirm`` agrees, goes on with the new plan. A check that refuses a
+start (or a round) is made once more a poll interval later before it counts as
+drift. A Ctrl-C stops starting migrations (round by round: after the current
+round). The journal records every migration started and ended, and, by the
+order, one ``order`` line per plan run where round by round has ``round`` lines.
 
 >>> describe([[{"vm": "web1", "from": "c1", "to": "c2"}]])
 'round 1 (1 migration)\\n  web1  c1 -> c2'
@@ -42,8 +57,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import InputError
 from ..io import save_instance, save_plan
 from ..model import Instance
+from ..order import Migrations
 from ..plan import Plan
 from ..planners import plan as make_plan
+from ..schedule import Limits
 from .cloud import Cloud, CloudError
 from .journal import Journal
 from .snapshot import LIVE_MIGRATABLE, take_snapshot, vm_names
@@ -74,6 +91,8 @@ class Settings:
     time_limit: float = 30.0  # re-planning budget, seconds
     max_replans: int = 3
     progress: bool = True  # a progress bar on stderr while waiting
+    clock: Callable[[], float] = time.monotonic  # seconds, for timeouts and the journal's durations
+    sleep: Callable[[float], None] = time.sleep  # waits between looks (tests pass a simulated clock)
 
 
 def describe(rounds) -> str:
@@ -87,8 +106,9 @@ def describe(rounds) -> str:
 
 
 @contextlib.contextmanager
-def stop_on_interrupt(say: Callable[[str], None]):
-    """Within the block, a first Ctrl-C sets the yielded event; a second one interrupts at once."""
+def stop_on_interrupt(say: Callable[[str], None], what: str = "stopping after the current round"):
+    """Within the block, a first Ctrl-C sets the yielded event (saying ``what`` happens now); a second
+    one interrupts at once."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -98,7 +118,7 @@ def stop_on_interrupt(say: Callable[[str], None]):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        say("interrupted: stopping after the current round (Ctrl-C again to stop waiting)")
+        say(f"interrupted: {what} (Ctrl-C again to stop waiting)")
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -122,6 +142,7 @@ class Execution:
         self.goal: dict = {}  # server id -> target host, for every VM of the first instance
         self.names: dict = {}  # server id -> its name in the first instance
         self.finished = self.replans = 0
+        self.barriers = not has_order(plan)  # the first plan's way, kept through re-plans
 
     # -------------------------------------------------------------- the run
     def run(self) -> Outcome:
@@ -143,7 +164,9 @@ class Execution:
             return Outcome("dry-run", "dry run: nothing changed (--yes carries the plan out)")
         self.journal.write("plan", plan=0, rounds=self.plan.n_rounds, migrations=self.plan.n_migrations,
                            cost=self.plan.cost)
-        with stop_on_interrupt(self.say) as stop:
+        what = ("stopping after the current round" if self.barriers
+                else "no further migration starts, waiting for those in flight")
+        with stop_on_interrupt(self.say, what) as stop:
             try:
                 return self._rounds_and_replans(where, problems, stop)
             except CloudError as e:
@@ -247,7 +270,16 @@ class Execution:
 
     # ---------------------------------------------------------- the rounds
     def carry_out(self, stop: threading.Event) -> tuple[str, list[str]]:
-        """Run the current plan's rounds; ("done", []), ("drift", problems) or ("stopped", [reason]).
+        """Run the current plan; ("done", []), ("drift", problems) or ("stopped", [reason]).
+
+        By its ``after`` order when the first plan gave one (re-plans then too), else round by round.
+        """
+        if self.barriers:
+            return self._carry_out_rounds(stop)
+        return self._carry_out_ordered(stop)
+
+    def _carry_out_rounds(self, stop: threading.Event) -> tuple[str, list[str]]:
+        """Run the current plan's rounds, each after the whole previous one; as :meth:`carry_out` returns.
 
         A round whose check fails is checked once more after a poll interval: a
         migration that just ended may still hold its source's allocation a moment.
@@ -258,7 +290,7 @@ class Execution:
                 return "stopped", [f"interrupted after round {t - 1} of {len(rounds)}"]
             problems = self.check_round(rnd)
             if problems:
-                time.sleep(self.settings.poll_interval)
+                self.settings.sleep(self.settings.poll_interval)
                 problems = self.check_round(rnd)
             if problems:
                 return "drift", problems
@@ -286,43 +318,135 @@ class Execution:
             for m in rnd:
                 record = {"plan": self.replans, "round": t, "vm": m["vm"], "server": self.ids[m["vm"]],
                           "from": m["from"], "to": m["to"]}
-                self.journal.write("start", **record)
-                started[m["vm"]] = (record, time.monotonic())
-                try:
-                    self.cloud.live_migrate(record["server"], m["to"])
-                except CloudError as e:
-                    end = (self._after_lost_answer(record, e) if e.transient
-                           else self.journal.write("failed", **record, host=m["from"], error=str(e)))
-                    if end is not None:
-                        del started[m["vm"]]
-                        ends.append(end)
+                started[m["vm"]] = (record, self.settings.clock())
+                end = self._start(record)
+                if end is not None:
+                    del started[m["vm"]]
+                    ends.append(end)
             self._wait(t, n_rounds, len(rnd), started, ends)
         except KeyboardInterrupt:
             for record, _ in started.values():
                 self.journal.write("abandoned", **record, reason="interrupted: no longer watched")
             raise
+        now = self.settings.clock()
         for record, since in started.values():
-            ends.append(self.journal.write("timeout", **record, seconds=round(time.monotonic() - since, 3)))
+            ends.append(self.journal.write("timeout", **record, seconds=round(now - since, 3)))
         for e in ends:
             self.say(f"  {e['vm']}  {e['from']} -> {e['to']}: {_ending(e, short=True)}")
         return ends
 
+    def _start(self, record: dict) -> dict | None:
+        """Journal a migration's start and ask nova for it; None while it runs, else its end record."""
+        self.journal.write("start", **record)
+        try:
+            self.cloud.live_migrate(record["server"], record["to"])
+        except CloudError as e:
+            return (self._after_lost_answer(record, e) if e.transient
+                    else self.journal.write("failed", **record, host=record["from"], error=str(e)))
+        return None
+
+    def _progress(self) -> Progress:
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=Console(stderr=True),
+                        disable=not self.settings.progress, transient=True)
+
     def _wait(self, t: int, n_rounds: int, size: int, started: dict, ends: list[dict]) -> None:
         """Poll the started migrations until each has ended or the round's time is up."""
-        deadline = time.monotonic() + self.settings.round_timeout
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(stderr=True),
-                            disable=not self.settings.progress, transient=True)
+        clock = self.settings.clock
+        deadline = clock() + self.settings.round_timeout
+        progress = self._progress()
         with progress:
             bar = progress.add_task(f"round {t}/{n_rounds}", total=size, completed=len(ends))
-            while started and time.monotonic() < deadline:
-                time.sleep(min(self.settings.poll_interval, max(0.0, deadline - time.monotonic())))
+            while started and clock() < deadline:
+                self.settings.sleep(min(self.settings.poll_interval, max(0.0, deadline - clock())))
                 for vm, (record, since) in list(started.items()):
                     end = self._look(record, since)
                     if end is not None:
                         ends.append(end)
                         del started[vm]
                         progress.advance(bar)
+
+    # ------------------------------------------------------ by the after order
+    def _carry_out_ordered(self, stop: threading.Event) -> tuple[str, list[str]]:
+        """Run the current plan by its ``after`` order (see the module notes); as :meth:`carry_out`.
+
+        Once a migration failed, a check refused one twice, one ran past the timeout, or Ctrl-C came,
+        no further migration starts and those in flight are waited for.
+        """
+        run = _Flight(self.inst, self.plan)
+        n = len(run.migrations)
+        self.journal.write("order", plan=self.replans, migrations=n, rounds=max(run.round, default=0))
+        self.say(f"starting {n} migrations by the plan's order, each once those it waits for have ended")
+        problems: list[str] = []
+        late: list[str] = []  # VMs still migrating past the timeout
+        progress = self._progress()
+        try:
+            with progress:
+                bar = progress.add_task("migrations", total=n)
+                while True:
+                    if not (problems or late or stop.is_set()):
+                        problems = self._start_ready(run, stop)
+                    if not run.flying and (problems or late or stop.is_set() or not run.refused):
+                        break
+                    self.settings.sleep(self.settings.poll_interval)
+                    ends = self._look_in_flight(run, late)
+                    problems += [_ending(e) for e in ends if e["event"] not in ("finished", "timeout")]
+                    progress.update(bar, completed=len(run.finished))
+        except KeyboardInterrupt:
+            for record, _ in run.flying.values():
+                self.journal.write("abandoned", **record, reason="interrupted: no longer watched")
+            raise
+        if late:
+            return "stopped", [f"still migrating after {self.settings.round_timeout:g} s: {', '.join(late)}"]
+        if problems:
+            return "drift", problems
+        if run.waiting:
+            return "stopped", [f"interrupted with {len(run.finished)} of {n} migrations done "
+                               f"({len(run.waiting)} not started)"]
+        return "done", []
+
+    def _start_ready(self, run: _Flight, stop: threading.Event) -> list[str]:
+        """Start, in plan order until Ctrl-C, each migration whose ``after`` list has finished, that the
+        limits in flight allow and whose pre-check passes; the problems that stop starting (a check
+        refusing a migration at two looks in a row, as a round is checked twice, or a failed request)."""
+        for i in run.ready():
+            if stop.is_set():
+                break
+            if not run.allowed(i):
+                continue
+            m = run.migrations[i]
+            problems = self.check_round([m])
+            if problems and i not in run.refused:
+                run.refused.add(i)
+                continue
+            if problems:
+                return problems
+            run.refused.discard(i)
+            record = {"plan": self.replans, "round": run.round[i], "index": i, "vm": m["vm"],
+                      "server": self.ids[m["vm"]], "from": m["from"], "to": m["to"]}
+            self.say(f"  {m['vm']}  {m['from']} -> {m['to']}: starting ({len(run.flying) + 1} in flight)")
+            run.take_off(i, record, self.settings.clock())
+            end = self._start(record)
+            if end is not None:
+                run.land(i, finished=False)
+                return [_ending(end)]
+        return []
+
+    def _look_in_flight(self, run: _Flight, late: list[str]) -> list[dict]:
+        """Look once at each migration in flight; the records of those that ended. One running longer
+        than the timeout is journalled ``timeout``, named in ``late`` and no longer watched."""
+        ends = []
+        for i, (record, since) in sorted(run.flying.items()):
+            end = self._look(record, since)
+            seconds = self.settings.clock() - since
+            if end is None and seconds > self.settings.round_timeout:
+                late.append(record["vm"])
+                end = self.journal.write("timeout", **record, seconds=round(seconds, 3))
+            if end is not None:
+                run.land(i, finished=end["event"] == "finished")
+                ends.append(end)
+                self.say(f"  {record['vm']}  {record['from']} -> {record['to']}: {_ending(end, short=True)}")
+        return ends
 
     def _after_lost_answer(self, record: dict, error: CloudError) -> dict | None:
         """A migration request answered with a transient error: did nova carry it out?
@@ -333,7 +457,7 @@ class Execution:
         round's timeout). Otherwise the record of its end: ``failed`` when it
         stayed on its source, ``elsewhere`` or ``vanished``.
         """
-        time.sleep(self.settings.poll_interval)
+        self.settings.sleep(self.settings.poll_interval)
         try:
             server = self.cloud.server(record["server"])
         except CloudError as e:
@@ -356,7 +480,7 @@ class Execution:
         except CloudError as e:
             self.say(f"  {record['vm']}: cannot read its state, trying again: {e}")
             return None
-        seconds = round(time.monotonic() - since, 3)
+        seconds = round(self.settings.clock() - since, 3)
         if server is None:
             return self.journal.write("vanished", **record, seconds=seconds)
         if server.migrating:
@@ -396,6 +520,49 @@ class Execution:
         self.say(describe(plan.rounds))
         self.inst, self.plan, self.ids = inst, plan, fresh.server_ids
         return None
+
+
+def has_order(plan: Plan) -> bool:
+    """Whether ``plan`` gives SPEC 7.3's ``after`` order; a plan without it runs round by round.
+
+    >>> has_order(Plan("feasible", 1, [[{"vm": "a", "from": "h1", "to": "h2", "after": []}]]))
+    True
+    """
+    return any("after" in m for r in plan.rounds for m in r)
+
+
+class _Flight:
+    """An execution by the ``after`` order: the plan's migrations in SPEC's numbering (with their
+    1-based rounds), those waiting, in flight (index -> (start record, when)) and finished, and
+    the per-host, total, link and group counts in flight."""
+
+    def __init__(self, inst: Instance, plan: Plan):
+        self.migrations = [m for r in plan.rounds for m in r]
+        self.round = [t for t, r in enumerate((r for r in plan.rounds if r), 1) for _ in r]
+        self.limits = Limits(inst, Migrations.of(inst, plan))
+        self.waiting = list(range(len(self.migrations)))
+        self.flying: dict[int, tuple[dict, float]] = {}
+        self.finished: set[int] = set()
+        self.refused: set[int] = set()  # refused by its pre-check once: checked again at the next look
+
+    def ready(self) -> list[int]:
+        """The waiting migrations whose ``after`` list has finished, in plan order."""
+        return [i for i in self.waiting if self.finished.issuperset(self.migrations[i].get("after", []))]
+
+    def allowed(self, i: int) -> bool:
+        """Whether the limits leave room for migration ``i`` beside those in flight (bandwidth is nova's)."""
+        return self.limits.refusal(i, 0.0) is None
+
+    def take_off(self, i: int, record: dict, when: float) -> None:
+        self.waiting.remove(i)
+        self.flying[i] = (record, when)
+        self.limits.hold(i, 0.0)
+
+    def land(self, i: int, *, finished: bool) -> None:
+        del self.flying[i]
+        self.limits.hold(i, 0.0, -1)
+        if finished:
+            self.finished.add(i)
 
 
 def replan_files(out: Path, number: int) -> tuple[Path, Path]:

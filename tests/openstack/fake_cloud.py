@@ -6,8 +6,12 @@ os-migrations) and Placement (resource providers, inventories, usages) that
 ``cpplan.openstack`` uses, so the real openstacksdk client can talk to it.
 
 The in-memory cloud really moves servers: a live migration holds the server's
-resources on both hosts until it finishes ``migration_seconds`` later (time is
-advanced lazily on every request, no background thread). Every arrival is
+resources on both hosts until it finishes ``migration_seconds`` later, or, when
+the cloud has a ``bandwidth`` (MiB/s), RAM / bandwidth x ``time_scale`` seconds
+later (time is advanced lazily on every request, no background thread). The
+clock is injectable: a :class:`SimulatedClock` shared with the executor's
+``Settings(clock=..., sleep=...)`` lets a test run hours of migrations without
+sleeping. ``migrations`` is the event log: each with its start and end. Every arrival is
 checked against the destination's capacity; ``peak`` records the highest usage
 each host ever carried and ``overloads`` every arrival that did not fit.
 :meth:`FakeCloud.fail_once` makes a request answer 500, carried out or not, as a
@@ -39,7 +43,29 @@ FLAVORS = {
     "m1.small": {"ram": 2048, "vcpus": 2, "disk": 20},
     "m1.medium": {"ram": 4096, "vcpus": 4, "disk": 40},
     "m1.large": {"ram": 8192, "vcpus": 8, "disk": 80},
+    "m1.xlarge": {"ram": 32768, "vcpus": 16, "disk": 160},
 }
+
+
+class SimulatedClock:
+    """Seconds that pass only when someone sleeps: ``now()`` for the clock, ``sleep(s)`` to wait.
+
+    >>> clock = SimulatedClock()
+    >>> clock.sleep(2.5); clock.now()
+    2.5
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += max(0.0, seconds)
 
 
 def _uuid(name: str) -> str:
@@ -95,6 +121,7 @@ class FakeMigration:
     finish_at: float
     fails: bool
     status: str = "running"
+    start_at: float = 0.0
 
 
 class FakeCloud:
@@ -102,12 +129,14 @@ class FakeCloud:
 
     def __init__(self, hosts: list[FakeHost], servers: list[FakeServer], *,
                  groups: dict | None = None, aggregates: dict | None = None,
-                 migration_seconds: float = 0.05):
+                 migration_seconds: float = 0.05, bandwidth: float | None = None, time_scale: float = 1.0,
+                 clock=time.monotonic):
         self.hosts = {h.name: h for h in hosts}
         self.servers = {s.id: s for s in servers}
         self.groups = groups or {}  # name -> (policy, [server names])
         self.aggregates = aggregates or {}  # name -> [host names]
         self.migration_seconds = migration_seconds
+        self.bandwidth, self.time_scale, self.clock = bandwidth, time_scale, clock
         self.max_microversion = COMPUTE_MAX_MICROVERSION  # below 2.47 servers name their flavor by id
         self.migrations: list[FakeMigration] = []
         self.fail_next: set[str] = set()  # server names whose next migration fails
@@ -154,7 +183,7 @@ class FakeCloud:
 
     def tick(self) -> None:
         """Finish the migrations whose time has come."""
-        now = time.monotonic()
+        now = self.clock()
         for m in self.migrations:
             if m.status == "running" and now >= m.finish_at:
                 m.status = "error" if m.fails else "completed"
@@ -177,8 +206,9 @@ class FakeCloud:
         if not fits:
             self.overloads.append(f"{server.name} -> {dest}")
         self.fail_next.discard(server.name)
+        now = self.clock()
         self.migrations.append(FakeMigration(len(self.migrations) + 1, server, server.host, dest,
-                                             time.monotonic() + self.migration_seconds, fails))
+                                             now + self.duration(server), fails, start_at=now))
         server.status, server.task_state = "MIGRATING", "migrating"
         if fits:
             for rc, x in self.usage(dest).items():
@@ -186,6 +216,12 @@ class FakeCloud:
         if self.on_migration_start is not None:
             self.on_migration_start(server.name)
         return None
+
+    def duration(self, server: FakeServer) -> float:
+        """Seconds a live migration of ``server`` lasts."""
+        if self.bandwidth is None:
+            return self.migration_seconds
+        return server.demand()["MEMORY_MB"] / self.bandwidth * self.time_scale
 
     def over_capacity(self) -> list[str]:
         """Hosts whose peak usage ever exceeded their capacity (a receiving host only)."""
@@ -223,7 +259,25 @@ class FakeCloud:
                    migration_seconds=migration_seconds)
 
 
+    @classmethod
+    def timed(cls, clock, bandwidth: float = 1250.0) -> FakeCloud:
+        """Four hosts whose migrations last RAM / ``bandwidth`` on ``clock``: ``big1`` (32 GiB) must wait
+        on c1 until ``x1`` has left c2 to make room, and three small VMs go from c3 to c4 one at a time.
+        """
+        def inventory(ram):
+            return {"MEMORY_MB": {"total": ram, "reserved": 0, "allocation_ratio": 1.0},
+                    "VCPU": {"total": 64, "reserved": 0, "allocation_ratio": 4.0},
+                    "DISK_GB": {"total": 2000, "reserved": 0, "allocation_ratio": 1.0}}
+        hosts = [FakeHost("c1", inventory(40960)), FakeHost("c2", inventory(36864)),
+                 FakeHost("c3", inventory(65536)), FakeHost("c4", inventory(65536))]
+        servers = [FakeServer("big1", "m1.xlarge", "c1"), FakeServer("x1", "m1.medium", "c2"),
+                   FakeServer("x2", "m1.small", "c2"),
+                   *(FakeServer(f"s{k}", "m1.small", "c3") for k in (1, 2, 3))]
+        return cls(hosts, servers, bandwidth=bandwidth, clock=clock)
+
+
 EXAMPLE_TARGET = {"db1": "c2", "app1": "c1", "app2": "c1", "batch1": "c3", "batch2": "c1"}
+TIMED_TARGET = {"big1": "c2", "x1": "c3", "s1": "c4", "s2": "c4", "s3": "c4"}
 
 
 # ------------------------------------------------------------------ the APIs
