@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     """Register ``openstack`` with its two subcommands on the main parser's ``sub``."""
     os_parser = sub.add_parser("openstack", help="read an OpenStack cloud, carry out a plan on it",
                                description="Snapshot an OpenStack cloud into an instance, and carry out a "
-                                           "plan on it round by round. Needs pip install cpplan[openstack].")
+                                           "plan on it by its order. Needs pip install cpplan[openstack].")
     os_sub = os_parser.add_subparsers(dest="openstack_command", required=True, parser_class=type(os_parser))
 
     s = os_sub.add_parser("snapshot", help="read the cloud into an instance file",
@@ -48,9 +48,11 @@ def add_parser(sub) -> None:
     s.set_defaults(run=_cmd_snapshot)
 
     e = os_sub.add_parser("execute", help="carry out a plan (dry run unless --yes)",
-                          description="Print the plan per round; with --yes, live-migrate round by round, "
-                                      "waiting for each round, re-planning when the cloud drifts. "
-                                      "Ctrl-C stops after the current round.")
+                          description="Print the plan per round; with --yes, live-migrate each VM as soon as "
+                                      "the migrations in its `after` have finished and the limits allow "
+                                      "(round by round for a plan without `after`), re-planning when the "
+                                      "cloud drifts. Ctrl-C starts nothing more and waits for the "
+                                      "migrations in flight (round by round: the current round).")
     e.add_argument("instance", help="the instance the plan was made for (from snapshot)")
     e.add_argument("plan", help="plan file (JSON)")
     e.add_argument("--os-cloud", metavar="NAME", help=OS_CLOUD_HELP)
@@ -63,7 +65,7 @@ def add_parser(sub) -> None:
     e.add_argument("--poll", type=positive_seconds, default=2.0, metavar="SECONDS",
                    help="seconds between looks at running migrations (default 2)")
     e.add_argument("--round-timeout", type=positive_seconds, default=3600.0, metavar="SECONDS",
-                   help="stop when a round runs longer (default 3600)")
+                   help="stop when a migration (round by round: a round) runs longer (default 3600)")
     e.add_argument("--max-replans", type=_count, default=3, metavar="N", help="default 3")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     e.set_defaults(run=_cmd_execute)
