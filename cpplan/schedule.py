@@ -159,7 +159,7 @@ def estimate(inst, plan, after: list[list[int]] | None) -> Timed:
     d = inst.durations
     duration = [d.duration(int(v), float(b), offline=bool(o))
                 for v, b, o in zip(moves.vm, bandwidth, moves.offline, strict=True)]
-    release = _Release(moves, after)
+    release = Release(moves, after)
     start, end = [0.0] * len(moves), [0.0] * len(moves)
     ready, flying, now = release.first(), [], 0.0
     while ready or flying:
@@ -184,7 +184,7 @@ def estimate(inst, plan, after: list[list[int]] | None) -> Timed:
     return Timed(timed, max(end, default=0.0))
 
 
-class _Release:
+class Release:
     """Which migrations become ready as others end: by ``after``, or round by round (barriers)."""
 
     def __init__(self, moves: Migrations, after: list[list[int]] | None):

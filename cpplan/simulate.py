@@ -63,7 +63,7 @@ import numpy as np
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage_on
 from .order import Migrations
-from .schedule import Limits
+from .schedule import Limits, Release
 
 MAX_OVERLOADS = 20  # overloads kept per replay (the count is complete)
 DONE = 1e-9  # relative: a migration whose remaining work is below this share of its data has ended
@@ -104,40 +104,30 @@ def plan_after(plan) -> list[list[int]] | None:
     return [sorted(set(m.get("after", []))) for m in listed]
 
 
-def barrier_after(moves: Migrations) -> list[list[int]]:
-    """SPEC's barrier order as ``after`` lists: each migration waits for the previous round's."""
-    after, previous, current, this = [], [], None, []
-    for i, t in enumerate(moves.round.tolist()):
-        if t != current:
-            previous, current, this = this, t, []
-        after.append(previous)
-        this.append(i)
-    return after
-
-
 def simulate(inst, plan, factors: np.ndarray | None = None, *, barriers: bool = False) -> Replay:
     """Replay the valid round ``plan`` by its ``after`` order (``barriers`` or no ``after``: round by
     round), each migration's data and setup multiplied by ``factors`` (default 1)."""
     moves = Migrations.of(inst, plan)
     after = None if barriers else plan_after(plan)
-    return _Run(inst, moves, barrier_after(moves) if after is None else after,
+    return _Run(inst, moves, after,
                 np.ones(len(moves)) if factors is None else np.asarray(factors, dtype=float)).replay()
 
 
 class _Run:
     """The state of one replay (module docstring)."""
 
-    def __init__(self, inst, moves: Migrations, after: list[list[int]], factors: np.ndarray):
+    def __init__(self, inst, moves: Migrations, after: list[list[int]] | None, factors: np.ndarray):
         d = inst.durations
         self.inst, self.moves, self.limits = inst, moves, Limits(inst, moves)
         self.setup = d.setup * factors
         self.data = d.ram_mib[moves.vm] * factors
         self.dirty = np.where(moves.offline, 0.0, d.dirty_rate[moves.vm])
-        self.pending = [len(a) for a in after]
-        self.children: list[list[int]] = [[] for _ in after]
-        for i, preds in enumerate(after):
-            for p in preds:
-                self.children[p].append(i)
+        self.release = Release(moves, after)
+        # what each migration's copy shares: its two hosts' NICs and the links it crosses
+        self.uses = [[("h", int(s)), ("h", int(t)), *(("l", k) for k in links)] for s, t, links in
+                     zip(moves.src.tolist(), moves.dst.tolist(), self.limits.links, strict=True)]
+        self.capacity = {("h", h): float(b) for h, b in enumerate(d.host_bandwidth.tolist())}
+        self.capacity.update({("l", k): float(b) for k, b in enumerate(d.link_bandwidth.tolist())})
         self.on_host = [set(np.flatnonzero(inst.initial == h).tolist()) for h in range(inst.n_hosts)]
         self.partners = _anti_affinity_partners(inst)
         n = len(moves)
@@ -149,7 +139,7 @@ class _Run:
         self.n_overloads = 0
 
     def replay(self) -> Replay:
-        ready, now, done = [i for i, n in enumerate(self.pending) if n == 0], 0.0, 0
+        ready, now, done = self.release.first(), 0.0, 0
         while done < len(self.moves):
             ready = self._start(ready, now)
             if not self.setup_end and not self.copying:
@@ -165,10 +155,10 @@ class _Run:
             for i in [i for i, t in self.setup_end.items() if t <= now * (1 + DONE)]:
                 del self.setup_end[i]
                 self.copying.add(i)
-            for i in sorted(i for i in self.copying if self.remaining[i] <= DONE * max(1.0, self.data[i])):
+            for i in sorted(i for i in self.copying if self._copied(i)):
                 self._finish(i, now)
                 done += 1
-                ready = sorted(ready + [j for j in self.children[i] if self._released(j)])
+                ready = sorted(ready + self.release.ended(i))
         return self._result("")
 
     def _start(self, ready: list[int], now: float) -> list[int]:
@@ -228,18 +218,14 @@ class _Run:
         self.limits.hold(i, 0.0, -1)
         self.on_host[int(self.moves.src[i])].discard(int(self.moves.vm[i]))
 
-    def _released(self, j: int) -> bool:
-        self.pending[j] -= 1
-        return self.pending[j] == 0
+    def _copied(self, i: int) -> bool:
+        return bool(self.remaining[i] <= DONE * max(1.0, self.data[i]))
 
     def _rates(self) -> dict[int, float]:
         """The max-min fair rate of each copying migration (progressive filling)."""
-        inst, d = self.inst, self.inst.durations
+        d, uses, capacity = self.inst.durations, self.uses, self.capacity
         flows = sorted(self.copying)
-        uses = {i: [("h", int(self.moves.src[i])), ("h", int(self.moves.dst[i])),
-                    *(("l", k) for k in self.limits.links[i])] for i in flows}
-        left = {("h", h): float(d.host_bandwidth[h]) for h in range(inst.n_hosts)}
-        left.update({("l", k): float(d.link_bandwidth[k]) for k in range(len(inst.links))})
+        left = {res: capacity[res] for i in flows for res in uses[i]}
         rate = dict.fromkeys(flows, 0.0)
         rising = set(flows)
         while rising:
@@ -254,15 +240,15 @@ class _Run:
             for res, n in count.items():
                 left[res] -= step * n
             full = {res for res in count
-                    if math.isfinite(left[res]) and left[res] <= DONE * max(1.0, _capacity(d, res))}
+                    if math.isfinite(left[res]) and left[res] <= DONE * max(1.0, capacity[res])}
             rising = {i for i in rising if d.max_bandwidth - rate[i] > DONE * d.max_bandwidth
                       and not full.intersection(uses[i])}
         return rate
 
     def _next_event(self, rate: dict[int, float], now: float) -> float | None:
         """Seconds to the next set-up end or copy end (None: nothing will ever happen)."""
-        steps = [self.remaining[i] / (rate[i] - self.dirty[i]) for i in self.copying
-                 if rate[i] > self.dirty[i]]
+        steps = [0.0 if self._copied(i) else self.remaining[i] / (rate[i] - self.dirty[i])
+                 for i in self.copying if self._copied(i) or rate[i] > self.dirty[i]]
         steps += [t - now for t in self.setup_end.values()]
         return max(0.0, float(min(steps))) if steps else None
 
@@ -321,11 +307,6 @@ def trials(inst, plan, *, jitter: float = 0.0, seed: int = 0, repeat: int = 1) -
         if worst_barrier is None or runs[1][1].makespan > worst_barrier.makespan:
             worst_barrier = runs[1][1]
     return Trials(worst_order, worst_barrier, ordered, problems, n_overloads, repeat)
-
-
-def _capacity(d, resource) -> float:
-    kind, k = resource
-    return float(d.host_bandwidth[k] if kind == "h" else d.link_bandwidth[k])
 
 
 def _anti_affinity_partners(inst) -> list[set[int]]:
