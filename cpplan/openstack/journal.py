@@ -6,6 +6,9 @@ Every migration gets a ``start`` line before nova is asked and an end line
 migration unrecorded. A request that nova answered with a transient error gets
 a line in between saying what a second look found: ``accepted`` (it migrates
 all the same) or ``unconfirmed`` (the server could not be read; still watched).
+A plan carried out by its ``after`` order gets one ``order`` line, and each of
+its ``start`` lines the migration's ``index`` in the plan; round by round, a
+``round`` line opens each round. Every ``start`` line names its plan and round.
 
 >>> import tempfile, os, json
 >>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")
