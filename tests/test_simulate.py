@@ -97,6 +97,35 @@ def test_an_order_that_omits_a_needed_predecessor_overloads_and_barriers_do_not(
     assert verdict.n_overloads == 4 and all("(order)" in p for p in verdict.problems)
 
 
+def test_jitter_finds_an_order_that_is_only_safe_with_the_estimated_durations():
+    # a waits for x, which usually ends after b has left h2: safe by luck, until b runs long
+    inst = Instance(hosts={"h1": {"ram": 8000}, "h2": {"ram": 8000}, "h3": {"ram": 8000},
+                           "h4": {"ram": 8000}, "h5": {"ram": 8000}},
+                    vms={"a": {"ram": 6000}, "b": {"ram": 6000}, "x": {"ram": 6600}},
+                    initial={"a": "h1", "b": "h2", "x": "h4"}, target={"a": "h2", "b": "h3", "x": "h5"},
+                    limits={"host": 2}, migration={"setup": 0})
+    plan = Plan("feasible", 18600, [[{"vm": "b", "from": "h2", "to": "h3", "after": []},
+                                     {"vm": "x", "from": "h4", "to": "h5", "after": []}],
+                                    [{"vm": "a", "from": "h1", "to": "h2", "after": [1]}]])
+    assert simulate(inst, plan).overloads == []
+    verdict = trials(inst, plan, jitter=0.5, seed=0, repeat=20)
+    assert 0 < verdict.n_overloads < 20 and all("host h2 holds 12000 ram" in p for p in verdict.problems)
+
+
+def test_page_sharing_counts_shared_pages_once_on_arrival():
+    spec = {"hosts": {"h1": {"ram": 16}, "h2": {"ram": 12}}, "initial": {"a": "h1", "b": "h2"},
+            "vms": {"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}}, "target": {"a": "h2"},
+            "limits": {"host": 2}}
+    plan = Plan("feasible", 8, [[{"vm": "a", "from": "h1", "to": "h2"}]])
+    shared = Instance(**spec, page_sharing={"ratio": 0.5})       # 16 - 0.5 x 8 = 12 on h2
+    assert simulate(shared, plan).overloads == []
+    plain = Instance(**{**spec, "hosts": {"h1": {"ram": 16}, "h2": {"ram": 16}}})
+    assert simulate(plain, plan).overloads == []
+    tighter = Instance(**{**spec, "hosts": {"h1": {"ram": 16}, "h2": {"ram": 11}},
+                          "target": {}}, page_sharing={"ratio": 0.5})
+    assert simulate(tighter, plan).overloads[0].endswith("holds 12 ram, capacity 11 (VMs a, b)")
+
+
 def test_an_anti_affinity_partner_not_waited_for_is_found():
     inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
                     vms={"a": {"ram": 1}, "b": {"ram": 1}}, initial={"a": "h1", "b": "h2"},
