@@ -213,7 +213,8 @@ def gantt_figure(inst, plan, run, bound: float):
         y += max(1, max(lanes[h].values(), default=0) + 1) + 0.4
     fig = Figure(figsize=(11, min(30.0, 1.8 + 0.26 * y)), layout="constrained")
     ax = fig.add_subplot()
-    norm = Normalize(float(ram.min(initial=0)), float(max(ram.max(initial=1), ram.min(initial=0) + 1e-9)))
+    low = float(ram.min()) if ram.size else 0.0
+    norm = Normalize(low, max(float(ram.max()) if ram.size else 1.0, low + 1e-9))
     cmap = colormaps["viridis"]
     span = max(replay.makespan, run.barrier.makespan, bound, 1e-9) / scale
     for row, h in enumerate(hosts):
@@ -224,7 +225,7 @@ def gantt_figure(inst, plan, run, bound: float):
             start, end = replay.start[i] / scale, replay.end[i] / scale
             leaving = moves.src[i] == h
             ax.barh(base[h] + lane + 0.5, end - start, left=start, height=0.8, color=cmap(norm(ram[i])),
-                    edgecolor="black", linewidth=0.4, hatch="///" if leaving else None, zorder=2)
+                    edgecolor="0.6", linewidth=0.5, hatch="///" if leaving else None, zorder=2)
             if end - start >= 0.07 * span:  # room for the label
                 other = inst.host_names[moves.dst[i] if leaving else moves.src[i]]
                 text = f"{inst.vm_names[moves.vm[i]]} {'→' if leaving else '←'} {other}"
@@ -243,7 +244,7 @@ def gantt_figure(inst, plan, run, bound: float):
     ax.set_xlabel(f"time since the plan starts ({axis_unit}); hatched: the VM leaves this host, plain: "
                   f"it arrives")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=f"VM RAM ({unit})", shrink=min(0.8, 6 / y + 0.1),
                  aspect=15)
     cut = "" if len(hosts) == inst.n_hosts else f"; {len(hosts)} of {inst.n_hosts} hosts drawn"
