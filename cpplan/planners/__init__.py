@@ -29,6 +29,7 @@ from ..plan import Plan, plain_number
 from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
+from .cp.planner import NOTHING_LEFT
 
 # Every planner by name, the default first: each is a module (or package) with ``plan()``.
 PLANNER_MODULES = {"auto": auto, "greedy": greedy, "cp": cp, "exact": exact}
@@ -64,6 +65,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
                                                progress=progress)
     result.planner = result.planner or planner
+    if planner == "cp" and result.reason == NOTHING_LEFT:  # advice for cp alone: auto has run exact
+        result.reason += "; --planner auto also searches exhaustively on small clouds"
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
     if result.status == "feasible" and reaches(result.cost, lb):

@@ -54,6 +54,9 @@ from .intervals import IntervalModel
 from .routes import Path, blocking_stayers, detour_routes, direct_routes, final_hosts, plan_paths
 from .timeindexed import TimeIndexedModel, model_size
 
+# The reason of an unknown answer when every model was tried before the time limit (the dispatcher
+# adds advice that depends on the planner the user asked for).
+NOTHING_LEFT = "no plan found by cp's models, with time left"
 SAFETY = 0.93  # share of the time limit cp plans to use; the rest covers building and checking the plan
 MAX_TIME_INDEXED = 60_000  # the time-indexed (proving) model is tried below this many variables
 # Above this many VMs the detour model outgrows memory (27 000 VMs: 800 000 variables, 4 GiB)
@@ -177,8 +180,7 @@ class _Planner:
             spent = self.budget.left() <= 0 or self.stop.requested
             return Plan("unknown", 0, [], planner="cp", lower_bound=lower_bound, stats=stats,
                         reason="no plan found within the time limit; try a longer --time-limit" if spent
-                        else "no plan found by cp's models, with time left; --planner auto also searches "
-                             "exhaustively on small clouds")
+                        else NOTHING_LEFT)
         chosen = _better(candidate, incumbent)
         proven |= candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
         warm = incumbent.planner if incumbent is not None and incumbent.planner else "greedy"
