@@ -101,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(needs the plot extra: pip install cpplan[plot])")
     s.set_defaults(run=_cmd_show)
 
+    _add_simulate_parser(sub)
+
+    e = sub.add_parser("experiment", help="run planners over many instances and tabulate the results",
+                       description="Run every (instance x planner x repeat) of an experiment file and write "
+                                   "results.csv, summary.md, one plan JSON per run and PNG plots to OUT_DIR.")
+    e.add_argument("experiment", help="experiment file (YAML, see benchmarks/*.yaml)")
+    e.add_argument("-o", "--output", metavar="OUT_DIR", help="output directory (default: results/NAME)")
+    e.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None,
+                   help="write PNG plots (default: when matplotlib is installed)")
+    e.add_argument("--ray", action="store_true",
+                   help="fan the runs out over a Ray cluster, local by default (pip install cpplan[ray])")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary on stderr")
+    e.set_defaults(run=_cmd_experiment)
+
+    add_openstack(sub)
+    return parser
+
+
+def _add_simulate_parser(sub) -> None:
     m = sub.add_parser("simulate", help="replay a plan in time and check that its order stays safe",
                        description="Replay a plan event by event with the duration model (each host's "
                                    "and link's bandwidth shared fairly by the migrations in flight), by "
@@ -119,21 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--png", metavar="FILE", help="also draw the (worst) replay as a Gantt chart, one row "
                                                 "per host (needs the plot extra: pip install cpplan[plot])")
     m.set_defaults(run=_cmd_simulate)
-
-    e = sub.add_parser("experiment", help="run planners over many instances and tabulate the results",
-                       description="Run every (instance x planner x repeat) of an experiment file and write "
-                                   "results.csv, summary.md, one plan JSON per run and PNG plots to OUT_DIR.")
-    e.add_argument("experiment", help="experiment file (YAML, see benchmarks/*.yaml)")
-    e.add_argument("-o", "--output", metavar="OUT_DIR", help="output directory (default: results/NAME)")
-    e.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None,
-                   help="write PNG plots (default: when matplotlib is installed)")
-    e.add_argument("--ray", action="store_true",
-                   help="fan the runs out over a Ray cluster, local by default (pip install cpplan[ray])")
-    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary on stderr")
-    e.set_defaults(run=_cmd_experiment)
-
-    add_openstack(sub)
-    return parser
 
 
 def _progress(quiet: bool):
