@@ -335,7 +335,7 @@ def _simulation_text(args, result, run, bound: float) -> str:
         f"durations x{1 - args.jitter:g}..x{1 + args.jitter:g}, seed {args.seed}" if args.jitter
         else "the duration model as it is")
     order = "by its after order" if run.ordered else "without after: barriers"
-    shorter = 100 * (1 - run.order.makespan / max(run.barrier.makespan, 1e-12))
+    shorter = 100 * (1 - run.order.makespan / run.barrier.makespan) if run.barrier.makespan > 0 else 0.0
     lines = [f"makespan {_seconds(run.order.makespan)} {order} ({how})",
              f"barriers {_seconds(run.barrier.makespan)} with a barrier after each of its "
              f"{_count(result.n_rounds, 'round')} "

@@ -214,6 +214,15 @@ def test_cli_prints_makespans_and_exits_0_on_a_safe_plan(planned, capsys):
     assert out[3].startswith("safe: in 6 replays")
 
 
+def test_cli_on_a_plan_with_nothing_to_move(tmp_path, capsys):
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}}, vms={"a": {"ram": 4}}, initial={"a": "h1"})
+    save_instance(inst, tmp_path / "cloud.yaml")
+    save_plan(cpplan.plan(inst, "greedy"), tmp_path / "plan.json")
+    assert main(["simulate", str(tmp_path / "cloud.yaml"), str(tmp_path / "plan.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("makespan 0.0 s") and "(0% shorter by the order)" in out
+
+
 def test_cli_exits_1_on_an_unsafe_order(tmp_path, capsys):
     inst, plan = unsafe_order()
     save_instance(inst, tmp_path / "cloud.yaml")
