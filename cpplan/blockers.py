@@ -6,14 +6,16 @@ from the instance alone, so that it means the same whichever planner gave up.
 **The stuck state.** Start from placement A and make *direct moves* one at a time: a VM that is
 not yet on (one of) its target host(s) moves there when it fits as the cloud stands, that is
 when ``load[t] + demand[v] <= effective[t]`` on every resource (the VM still holds its source, as
-a migration does). Repeat until no such move is left. Moves are admitted in VM order, host by
-host, so the stuck state is deterministic. A VM that *may not migrate at all* never moves: it is
-pinned, its host or target (or a link of either) allows no migration, its group allows none,
-``limits.total`` is 0, or it cannot converge live and has no offline mode. Beyond that only
-capacity is counted (not the per-round limits, and an arriving VM's full demand even where page
-sharing would count less), so the closure never keeps a VM that could move directly on its own
-(this bounds what is reported, not what a planner can do: a bounce or an offline move may still
-free a cycle).
+a migration does). Repeat until no such move is left. Where VMs compete for the room on a host,
+those leaving a host that another VM waits to enter go first, then VM order, so the stuck state
+is deterministic. A VM that *may not migrate at all* never moves: it is pinned, its host or
+target (or a link of either) allows no migration, its group allows none, ``limits.total`` is 0,
+or it cannot converge live and has no offline mode. Beyond that only capacity is counted (not
+the per-round limits, and an arriving VM's full demand even where page sharing would count
+less), so in the stuck state no listed VM could move directly on its own. The stuck state is
+one order of direct moves among many: where arrivals compete for room a listed VM might have
+moved in another order, and a bounce or an offline move may still free a cycle. ``blocked``
+shows where the cloud gets stuck; it proves nothing (``infeasible`` and its ``reason`` do).
 
 **Blocked VMs and what they lack.** The VMs still off (every one of) their target host(s) in
 the stuck state are *blocked*. Each is reported with its host (``from``), its target (``to``:
@@ -111,7 +113,9 @@ def _stuck_state(inst) -> tuple[np.ndarray, np.ndarray]:
         if pending.size == 0:
             return placement, load
         dest = inst.target[pending]
-        order = np.lexsort((pending, dest))
+        awaited = np.zeros(inst.n_hosts, dtype=bool)
+        awaited[dest] = True  # a VM leaving such a host makes room another VM waits for: it goes first
+        order = np.lexsort((pending, ~awaited[placement[pending]], dest))
         vms, dest = pending[order], dest[order]
         admitted = fits(group_cumsum(inst.demand[vms], dest) + load[dest], inst.effective[dest]).all(1)
         if not admitted.any():  # one VM per host that fits on its own, behind one that does not

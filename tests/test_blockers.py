@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from helpers import MODELS, tiny_case_paths, tiny_truth
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+from strategies import moving_clouds, tiny_clouds
 
 import cpplan
 from cpplan.blockers import blocked_vms, describe
 from cpplan.cli import main, summary
+from cpplan.constraints.capacity import fits
+from cpplan.durations import non_converging
 from cpplan.errors import InputError
 from cpplan.io import load_plan, save_plan
 from cpplan.model import Instance
@@ -158,3 +164,84 @@ def test_only_cp_is_advised_to_try_auto_and_auto_never_points_at_itself():
     assert by_auto.reason.startswith("no plan found by cp's models, with time left")
     assert "--planner auto" not in by_auto.reason
     assert by_auto.blocked == by_cp.blocked and by_auto.blocked[0]["cycle"] == ["h1", "h2", "h3"]
+
+
+def test_a_vm_leaving_a_host_another_vm_waits_for_takes_the_contested_room_first():
+    # x (on u) and v (on w) both fit on t, but not together; L waits for x to leave u. Moving v
+    # first would leave x and L stuck; moving x first lets L, then v, through.
+    inst = Instance(hosts={"t": {"ram": 10}, "u": {"ram": 5}, "w": {"ram": 5}},
+                    vms={"v": {"ram": 5}, "x": {"ram": 5}, "L": {"ram": 5}},
+                    initial={"v": "w", "x": "u", "L": "t"}, target={"v": "t", "x": "t", "L": "u"})
+    assert blocked_vms(inst) == []
+
+
+@st.composite
+def full_clouds(draw, levels: bool = True):
+    """Tight tiny clouds with every host shrunk to its larger use in A and B: no slack, many deadlocks."""
+    inst = draw(tiny_clouds(tight=True, service_levels=draw(st.booleans()) if levels else False,
+                            max_hosts=5, max_vms=7))
+    need = np.maximum(inst.load(inst.initial), inst.load(inst.target))
+    spec = inst.to_dict()
+    spec["hosts"] = {h: {**caps, **{r: float(need[i, k]) for k, r in enumerate(inst.resources) if r in caps}}
+                     for i, (h, caps) in enumerate(spec["hosts"].items())}
+    try:
+        return Instance(**spec)
+    except InputError:
+        assume(False)
+
+
+def may_not_migrate(inst, j: int) -> bool:
+    ends = {int(inst.initial[j]), int(inst.target[j])}
+    return bool(inst.pinned[j] or inst.total_limit == 0 or any(inst.host_limit[h] == 0 for h in ends)
+                or any(link.max_migrations == 0 and ends & set(link.hosts.tolist()) for link in inst.links)
+                or any(g.max_migrating == 0 and j in g.vms for g in inst.groups)
+                or (non_converging(inst)[j] and inst.can_live[j]))
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.one_of(moving_clouds(), full_clouds(),
+                 tiny_clouds(tight=True, service_levels=True, sharing=True, max_hosts=5, max_vms=7)))
+def test_on_random_clouds_no_listed_vm_fits_where_the_others_have_gone(inst):
+    """Rebuild the stuck state independently (listed VMs at home, every other VM at its target) and
+    check that no listed VM fits on its target there, by exactly what ``short`` says, and that each
+    cycle is one: every hop of it carries a listed VM."""
+    assume((inst.domain_of < 0).all())
+    groups = blocked_vms(inst)
+    listed = {e["vm"]: e for g in groups for e in g["vms"] + g["waiting"]}
+    event(f"blocked VMs: {min(len(listed), 3)}{'+' if len(listed) >= 3 else ''}")
+    assert len(listed) == sum(len(g["vms"]) + len(g["waiting"]) for g in groups)
+    index = [inst.vm_index[v] for v in listed]
+    assert inst.moving[index].all()
+    placement = np.array(inst.target)
+    placement[index] = inst.initial[index]
+    load = inst.load(placement)
+    for v, e in listed.items():
+        j, t = inst.vm_index[v], inst.host_index[e["to"]]
+        assert (e["from"], e["to"]) == (inst.host_names[inst.initial[j]], inst.host_names[t])
+        lacking = ~fits(load[t] + inst.demand[j], inst.effective[t])
+        if may_not_migrate(inst, j):
+            assert e["short"] == {}
+            continue
+        assert lacking.any(), f"{v} fits on {e['to']} in the stuck state"
+        assert set(e["short"]) == {inst.resources[r] for r in np.flatnonzero(lacking)}
+        for r, x in e["short"].items():
+            k = inst.resource_index[r]
+            assert x == pytest.approx(load[t, k] + inst.demand[j, k] - inst.effective[t, k])
+    for g in groups:
+        hops = {(e["from"], e["to"]) for e in g["vms"]}
+        cycle = g["cycle"]
+        assert all((a, b) in hops for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(full_clouds(levels=False))
+def test_when_exact_proves_no_plan_some_vm_is_blocked(inst):
+    """Without service levels the stuck state's moves are a valid plan of one migration a round, so
+    an empty ``blocked`` means a plan exists: never empty when exact proves there is none."""
+    p = cpplan.plan(inst, planner="exact", time_limit=10)
+    event(p.status)
+    if p.status == "infeasible":
+        assert p.blocked
+    assert p.blocked == (None if p.found else blocked_vms(inst))
