@@ -45,11 +45,10 @@ def _timed_cloud(folder, monkeypatch):
         yield fake, Cloud.connect("fake"), clock
 
 
-def _run(fake, cloud, clock, folder, *, barriers=False, limits=None):
-    """Plan the cloud to TIMED_TARGET and carry the plan out; (outcome, plan, journal records, said)."""
-    inst = take_snapshot(cloud).instance.replace(target=TIMED_TARGET)
-    if limits is not None:
-        inst = inst.replace(limits=limits)
+def _run(fake, cloud, clock, folder, *, barriers=False, **keys):
+    """Plan the cloud to TIMED_TARGET (with other instance ``keys`` replaced, such as ``limits``) and carry
+    the plan out; (outcome, plan, journal records, said)."""
+    inst = take_snapshot(cloud).instance.replace(target=TIMED_TARGET, **keys)
     plan = cpplan.plan(inst, "auto", time_limit=10)
     if barriers:
         plan = dataclasses.replace(plan, rounds=plan.routes())
@@ -137,6 +136,20 @@ def test_the_limits_hold_at_every_instant(tmp_path, monkeypatch, limits):
         hosts, total = _in_flight_peaks(fake)
     assert max(hosts.values()) == limits["host"]  # reached, never passed
     assert 2 <= total <= limits.get("total", total)
+
+
+@pytest.mark.parametrize("keys, counted, cap", [
+    ({"groups": {"small": {"vms": ["s1", "s2", "s3"], "max_migrating": 2}}}, {"s1", "s2", "s3"}, 2),
+    ({"links": {"to-c4": {"hosts": ["c4"], "max_migrations": 1}}}, {"s1", "s2", "s3"}, 1),
+])
+def test_group_and_link_limits_hold_at_every_instant(tmp_path, monkeypatch, keys, counted, cap):
+    with _timed_cloud(tmp_path / "run", monkeypatch) as (fake, cloud, clock):
+        outcome, _, _, _ = _run(fake, cloud, clock, tmp_path / "run", limits={"host": 4}, **keys)
+        assert outcome.status == "done" and _at_target(fake) and fake.over_capacity() == []
+        log = fake.migrations
+    peak = max(sum(m.server.name in counted and m.start_at <= a.start_at < m.finish_at for m in log)
+               for a in log)
+    assert peak == cap  # reached, never passed (4 per host would let all three go at once)
 
 
 def test_a_failure_mid_way_waits_for_those_in_flight_and_replans_by_the_order(tmp_path, monkeypatch):
