@@ -408,11 +408,16 @@ class Execution:
     def _start_ready(self, run: _Flight, stop: threading.Event) -> list[str]:
         """Start, in plan order until Ctrl-C, each migration whose ``after`` list has finished, that the
         limits in flight allow and whose pre-check passes; the problems that stop starting (a check
-        refusing a migration at two looks in a row, as a round is checked twice, or a failed request)."""
+        refusing a migration at two looks in a row, as a round is checked twice, or a failed request).
+
+        At most one migration starts towards a host per look: nova claims the destination's room in
+        Placement after it answers, so the next arrival's check waits a poll interval to see it.
+        """
+        receiving: set[str] = set()
         for i in run.ready():
             if stop.is_set():
                 break
-            if not run.allowed(i):
+            if not run.allowed(i) or run.migrations[i]["to"] in receiving:
                 continue
             m = run.migrations[i]
             problems = self.check_round([m])
@@ -426,6 +431,7 @@ class Execution:
                       "server": self.ids[m["vm"]], "from": m["from"], "to": m["to"]}
             self.say(f"  {m['vm']}  {m['from']} -> {m['to']}: starting ({len(run.flying) + 1} in flight)")
             run.take_off(i, record, self.settings.clock())
+            receiving.add(m["to"])
             end = self._start(record)
             if end is not None:
                 run.land(i, finished=False)

@@ -150,6 +150,8 @@ def test_group_and_link_limits_hold_at_every_instant(tmp_path, monkeypatch, keys
     peak = max(sum(m.server.name in counted and m.start_at <= a.start_at < m.finish_at for m in log)
                for a in log)
     assert peak == cap  # reached, never passed (4 per host would let all three go at once)
+    # one start towards a host per look, so that each capacity check sees the previous arrival
+    assert len({(m.dest, m.start_at) for m in log}) == len(log)
 
 
 def test_a_failure_mid_way_waits_for_those_in_flight_and_replans_by_the_order(tmp_path, monkeypatch):
