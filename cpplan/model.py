@@ -409,6 +409,7 @@ class Instance:
         self.durations = Durations.read(spec, self.demand[:, ram] if ram is not None
                                         else np.zeros(self.n_vms), self.source)
         stuck = non_converging(self) & self.can_live
+        self.cannot_converge = stuck  # live allowed by its keys, but its dirty rate outruns every hop
         if not stuck.any():
             return
         can_live = self.can_live.copy()

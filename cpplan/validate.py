@@ -138,7 +138,8 @@ def _parse_round(inst, t, moves, placement, out):
         elif m.get("mode", "live") not in ("live", "offline"):
             out.append(f"round {t}: VM {m['vm']} has mode {short_repr(m['mode'])}, not live or offline")
         elif m.get("mode", "live") == "live" and not inst.can_live[v]:
-            out.append(f"round {t}: VM {m['vm']} may not migrate live (live: false)")
+            why = "it cannot converge: dirty_rate" if inst.cannot_converge[v] else "live: false"
+            out.append(f"round {t}: VM {m['vm']} may not migrate live ({why})")
         elif m.get("mode") == "offline" and np.isnan(inst.offline_cost[v]):
             out.append(f"round {t}: VM {m['vm']} may not migrate offline (no offline_cost)")
         else:

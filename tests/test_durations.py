@@ -116,6 +116,16 @@ def test_a_vm_that_cannot_converge_with_an_offline_mode_moves_offline():
         assert plan.found and plan.rounds[0][0]["mode"] == "offline" and plan.cost == 20
 
 
+def test_a_live_move_of_a_vm_that_cannot_converge_is_refused_for_that_reason():
+    inst = Instance(**cloud(hosts={"h2": {"bandwidth": 100}},
+                            vms={"a": {"dirty_rate": 80, "offline_cost": 20}}))
+    live = cpplan.Plan("feasible", 8, [[{"vm": "a", "from": "h1", "to": "h2"}]])
+    violations = cpplan.validate(inst, live)
+    assert any("may not migrate live (it cannot converge: dirty_rate)" in v for v in violations)
+    refused = Instance(**cloud(vms={"a": {"live": False, "offline_cost": 20}}))
+    assert any("(live: false)" in v for v in cpplan.validate(refused, live))
+
+
 def test_a_vm_that_must_move_and_cannot_converge_without_offline_mode_is_infeasible():
     inst = Instance(**cloud(hosts={"h1": {"bandwidth": 100}}, vms={"a": {"dirty_rate": 80}}))
     reason = infeasibility(inst)
