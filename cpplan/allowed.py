@@ -87,10 +87,11 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
     np.add.at(load, end[placed], inst.demand[placed])
     scale = np.where(np.isfinite(inst.effective) & (inst.effective > 0), inst.effective, np.inf)
     size = (inst.demand[must] / scale[inst.initial[must]]).max(axis=1, initial=0.0)
+    partners = _anti_affinity_partners(inst, must)
     for v in must[np.argsort(-size, kind="stable")]:
         hosts = np.flatnonzero(inst.domains[inst.domain_of[v]])
         after = load[hosts] + inst.demand[v]
-        ok = fits(after, inst.effective[hosts]).all(axis=1) & ~_clashes(inst, v, hosts, end, placed)
+        ok = fits(after, inst.effective[hosts]).all(axis=1) & ~_clashes(inst, partners[v], hosts, end, placed)
         if not ok.any():
             return int(v)
         if (ok & (inst.host_limit[hosts] > 0)).any():  # a host that allows no migration cannot receive it
@@ -105,11 +106,23 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
     return end
 
 
-def _clashes(inst, v: int, hosts: np.ndarray, end: np.ndarray, placed: np.ndarray) -> np.ndarray:
-    """Mask of ``hosts`` already holding (in ``end``) a member of an anti-affinity group of ``v``."""
-    taken = np.zeros(inst.n_hosts, dtype=bool)
+def _anti_affinity_partners(inst, vms: np.ndarray) -> dict[int, np.ndarray]:
+    """Per VM of ``vms``: the other members of its anti-affinity groups, from one pass over the groups
+    (asking every group for every VM took 12 ms a VM with 5 000 groups)."""
+    wanted = np.zeros(inst.n_vms, dtype=bool)
+    wanted[vms] = True
+    found: dict[int, list[np.ndarray]] = {int(v): [] for v in vms}
     for g in inst.groups:
-        if g.anti_affinity and v in g.vms:
-            others = g.vms[(g.vms != v) & placed[g.vms]]
-            taken[end[others]] = True
+        if g.anti_affinity:
+            for v in g.vms[wanted[g.vms]].tolist():
+                found[v].append(g.vms[g.vms != v])
+    return {v: np.concatenate(others) if others else np.zeros(0, dtype=np.int64)
+            for v, others in found.items()}
+
+
+def _clashes(inst, partners: np.ndarray, hosts: np.ndarray, end: np.ndarray,
+             placed: np.ndarray) -> np.ndarray:
+    """Mask of ``hosts`` already holding (in ``end``) one of ``partners`` placed so far."""
+    taken = np.zeros(inst.n_hosts, dtype=bool)
+    taken[end[partners[placed[partners]]]] = True
     return taken[hosts]
