@@ -246,15 +246,20 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _invalid(violations: list[str], after: str = "") -> int:
+    """Print each violation on stderr, then their count; the exit code of an invalid plan."""
+    for line in violations:
+        print(line, file=sys.stderr)
+    print(f"invalid: {len(violations)} violation(s){after}", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def _cmd_validate(args) -> int:
     inst = load_instance(args.instance)
     result = load_plan(args.plan)
     violations = validate(inst, result)
     if violations:
-        for line in violations:
-            print(line, file=sys.stderr)
-        print(f"invalid: {len(violations)} violation(s)", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(violations)
     if result.found:
         print(f"valid: {result.n_migrations} migrations in {result.n_rounds} rounds, cost "
               f"{result.cost:g}", file=sys.stderr)
@@ -304,10 +309,7 @@ def _cmd_simulate(args) -> int:
                                       makespan_lower_bound=None)
     violations = validate(inst, rounds_only)
     if violations:
-        for line in violations:
-            print(line, file=sys.stderr)
-        print(f"invalid: {len(violations)} violation(s); nothing to simulate", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(violations, "; nothing to simulate")
     if not result.found:
         print(f"status {result.status}: the plan has no migrations to replay", file=sys.stderr)
         return EXIT_OK
