@@ -143,17 +143,29 @@ def closure(after: list[list[int]]) -> list[int]:
     return ancestors
 
 
-def derive_after(inst, plan) -> list[list[int]] | None:
+def derive_after(inst, plan, *, prune: bool = True) -> list[list[int]] | None:
     """A safe ``after`` list per migration of the valid round ``plan`` (module docstring), or None when
-    rule 3 cannot give what the plan needs (then it keeps the barrier order)."""
+    rule 3 cannot give what the plan needs (then it keeps the barrier order); ``prune=False`` stops
+    at the transitive reduction (see :func:`pruned`)."""
     moves = Migrations.of(inst, plan)
     after = _by_rounds(inst, moves)
     if _violations(inst, moves, closure(after), stays(inst, moves)):
         return None
     after = _reduced(after)
-    if len(moves) <= PRUNE_MAX_MIGRATIONS:
+    if prune and len(moves) <= PRUNE_MAX_MIGRATIONS:
         _prune(inst, moves, after)
     return after
+
+
+def pruned(inst, plan, after: list[list[int]]) -> list[list[int]]:
+    """A copy of the safe order ``after`` of ``plan`` without the predecessors SPEC 7.4 does not need,
+    on plans of at most :data:`PRUNE_MAX_MIGRATIONS` migrations (else ``after`` itself)."""
+    moves = Migrations.of(inst, plan)
+    if len(moves) > PRUNE_MAX_MIGRATIONS:
+        return after
+    lean = [list(preds) for preds in after]
+    _prune(inst, moves, lean)
+    return lean
 
 
 def _reduced(after: list[list[int]]) -> list[list[int]]:

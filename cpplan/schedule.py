@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .order import Migrations, derive_after
+from .order import Migrations, derive_after, pruned
 
 SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.3)
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
@@ -314,12 +314,20 @@ def add_schedule(inst, plan) -> None:
     Each migration gains ``after`` (:func:`cpplan.order.derive_after`, on plans of at most
     :data:`MAX_ORDERED_MIGRATIONS` migrations; without it, or when that keeps the barriers, the plan has
     no ``after``: SPEC's barrier order), ``start``, ``end`` and ``bandwidth`` (:func:`estimate`); the
-    plan gains ``makespan``.
+    plan gains ``makespan``. The order is pruned (:func:`cpplan.order.pruned`), and the schedule is the
+    shorter of the estimates by the pruned and the unpruned order: both respect the pruned one.
     """
     if not plan.found:
         return
-    after = derive_after(inst, plan) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
+    after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
     timed = estimate(inst, plan, after)
+    if after is not None:
+        lean = pruned(inst, plan, after)
+        if lean != after:  # list scheduling has anomalies: waiting for less can end later
+            lean_timed = estimate(inst, plan, lean)
+            # the fuller order's schedule respects the lean order too (it waits for more): keep the shorter
+            timed = lean_timed if lean_timed.makespan <= timed.makespan else timed
+            after = lean
     number, rounds = 0, []
     for moves in plan.rounds:
         rounds.append([])

@@ -210,3 +210,20 @@ def test_the_summary_line_gives_the_makespan_and_its_bound():
     plan = cpplan.plan(inst, "greedy")
     line = summary(inst, plan, 0.1)
     assert f"makespan {plan.makespan:.1f} s (lower bound {plan.makespan_lower_bound:.1f} s)" in line
+
+
+@pytest.mark.parametrize("family, hosts, seed", [("tight", 10, 1), ("tight", 20, 2), ("rebalance", 20, 3)])
+def test_the_schedule_is_the_shorter_estimate_and_the_order_the_pruned_one(family, hosts, seed):
+    # on the tight clouds waiting for less ends later in the estimate, on rebalance-20-s3 sooner
+    from cpplan.generate import generate
+    from cpplan.order import derive_after, pruned
+
+    inst = generate(family, hosts, seed)
+    plan = cpplan.plan(inst, planner="greedy")
+    routes = Plan(plan.status, plan.cost, plan.routes())
+    full = derive_after(inst, routes, prune=False)
+    lean = pruned(inst, routes, full)
+    assert lean != full and [m["after"] for r in plan.rounds for m in r] == lean
+    estimates = [estimate(inst, routes, order).makespan for order in (full, lean)]
+    assert plan.makespan == pytest.approx(min(estimates))
+    assert cpplan.validate(inst, plan) == []
