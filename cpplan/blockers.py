@@ -67,7 +67,6 @@ import numpy as np
 from .arrays import first_of_each, group_cumsum
 from .checks import finite_number, short_repr
 from .constraints.capacity import fits
-from .durations import non_converging
 from .errors import InputError
 from .graphs import functional_cycles, strongly_connected
 from .plan import plain_number
@@ -142,7 +141,7 @@ def _frozen(inst) -> np.ndarray:
     frozen[inst.member_vm[inst.group_cap[inst.member_group] <= 0]] = True
     if inst.total_limit == 0:
         frozen[:] = True
-    return frozen | (non_converging(inst) & inst.can_live)
+    return frozen | inst.stuck_live
 
 
 def _elsewhere(inst, pending: np.ndarray, placement: np.ndarray, load: np.ndarray):

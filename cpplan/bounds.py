@@ -16,7 +16,7 @@ import numpy as np
 
 from .constraints import service_levels
 from .constraints.concurrency import host_touches
-from .durations import CONVERGENCE, hop_bound, non_converging
+from .durations import CONVERGENCE, hop_bound
 
 
 def reaches(cost: float, bound: float) -> bool:
@@ -119,7 +119,7 @@ def infeasibility(inst) -> str | None:
                     f"{inst.host_names[hosts[frozen][0]]} allows no migration (max_migrations 0)")
     if inst.total_limit == 0 and moving.size:
         return "VMs must move but limits.total is 0"
-    stuck = moving[non_converging(inst)[moving] & inst.can_live[moving]]
+    stuck = moving[inst.stuck_live[moving]]
     if stuck.size:
         v = int(stuck[0])
         return (f"VM {inst.vm_names[v]} must move but cannot converge live: dirty_rate "

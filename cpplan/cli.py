@@ -279,10 +279,7 @@ def _cmd_show(args) -> int:
     inst, result = load_instance(args.instance), load_plan(args.plan)
     violations = validate(inst, result)
     if violations:
-        for line in violations:
-            print(line, file=sys.stderr)
-        print(f"invalid: {len(violations)} violation(s); nothing to show", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(violations, "; nothing to show")
     print(plan_table(inst, result))
     if args.png is not None:
         plot_timeline(inst, result, args.png)

@@ -170,8 +170,8 @@ class Scaled:
         """No value changed in rounding: the model is the instance, not an approximation."""
         return self.rounding.exact
 
-    def use(self, inst, vms: np.ndarray, host: int, r: int) -> int:
-        """Scaled use of resource ``r`` on ``host`` when exactly ``vms`` are there."""
+    def use(self, inst, vms: np.ndarray, r: int) -> int:
+        """Scaled use of resource ``r`` on a host where exactly ``vms`` are."""
         if r != self.shared:
             return int(self.demand[vms, r].sum())
         return int(use_from_parts(self.private[vms], self.pages[vms], inst.image[vms]))

@@ -410,6 +410,7 @@ class Instance:
                                         else np.zeros(self.n_vms), self.source)
         stuck = non_converging(self) & self.can_live
         self.cannot_converge = stuck  # live allowed by its keys, but its dirty rate outruns every hop
+        self.stuck_live = stuck & ~np.isfinite(self.offline_cost)  # and no offline mode to fall back on
         if not stuck.any():
             return
         can_live = self.can_live.copy()

@@ -152,9 +152,7 @@ def derive_after(inst, plan, *, prune: bool = True) -> list[list[int]] | None:
     if _violations(inst, moves, closure(after), stays(inst, moves)):
         return None
     after = _reduced(after)
-    if prune and len(moves) <= PRUNE_MAX_MIGRATIONS:
-        _prune(inst, moves, after)
-    return after
+    return pruned(inst, plan, after) if prune else after
 
 
 def pruned(inst, plan, after: list[list[int]]) -> list[list[int]]:

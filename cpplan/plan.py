@@ -77,6 +77,15 @@ class Plan:
         return [[{k: m[k] for k in ROUTE_KEYS if k in m} for m in r] for r in self.rounds]
 
     @property
+    def has_order(self) -> bool:
+        """Whether the plan gives SPEC 7.3's ``after`` order (else its rounds' barriers hold).
+
+        >>> Plan("feasible", 1, [[{"vm": "a", "from": "h1", "to": "h2", "after": []}]]).has_order
+        True
+        """
+        return any("after" in m for r in self.rounds for m in r)
+
+    @property
     def found(self) -> bool:
         """True when the plan carries rounds that reach the target."""
         return self.status in ("optimal", "feasible")

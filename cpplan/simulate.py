@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constraints import anti_affinity_mates
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage_on
 from .order import Migrations
@@ -98,10 +99,9 @@ def jitter_factors(n: int, jitter: float, rng: np.random.Generator) -> np.ndarra
 
 def plan_after(plan) -> list[list[int]] | None:
     """The plan's ``after`` lists (a migration without one waits for nothing), or None without any."""
-    listed = [m for r in plan.rounds for m in r]
-    if not any("after" in m for m in listed):
+    if not plan.has_order:
         return None
-    return [sorted(set(m.get("after", []))) for m in listed]
+    return [sorted(set(m.get("after", []))) for r in plan.rounds for m in r]
 
 
 def simulate(inst, plan, factors: np.ndarray | None = None, *, barriers: bool = False) -> Replay:
@@ -129,7 +129,7 @@ class _Run:
         self.capacity = {("h", h): float(b) for h, b in enumerate(d.host_bandwidth.tolist())}
         self.capacity.update({("l", k): float(b) for k, b in enumerate(d.link_bandwidth.tolist())})
         self.on_host = [set(np.flatnonzero(inst.initial == h).tolist()) for h in range(inst.n_hosts)]
-        self.partners = _anti_affinity_partners(inst)
+        self.partners = {v: set(m.tolist()) for v, m in anti_affinity_mates(inst).items()}
         n = len(moves)
         self.start, self.end = [math.nan] * n, [math.nan] * n
         self.remaining = self.data.copy()
@@ -188,7 +188,7 @@ class _Run:
 
     def _check_partners(self, i: int, now: float) -> None:
         inst, v, h = self.inst, int(self.moves.vm[i]), int(self.moves.dst[i])
-        for partner in sorted(self.partners[v] & self.on_host[h]):
+        for partner in sorted(self.partners.get(v, set()) & self.on_host[h]):
             self._overload(f"at {now:g} s: {self.moves.describe(inst, i)} starts while "
                            f"{inst.vm_names[partner]}, of an anti-affinity group with "
                            f"{inst.vm_names[v]}, is on host {inst.host_names[h]}")
@@ -307,14 +307,3 @@ def trials(inst, plan, *, jitter: float = 0.0, seed: int = 0, repeat: int = 1) -
         if worst_barrier is None or runs[1][1].makespan > worst_barrier.makespan:
             worst_barrier = runs[1][1]
     return Trials(worst_order, worst_barrier, ordered, problems, n_overloads, repeat)
-
-
-def _anti_affinity_partners(inst) -> list[set[int]]:
-    """Per VM, the other members of its anti-affinity groups."""
-    partners: list[set[int]] = [set() for _ in range(inst.n_vms)]
-    for g in inst.groups:
-        if g.anti_affinity:
-            members = set(g.vms.tolist())
-            for v in members:
-                partners[v] |= members - {v}
-    return partners

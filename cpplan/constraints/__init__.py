@@ -149,7 +149,26 @@ def anti_affinity_members(inst) -> np.ndarray:
     return members
 
 
+def anti_affinity_mates(inst) -> dict[int, np.ndarray]:
+    """For each VM in an anti-affinity group, the other members of its groups (sorted), from one
+    pass over the groups.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 8}}, vms={"a": {"ram": 1}, "b": {"ram": 1}, "c": {"ram": 1}},
+    ...                 initial={"a": "h1", "b": "h1", "c": "h1"},
+    ...                 groups={"g": {"vms": ["a", "b"], "anti_affinity": False}})
+    >>> anti_affinity_mates(inst)
+    {}
+    """
+    mates: dict[int, set] = {}
+    for g in inst.groups:
+        if g.anti_affinity and g.vms.size > 1:
+            for v in g.vms.tolist():
+                mates.setdefault(v, set()).update(g.vms.tolist())
+    return {v: np.array(sorted(m - {v}), dtype=np.int64) for v, m in mates.items()}
+
+
 __all__ = ["ALL", "Round", "RoundBudget", "ServiceLevel", "register", "service_levels",
            "allowed_by_service_levels", "round_budgets", "admits_all", "take_if_admitted",
-           "anti_affinity_members",
+           "anti_affinity_members", "anti_affinity_mates",
            "Capacity", "Concurrency", "Links", "Pinned", "Groups"]

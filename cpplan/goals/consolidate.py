@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
 from .metrics import emptying_cost_bound, hosts_lower_bound, migration
@@ -35,7 +36,6 @@ from .packing import Packer, size_order
 from .placement import (
     Rules,
     Window,
-    anti_affinity_mates,
     movable_vms,
     receiving_hosts,
     receiving_limit,

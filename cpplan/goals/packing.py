@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
-from .placement import anti_affinity_mates, link_zones, plain_load, receiving_hosts
+from .placement import link_zones, plain_load, receiving_hosts
 
 
 class Packer:

@@ -32,6 +32,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .. import cpsat
+from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from . import Slack, Tradeoff
 from .metrics import utilisation_of
@@ -82,16 +83,6 @@ def plain_load(inst, placement: np.ndarray) -> np.ndarray:
     out = np.zeros((inst.n_hosts, len(inst.resources)))
     np.add.at(out, placement, inst.demand)
     return out
-
-
-def anti_affinity_mates(inst) -> dict[int, np.ndarray]:
-    """For each VM in an anti-affinity group, the other members of its groups."""
-    mates: dict[int, set] = {}
-    for g in inst.groups:
-        if g.anti_affinity and g.vms.size > 1:
-            for v in g.vms.tolist():
-                mates.setdefault(v, set()).update(g.vms.tolist())
-    return {v: np.array(sorted(m - {v}), dtype=np.int64) for v, m in mates.items()}
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ class Execution:
         self.goal: dict = {}  # server id -> target host, for every VM of the first instance
         self.names: dict = {}  # server id -> its name in the first instance
         self.finished = self.replans = 0
-        self.barriers = not has_order(plan)  # the first plan's way, kept through re-plans
+        self.barriers = not plan.has_order  # the first plan's way, kept through re-plans
 
     # -------------------------------------------------------------- the run
     def run(self) -> Outcome:
@@ -526,15 +526,6 @@ class Execution:
         self.say(describe(plan.rounds))
         self.inst, self.plan, self.ids = inst, plan, fresh.server_ids
         return None
-
-
-def has_order(plan: Plan) -> bool:
-    """Whether ``plan`` gives SPEC 7.3's ``after`` order; a plan without it runs round by round.
-
-    >>> has_order(Plan("feasible", 1, [[{"vm": "a", "from": "h1", "to": "h2", "after": []}]]))
-    True
-    """
-    return any("after" in m for r in plan.rounds for m in r)
 
 
 class _Flight:

@@ -65,7 +65,7 @@ class TimeIndexedModel(LexicographicModel):
         self.pinned_on = {h: np.flatnonzero(inst.pinned & (inst.initial == h)) for h in range(inst.n_hosts)}
         starts = {h: np.flatnonzero(inst.initial == h) for h in range(inst.n_hosts)}
         resources = range(len(inst.resources))
-        self.start_use = np.array([[scaled.use(inst, starts[h], h, r) for r in resources]
+        self.start_use = np.array([[scaled.use(inst, starts[h], r) for r in resources]
                                    for h in range(inst.n_hosts)], dtype=np.int64)
         self.start_use = self.start_use.reshape(scaled.capacity.shape)
         for t in range(T):
