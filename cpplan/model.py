@@ -45,12 +45,14 @@ from .checks import (
     unknown_keys,
 )
 from .constraints.capacity import fits
+from .constraints.concurrency import UNLIMITED
 from .constraints.page_sharing import usage
 from .durations import HOST_KEYS, VM_KEYS, Durations, non_converging
 from .errors import InputError
 from .names import nfc_names
 
-HOST_RESERVED = ("max_migrations", "allocation_ratio", *HOST_KEYS)
+DIRECTIONAL_KEYS = {"max_incoming": "incoming", "max_outgoing": "outgoing"}  # host key -> limits key
+HOST_RESERVED = ("max_migrations", "allocation_ratio", *DIRECTIONAL_KEYS, *HOST_KEYS)
 VM_RESERVED = ("cost", "offline_cost", "live", "image", *VM_KEYS)
 # The most the VMs' costs may sum to, every VM's live and offline cost counted once. A plan's cost
 # and the bounds are float64 sums of these costs, and float64 ends at 1.8e308: below 1e300, a plan
@@ -87,7 +89,9 @@ class Instance:
     Arrays (read-only): ``capacity`` and ``ratio`` [hosts x resources] (a
     resource a host does not list is ``inf``), ``effective`` = capacity x
     ratio, ``demand`` [vms x resources], ``cost`` [vms], ``initial`` and
-    ``target`` [vms] host indices, ``host_limit`` [hosts], ``pinned`` [vms].
+    ``target`` [vms] host indices, ``host_limit`` [hosts], ``pinned`` [vms];
+    ``incoming_limit`` and ``outgoing_limit`` [hosts] (SPEC section 8; ``UNLIMITED`` of
+    :mod:`cpplan.constraints.concurrency` where neither the host nor ``limits`` sets one).
     """
 
     def __init__(self, hosts: Mapping, vms: Mapping, initial: Mapping, target: Mapping | None = None,
@@ -147,10 +151,11 @@ class Instance:
             x = positive(x, src, f"allocation_ratio.{r}")
             if r in self.resource_index:
                 ratio_default[self.resource_index[r]] = x
-        default_limit = self._limits(limits)
+        default_limit, directional = self._limits(limits)
         capacity = np.full((H, R), np.inf)
         ratio = np.tile(ratio_default, (H, 1))
         host_limit = np.full(H, default_limit, dtype=np.int64)
+        directional = {k: np.full(H, x, dtype=np.int64) for k, x in directional.items()}
         for i, (h, spec) in enumerate(hosts.items()):
             for k, x in spec.items():
                 key = f"hosts.{h}.{k}"
@@ -158,6 +163,8 @@ class Instance:
                     continue  # read by the duration model
                 if k == "max_migrations":
                     host_limit[i] = number(x, src, key, integer=True)
+                elif k in DIRECTIONAL_KEYS:
+                    directional[DIRECTIONAL_KEYS[k]][i] = number(x, src, key, integer=True)
                 elif k == "allocation_ratio":
                     for r, y in mapping(x, src, key).items():
                         y = positive(y, src, f"{key}.{r}")
@@ -167,16 +174,20 @@ class Instance:
                     capacity[i, self.resource_index[k]] = number(x, src, key)
         self.capacity, self.ratio, self.effective = capacity, ratio, capacity * ratio
         self.host_limit = host_limit
+        self.incoming_limit, self.outgoing_limit = directional["incoming"], directional["outgoing"]
 
-    def _limits(self, limits) -> int:
-        """``limits``: sets ``total_limit`` (None: unlimited); returns the default per-host limit."""
+    def _limits(self, limits) -> tuple[int, dict[str, int]]:
+        """``limits``: sets ``total_limit`` (None: unlimited); returns the default per-host limit and
+        the default incoming and outgoing limits (``UNLIMITED`` when not given)."""
         src = self.source
         limits = mapping(given(limits, {}), src, "limits")
-        unknown_keys(limits, ("host", "total"), src, "limits.")
+        unknown_keys(limits, ("host", "total", *DIRECTIONAL_KEYS.values()), src, "limits.")
         default_limit = number(limits.get("host", 1), src, "limits.host", integer=True)
         total = limits.get("total")
         self.total_limit = None if total is None else number(total, src, "limits.total", integer=True)
-        return default_limit
+        directional = {k: number(limits[k], src, f"limits.{k}", integer=True) if k in limits else UNLIMITED
+                       for k in DIRECTIONAL_KEYS.values()}
+        return default_limit, directional
 
     def _vms(self, vms: Mapping) -> dict[str, int]:
         """Demand, costs, live or offline, and image per VM; returns the images' indices by name."""
@@ -287,9 +298,9 @@ class Instance:
 
     def _freeze(self) -> None:
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
-                  self.initial, self.target, self.pinned, self.member_group, self.member_vm,
-                  self.group_cap, self.group_anti, self.image, self.share_ratio, self.can_live,
-                  self.offline_cost, self.domain_of, self.domains):
+                  self.incoming_limit, self.outgoing_limit, self.initial, self.target, self.pinned,
+                  self.member_group, self.member_vm, self.group_cap, self.group_anti, self.image,
+                  self.share_ratio, self.can_live, self.offline_cost, self.domain_of, self.domains):
             a.setflags(write=False)
 
     def _drain(self, drain, start, end, domains: Domains) -> None:
