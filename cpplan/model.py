@@ -81,6 +81,7 @@ class Group:
     anti_affinity: bool
     max_migrating: int | None
     affinity: bool = False
+    no_downtime: bool = False  # members never move offline, not even in a relaxation (cpplan.relax)
 
 
 class Instance:
@@ -360,7 +361,8 @@ class Instance:
     def _group(self, name, spec) -> Group:
         src = self.source
         spec = mapping(spec, src, f"groups.{name}")
-        unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating"), src, f"groups.{name}.")
+        unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating", "no_downtime"), src,
+                     f"groups.{name}.")
         members = name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
         anti = boolean(spec.get("anti_affinity", False), src, f"groups.{name}.anti_affinity")
         together = boolean(spec.get("affinity", False), src, f"groups.{name}.affinity")
@@ -369,8 +371,9 @@ class Instance:
         cap = spec.get("max_migrating")
         if cap is not None:
             cap = number(cap, src, f"groups.{name}.max_migrating", integer=True)
+        no_downtime = boolean(spec.get("no_downtime", False), src, f"groups.{name}.no_downtime")
         return Group(str(name), np.array([self.vm_index[v] for v in members], dtype=np.int64),
-                     anti, cap, together)
+                     anti, cap, together, no_downtime)
 
     def _check_placements(self) -> None:
         """Refuse placements no plan could serve: affinity or anti-affinity broken at either end, a
