@@ -29,6 +29,7 @@ import numpy as np
 
 from .constraints import anti_affinity_mates
 from .constraints.capacity import fits
+from .constraints.concurrency import can_receive
 from .errors import InputError
 
 
@@ -89,6 +90,7 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
     scale = np.where(np.isfinite(inst.effective) & (inst.effective > 0), inst.effective, np.inf)
     size = (inst.demand[must] / scale[inst.initial[must]]).max(axis=1, initial=0.0)
     mates, alone = anti_affinity_mates(inst), np.zeros(0, dtype=np.int64)
+    receiving = can_receive(inst)
     for v in must[np.argsort(-size, kind="stable")]:
         hosts = np.flatnonzero(inst.domains[inst.domain_of[v]])
         after = load[hosts] + inst.demand[v]
@@ -96,8 +98,9 @@ def _place(inst, end: np.ndarray, must: np.ndarray, roomiest: bool) -> np.ndarra
         ok = fits(after, inst.effective[hosts]).all(axis=1) & ~clash
         if not ok.any():
             return int(v)
-        if (ok & (inst.host_limit[hosts] > 0)).any():  # a host that allows no migration cannot receive it
-            ok &= inst.host_limit[hosts] > 0
+        receives = receiving[hosts]
+        if (ok & receives).any():  # a host that allows no migration (or no incoming one) cannot receive it
+            ok &= receives
         # slack as a share of capacity; a resource without a positive finite capacity does not count
         share = np.divide(inst.effective[hosts] - after, scale[hosts], out=np.full(after.shape, np.inf),
                           where=np.isfinite(scale[hosts]))

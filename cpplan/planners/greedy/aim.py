@@ -111,8 +111,9 @@ class Aims:
         for again in range(AIM_PASSES + 1):
             if again:
                 offered = np.flatnonzero(flexible & ~admitted)
-                offered = offered[rb.slots[rb.placement[order[offered]]] > 0]
-                offered = offered[self.aim(order[offered], rb.placement, rb.free(), rb.slots, end_free)]
+                offered = offered[rb.send_slots()[rb.placement[order[offered]]] > 0]
+                receiving = rb.receive_slots()
+                offered = offered[self.aim(order[offered], rb.placement, rb.free(), receiving, end_free)]
             mobile = offered[flexible[offered]]
             mobile = mobile[self._within_end(order[mobile], end_free)]
             offered = np.sort(np.concatenate([offered[~flexible[offered]], mobile]))
@@ -140,7 +141,7 @@ class Aims:
         roomy = ((need <= inst.effective[default] - load[default] + tol).all(axis=1)
                  & (need <= end_free[default] + tol).all(axis=1))
         self.host[flexible] = default
-        slots = inst.host_limit.astype(np.int64)
+        slots = np.minimum(inst.host_limit, inst.incoming_limit)  # the migrations a host may receive
         self.aim(flexible[~roomy], placement, inst.effective - load, slots, end_free)
 
     def aim(self, vms, placement, free_now, slots, end_free) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 1. A VM that went A->C and later C->B goes straight A->B in the later round
    when A can keep it meanwhile (every round in between that sends VMs to A
-   still fits, A has a free touch and the links allow it); A->C->A vanishes.
+   still fits, A has a free touch and an outgoing migration left, and the links
+   allow it); A->C->A vanishes.
    A VM with several allowed hosts stops on the first allowed host it reaches
    when that host can keep it to the end: its later migrations vanish.
 2. A migration moves one round earlier when that round still admits it
@@ -195,10 +196,13 @@ class _Timeline:
         return True
 
     def can_leave(self, a, b, c, j) -> bool:
-        """Whether round ``j`` can send a VM from ``a`` instead of ``c`` to ``b`` (touches, links)."""
+        """Whether round ``j`` can send a VM from ``a`` instead of ``c`` to ``b`` (touches, outgoing
+        migrations, links)."""
         inst = self.inst
         if self.touches[j, self.row[a]] + 1 > inst.host_limit[a]:
             return False
+        if self.touches[j, self.row[a]] - self.arrivals[j, self.row[a]] + 1 > inst.outgoing_limit[a]:
+            return False  # a sends one more
         for k, inside in enumerate(self.inside):
             change = int(inside[a] != inside[b]) - int(inside[c] != inside[b])
             if self.crossings[j, k] + change > inst.links[k].max_migrations:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ...arrays import first_of_each, group_cumsum, rank_within
 from ...constraints.capacity import fits
+from ...constraints.concurrency import can_send
 from ...graphs import strongly_connected
 from .aim import Aims
 
@@ -176,7 +177,7 @@ def _step_aside(inst, rb, helpers, staying, stepped_aside, aimed, need, quota, c
         if quota.max() <= 0:
             break
         here = rb.placement[v]
-        if quota[c] <= 0 or rb.slots[here] <= 0:
+        if quota[c] <= 0 or rb.send_slots()[here] <= 0:
             continue
         if remaining is not None and (remaining[here] <= NEGLIGIBLE_ROOM).all():
             continue
@@ -213,7 +214,7 @@ def _staging_host(inst, rb, v, shortlist) -> int:
     """
     here = rb.placement[v]
     for chunk in (shortlist[:STAGING_SHORTLIST], shortlist):
-        ok = (rb.slots[chunk] > 0)
+        ok = (rb.receive_slots()[chunk] > 0) & can_send(inst)[chunk]  # v must leave it again
         ok &= rb.room(chunk, np.broadcast_to(inst.demand[v], (len(chunk), inst.demand.shape[1])))
         hits = np.flatnonzero(ok & (chunk != here))
         if hits.size:

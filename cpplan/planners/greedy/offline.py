@@ -36,6 +36,7 @@ import numpy as np
 from ...arrays import run_starts
 from ...constraints import ALL, Round, allowed_by_service_levels, round_budgets, take_if_admitted
 from ...constraints.capacity import during_round, fits
+from ...constraints.concurrency import can_receive, can_send, within_directions
 from ...graphs import functional_cycles, strongly_connected
 from .round import within_slots
 
@@ -104,7 +105,9 @@ def _fitting_cycles(inst, load, src, dst, demand, freeing, premium, worth) -> np
     premium is no more than the cheapest bounce in it, within the total limit.
     """
     keep = np.zeros(len(src), dtype=bool)
-    candidates = np.flatnonzero(freeing & (inst.host_limit[src] >= 2) & (inst.host_limit[dst] >= 2))
+    trades = can_send(inst) & can_receive(inst)  # a host of a cycle sends one VM and receives one
+    candidates = np.flatnonzero(freeing & (inst.host_limit[src] >= 2) & (inst.host_limit[dst] >= 2)
+                                & trades[src] & trades[dst])
     if candidates.size < 2:
         return keep
     comp = strongly_connected(inst.n_hosts, src[candidates], dst[candidates])
@@ -154,6 +157,7 @@ def _peel(inst, load, src, dst, demand, freeing, keep) -> None:
     while keep.any():
         active = np.flatnonzero(keep)
         within = within_slots(src[active], dst[active], inst.host_limit)
+        within &= within_directions(src[active], dst[active], inst.outgoing_limit, inst.incoming_limit)
         within &= np.cumsum(within) <= total
         if not within.all():
             keep[active[~within]] = False

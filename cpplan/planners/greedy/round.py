@@ -5,7 +5,9 @@ arrivals per host, and the budget of each service level, see
 :mod:`cpplan.constraints`) and admits offered migrations in vectorised
 passes: in each pass a migration is admitted when, counting every
 higher-priority migration still on offer, both its hosts have a free touch
-and its destination has room for everything arriving (SPEC section 4: the
+(its source an outgoing and its destination an incoming migration left, under
+the directional limits of :mod:`cpplan.constraints.concurrency`) and its
+destination has room for everything arriving (SPEC section 4: the
 start-of-round load, leaving VMs included, plus all arrivals). Counting
 migrations that end up refused only over-estimates the use, so what is
 admitted is always valid; the next pass retries the rest. The migrations
@@ -31,6 +33,7 @@ import numpy as np
 from ...arrays import group_cumsum
 from ...constraints import allowed_by_service_levels, round_budgets, service_levels, take_if_admitted
 from ...constraints.capacity import TOLERANCE, fits
+from ...constraints.concurrency import has_directional_limits, within_directions
 from ...constraints.page_sharing import SharedPages
 
 MAX_PASSES = 40  # per chunk
@@ -43,6 +46,9 @@ class RoundBuilder:
     def __init__(self, inst, placement: np.ndarray, load: np.ndarray):
         self.inst, self.placement, self.load = inst, placement, load
         self.slots = inst.host_limit.astype(np.int64)
+        self._directional = has_directional_limits(inst)
+        self.outgoing = inst.outgoing_limit.astype(np.int64)  # migrations each host may still send
+        self.incoming = inst.incoming_limit.astype(np.int64)  # ... and receive
         self.arrivals = np.zeros_like(load)
         self.total_left = np.inf if inst.total_limit is None else inst.total_limit
         self._rules = service_levels()
@@ -65,6 +71,14 @@ class RoundBuilder:
     def free(self) -> np.ndarray:
         """Capacity left per host and resource in this round (``inf`` where unlimited)."""
         return self.inst.effective - self.load - self.arrivals
+
+    def send_slots(self) -> np.ndarray:
+        """Migrations each host may still send in this round (its free touches, its outgoing limit)."""
+        return np.minimum(self.slots, self.outgoing) if self._directional else self.slots
+
+    def receive_slots(self) -> np.ndarray:
+        """Migrations each host may still receive in this round (its free touches, its incoming limit)."""
+        return np.minimum(self.slots, self.incoming) if self._directional else self.slots
 
     @property
     def size(self) -> int:
@@ -117,13 +131,16 @@ class RoundBuilder:
             if active.size == 0 or self.total_left <= 0:
                 break
             s, d = src[active], dst[active]
-            ok = (self.slots[s] > 0) & (self.slots[d] > 0)
+            ok = (self.send_slots()[s] > 0) & (self.receive_slots()[d] > 0)
             active, d = active[ok], d[ok]
             # A quick filter; admission below checks room exactly.
             active = active[(demand[active] <= self.free()[d] + slack[d]).all(axis=1)]
             if active.size == 0:
                 break
-            chosen = active[within_slots(src[active], dst[active], self.slots)]
+            within = within_slots(src[active], dst[active], self.slots)
+            if self._directional:
+                within &= within_directions(src[active], dst[active], self.outgoing, self.incoming)
+            chosen = active[within]
             chosen = self._with_room(chosen, dst[chosen], demand[chosen])
             refused = np.zeros(0, dtype=np.int64)
             if self._budgets:
@@ -156,6 +173,9 @@ class RoundBuilder:
             return
         np.subtract.at(self.slots, src, 1)
         np.subtract.at(self.slots, dst, 1)
+        if self._directional:
+            np.subtract.at(self.outgoing, src, 1)
+            np.subtract.at(self.incoming, dst, 1)
         np.add.at(self.arrivals, dst, demand)
         self.total_left -= vms.size
         self._vms.append(vms)
