@@ -44,8 +44,10 @@ from .checks import (
     string_keys,
     unknown_keys,
 )
+from .constraints.among import choose_sets
 from .constraints.capacity import fits
 from .constraints.concurrency import UNLIMITED
+from .constraints.fence import restrict_targets
 from .constraints.page_sharing import usage
 from .durations import HOST_KEYS, VM_KEYS, Durations, non_converging
 from .errors import InputError
@@ -82,6 +84,8 @@ class Group:
     max_migrating: int | None
     affinity: bool = False
     no_downtime: bool = False  # members never move offline, not even in a relaxation (cpplan.relax)
+    hosts: np.ndarray | None = None  # a fence: the only hosts members are moved to (constraints.fence)
+    among: tuple = ()  # host index arrays: members end within one and move only to it (constraints.among)
 
 
 class Instance:
@@ -113,6 +117,7 @@ class Instance:
         self.share_ratio, self.share_resource = self._page_sharing(spec.get("page_sharing"), images)
         self._placements(spec.get("initial"), spec.get("target"), spec.get("drain"))
         self._service_levels(spec.get("links"), spec.get("groups"), spec.get("pinned"))
+        self._host_rules()
         self.target = default_targets(self, self.target, source)
         self._check_placements()
         self._durations(spec)
@@ -297,6 +302,20 @@ class Instance:
         for v in name_list(given(pinned, []), src, "pinned", self.vm_index, "VM"):
             self.pinned[self.vm_index[v]] = True
 
+    def _host_rules(self) -> None:
+        """Fences and among rules (SPEC section 8) kept by B: a fixed target that breaks one is bad input,
+        and the allowed hosts of a VM with several shrink to them (:mod:`cpplan.constraints.fence`,
+        :mod:`cpplan.constraints.among`, which also fixes each among rule's set: ``among_set``)."""
+        self.among_set = np.full(len(self.groups), -1, dtype=np.int64)
+        if not any(g.hosts is not None or g.among for g in self.groups):
+            return
+        domains = Domains(self.n_hosts, self.n_vms)
+        for v in np.flatnonzero(self.domain_of >= 0).tolist():
+            domains.allow(v, self.domains[self.domain_of[v]])
+        restrict_targets(self, domains)
+        self.among_set = choose_sets(self, domains)
+        self.domain_of, self.domains = domains.domain_of, domains.matrix()
+
     def _freeze(self) -> None:
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
                   self.incoming_limit, self.outgoing_limit, self.initial, self.target, self.pinned,
@@ -361,8 +380,8 @@ class Instance:
     def _group(self, name, spec) -> Group:
         src = self.source
         spec = mapping(spec, src, f"groups.{name}")
-        unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating", "no_downtime"), src,
-                     f"groups.{name}.")
+        unknown_keys(spec, ("vms", "anti_affinity", "affinity", "max_migrating", "no_downtime", "hosts",
+                            "among"), src, f"groups.{name}.")
         members = name_list(spec.get("vms", []), src, f"groups.{name}.vms", self.vm_index, "VM")
         anti = boolean(spec.get("anti_affinity", False), src, f"groups.{name}.anti_affinity")
         together = boolean(spec.get("affinity", False), src, f"groups.{name}.affinity")
@@ -372,8 +391,12 @@ class Instance:
         if cap is not None:
             cap = number(cap, src, f"groups.{name}.max_migrating", integer=True)
         no_downtime = boolean(spec.get("no_downtime", False), src, f"groups.{name}.no_downtime")
+        fence = None if "hosts" not in spec else _host_list(spec["hosts"], src, f"groups.{name}.hosts",
+                                                            self.host_index)
+        among = () if "among" not in spec else _host_sets(spec["among"], src, f"groups.{name}.among",
+                                                          self.host_index)
         return Group(str(name), np.array([self.vm_index[v] for v in members], dtype=np.int64),
-                     anti, cap, together, no_downtime)
+                     anti, cap, together, no_downtime, hosts=fence, among=among)
 
     def _check_placements(self) -> None:
         """Refuse placements no plan could serve: affinity or anti-affinity broken at either end, a
@@ -508,6 +531,21 @@ class VM:
     cost: float
     initial: str
     target: str
+
+
+def _host_list(value, source: str, key: str, host_index) -> np.ndarray:
+    """A non-empty list of known host names at ``key`` (a fence), as sorted host indices."""
+    names = name_list(value, source, key, host_index, "host")
+    if not names:
+        raise InputError(source, key, "must name at least one host")
+    return np.array(sorted(host_index[h] for h in names), dtype=np.int64)
+
+
+def _host_sets(value, source: str, key: str, host_index) -> tuple:
+    """A non-empty list of host lists at ``key`` (an among rule), each as in :func:`_host_list`."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InputError(source, key, "must be a non-empty list of host lists")
+    return tuple(_host_list(hosts, source, f"{key}[{i}]", host_index) for i, hosts in enumerate(value))
 
 
 def _copy(spec: dict) -> dict:

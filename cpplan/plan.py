@@ -48,7 +48,9 @@ class Plan:
     and ``makespan_lower_bound``: SPEC 7.3). ``reason`` explains an
     ``infeasible`` or ``unknown`` status in words an operator can act on, and
     ``blocked`` (on such answers only) lists the VMs that cannot reach their
-    target, grouped by the deadlocked cycle they form (:mod:`cpplan.blockers`).
+    target, grouped by the deadlocked cycle they form (:mod:`cpplan.blockers`). ``relaxation``
+    (:mod:`cpplan.relax`) says which change to the instance the plan is for, when B was not
+    reachable without it.
     """
 
     status: str
@@ -62,6 +64,7 @@ class Plan:
     makespan: float | None = None  # estimated seconds until the last migration ends (SPEC 7.3)
     makespan_lower_bound: float | None = None
     blocked: list[dict] | None = None  # why an infeasible or unknown answer is stuck (cpplan.blockers)
+    relaxation: dict | None = None  # the change to the instance this plan is for (cpplan.relax)
 
     @property
     def n_rounds(self) -> int:
@@ -101,6 +104,8 @@ class Plan:
             out["reason"] = self.reason
         if self.blocked is not None:
             out["blocked"] = self.blocked
+        if self.relaxation is not None:
+            out["relaxation"] = self.relaxation
         out["stats"] = self.stats
         return out
 
@@ -111,7 +116,7 @@ class Plan:
                    rounds_lower_bound=data.get("rounds_lower_bound"),
                    reason=data.get("reason", ""), stats=data.get("stats", {}),
                    makespan=data.get("makespan"), makespan_lower_bound=data.get("makespan_lower_bound"),
-                   blocked=data.get("blocked"))
+                   blocked=data.get("blocked"), relaxation=data.get("relaxation"))
 
     @classmethod
     def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:

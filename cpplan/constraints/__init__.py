@@ -3,7 +3,8 @@
 Every rule checks a round for the validator (``check(inst, rnd) -> list of
 violations``); the validator runs every rule in :data:`ALL`.
 
-The *service levels* (links, service groups, pinned VMs) are
+The *service levels* (links, service groups, pinned VMs, fences and among
+rules, :mod:`.host_rules`) are
 :class:`ServiceLevel` subclasses, each in one module with all its faces:
 
 - ``check(inst, rnd)``: the validator's (the single source of truth);
@@ -34,9 +35,9 @@ page sharing, which changes what a set of VMs on a host uses, has its rule
 and every face listed in :mod:`.page_sharing`.
 
 >>> [c.name for c in ALL]
-['capacity', 'concurrency', 'links', 'pinned', 'groups']
+['capacity', 'concurrency', 'links', 'pinned', 'groups', 'fence', 'among']
 >>> [c.name for c in service_levels()]
-['links', 'pinned', 'groups']
+['links', 'pinned', 'groups', 'fence', 'among']
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .among import Among
 from .capacity import Capacity
 from .concurrency import Concurrency
+from .fence import Fence
 from .groups import Groups
 from .links import Links
 from .pinned import Pinned
@@ -66,7 +69,7 @@ class Round:
     offline: np.ndarray | None = None  # per migration: moved offline (not live)
 
 
-ALL: list = [Capacity(), Concurrency(), Links(), Pinned(), Groups()]
+ALL: list = [Capacity(), Concurrency(), Links(), Pinned(), Groups(), Fence(), Among()]
 
 
 def register(rule: ServiceLevel) -> ServiceLevel:
@@ -171,4 +174,4 @@ def anti_affinity_mates(inst) -> dict[int, np.ndarray]:
 __all__ = ["ALL", "Round", "RoundBudget", "ServiceLevel", "register", "service_levels",
            "allowed_by_service_levels", "round_budgets", "admits_all", "take_if_admitted",
            "anti_affinity_members", "anti_affinity_mates",
-           "Capacity", "Concurrency", "Links", "Pinned", "Groups"]
+           "Capacity", "Concurrency", "Links", "Pinned", "Groups", "Fence", "Among"]

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...constraints import allowed_by_service_levels
 from ...constraints.capacity import fits
 from .intervals import Route
 
@@ -95,8 +96,11 @@ def slack(inst) -> np.ndarray:
 
 
 def staging_hosts(inst, v: int, hosts: np.ndarray, room: np.ndarray, k: int) -> list[int]:
-    """Up to ``k`` hosts of ``hosts`` (not v's source or target) that can hold v, most slack first."""
+    """Up to ``k`` hosts of ``hosts`` (not v's source or target) that can hold v and that the service levels
+    let it move to (a fence, an among rule), most slack first."""
     hosts = hosts[(hosts != inst.initial[v]) & (hosts != inst.target[v]) & (inst.host_limit[hosts] > 0)]
+    here = np.full(hosts.size, inst.initial[v])
+    hosts = hosts[allowed_by_service_levels(inst, np.full(hosts.size, v), here, hosts)]
     if hosts.size == 0:
         return []
     spare = room[hosts] - inst.demand[v]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...arrays import first_of_each, group_cumsum, rank_within
+from ...constraints import allowed_by_service_levels
 from ...constraints.capacity import fits
 from ...constraints.concurrency import can_send
 from ...graphs import strongly_connected
@@ -141,6 +142,8 @@ def _make_room(inst, rb, helpers, extra, stepped_aside, done):
     best = None
     for u, cost_u in zip(helpers.tolist(), extra.tolist(), strict=True):
         ok = (hosts != placement[u]) & (rank < rb.slots[hosts] - 1)  # the helper needs a touch too
+        ok &= allowed_by_service_levels(inst, np.full(hosts.size, u),
+                                        np.full(hosts.size, placement[u]), hosts)
         ok &= fits(np.broadcast_to(inst.demand[u], room.shape), room).all(axis=1)
         if ok.any():
             i = np.flatnonzero(ok)[np.argmin(spent[ok])]
@@ -208,15 +211,17 @@ def _staging_shortlist(inst, rb, blocked_target) -> np.ndarray:
 
 
 def _staging_host(inst, rb, v, shortlist) -> int:
-    """The first host of the shortlist with room and a free touch for VM ``v``.
+    """The first host of the shortlist with room and a free touch for VM ``v`` that the service levels
+    let it move to (a fence, an among rule).
 
-    -1 when none but its own host, ``NO_HOST_AT_ALL`` when not even that one.
+    -1 when none but its own host (or none it may move to), ``NO_HOST_AT_ALL`` when no host has room.
     """
     here = rb.placement[v]
     for chunk in (shortlist[:STAGING_SHORTLIST], shortlist):
         ok = (rb.receive_slots()[chunk] > 0) & can_send(inst)[chunk]  # v must leave it again
         ok &= rb.room(chunk, np.broadcast_to(inst.demand[v], (len(chunk), inst.demand.shape[1])))
-        hits = np.flatnonzero(ok & (chunk != here))
+        may = allowed_by_service_levels(inst, np.full(chunk.size, v), np.full(chunk.size, here), chunk)
+        hits = np.flatnonzero(ok & (chunk != here) & may)
         if hits.size:
             return int(chunk[hits[0]])
     return -1 if ok.any() else NO_HOST_AT_ALL
