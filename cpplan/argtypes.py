@@ -41,6 +41,24 @@ def jitter(text: str) -> float:
     return value
 
 
+def cost_slack(text: str) -> float:
+    """argparse type for a cost slack: a finite number from 0 (0.1: up to 10 % over the least cost).
+
+    >>> cost_slack("0.1")
+    0.1
+    >>> cost_slack("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a finite number from 0, got '-1'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number from 0, got {text!r}")
+    return value
+
+
 def positive_count(text: str) -> int:
     """argparse type for a whole number from 1 up."""
     if not text.isdigit() or int(text) < 1:

@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import __version__
-from .argtypes import jitter, positive_count, positive_seconds, seed
+from .argtypes import cost_slack, jitter, positive_count, positive_seconds, seed
 from .blockers import describe
 from .errors import InputError
 from .goals import GOALS
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_options(p, "auto (default) picks exact, greedy and cp by size and time",
                         "wall-clock budget for planning (default 30)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
+    p.add_argument("--cost-slack", type=cost_slack, default=0.0, metavar="S",
+                   help="auto and cp may spend up to (1 + S) x the least cost for a shorter estimated "
+                        "makespan (default 0: the least cost)")
     _add_goal_options(p, required=False)
     p.set_defaults(run=_cmd_plan)
 
@@ -177,6 +180,9 @@ def _goal_options_need_a_goal(args) -> None:
     if given and not args.goal:
         raise InputError("", given[0], "chooses B, so it needs --goal (without it, plan goes to the "
                                        "instance's own target)")
+    if args.goal and getattr(args, "cost_slack", 0):
+        raise InputError("", "--cost-slack", "applies to the instance's own target, not with --goal "
+                                             "(choose B with cpplan target, then plan it)")
 
 
 def _choose(args, inst):
@@ -213,7 +219,7 @@ def _cmd_plan(args) -> int:
         inst, result = chosen.instance, chosen.plan
     else:
         result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
-                      progress=_progress(args.quiet))
+                      progress=_progress(args.quiet), cost_slack=args.cost_slack)
     if args.output is not None:
         save_plan(result, args.output)
     else:
@@ -237,6 +243,9 @@ def summary(inst, result, seconds: float) -> str:
         timing = f", makespan {result.makespan:.1f} s"
         if result.makespan_lower_bound is not None:
             timing += f" (lower bound {result.makespan_lower_bound:.1f} s)"
+        if "makespan_gained" in result.stats:
+            timing += (f", {result.stats['makespan_gained']:.1f} s shorter than the least-cost plan found "
+                       f"(cost {result.stats['least_cost']:g})")
     return (f"{head}: cost {result.cost:g}{gap}, {_count(result.n_rounds, 'round')} (lower bound "
             f"{result.rounds_lower_bound}){timing}, {_count(result.n_migrations, 'migration')} of "
             f"{_count(int(inst.moving.sum()), 'VM')} to move [{seconds:.2f} s]")

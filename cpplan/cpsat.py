@@ -334,11 +334,12 @@ def hint_from(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
 class Phase:
     """One objective of a lexicographic solve: ``run()`` searches the model as it minimises ``expr``
     and returns the value ``hold`` (default: ``expr``) reached, or None when it found no solution;
-    later phases keep ``hold`` at most at that value."""
+    later phases keep ``hold`` at most at that value, or at ``floor(value x (1 + slack))``."""
 
     expr: object
     run: Callable[[], int | None]
     hold: object = None
+    slack: float = 0.0
 
 
 def minimise_in_turn(model: cp_model.CpModel, phases: list[Phase]) -> None:
@@ -357,6 +358,12 @@ def minimise_in_turn(model: cp_model.CpModel, phases: list[Phase]) -> None:
     >>> minimise_in_turn(model, [Phase(x, run), Phase(-y, run)])   # least x, then (x held) most y
     >>> found
     [1, -4]
+    >>> model = cp_model.CpModel()      # the same model again, x then held at most 1 x (1 + 1)
+    >>> x, y = model.new_int_var(0, 5, "x"), model.new_int_var(0, 5, "y")
+    >>> _ = model.add(x + y >= 4), model.add(y <= x + 3)
+    >>> minimise_in_turn(model, [Phase(x, run, slack=1.0), Phase(-y, run)])
+    >>> found[2:]
+    [1, -5]
     """
     for k, phase in enumerate(phases):
         model.minimize(phase.expr)
@@ -364,7 +371,8 @@ def minimise_in_turn(model: cp_model.CpModel, phases: list[Phase]) -> None:
         if value is None:
             return
         if k + 1 < len(phases):
-            model.add((phase.expr if phase.hold is None else phase.hold) <= value)
+            held = value if not phase.slack else int(np.floor(value * (1 + phase.slack) + 1e-9))
+            model.add((phase.expr if phase.hold is None else phase.hold) <= held)
 
 
 @dataclass
@@ -380,10 +388,16 @@ class Outcome:
     rounds_proven: bool = False
     infeasible: bool = False  # proven: the model has no solution
     stats: dict = field(default_factory=dict)
+    # with a cost slack: the least-cost solution, when the rounds phase replaced it by a costlier one
+    least_cost_hops: list[MoveInRound] | None = None
 
 
 class LexicographicModel:
     """Solving shared by the models: least ``cost`` first, then fix it and least ``makespan``.
+
+    With ``cost_slack`` s > 0, the makespan phase holds the cost at most at ``floor(C x (1 + s))``
+    instead of the least ``C`` found, and keeps a costlier solution only in fewer rounds (then
+    ``cost`` is its cost and ``least_cost_hops`` the least-cost solution).
 
     Subclasses set ``model``, ``sc`` (:class:`Scaled`), ``horizon``, ``cost``,
     ``makespan``, ``cost_varies`` and define ``extract(solver) -> [(round, Move)]``
@@ -395,7 +409,7 @@ class LexicographicModel:
         return {"variables": len(proto.variables), "constraints": len(proto.constraints)}
 
     def run(self, budget: Budget, *, seed: int, stop: Interrupt | None = None, progress=None,
-            cost_share: float = 0.6) -> Outcome:
+            cost_share: float = 0.6, cost_slack: float = 0.0) -> Outcome:
         out = Outcome(hops=None, stats=self.size())
         search = functools.partial(solve, self.model, seed=seed, stop=stop)
         phases = [Phase(self.makespan, lambda: self._fewest_rounds(out, budget.share(1.0), search, progress))]
@@ -404,7 +418,8 @@ class LexicographicModel:
             weight = self.horizon + 1
             least_cost = lambda: self._least_cost(out, weight, budget.share(cost_share), search,  # noqa: E731
                                                   progress)
-            phases.insert(0, Phase(self.cost * weight + self.makespan, least_cost, hold=self.cost))
+            phases.insert(0, Phase(self.cost * weight + self.makespan, least_cost, hold=self.cost,
+                                   slack=cost_slack))
         minimise_in_turn(self.model, phases)
         return out
 
@@ -437,7 +452,12 @@ class LexicographicModel:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         hops = self.extract(solver)
-        if out.rounds_found is None or _rounds(hops) <= out.rounds_found:
+        cost = int(solver.value(self.cost))
+        if out.cost is not None and cost > out.cost:  # within a cost slack: only for fewer rounds
+            if _rounds(hops) < out.rounds_found:
+                out.least_cost_hops, out.hops, out.cost = out.hops, hops, cost
+                out.rounds_found = _rounds(hops)
+        elif out.rounds_found is None or _rounds(hops) <= out.rounds_found:
             out.hops, out.rounds_found = hops, _rounds(hops)
         out.rounds_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
         out.rounds_proven = status == cp_model.OPTIMAL

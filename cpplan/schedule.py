@@ -54,6 +54,7 @@ from .order import Migrations, derive_after, pruned
 SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.3)
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
 BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
+COST_TOLERANCE = 1e-9  # relative, on a cost budget (a cost C x (1 + slack) computed in floats)
 MAX_ORDERED_MIGRATIONS = 20_000  # the order's check holds a bit set of predecessors per migration
 
 
@@ -308,6 +309,20 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
     return out
 
 
+def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
+    """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate."""
+    after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
+    timed = estimate(inst, plan, after)
+    if after is not None:
+        lean = pruned(inst, plan, after)
+        if lean != after:  # list scheduling has anomalies: waiting for less can end later
+            lean_timed = estimate(inst, plan, lean)
+            # the fuller order's schedule respects the lean order too (it waits for more): keep the shorter
+            timed = lean_timed if lean_timed.makespan <= timed.makespan else timed
+            after = lean
+    return after, timed
+
+
 def add_schedule(inst, plan) -> None:
     """Give the valid round ``plan`` its order and estimated schedule, in place (SPEC 7.3).
 
@@ -319,15 +334,7 @@ def add_schedule(inst, plan) -> None:
     """
     if not plan.found:
         return
-    after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
-    timed = estimate(inst, plan, after)
-    if after is not None:
-        lean = pruned(inst, plan, after)
-        if lean != after:  # list scheduling has anomalies: waiting for less can end later
-            lean_timed = estimate(inst, plan, lean)
-            # the fuller order's schedule respects the lean order too (it waits for more): keep the shorter
-            timed = lean_timed if lean_timed.makespan <= timed.makespan else timed
-            after = lean
+    after, timed = ordered_estimate(inst, plan)
     number, rounds = 0, []
     for moves in plan.rounds:
         rounds.append([])
@@ -337,6 +344,26 @@ def add_schedule(inst, plan) -> None:
             number += 1
     plan.rounds = rounds
     plan.makespan = timed.makespan
+
+
+def shortest_within(inst, plans: list, cost_slack: float):
+    """Of the valid round ``plans`` (None and answers without a plan skipped), the one with the
+    shortest estimated makespan (:func:`ordered_estimate`) among those costing at most the least cost
+    found times ``1 + cost_slack``; ties go to the cheaper, then the earlier. Returns it (None when no
+    plan is given) and what the choice traded: ``least_cost``, ``cost_budget``, the least-cost plan's
+    makespan ``least_cost_makespan`` and ``makespan_gained`` (seconds).
+    """
+    found = [p for p in plans if p is not None and p.found]
+    if not found:
+        return None, {}
+    least = min(found, key=lambda p: (p.cost, p.n_rounds))
+    budget = least.cost * (1 + cost_slack)
+    within = [p for p in found if p.cost <= budget * (1 + COST_TOLERANCE)]
+    spans = {id(p): ordered_estimate(inst, p)[1].makespan for p in within}
+    best = min(within, key=lambda p: (spans[id(p)], p.cost))
+    traded = {"least_cost": least.cost, "cost_budget": budget, "least_cost_makespan": spans[id(least)],
+              "makespan_gained": spans[id(least)] - spans[id(best)]}
+    return best, traded
 
 
 def stuck_hop(inst, plan) -> str | None:

@@ -34,11 +34,14 @@ from .cp.planner import NOTHING_LEFT
 # Every planner by name, the default first: each is a module (or package) with ``plan()``.
 PLANNER_MODULES = {"auto": auto, "greedy": greedy, "cp": cp, "exact": exact}
 PLANNERS = tuple(PLANNER_MODULES)
+# The planners that search plans dearer than the least cost for a shorter schedule (``cost_slack``);
+# greedy and exact make one plan each, of the least cost they find.
+TRADING_PLANNERS = ("auto", "cp")
 
 
 def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: int = 0,
          cost: Callable | None = None, hint: Plan | None = None,
-         progress: Callable[[str], None] | None = None) -> Plan:
+         progress: Callable[[str], None] | None = None, cost_slack: float = 0.0) -> Plan:
     """Plan the migrations from ``inst.initial`` to ``inst.target`` with the named planner.
 
     ``cost`` is an optional callable ``VM -> number`` that the planner
@@ -47,12 +50,19 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     any validator accepts it; its summed custom cost is ``stats["objective"]``,
     and a status ``optimal`` becomes ``feasible`` unless the plan also meets the
     SPEC cost lower bound. ``progress`` receives one-line status messages during long runs.
+
+    ``cost_slack`` s > 0 trades cost for time: once the least cost C is found, the planners of
+    :data:`TRADING_PLANNERS` may return a plan costing up to C x (1 + s) when its estimated makespan
+    is shorter (``stats``: ``least_cost``, ``cost_budget``, ``least_cost_makespan``,
+    ``makespan_gained``); 0 (the default) is the least-cost plan, as without it.
     """
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r} (choose from {', '.join(PLANNERS)})")
+    if not cost_slack >= 0 or cost_slack == float("inf"):
+        raise ValueError(f"cost_slack must be a finite number at least 0, not {cost_slack!r}")
     if cost is not None:
         result = plan(inst.with_cost(cost), planner, time_limit=time_limit, seed=seed, hint=hint,
-                      progress=progress)
+                      progress=progress, cost_slack=cost_slack)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
     lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
@@ -62,8 +72,9 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     elif not inst.moving.any():
         result = Plan("optimal", 0, [], planner=planner, reason="every VM is already on its target")
     else:
+        trading = {"cost_slack": cost_slack} if cost_slack and planner in TRADING_PLANNERS else {}
         result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
-                                               progress=progress)
+                                               progress=progress, **trading)
     result.planner = result.planner or planner
     if planner == "cp" and result.reason == NOTHING_LEFT:  # advice for cp alone: auto has run exact
         result.reason += "; --planner auto also searches exhaustively on small clouds"

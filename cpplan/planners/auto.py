@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..bounds import rounds_lower_bound
 from ..budget import Budget, Interrupt
 from ..plan import Plan
+from ..schedule import shortest_within
 from . import cp, exact, greedy
 
 EXACT_FULL_SHARE_VMS = 12  # up to this many VMs (and EXACT_MAX_PLACEMENTS), exact gets EXACT_SHARE
@@ -34,7 +35,10 @@ GREEDY_MIN_SECONDS = 1.0  # greedy's share even when exact used up the time limi
 CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
 
-def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=0.0) -> Plan:
+    """With ``cost_slack`` s > 0, cp may spend up to ``(1 + s)`` times the least cost it finds, and
+    the answer is the plan with the shortest estimated makespan among the plans tried that cost at
+    most ``(1 + s)`` times the cheapest of them (:func:`cpplan.schedule.shortest_within`)."""
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far
@@ -46,18 +50,27 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
             if tried["exact"].status == "infeasible":
                 return _chosen(tried["exact"], "exact", tried)
             if tried["exact"].status == "optimal":
-                return _fewer_rounds(inst, tried, budget, seed, stop)
+                return _fewer_rounds(inst, tried, budget, seed, stop, cost_slack)
         if hint is None or not hint.found:
             tried["greedy"] = greedy.plan(inst, time_limit=max(GREEDY_MIN_SECONDS, budget.share(0.25)),
                                           seed=seed, progress=progress)
             hint = _strongest(tried)  # greedy's plan, or exact's when greedy found none
         if not stop.requested:
             tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
-                                  hint=hint if hint.found else None, progress=progress)
-    return _chosen(_strongest(tried), None, tried)
+                                  hint=hint if hint.found else None, progress=progress, cost_slack=cost_slack)
+    return _chosen(_best(inst, tried, cost_slack), None, tried)
 
 
-def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop) -> Plan:
+def _best(inst, tried: dict[str, Plan], cost_slack: float) -> Plan:
+    """The strongest plan; with a cost slack, the shortest within budget (what it traded in stats)."""
+    if not cost_slack or not any(p.found for p in tried.values()):
+        return _strongest(tried)
+    best, traded = shortest_within(inst, list(tried.values()), cost_slack)
+    best.stats = {**best.stats, **traded}
+    return best
+
+
+def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop, cost_slack=0.0) -> Plan:
     """Exact proved the least cost; look for a plan of that cost in fewer rounds (greedy, then cp).
 
     Exact packs its one-migration-at-a-time path into rounds without searching
@@ -66,10 +79,10 @@ def _fewer_rounds(inst, tried: dict[str, Plan], budget: Budget, seed: int, stop)
     rounds_lb = rounds_lower_bound(inst)
     tried["greedy"] = greedy.plan(inst, time_limit=budget.share(0.25), seed=seed)
     best = _strongest(tried)
-    if best.n_rounds > rounds_lb and not stop.requested:
+    if (best.n_rounds > rounds_lb or cost_slack) and not stop.requested:
         tried["cp"] = cp.plan(inst, time_limit=min(budget.share(1.0), CP_ROUNDS_SECONDS), seed=seed,
-                              hint=best)
-        best = _strongest(tried)
+                              hint=best, cost_slack=cost_slack)
+        best = _best(inst, tried, cost_slack)
     return _chosen(best, None, tried)
 
 

@@ -9,7 +9,8 @@ for a stayer that steps aside. Hop ``i`` starts in round ``s_i`` with
 offline leaves at the start of its round, ``+ 1`` becomes ``+ 0``). So, per host
 and resource, one ``AddCumulative`` over these stays checks capacity during
 every round; unit intervals ``[s_i, s_i + 1)`` per hop carry the per-host
-and total limits. The service levels (links, groups, pinned VMs) encode
+and total limits, and the directional ones (a cumulative over the hops leaving,
+or reaching, a host). The service levels (links, groups, pinned VMs) encode
 themselves (:mod:`cpplan.constraints`) on an :class:`IntervalView` of the
 hops and stays: e.g. a link is a cumulative over the hops crossing it,
 anti-affinity a no-overlap of the members' stays on each host. With one
@@ -42,6 +43,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ...constraints import service_levels
+from ...constraints.concurrency import has_directional_limits
 from ...constraints.page_sharing import largest_pages
 from ...cpsat import LexicographicModel, Scaled
 from ...plan import Move, MoveInRound
@@ -293,9 +295,23 @@ class IntervalModel(LexicographicModel):
                     m.add_no_overlap(ivs)
                 else:
                     m.add_cumulative(ivs, [1] * len(ivs), limit)
+        self._directional()
         all_hops = [hop.interval for hop in self.hops]
         if inst.total_limit is not None and len(all_hops) > inst.total_limit:
             m.add_cumulative(all_hops, [1] * len(all_hops), int(inst.total_limit))
+
+    def _directional(self) -> None:
+        """Per host with an outgoing (incoming) limit, a cumulative over the hops leaving (reaching) it."""
+        inst, m = self.inst, self.model
+        if not has_directional_limits(inst):
+            return
+        for limits, end in ((inst.outgoing_limit, "src"), (inst.incoming_limit, "dst")):
+            ends = defaultdict(list)
+            for hop in self.hops:
+                ends[getattr(hop, end)].append(hop.interval)
+            for h, ivs in ends.items():
+                if len(ivs) > limits[h]:
+                    m.add_cumulative(ivs, [1] * len(ivs), int(limits[h]))
 
     # ---------------------------------------------------------------- solving
     def add_hint(self, paths: dict) -> None:

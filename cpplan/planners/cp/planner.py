@@ -47,6 +47,7 @@ from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ...budget import Budget, Interrupt
 from ...cpsat import Outcome, Scaled
 from ...plan import Move, MoveInRound, Plan
+from ...schedule import shortest_within
 from ...validate import validate
 from .. import greedy
 from .decompose import components, idle_hosts, part_hosts
@@ -68,11 +69,18 @@ STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model 
 STAYERS_PER_HOST = (1, 3, 6)
 
 
-def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True) -> Plan:
-    """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone)."""
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True,
+         cost_slack=0.0) -> Plan:
+    """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone).
+
+    With ``cost_slack`` s > 0, the models' rounds phases may spend up to ``(1 + s)`` times the least
+    cost they found, and the answer is the plan with the shortest estimated makespan among the plans
+    found (greedy's included) that cost at most ``(1 + s)`` times the cheapest of them
+    (:func:`cpplan.schedule.shortest_within`; ``stats`` says what was traded).
+    """
     budget = Budget(None if time_limit is None else time_limit * SAFETY)
     with Interrupt() as stop:
-        return _Planner(inst, budget, seed, stop, progress, warm_start).run(hint)
+        return _Planner(inst, budget, seed, stop, progress, warm_start, cost_slack).run(hint)
 
 
 @dataclass
@@ -83,12 +91,16 @@ class _Found:
     cost_proven: bool = False
     rounds_bound: int = 0  # on the rounds of any least-cost plan, when cost_proven
     rounds_proven: bool = False
+    least_cost_hops: list[MoveInRound] | None = None  # with a cost slack, when ``hops`` cost more
 
 
 class _Planner:
-    def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress, warm_start: bool = True):
+    def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress, warm_start: bool = True,
+                 cost_slack: float = 0.0):
         self.inst, self.budget, self.seed, self.stop, self.progress = inst, budget, seed, stop, progress
         self.warm_start = warm_start  # False: no greedy plan as the incumbent (to measure the models alone)
+        self.cost_slack = cost_slack
+        self.candidates: list[Plan] = []  # every valid plan the models gave, for the cost slack's choice
         self.sc = Scaled(inst)
         self.stats: dict = {"parts": 0, "variables": 0, "constraints": 0}
         self.proven_cost_bound = 0  # scaled; from time-indexed models proven infeasible
@@ -114,6 +126,8 @@ class _Planner:
         hint_hops = _hops_of(inst, incumbent)
         found = self._by_parts(hint_hops)
         candidate = self._checked_plan(found)
+        if found is not None and found.least_cost_hops is not None:
+            self._checked_plan(_Found(found.least_cost_hops))
         best = _better(candidate, incumbent)
         if not (candidate is not None and found.cost_proven) and self.sc.exact:
             upper = None if best is None else int(round(best.cost * self.sc.cost_scale))
@@ -139,11 +153,13 @@ class _Planner:
         self.stats["parts"] = len(parts)
         self.stats["largest_part"] = int(len(parts[0])) if parts else 0
         solved: list[list[MoveInRound]] = []
+        least: list[list[MoveInRound]] = []  # the same parts' least-cost solutions (cost slack)
         rounds_bound, rounds_proven, at_bound, deadlocked = 0, True, True, []
         for i, vms in enumerate(parts):
             out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
             if out is not None and out.hops is not None:
                 solved.append(out.hops)
+                least.append(out.least_cost_hops or out.hops)
                 # every VM moved once, live unless offline is its cheaper mode: the part's cost lower bound
                 at_bound &= out.cost <= int(self.sc.cost[vms].sum())
                 rounds_bound = max(rounds_bound, (out.rounds_bound or 0) if self.intervals_exact else 0)
@@ -153,13 +169,19 @@ class _Planner:
                 proven = out is not None and out.infeasible
                 self.stats["direct_infeasible"] = self.stats.get("direct_infeasible", 0) + proven
         if not deadlocked:
-            return _Found(_merge(solved), at_bound, rounds_bound * at_bound, rounds_proven and at_bound)
+            return _Found(_merge(solved), at_bound, rounds_bound * at_bound, rounds_proven and at_bound,
+                          _merge(least) if least != solved else None)
         out = self._detours(np.concatenate(deadlocked), hint_hops)
         if out is None and solved:  # staging may need the other parts' hosts: plan them all together
-            solved = []
+            solved = least = []
             out = self._detours(np.flatnonzero(inst.moving), hint_hops)
         hard = out.hops if out is not None else self._greedy_parts(deadlocked, hint_hops)
-        return None if hard is None else _Found(_merge([*solved, hard]))
+        if hard is None:
+            return None
+        hard_least = out.least_cost_hops if out is not None and out.least_cost_hops else hard
+        traded = least != solved or hard_least is not hard
+        return _Found(_merge([*solved, hard]),
+                      least_cost_hops=_merge([*least, hard_least]) if traded else None)
 
     def _checked_plan(self, found: _Found | None) -> Plan | None:
         """The plan of ``found``, or None when there is none or the validator refuses it."""
@@ -171,6 +193,7 @@ class _Planner:
         if problems:  # a rule the model does not encode: never return such a plan
             self.stats["model_gap"] = problems[0]
             return None
+        self.candidates.append(candidate)
         return candidate
 
     def _finish(self, candidate, incumbent, lower_bound, found, proven=False) -> Plan:
@@ -182,9 +205,12 @@ class _Planner:
                         reason="no plan found within the time limit; try a longer --time-limit" if spent
                         else NOTHING_LEFT)
         chosen = _better(candidate, incumbent)
+        if self.cost_slack:
+            chosen, traded = shortest_within(inst, [chosen, *self.candidates, incumbent], self.cost_slack)
+            stats.update(traded)
         proven |= candidate is not None and candidate.status == "optimal" and chosen.cost <= candidate.cost
         warm = incumbent.planner if incumbent is not None and incumbent.planner else "greedy"
-        stats["plan_from"] = "cp" if chosen is candidate else warm
+        stats["plan_from"] = warm if chosen is incumbent else "cp"
         if candidate is None and not stats.get("greedy_optimal"):
             stats["fallback"] = f"cp found no plan in time: {warm}'s plan"
         positive = bool((self.sc.cost[~inst.pinned] > 0).all())  # else free detours may save rounds
@@ -241,7 +267,8 @@ class _Planner:
             # greedy needed detours here: direct moves likely deadlock, keep time for the detours
             short = 0.3 if hint_hops else 0.8
             out = model.run(Budget(part_budget.share(short if i + 1 < len(horizons) else 1.0)),
-                            seed=self.seed, stop=self.stop, progress=self.progress)
+                            seed=self.seed, stop=self.stop, progress=self.progress,
+                            cost_slack=self.cost_slack)
             if not out.infeasible:
                 break
         if out is not None and tried < len(vms):
@@ -277,7 +304,7 @@ class _Planner:
             self._announce(model, f"bounces and step-asides for {len(vms)} deadlocked VMs, level {level + 1}")
             provable = self.sc.exact and model_size(inst, self._proof_horizon()) <= MAX_TIME_INDEXED
             out = model.run(Budget(self.budget.share(0.6 if provable else 1.0)), seed=self.seed,
-                            stop=self.stop, progress=self.progress)
+                            stop=self.stop, progress=self.progress, cost_slack=self.cost_slack)
             self.stats["detour_level"] = level
             if out.hops is not None:
                 return out

@@ -135,6 +135,10 @@ class TimeIndexedModel(LexicographicModel):
     def _round(self, t: int) -> None:
         inst, sc, m = self.inst, self.sc, self.model
         for h, vms in self.on.items():
+            # touches and directions bind a host that only loses VMs too
+            touches = sum(self.at[v, h, t] + self.at[v, h, t + 1] - 2 * self.stay[v, h, t] for v in vms)
+            m.add(touches <= int(inst.host_limit[h]))
+            self._directional(h, t, vms)
             arrivals = [self.arrives(v, h, t) for v in vms if inst.initial[v] != h or t > 0]
             if not arrivals:
                 continue
@@ -149,13 +153,19 @@ class TimeIndexedModel(LexicographicModel):
                 ct = m.add(load <= cap - fixed)
                 if self.start_use[h, r] > cap:  # a host that only loses VMs is not checked
                     ct.only_enforce_if(receives)
-            touches = sum(self.at[v, h, t] + self.at[v, h, t + 1] - 2 * self.stay[v, h, t] for v in vms)
-            m.add(touches <= int(inst.host_limit[h]))
         moved = [self.moved[v, t] for v in self.vms]
         if inst.total_limit is not None:
             m.add(sum(moved) <= int(inst.total_limit))
         for rule in service_levels():
             rule.encode_round(self, t)
+
+    def _directional(self, h: int, t: int, vms: list[int]) -> None:
+        """Host ``h`` sends at most its outgoing and receives at most its incoming limit in round ``t``."""
+        inst, m = self.inst, self.model
+        if inst.outgoing_limit[h] < len(vms):
+            m.add(sum(self.at[v, h, t] - self.stay[v, h, t] for v in vms) <= int(inst.outgoing_limit[h]))
+        if inst.incoming_limit[h] < len(vms):
+            m.add(sum(self.arrives(v, h, t) for v in vms) <= int(inst.incoming_limit[h]))
 
     def _load(self, h: int, r: int, t: int, vms: list[int]):
         """Use of resource ``r`` on host ``h`` during round ``t``: (a linear expression, a constant).
