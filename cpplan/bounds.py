@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .constraints import service_levels
-from .constraints.concurrency import host_touches
+from .constraints.concurrency import directional_rounds, host_touches
 from .durations import CONVERGENCE, hop_bound
 
 
@@ -34,7 +34,8 @@ def cost_lower_bound(inst) -> float:
 
 
 def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
-    """Rounds needed by the direct moves alone under the per-host and total limits and every service level.
+    """Rounds needed by the direct moves alone under the per-host, directional and total limits and
+    every service level (e.g. ``ceil(m / outgoing limit)`` for the ``m`` VMs that must leave a host).
 
     ``vms`` (default: every VM that must move) restricts the count to a part of
     the cloud. A VM with several allowed targets counts only at its source: it
@@ -51,6 +52,7 @@ def rounds_lower_bound(inst, vms: np.ndarray | None = None) -> int:
         need = [int(np.max(np.ceil(touches[busy] / np.maximum(inst.host_limit[busy], 1)))), 1]
     if inst.total_limit:
         need.append(-(-moving.size // inst.total_limit))
+    need.append(directional_rounds(inst, inst.initial[moving], inst.target[fixed]))
     need += [rule.rounds_bound(inst, moving) for rule in service_levels()]
     return max(need)
 
@@ -66,7 +68,8 @@ def makespan_lower_bound(inst) -> float:
     that must move has a hop given at most :func:`cpplan.durations.hop_bound` MiB/s, which lasts at
     least its duration there, live or offline, whichever mode it may use is shorter. *Turns*: each
     migration lasts at least ``setup``, and at most ``max_migrations`` of them touch a host at once
-    (``limits.total`` in the cloud), so ``n`` of them take at least ``ceil(n / limit) x setup``.
+    (its outgoing and incoming limits those leaving and reaching it, ``limits.total`` in the
+    cloud), so ``n`` of them take at least ``ceil(n / limit) x setup``.
 
     >>> from cpplan.model import Instance
     >>> inst = Instance(hosts={"h1": {}, "h2": {}, "h3": {"bandwidth": 100}},
@@ -88,7 +91,8 @@ def makespan_lower_bound(inst) -> float:
     count = (np.bincount(inst.initial[moving], minlength=inst.n_hosts)
              + np.bincount(inst.target[fixed], minlength=inst.n_hosts))[touched]
     turns = [*(np.ceil(count / np.maximum(inst.host_limit[touched], 1)) * d.setup).tolist(),
-             np.ceil(moving.size / max(inst.total_limit or moving.size, 1)) * d.setup]
+             np.ceil(moving.size / max(inst.total_limit or moving.size, 1)) * d.setup,
+             directional_rounds(inst, inst.initial[moving], inst.target[fixed]) * d.setup]
     b, ram, dirty = hop_bound(inst)[moving], d.ram_mib[moving], d.dirty_rate[moving]
     converges = inst.can_live[moving] & (dirty < CONVERGENCE * b)
     with np.errstate(divide="ignore"):
@@ -102,7 +106,7 @@ def infeasibility(inst) -> str | None:
     """A reason, checkable by hand, why no plan can exist; None when none is known.
 
     Certificates: a VM that must move but whose host, or target host, allows
-    no migration; limits.total 0; a VM that must move, cannot converge live
+    no migration (or no outgoing, or incoming, one); limits.total 0; a VM that must move, cannot converge live
     (:func:`cpplan.durations.non_converging`) and has no offline mode; and what a
     service level rules out (e.g. a VM that must cross a link, or belongs to a
     group, that allows no migration). (A target that overloads a receiving host is bad input,
@@ -110,13 +114,19 @@ def infeasibility(inst) -> str | None:
     """
     moving = np.flatnonzero(inst.moving)
     fixed = moving[inst.domain_of[moving] < 0]
-    for vms, hosts, end in ((moving, inst.initial[moving], "its host"),
-                            (fixed, inst.target[fixed], "its target host")):
+    for vms, hosts, end, way, limit in (
+            (moving, inst.initial[moving], "its host", "outgoing", inst.outgoing_limit),
+            (fixed, inst.target[fixed], "its target host", "incoming", inst.incoming_limit)):
         frozen = inst.host_limit[hosts] == 0
         if frozen.any():
             v = int(vms[frozen][0])
             return (f"VM {inst.vm_names[v]} must move but {end} "
                     f"{inst.host_names[hosts[frozen][0]]} allows no migration (max_migrations 0)")
+        closed = limit[hosts] == 0
+        if closed.any():
+            v = int(vms[closed][0])
+            return (f"VM {inst.vm_names[v]} must move but {end} {inst.host_names[hosts[closed][0]]} "
+                    f"allows no {way} migration ({way} limit 0)")
     if inst.total_limit == 0 and moving.size:
         return "VMs must move but limits.total is 0"
     stuck = moving[inst.stuck_live[moving]]

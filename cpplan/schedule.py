@@ -15,8 +15,8 @@ List scheduling, event by event: at time 0 and whenever migrations end, every
 *ready* migration (each migration of its ``after`` list has ended; without
 ``after``, every migration of the earlier rounds: SPEC's barriers) starts, in
 plan order, when the migrations in flight leave room for it under the
-per-host, total, link and group limits (counted in flight, as SPEC 7.4 says)
-and the bandwidths. ``makespan`` is the last end.
+per-host, directional, total, link and group limits (counted in flight, as
+SPEC 7.4 and 8 say) and the bandwidths. ``makespan`` is the last end.
 
 :func:`schedule_violations` is SPEC 7.4's last paragraph for a plan that
 states ``start``, ``end`` and ``bandwidth``: a migration starts no earlier than
@@ -79,6 +79,8 @@ class Limits:
                 groups_of[v].append(g)
         self.groups = [groups_of[v] for v in moves.vm.tolist()]
         self.host_count = np.zeros(inst.n_hosts, dtype=np.int64)
+        self.sending = np.zeros(inst.n_hosts, dtype=np.int64)  # in flight from each host (SPEC 8)
+        self.receiving = np.zeros(inst.n_hosts, dtype=np.int64)  # ... and to it
         self.host_bandwidth = np.zeros(inst.n_hosts)
         self.link_count = np.zeros(len(inst.links), dtype=np.int64)
         self.link_bandwidth = np.zeros(len(inst.links))
@@ -90,6 +92,13 @@ class Limits:
         inst, d = self.inst, self.inst.durations
         if inst.total_limit is not None and self.total + 1 > inst.total_limit:
             return f"{self.total + 1} migrations in flight, total limit {inst.total_limit}"
+        s, t = int(self.moves.src[i]), int(self.moves.dst[i])
+        if self.sending[s] + 1 > inst.outgoing_limit[s]:
+            return (f"host {inst.host_names[s]} would send {self.sending[s] + 1} migrations at once, "
+                    f"outgoing limit {inst.outgoing_limit[s]}")
+        if self.receiving[t] + 1 > inst.incoming_limit[t]:
+            return (f"host {inst.host_names[t]} would receive {self.receiving[t] + 1} migrations at once, "
+                    f"incoming limit {inst.incoming_limit[t]}")
         for h in (int(self.moves.src[i]), int(self.moves.dst[i])):
             if self.host_count[h] + 1 > inst.host_limit[h]:
                 return (f"host {inst.host_names[h]} would run {self.host_count[h] + 1} migrations, "
@@ -112,6 +121,8 @@ class Limits:
 
     def hold(self, i: int, bandwidth: float, sign: int = 1) -> None:
         """Count migration ``i`` in flight (``sign`` -1: it ended)."""
+        self.sending[self.moves.src[i]] += sign
+        self.receiving[self.moves.dst[i]] += sign
         for h in (int(self.moves.src[i]), int(self.moves.dst[i])):
             self.host_count[h] += sign
             self.host_bandwidth[h] += sign * bandwidth

@@ -30,6 +30,7 @@ import numpy as np
 from ..budget import Budget
 from ..constraints import ALL, Round, admits_all, allowed_by_service_levels, round_budgets, service_levels
 from ..constraints.capacity import fits
+from ..constraints.concurrency import can_receive, can_send
 from ..constraints.page_sharing import usage_on
 from ..plan import Move, Plan
 
@@ -67,7 +68,7 @@ class _PlacementSearch:
         self.cost = inst.cost.tolist()
         frozen = np.full(inst.n_vms, inst.total_limit == 0)
         self.movable = np.flatnonzero(~frozen).tolist()
-        self.open_hosts = np.flatnonzero(inst.host_limit > 0).tolist()
+        self.open_hosts = np.flatnonzero(can_receive(inst)).tolist()  # the hosts a step may reach
         self.rules = service_levels()
         self.destinations: dict[tuple[int, int], list[int]] = {}
         offline_ok = ~np.isnan(inst.offline_cost) & ~frozen & ~inst.pinned
@@ -146,7 +147,7 @@ class _PlacementSearch:
         """
         if (v, here) not in self.destinations:
             dests = np.array([h for h in self.open_hosts if h != here], dtype=np.int64)
-            ok = np.full(dests.size, self.inst.host_limit[here] > 0)
+            ok = np.full(dests.size, can_send(self.inst)[here])
             vms, src = np.full(dests.size, v), np.full(dests.size, here)
             ok &= allowed_by_service_levels(self.inst, vms, src, dests, self.rules)
             self.destinations[(v, here)] = dests[ok].tolist()
