@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .certificates import certificate
 from .constraints import service_levels
 from .constraints.concurrency import directional_rounds, host_touches
 from .durations import CONVERGENCE, hop_bound
@@ -109,8 +110,10 @@ def infeasibility(inst) -> str | None:
     no migration (or no outgoing, or incoming, one); limits.total 0; a VM that must move, cannot converge live
     (:func:`cpplan.durations.non_converging`) and has no offline mode; and what a
     service level rules out (e.g. a VM that must cross a link, or belongs to a
-    group, that allows no migration). (A target that overloads a receiving host is bad input,
-    refused when the instance is built.)
+    group, that allows no migration); then the capacity certificates of
+    :func:`cpplan.certificates.certificate` (no first migration fits, a cycle of full hosts
+    with no staging room, a VM no host can ever receive). (A target that overloads a receiving
+    host is bad input, refused when the instance is built.)
     """
     moving = np.flatnonzero(inst.moving)
     fixed = moving[inst.domain_of[moving] < 0]
@@ -139,4 +142,4 @@ def infeasibility(inst) -> str | None:
         reason = rule.infeasibility(inst, moving)
         if reason is not None:
             return reason
-    return None
+    return certificate(inst)
