@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constraints import anti_affinity_mates
+from .constraints import anti_affinity_mates, service_levels
 from .constraints.capacity import fits
 from .constraints.concurrency import can_receive
+from .constraints.host_rules import HostRule
 from .errors import InputError
 
 
@@ -117,3 +118,23 @@ def _clashes(inst, partners: np.ndarray, hosts: np.ndarray, end: np.ndarray,
     taken = np.zeros(inst.n_hosts, dtype=bool)
     taken[end[partners[placed[partners]]]] = True
     return taken[hosts]
+
+
+def end_hosts(inst, v: int) -> np.ndarray | None:
+    """Mask of the hosts VM ``v`` may end on when B is chosen for it: its allowed hosts (a partial
+    target), within every host rule it falls under (fences, among sets); ``None`` when any host.
+
+    >>> from cpplan.model import Instance
+    >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+    ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"},
+    ...                 groups={"db": {"vms": ["a"], "hosts": ["h1", "h3"]}})
+    >>> end_hosts(inst, 0).tolist(), end_hosts(inst, 1)
+    ([True, False, True], None)
+    """
+    mask = inst.domains[inst.domain_of[v]].copy() if inst.domain_of[v] >= 0 else None
+    for rule in service_levels():
+        if isinstance(rule, HostRule):
+            zone_of, rows = rule.zones(inst)
+            if zone_of[v] >= 0:
+                mask = rows[zone_of[v]].copy() if mask is None else mask & rows[zone_of[v]]
+    return mask

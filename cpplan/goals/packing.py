@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..allowed import end_hosts
 from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from .placement import link_zones, plain_load, receiving_hosts
@@ -43,6 +44,9 @@ class Packer:
         ok &= self.zones == self.zones[self.inst.initial[v]]
         if allowed is not None:
             ok &= allowed
+        ends = end_hosts(self.inst, v)  # a partial target, fences, among sets
+        if ends is not None:
+            ok &= ends
         ok[self.place[v]] = False
         mates = self.mates.get(v)
         if mates is not None:

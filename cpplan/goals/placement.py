@@ -32,6 +32,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .. import cpsat
+from ..allowed import end_hosts
 from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from . import Slack, Tradeoff
@@ -193,11 +194,14 @@ class Window:
             ok = can_receive & (ints.demand[v] <= room).all(axis=1) & (zones == zone[inst.initial[v]])
             if v in fixed_at and fixed_at[v]:
                 ok &= ~np.isin(self.hosts, list(fixed_at[v]))
+            ends = end_hosts(inst, v)  # a partial target, fences, among sets
+            if ends is not None:
+                ok &= ends[self.hosts]
             hosts = self.hosts[ok]
             if cap is not None and hosts.size > cap:
                 hosts = hosts[np.argsort(-slack[ok], kind="stable")[:cap]]
             keep = {h for h in (int(self.base[v]), int(inst.initial[v]))
-                    if in_window[h] and not self.forbid[h]}
+                    if in_window[h] and not self.forbid[h] and (ends is None or ends[h])}
             hosts = np.union1d(hosts, np.array(sorted(keep), dtype=np.int64))
             lits = [self.model.new_bool_var(f"x{v}_{h}") for h in hosts.tolist()]
             self.model.add_exactly_one(lits)
