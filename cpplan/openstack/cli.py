@@ -44,6 +44,10 @@ def add_parser(sub) -> None:
     scope.add_argument("--host", nargs="+", metavar="H", help="only these compute hosts")
     s.add_argument("--max-per-host", type=_count, default=1, metavar="N",
                    help="nova's max_concurrent_live_migrations, as limits.host (default 1)")
+    s.add_argument("--max-outgoing", type=_count, default=None, metavar="N",
+                   help="nova's max_concurrent_live_migrations (a nova.conf setting the API does not "
+                        "show), as limits.outgoing: at most N migrations leave a host at once "
+                        "(default: none)")
     s.add_argument("-o", "--output", required=True, metavar="CLOUD.yaml", help="instance file to write")
     s.set_defaults(run=_cmd_snapshot)
 
@@ -99,7 +103,8 @@ def _cmd_snapshot(args) -> int:
     check_output(args.output, _config_files())
     try:
         cloud = Cloud.connect(args.os_cloud)
-        snap = take_snapshot(cloud, hosts=args.host, aggregate=args.aggregate, max_per_host=args.max_per_host)
+        snap = take_snapshot(cloud, hosts=args.host, aggregate=args.aggregate, max_per_host=args.max_per_host,
+                             max_outgoing=args.max_outgoing)
     except CloudError as e:
         print(f"cpplan: openstack: {e}", file=sys.stderr)
         return EXIT_STOPPED

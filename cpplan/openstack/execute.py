@@ -3,8 +3,8 @@
 A plan that gives ``after`` (SPEC 7.3; every plan cpplan makes does) runs
 without barriers: migration *m* starts as soon as every migration of its
 ``after`` list has finished and the migrations in flight leave room for it
-under the per-host, total, link and group limits (counted in flight, as SPEC
-7.4 says), in plan order among those ready, N in flight at once. SPEC 7.4 makes
+under the per-host, directional, total, link and group limits (counted in
+flight, as SPEC 7.4 and 8 say), in plan order among those ready, N in flight at once. SPEC 7.4 makes
 that safe however long each migration takes. The migrations in flight are
 looked at every poll interval; each may run ``round_timeout`` seconds. Once a
 migration failed or ran too long, or Ctrl-C came, no further migration starts
@@ -572,8 +572,8 @@ def rebase(fresh: Instance, goal: dict, previous: Instance, limits: dict | None)
 
     Hosts, VM sizes and the initial placement come from the cloud. The target is
     ``goal`` for every VM still there; ``limits``, ``links``, ``groups``, ``pinned``
-    and per-host ``max_migrations`` keep what the operator's instance said (a
-    down host still gets ``max_migrations: 0``). Bad combinations (a target host
+    and per-host ``max_migrations``, ``max_incoming``, ``max_outgoing`` keep what the
+    operator's instance said (a down host still gets ``max_migrations: 0``). Bad combinations (a target host
     gone, a pinned VM off target) raise :class:`InputError`.
     """
     spec, before = fresh.to_dict(), previous.to_dict()
@@ -582,8 +582,9 @@ def rebase(fresh: Instance, goal: dict, previous: Instance, limits: dict | None)
     if limits is not None:
         spec["limits"] = limits
     for h, old in before["hosts"].items():
-        if h in hosts and "max_migrations" in old and "max_migrations" not in hosts[h]:
-            hosts[h]["max_migrations"] = old["max_migrations"]
+        for key in ("max_migrations", "max_incoming", "max_outgoing"):
+            if h in hosts and key in old and key not in hosts[h]:
+                hosts[h][key] = old[key]
     links = {name: {**link, "hosts": [h for h in link.get("hosts", []) if h in hosts]}
              for name, link in before.get("links", {}).items()}
     if links:

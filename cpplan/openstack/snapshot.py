@@ -11,6 +11,10 @@
   are pinned (nova would refuse to split them); soft policies are left out.
 - ``limits.host`` is nova's ``max_concurrent_live_migrations`` as the operator
   gives it (``max_per_host``, default 1 like nova).
+- ``limits.outgoing`` (SPEC section 8) is that same nova option read as what it
+  bounds, the live migrations a compute host runs as their source, when the
+  operator gives it (``max_outgoing``): it is a ``nova.conf`` setting of each
+  compute service that the compute API does not show, so it cannot be read.
 
 Hosts that must never receive a VM, without a new key in the format:
 
@@ -78,8 +82,9 @@ def scope_hosts(cloud: Cloud, *, hosts=None, aggregate: str | None = None) -> li
 
 
 def take_snapshot(cloud: Cloud, *, hosts=None, aggregate: str | None = None,
-                  max_per_host: int = 1) -> Snapshot:
-    """Read the hosts in scope and the servers on them into a :class:`Snapshot`."""
+                  max_per_host: int = 1, max_outgoing: int | None = None) -> Snapshot:
+    """Read the hosts in scope and the servers on them into a :class:`Snapshot`
+    (``max_outgoing``: ``limits.outgoing``, left out when None)."""
     names = scope_hosts(cloud, hosts=hosts, aggregate=aggregate)
     in_scope = set(names)
     servers = sorted((s for s in cloud.servers() if s.host in in_scope), key=lambda s: (s.name, s.id))
@@ -111,6 +116,10 @@ def take_snapshot(cloud: Cloud, *, hosts=None, aggregate: str | None = None,
     groups = _groups(cloud, name_of, initial, pinned, notes)
     spec = {"hosts": host_specs, "vms": vms, "initial": initial, "target": {},
             "limits": {"host": max_per_host}}
+    if max_outgoing is not None:
+        spec["limits"]["outgoing"] = max_outgoing
+        notes.append(f"limits.outgoing {max_outgoing}: nova's max_concurrent_live_migrations as given "
+                     f"(--max-outgoing), which the compute API does not show")
     if groups:
         spec["groups"] = groups
     if pinned:
