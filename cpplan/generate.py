@@ -17,6 +17,14 @@ capacity on every host (a receiving host is never overloaded).
 VMs with ``max_migrating: 1``, covering that fraction of the VMs, whose
 members sit on pairwise distinct hosts at the start and at the target.
 
+``images=K, sharing=R`` give every VM one of K images (``img0`` ...), drawn
+uniformly and independently of the placements (so VMs of one image are spread
+over the hosts), and the cloud ``page_sharing: {ratio: R}``: VMs of one image
+on one host share a fraction R of their RAM
+(:mod:`cpplan.constraints.page_sharing`). Every placement is packed by plain
+sums, which sharing only lowers, so the targets stay within capacity. Without
+images (the default) the cloud has neither key.
+
 >>> inst = generate("rebalance", 10, seed=1)
 >>> inst.n_hosts, inst.resources
 (10, ('ram', 'cpu', 'disk'))
@@ -24,6 +32,11 @@ members sit on pairwise distinct hosts at the start and at the target.
 True
 >>> grouped = generate("rebalance", 10, seed=1, groups=0.3)
 >>> sum(len(g.vms) for g in grouped.groups) == round(0.3 * grouped.n_vms)
+True
+>>> shared = generate("rebalance", 10, seed=1, images=4, sharing=0.4)
+>>> shared.to_dict()["vms"]["vm000"], shared.share_ratio.tolist()
+({'ram': 4, 'cpu': 8, 'disk': 40, 'image': 'img3'}, [0.4, 0.4, 0.4, 0.4])
+>>> bool((shared.initial == inst.initial).all() and (shared.target == inst.target).all())
 True
 """
 
@@ -52,16 +65,19 @@ CPU_ALLOCATION_RATIO = 4.0
 # ``tight`` hosts have spare cpu and disk so that RAM is what binds.
 TIGHT_HOST = {"ram": 288, "cpu": 96, "disk": 8000}
 GROUP_SIZES = (2, 5)  # smallest and largest anti-affinity group
+MAX_IMAGES = 10_000
 
 
 def generate(family: str, hosts: int, seed: int = 0, *, host_limit: int | None = None,
-             groups: float = 0.0) -> Instance:
+             groups: float = 0.0, images: int = 0, sharing: float = 0.0) -> Instance:
     """A cloud of ``hosts`` hosts of the named family; the same seed gives the same cloud.
 
     ``host_limit`` overrides the per-host migration limit (2, or 1 for ``tight``).
     ``groups`` is the fraction of the VMs put into anti-affinity groups (see
-    :func:`anti_affinity_groups`); the hosts, VMs and placements do not depend
-    on it, so the same seed gives the same cloud with and without groups.
+    :func:`anti_affinity_groups`); ``images`` the number of VM images and
+    ``sharing`` the fraction of RAM that VMs of one image share on a host (see
+    the module docstring). The hosts, VMs and placements depend on neither, so
+    the same seed gives the same cloud with and without groups or images.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r} (choose from {', '.join(FAMILIES)})")
@@ -69,6 +85,7 @@ def generate(family: str, hosts: int, seed: int = 0, *, host_limit: int | None =
         raise ValueError("a generated cloud needs at least 2 hosts")
     if not 0 <= groups <= 1:
         raise ValueError(f"groups is a fraction of the VMs, between 0 and 1, not {groups}")
+    _check_images(images, sharing)
     rng = np.random.default_rng([seed, FAMILIES.index(family), hosts])
     build = {"rebalance": _rebalance, "consolidate": _consolidate, "evacuate": _evacuate,
              "shuffle": _shuffle, "tight": _tight}[family]
@@ -78,7 +95,34 @@ def generate(family: str, hosts: int, seed: int = 0, *, host_limit: int | None =
     if groups > 0:
         group_rng = np.random.default_rng([seed, FAMILIES.index(family), hosts, 1])
         members = anti_affinity_groups(group_rng, initial, target, groups)
-    return _instance(host_size, hosts, demand, initial, target, limit, members)
+    inst = _instance(host_size, hosts, demand, initial, target, limit, members)
+    if images == 0:
+        return inst
+    image_rng = np.random.default_rng([seed, FAMILIES.index(family), hosts, 2])
+    return with_images(inst, image_rng.integers(images, size=inst.n_vms), sharing)
+
+
+def _check_images(images, sharing) -> None:
+    if isinstance(images, bool) or not isinstance(images, (int, np.integer)) or not 0 <= images <= MAX_IMAGES:
+        raise ValueError(f"images is a whole number of VM images, between 0 and {MAX_IMAGES}, not {images!r}")
+    if isinstance(sharing, bool) or not isinstance(sharing, (int, float)) or not 0 <= sharing <= 1:
+        raise ValueError(f"sharing is the fraction of RAM shared, between 0 and 1, not {sharing!r}")
+    if sharing and not images:
+        raise ValueError("sharing needs images: give images=K as well")
+
+
+def with_images(inst: Instance, image: np.ndarray, ratio: float) -> Instance:
+    """``inst`` with VM ``j`` of image ``img{image[j]}`` and ``page_sharing: {ratio: ratio}``.
+
+    >>> inst = Instance(hosts={"h": {"ram": 8}}, vms={"a": {"ram": 4}}, initial={"a": "h"})
+    >>> shared = with_images(inst, np.array([1]), 0.5)
+    >>> shared.to_dict()["vms"], shared.to_dict()["page_sharing"]
+    ({'a': {'ram': 4, 'image': 'img1'}}, {'ratio': 0.5})
+    """
+    spec = inst.to_dict()
+    for name, j in zip(inst.vm_names, image.tolist(), strict=True):
+        spec["vms"][name]["image"] = f"img{j}"
+    return inst.replace(vms=spec["vms"], page_sharing={"ratio": float(ratio)})
 
 
 def anti_affinity_groups(rng, initial: np.ndarray, target: np.ndarray, fraction: float) -> list[np.ndarray]:

@@ -12,6 +12,14 @@ into the hosts that stay in use; CP-SAT then improves it: one model over the
 whole cloud when it is small (which proves the optimum or a bound), else a
 sequence of windows (the lightest hosts in use plus those with most room).
 
+With page sharing every load is counted by the sharing rule (a VM adds only
+its private part where its image's largest pages already are), emptying puts
+a VM where it adds least (then on the fullest host), and a second heuristic,
+:func:`pack_by_image`, repacks image by image: the image with the most RAM
+first, filling the hosts that hold its pages before keeping another host.
+Whichever scores better (hosts, then cost, or hosts + W x cost, within the
+budgets) is what CP-SAT improves; its models count sharing exactly.
+
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 2}},
@@ -19,6 +27,12 @@ sequence of windows (the lightest hosts in use plus those with most room).
 >>> choice = choose(inst, search=Search(time_limit=5))
 >>> len(set(choice.placement.tolist())), int(choice.bound)
 (2, 2)
+>>> shared = Instance(hosts={h: {"ram": 10} for h in ("h1", "h2", "h3")},
+...                   vms={v: {"ram": 4, "image": i} for v, i in zip("abcd", "uvuv")},
+...                   initial={"a": "h1", "b": "h1", "c": "h2", "d": "h3"}, page_sharing={"ratio": 0.5})
+>>> place = pack_by_image(shared, shared.effective)     # h1: a 4, c 2 more (a's pages), b 4
+>>> [shared.host_names[h] for h in place.tolist()]
+['h1', 'h1', 'h1', 'h3']
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import numpy as np
 from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
-from .metrics import emptying_cost_bound, hosts_lower_bound, migration
+from .metrics import emptying_cost_bound, hosts_lower_bound, migration, sharing_on
 from .packing import Packer, size_order
 from .placement import (
     Rules,
@@ -78,9 +92,8 @@ def empty_hosts(inst, base, limit, order, *, move_weight=None, max_cost=None, ma
             ok = pk.fitting(v, allowed)
             if not ok.any():
                 break
-            tightest = np.where(ok, pk.utilisation_with(v), -np.inf)
             done.append((v, h))
-            pk.move(v, int(np.argmax(tightest)))
+            pk.move(v, _best_fit(pk, v, ok))
         if len(done) < vms.size:
             for v, src in reversed(done):
                 pk.move(v, src)
@@ -89,6 +102,74 @@ def empty_hosts(inst, base, limit, order, *, move_weight=None, max_cost=None, ma
         spent_cost += extra
         spent_moves += fresh.size
     return pk.place
+
+
+def _best_fit(pk: Packer, v: int, ok: np.ndarray, home: int = -1) -> int:
+    """The host of ``ok`` that VM ``v`` fills best: with page sharing, among those where it adds
+    the least shared resource, ``home`` if there, else the fullest after it."""
+    fullness = pk.utilisation_with(v)
+    if pk.peaks is None:
+        return int(np.argmax(np.where(ok, fullness, -np.inf)))
+    added = np.round(pk.peaks.added(v), 9)
+    least = ok & (added <= added[ok].min())
+    if home >= 0 and least[home]:
+        return home
+    return int(np.argmax(np.where(least, fullness, -np.inf)))
+
+
+def pack_by_image(inst, limit, max_cost=None, max_moves=None, seed: int = 0) -> np.ndarray | None:
+    """A repack from A grouping each image's VMs on as few hosts as it can (page sharing).
+
+    The movable VMs on receiving hosts are taken off; images go largest (summed RAM) first, VMs
+    without an image last. An image's VMs whose host is kept come first, then the rest in a
+    random order (``seed``; largest first would fill an image's first hosts with its RAM-heavy
+    VMs and leave their CPU idle), each onto a kept host where it fits (:func:`_best_fit`: where
+    it adds least, its own host if there, then the fullest); when none can take it, the host it
+    fits on holding the most of the image's cost is kept (hosts empty in A never are). None
+    when a VM fits nowhere or the budgets are exceeded.
+    """
+    pk = Packer(inst, inst.initial, limit)
+    todo = np.flatnonzero(movable_vms(inst) & pk.receiving[inst.initial])
+    kept = np.bincount(np.delete(inst.initial, todo), minlength=inst.n_hosts) > 0
+    usable = np.bincount(inst.initial, minlength=inst.n_hosts) > 0
+    for v in todo.tolist():
+        pk.lift(v)
+    ram = inst.demand[:, inst.share_resource]
+    rng = np.random.default_rng(seed)
+    images = inst.image[todo]
+    totals = {int(i): float(ram[todo[images == i]].sum()) for i in np.unique(images[images >= 0])}
+    for i in [*sorted(totals, key=lambda i: -totals[i]), -1]:
+        members = todo[images == i]
+        waiting = np.ones(inst.n_vms, dtype=bool)
+        for v in np.r_[members[kept[inst.initial[members]]], rng.permutation(members)].tolist():
+            if not waiting[v]:
+                continue
+            home = int(inst.initial[v])
+            ok = pk.fitting(v) | _fits_home(pk, v)
+            if not (ok & kept).any():
+                left = members[waiting[members]]
+                stay = np.bincount(inst.initial[left], weights=inst.cost[left], minlength=inst.n_hosts)
+                stay[home] += 1e-9  # on a tie, its own host
+                opening = ok & usable & ~kept
+                if not opening.any():
+                    return None
+                kept[int(np.argmax(np.where(opening, stay, -1.0)))] = True
+            waiting[v] = False
+            pk.drop(v, _best_fit(pk, v, ok & kept, home))
+    cost, moves = migration(inst, pk.place)
+    if (max_cost is not None and cost > max_cost + 1e-9) or (max_moves is not None and moves > max_moves):
+        return None
+    return pk.place
+
+
+def _fits_home(pk: Packer, v: int) -> np.ndarray:
+    """Only VM ``v``'s own host, where it sits lifted, if it fits back there."""
+    home = int(pk.place[v])
+    out = np.zeros(pk.inst.n_hosts, dtype=bool)
+    mates = pk.mates.get(v)
+    clear = mates is None or not (pk.place[mates] == home).any()
+    out[home] = clear and bool(fits(pk.load[home] + pk.added(v)[home], pk.limit[home]).all())
+    return out
 
 
 def first_fit_decreasing(inst) -> np.ndarray:
@@ -182,6 +263,10 @@ def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = N
         place = empty_hosts(inst, inst.initial, limit, order, move_weight=move_weight,
                             max_cost=rules.max_cost, max_moves=rules.max_moves)
         if score(inst, place, move_weight) < score(inst, best, move_weight):
+            best = place
+    if sharing_on(inst):
+        place = pack_by_image(inst, limit, rules.max_cost, rules.max_moves, search.seed)
+        if place is not None and score(inst, place, move_weight) < score(inst, best, move_weight):
             best = place
     stats = {"heuristic_hosts": int(np.unique(best).size)}
     bound = hosts_lower_bound(inst)

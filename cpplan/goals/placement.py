@@ -13,6 +13,19 @@ so a solution never overloads a host), anti-affinity, pinned VMs never move,
 hosts that allow no migration neither send nor receive, and the move or
 cost budget (counted against the initial placement A).
 
+With page sharing (:mod:`cpplan.constraints.page_sharing`) a host's use of the
+shared resource is counted by the sharing rule, exactly: the private parts
+``(1 - R) * ram`` of its VMs, plus per image the largest shared pages
+``R * ram`` present, once. The pages are a sum of levels: for image ``i`` on
+host ``h`` and each pages size ``p_1 < p_2 < ...`` of its candidate VMs above
+the largest ``p_0`` of its VMs fixed there, a boolean ``level_k`` adds
+``p_k - p_(k-1)``; a VM of ``p_k`` pages placed on ``h`` implies ``level_k``, and
+each level implies the one below it.
+Levels only raise the use, so any solution fits; the least levels a placement
+allows are its exact use. :func:`sharing_load` is the rule on a whole
+placement, for every goal and heuristic (without sharing, the plain sums; it lives in
+:mod:`cpplan.goals.metrics`).
+
 >>> from cpplan.model import Instance
 >>> inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
 ...                 vms={"a": {"ram": 4}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"})
@@ -20,12 +33,21 @@ cost budget (counted against the initial placement A).
 >>> w.model.minimize(-w.host_load(1, 0))           # push as much as possible onto h2
 >>> w.solve(time_limit=5).placement.tolist()
 [1, 1]
+>>> shared = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 12}},
+...                   vms={"a": {"ram": 8, "image": "u"}, "b": {"ram": 8, "image": "u"}},
+...                   initial={"a": "h1", "b": "h2"}, page_sharing={"ratio": 0.5})
+>>> sharing_load(shared, np.array([1, 1])).tolist()     # 16 - 0.5 * (16 - 8)
+[[0.0], [12.0]]
+>>> w = Window(shared, shared.initial, hosts=[0, 1])
+>>> w.model.minimize(w.host_load(0, 0))                   # both fit on h2 only by sharing
+>>> w.solve(time_limit=5).placement.tolist()
+[1, 1]
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -35,8 +57,9 @@ from .. import cpsat
 from ..allowed import end_hosts
 from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
+from ..constraints.page_sharing import split_ram
 from . import Slack, Tradeoff
-from .metrics import utilisation_of
+from .metrics import sharing_load, sharing_on, utilisation_of
 from .stopping import Stage
 
 UTIL_SCALE = 10_000  # utilisation in units of 0.01 percentage point
@@ -55,7 +78,7 @@ def movable_vms(inst) -> np.ndarray:
 
 def receiving_hosts(inst) -> np.ndarray:
     """Hosts allowed to receive VMs: they allow migrations and are not overloaded in A."""
-    over = ~fits(plain_load(inst, inst.initial), inst.effective).all(axis=1)
+    over = ~fits(sharing_load(inst, inst.initial), inst.effective).all(axis=1)
     return (inst.host_limit > 0) & ~over
 
 
@@ -64,7 +87,7 @@ def receiving_limit(inst, headroom: float) -> np.ndarray:
     never below what the host already carries in A (so A itself always fits)."""
     if headroom <= 0:
         return inst.effective
-    keep = np.minimum(inst.effective, plain_load(inst, inst.initial))
+    keep = np.minimum(inst.effective, sharing_load(inst, inst.initial))
     return np.maximum(inst.effective * (1.0 - headroom), keep)
 
 
@@ -77,13 +100,6 @@ def link_zones(inst) -> np.ndarray:
         inside[hosts, k] = 1
     return np.unique(inside, axis=0, return_inverse=True)[1].reshape(-1) if closed \
         else np.zeros(inst.n_hosts, dtype=np.int64)
-
-
-def plain_load(inst, placement: np.ndarray) -> np.ndarray:
-    """Summed demand per host and resource, without page sharing (never below the true use)."""
-    out = np.zeros((inst.n_hosts, len(inst.resources)))
-    np.add.at(out, placement, inst.demand)
-    return out
 
 
 @dataclass(frozen=True)
@@ -106,13 +122,18 @@ class Rules:
 @dataclass(frozen=True)
 class IntegerCloud:
     """Demands, receiving limits and costs as CP-SAT integers (limit -1 means unlimited), rounded as
-    :class:`cpplan.cpsat.Rounding` does; ``scale`` per resource: integer units per unit of demand."""
+    :class:`cpplan.cpsat.Rounding` does; ``scale`` per resource: integer units per unit of demand.
+    With page sharing, ``shared`` is the shared resource and ``private``/``pages`` each VM's
+    :func:`~cpplan.constraints.page_sharing.split_ram` parts of it, rounded up (else -1 and empty)."""
 
     demand: np.ndarray
     limit: np.ndarray
     cost: np.ndarray
     scale: np.ndarray
     cost_scale: float
+    shared: int = -1
+    private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, inst, limit: np.ndarray) -> IntegerCloud:
@@ -120,12 +141,28 @@ class IntegerCloud:
         demand = np.zeros(inst.demand.shape, dtype=np.int64)
         cap = np.full(limit.shape, -1, dtype=np.int64)
         scale = np.ones(len(inst.resources))
+        shared = inst.share_resource if sharing_on(inst) else -1
+        parts = split_ram(inst) if shared >= 0 else ()
         for r in range(len(inst.resources)):
             need = inst.demand[:, r]
-            scale[r] = cpsat.scale_for(np.concatenate([need, inst.effective[:, r]]))
+            split = parts if r == shared else ()
+            scale[r] = cpsat.scale_for(np.concatenate([need, inst.effective[:, r], *split]))
             demand[:, r], cap[:, r] = cpsat.integer_resource(need, limit[:, r], scale[r], rounding)
         cost_scale = min(cpsat.scale_for(inst.cost, cpsat.MAX_COST_SCALED), COST_SCALE_FRACTIONAL)
-        return cls(demand, cap, rounding.nearest(inst.cost * cost_scale), scale, cost_scale)
+        cost = rounding.nearest(inst.cost * cost_scale)
+        if shared < 0:
+            return cls(demand, cap, cost, scale, cost_scale)
+        private, pages = (rounding.up(part * scale[shared]) for part in parts)
+        return cls(demand, cap, cost, scale, cost_scale, shared, private, pages)
+
+    def least_demand(self, v: int) -> np.ndarray:
+        """The least VM ``v`` can add to a host: its demand, but only its private part of the shared
+        resource (its pages may be there already)."""
+        if self.shared < 0:
+            return self.demand[v]
+        least = self.demand[v].copy()
+        least[self.shared] = self.private[v]
+        return least
 
 
 @dataclass
@@ -166,6 +203,8 @@ class Window:
         fixed_load = np.zeros((inst.n_hosts, len(inst.resources)), dtype=np.int64)
         np.add.at(fixed_load, self.base[fixed], self.ints.demand[fixed])
         self.fixed_load = fixed_load
+        self.fixed_pages = self._fixed_sharing(fixed) if self.ints.shared >= 0 else {}
+        self._shared_loads: dict[int, object] = {}
         self.fixed_count = np.bincount(self.base[fixed], minlength=inst.n_hosts)
         self.forbid = np.zeros(inst.n_hosts, dtype=bool)
         self.forbid[np.asarray(rules.forbid, dtype=np.int64)] = True
@@ -175,6 +214,20 @@ class Window:
         self._budgets(rules.max_cost, rules.max_moves, fixed)
 
     # ------------------------------------------------------------ building
+    def _fixed_sharing(self, fixed: np.ndarray) -> dict:
+        """Count the fixed VMs' shared resource by the sharing rule (private parts, plus each
+        image's largest pages once per host) in ``fixed_load``; returns (host, image) -> those pages."""
+        ints, image = self.ints, self.inst.image
+        vms = np.flatnonzero(fixed)
+        col = np.bincount(self.base[vms], weights=ints.private[vms], minlength=self.inst.n_hosts)
+        peaks: dict = {}
+        for v, h, i in zip(vms.tolist(), self.base[vms].tolist(), image[vms].tolist(), strict=True):
+            if i >= 0 and ints.pages[v] > peaks.get((h, i), 0):
+                peaks[h, i] = int(ints.pages[v])
+        np.add.at(col, [h for h, _ in peaks], list(peaks.values()))
+        self.fixed_load[:, ints.shared] = np.round(col).astype(np.int64)
+        return peaks
+
     def _candidates(self, cap: int | None, fixed: np.ndarray, in_window: np.ndarray) -> None:
         inst, ints = self.inst, self.ints
         can_receive = (receiving_hosts(inst) & ~self.forbid)[self.hosts]
@@ -191,7 +244,7 @@ class Window:
         zones = zone[self.hosts]
         slack = (room / np.maximum(ints.limit[self.hosts], 1)).min(axis=1)
         for i, v in enumerate(self.free.tolist()):
-            ok = can_receive & (ints.demand[v] <= room).all(axis=1) & (zones == zone[inst.initial[v]])
+            ok = can_receive & (ints.least_demand(v) <= room).all(axis=1) & (zones == zone[inst.initial[v]])
             if v in fixed_at and fixed_at[v]:
                 ok &= ~np.isin(self.hosts, list(fixed_at[v]))
             ends = end_hosts(inst, v)  # a partial target, fences, among sets
@@ -219,6 +272,12 @@ class Window:
                 continue
             for r in range(limit.shape[1]):
                 if limit[h, r] < 0:
+                    continue
+                if r == self.ints.shared:  # private parts and pages: never below the sharing rule's use
+                    on = self.free[[i for i, _ in terms]]
+                    most = int(self.ints.private[on].sum() + self.ints.pages[on].sum())
+                    if most + self.fixed_load[h, r] > limit[h, r]:
+                        self.model.add(self.host_load(h, r) <= int(limit[h, r]))
                     continue
                 coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
                 if sum(coeffs) + self.fixed_load[h, r] <= limit[h, r]:
@@ -284,10 +343,41 @@ class Window:
         return len(self.free) - sum(stays)
 
     def host_load(self, h: int, r: int):
-        """Integer-scaled load of resource ``r`` on window host ``h``."""
+        """Integer-scaled load of resource ``r`` on window host ``h`` (the sharing rule's use of
+        the shared resource, built once per host)."""
+        if r == self.ints.shared:
+            if int(h) not in self._shared_loads:
+                self._shared_loads[int(h)] = self._shared_load(int(h))
+            return self._shared_loads[int(h)]
         terms = self.by_host[int(h)]
         coeffs = [int(self.ints.demand[self.free[i], r]) for i, _ in terms]
         return int(self.fixed_load[h, r]) + cp_model.LinearExpr.weighted_sum([t for _, t in terms], coeffs)
+
+    def _shared_load(self, h: int):
+        """The private parts of the VMs on ``h`` plus, per image, its pages levels above the largest
+        pages of its VMs fixed there (see the module docstring)."""
+        ints, image, terms = self.ints, self.inst.image, self.by_host[h]
+        lits = [lit for _, lit in terms]
+        coeffs = [int(ints.private[self.free[i]]) for i, _ in terms]
+        by_image: dict[int, list] = {}
+        for i, lit in terms:
+            v = self.free[i]
+            if image[v] >= 0 and ints.pages[v] > 0:
+                by_image.setdefault(int(image[v]), []).append((int(ints.pages[v]), lit))
+        for i, present in by_image.items():
+            below = self.fixed_pages.get((h, i), 0)
+            level_of, lower = {}, None
+            for size in sorted({p for p, _ in present if p > below}):
+                level_of[size] = level = self.model.new_bool_var(f"pages{h}_{i}_{size}")
+                if lower is not None:
+                    self.model.add_implication(level, lower)  # levels hold from the bottom up
+                lits.append(level)
+                coeffs.append(size - below)
+                below, lower = size, level
+            for p, lit in present:
+                if p in level_of:
+                    self.model.add_implication(lit, level_of[p])
+        return int(self.fixed_load[h, ints.shared]) + cp_model.LinearExpr.weighted_sum(lits, coeffs)
 
     def host_used(self, h: int):
         """A literal true when window host ``h`` holds at least one VM (fixed VMs force it)."""
