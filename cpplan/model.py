@@ -48,6 +48,7 @@ from .constraints.among import choose_sets
 from .constraints.capacity import fits
 from .constraints.concurrency import UNLIMITED
 from .constraints.fence import restrict_targets
+from .constraints.groups import broken_anti_affinity
 from .constraints.page_sharing import usage
 from .durations import HOST_KEYS, VM_KEYS, Durations, non_converging
 from .errors import InputError
@@ -103,8 +104,10 @@ class Instance:
                  limits: Mapping | None = None, allocation_ratio: Mapping | None = None,
                  links: Mapping | None = None, groups: Mapping | None = None,
                  pinned: list | None = None, page_sharing: Mapping | None = None,
-                 drain: list | None = None, migration: Mapping | None = None, *, source: str = ""):
+                 drain: list | None = None, migration: Mapping | None = None, *, source: str = "",
+                 choosing_target: bool = False):
         self.source = source
+        self.choosing_target = choosing_target  # read to choose B: its own B may break the rules
         spec = nfc_names({k: v for k, v in dict(
             hosts=hosts, vms=vms, initial=initial, target=target, limits=limits,
             allocation_ratio=allocation_ratio, links=links, groups=groups, pinned=pinned,
@@ -399,9 +402,16 @@ class Instance:
                      anti, cap, together, no_downtime, hosts=fence, among=among)
 
     def _check_placements(self) -> None:
-        """Refuse placements no plan could serve: affinity or anti-affinity broken at either end, a
-        target that overloads a receiving host, a pinned VM with another target."""
+        """Refuse placements no plan could serve: affinity broken at either end, anti-affinity broken
+        by the target, a target that overloads a receiving host, a pinned VM with another target.
+        Anti-affinity broken by A is legal (SPEC section 8): ``warnings`` says where. An instance read
+        to choose B (``choosing_target``) keeps a B that breaks anti-affinity or overloads a host."""
         src = self.source
+        self.warnings = tuple(
+            f"{src + ': ' if src else ''}groups.{g.name}: anti-affinity broken by the initial placement: "
+            f"{', '.join(self.vm_names[v] for v in vms[:3])}{' ...' if vms.size > 3 else ''} on "
+            f"{self.host_names[h]}; the plan never adds a member there and B must separate them"
+            for g, h, vms in broken_anti_affinity(self, self.initial))
         for g in self.groups:
             if g.affinity and (self.domain_of[g.vms] >= 0).any():
                 v = self.vm_names[g.vms[self.domain_of[g.vms] >= 0][0]]
@@ -411,22 +421,21 @@ class Instance:
             if g.affinity and apart.size > 1:
                 raise InputError(src, f"groups.{g.name}", "affinity broken by the target placement: "
                                  f"members on {', '.join(self.host_names[h] for h in apart[:3])}")
-            if not g.anti_affinity:
-                continue
-            for key, place in (("initial", self.initial), ("target", self.target)):
-                hosts = place[g.vms]
-                uniq, counts = np.unique(hosts, return_counts=True)
-                if (counts > 1).any():
-                    h = int(uniq[counts > 1][0])
-                    pair = [self.vm_names[v] for v in g.vms[hosts == h][:2]]
-                    raise InputError(src, f"groups.{g.name}",
-                                     f"anti-affinity broken by the {key} placement: "
-                                     f"{pair[0]} and {pair[1]} both on {self.host_names[h]}")
+        for g, h, vms in [] if self.choosing_target else broken_anti_affinity(self, self.target):
+            raise InputError(src, f"groups.{g.name}", f"anti-affinity broken by the target placement: "
+                             f"{self.vm_names[vms[0]]} and {self.vm_names[vms[1]]} both on "
+                             f"{self.host_names[h]}")
+        self._check_loads()
+
+    def _check_loads(self) -> None:
+        """Refuse a target that overloads a receiving host (unless ``choosing_target``), and a pinned
+        VM with another target."""
+        src = self.source
         final = self.load(self.target)
         receiving = np.zeros(self.n_hosts, dtype=bool)
         receiving[self.target[self.moving]] = True
         over = ~fits(final, self.effective) & receiving[:, None]
-        if over.any():
+        if over.any() and not self.choosing_target:
             h, r = (int(x[0]) for x in np.nonzero(over))
             raise InputError(src, "target", f"overloads host {self.host_names[h]}: it would hold "
                              f"{final[h, r]:g} {self.resources[r]}, capacity {self.effective[h, r]:g}")
@@ -491,7 +500,8 @@ class Instance:
         """A new instance with some top-level keys replaced, e.g. ``replace(target={...})``."""
         spec = self.to_dict()
         spec.update(changes)
-        return Instance(**spec, source=self.source)
+        return Instance(**spec, source=self.source,
+                        choosing_target=self.choosing_target and "target" not in changes)
 
     def with_cost(self, cost_of) -> Instance:
         """A copy whose migration cost per VM is ``cost_of(vm)`` for each :class:`VM` view: non-negative
