@@ -233,8 +233,8 @@ def read_mapping(path, what: str = "file") -> tuple[dict, str]:
     return data, name
 
 
-def instance_from_dict(data: dict, source: str = "") -> Instance:
-    """An :class:`Instance` from the mapping of SPEC section 2."""
+def instance_from_dict(data: dict, source: str = "", *, choosing_target: bool = False) -> Instance:
+    """An :class:`Instance` from the mapping of SPEC section 2 (``choosing_target``: :class:`Instance`)."""
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise InputError(source, str(key), f"unknown top-level key (expected one of: "
@@ -242,13 +242,14 @@ def instance_from_dict(data: dict, source: str = "") -> Instance:
     for key in ("hosts", "vms", "initial"):
         if key not in data:
             raise InputError(source, key, "missing")
-    return Instance(**data, source=source)
+    return Instance(**data, source=source, choosing_target=choosing_target)
 
 
-def load_instance(path) -> Instance:
-    """Read an instance file (YAML or JSON); bad input raises :class:`InputError`."""
+def load_instance(path, *, choosing_target: bool = False) -> Instance:
+    """Read an instance file (YAML or JSON); bad input raises :class:`InputError`. ``choosing_target``: it
+    is read to choose B, so its own B may break anti-affinity or overload a host (:class:`Instance`)."""
     data, name = read_mapping(path, "instance file")
-    return instance_from_dict(data, name)
+    return instance_from_dict(data, name, choosing_target=choosing_target)
 
 
 def load_plan(path) -> Plan:

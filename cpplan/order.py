@@ -12,7 +12,9 @@ possibly on ``m``'s destination fit it (page sharing by its rule; here an
 offline migration holds its source until it ends), no two members of an
 anti-affinity group have stays on one host that may overlap (two stays may
 overlap unless one ends with a migration that precedes the one that begins
-the other), and each hop of a VM precedes its next.
+the other; two stays that both begin in A may: a start that breaks anti-affinity
+is legal, SPEC section 8, and only an arrival can make it worse), and each hop
+of a VM precedes its next.
 
 The order :func:`derive_after` gives a valid round plan. Let ``m`` move to ``d``
 in round ``t``. It waits for
@@ -33,15 +35,18 @@ not possibly on when it is listed before ``m`` (rule 3). So the VMs possibly on
 ``d`` are among those that SPEC section 4 found to fit, and a use that grows
 with the set of VMs (page sharing's does) fits too. *Anti-affinity*: the round
 model never has two members on one host in one round, counting a migrating
-member on both its hosts, so two members' stays on ``h`` occupy disjoint runs
-of rounds; the earlier stay ends with a migration leaving ``h`` in a round
+member on both its hosts (but those it held at the start of the round, when A
+broke the rule), so two members' stays on ``h`` that do not both begin in A
+occupy disjoint runs of rounds; the earlier stay ends with a migration leaving ``h`` in a round
 before the one whose migration to ``h`` begins the later stay, and rule 1 makes
 the first precede the second (an offline leaver, which the round model counts on
 its destination only, is ordered before an arrival of its round by rule 3).
 *Own hops*: rule 2. Only rule 3 can fail to
 give what it needs (an offline leaver listed after the arrival that needs its
 room, or two offline migrations trading places in one round, which no order
-makes safe since an offline migration holds its source): then, and only then,
+makes safe since an offline migration holds its source, as neither does it for
+a member arriving, in the round another leaves offline, on a host that keeps a
+third since A): then, and only then,
 :func:`derive_after` returns None and the plan keeps SPEC's barrier order.
 
 The lists are then cut to their transitive reduction (a predecessor that
@@ -211,7 +216,8 @@ def _prune(inst, moves: Migrations, after: list[list[int]]) -> None:
     Dropping ``p`` from ``after[i]`` only loses pairs ``x < y`` with ``x`` in ``p`` and what precedes
     it and ``y`` in ``i`` and what follows it (``D``). So only the capacity checks of the migrations
     of ``D``, and of those before ``p`` that reach a host a migration of ``D`` reaches, are run
-    again, with every anti-affinity pair.
+    again, with every anti-affinity pair and every VM's own hops (a VM's previous hop that the
+    transitive reduction left out is implied by a chain that may run through ``p``).
     """
     every, previous = stays(inst, moves), {}
     for i, v in enumerate(moves.vm.tolist()):
@@ -252,12 +258,12 @@ def order_violations(inst, plan) -> list[str]:
 def _violations(inst, moves: Migrations, ancestors: list[int], every: list[Stay], *,
                 only: set | None = None) -> list[str]:
     """SPEC 7.4's violations of the order whose :func:`closure` is ``ancestors`` (``only``: the capacity
-    checks of these migrations alone, and no own hops)."""
+    checks of these migrations alone)."""
 
     def precedes(p: int, m: int) -> bool:
         return bool(ancestors[m] >> p & 1)
 
-    out = _own_hops(inst, moves, precedes) if only is None else []
+    out = _own_hops(inst, moves, precedes)
     out += _capacity(inst, moves, every, ancestors, only)
     return out + _anti_affinity(inst, moves, every, precedes)
 
@@ -325,6 +331,8 @@ def _clashes(inst, moves: Migrations, group: str, stays_a: list[Stay], stays_b: 
     for sa in stays_a:
         for sb in stays_b:
             if sa.host != sb.host or _apart(sa, sb, precedes) or _apart(sb, sa, precedes):
+                continue
+            if sa.begin is None and sb.begin is None:  # together in A, a legal start: never made worse
                 continue
             one, two = ((sa.end, sb.begin) if sa.end is not None and sb.begin is not None
                         else (sb.end, sa.begin))

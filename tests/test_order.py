@@ -138,6 +138,7 @@ def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Rando
     src = [inst.host_index[m["from"]] for m in moves]
     dst = [inst.host_index[m["to"]] for m in moves]
     where = [{int(h)} for h in inst.initial]
+    reached = [set() for _ in range(inst.n_vms)]  # hosts each VM is on by a migration, not since A
     waiting, flying, done, broken = set(range(len(moves))), set(), set(), []
     while waiting or flying:
         ready = [i for i in sorted(waiting) if set(after[i]) <= done]
@@ -146,6 +147,7 @@ def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Rando
             waiting.discard(i)
             flying.add(i)
             where[vm[i]].add(dst[i])
+            reached[vm[i]].add(dst[i])
         else:
             i = rng.choice(sorted(flying))
             flying.discard(i)
@@ -157,8 +159,9 @@ def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Rando
                 broken.append(f"host {h} over capacity")
         for g in inst.groups:
             if g.anti_affinity:
-                for h in range(inst.n_hosts):
-                    if sum(h in where[v] for v in g.vms.tolist()) > 1:
+                for h in range(inst.n_hosts):  # members together since A are a legal start (SPEC 8)
+                    there = [v for v in g.vms.tolist() if h in where[v]]
+                    if len(there) > 1 and any(h in reached[v] for v in there):
                         broken.append(f"group {g.name} on host {h}")
     return broken
 

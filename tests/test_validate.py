@@ -339,8 +339,9 @@ def spec_verdict(spec: dict, rounds: list[list[dict]], stated_cost: float) -> bo
                 return False
             if g.get("anti_affinity"):
                 for h in hosts:
-                    there = sum(place[v] == h for v in g["vms"]) + sum(m["to"] == h for m in migrating)
-                    if there > 1:
+                    held = sum(place[v] == h for v in g["vms"])  # SPEC 8: a broken start, never made worse
+                    there = held + sum(m["to"] == h for m in migrating)
+                    if there > max(1, held):
                         return False
         for m in moves:
             place[m["vm"]] = m["to"]

@@ -3,6 +3,19 @@ anti-affinity (no host holds two members during a round; a member migrating
 live is on both of its hosts for the round, one moved offline on its
 destination only).
 
+A start that breaks anti-affinity is legal (SPEC section 8): no round makes a
+host hold more members than it held at the start of that round, and a host that
+held one or none holds at most one. With ``k`` members on host ``h`` at the
+start of a round, ``off`` of them leaving offline and ``arr`` arriving, the
+round is valid on ``h`` when ``k - off + arr <= max(1, k)``. So hosts that held
+at most one keep the usual rule, and a host that breaks the rule only loses
+members, but for one case: on a host holding two or more, a member may arrive
+in the round another leaves offline (:func:`offline_refill_possible`). Greedy,
+cp's interval model and exact's single steps never use that case (a member
+only arrives where no other is left): where it cannot arise they lose no plan;
+the validator, greedy's offline rounds, exact's offline batches and cp's
+time-indexed model count by the rule exactly.
+
 Checked for all groups at once from the instance's membership arrays
 (``member_group``, ``member_vm``), so a round costs the same with 3 or
 30 000 groups. Greedy's budget looks a group up only when one of its
@@ -15,6 +28,11 @@ members is offered, for the same reason.
 >>> budget = Groups().budget(inst, inst.initial)
 >>> budget.admits(0, 0, 1), budget.admits(0, 0, 2)   # y is on b
 (False, True)
+>>> broken = Instance(hosts={"a": {}, "b": {}}, vms={"x": {}, "y": {}}, initial={"x": "a", "y": "a"},
+...                   target={"y": "b"}, groups={"db": {"vms": ["x", "y"], "anti_affinity": True}})
+>>> [(g.name, broken.host_names[h], [broken.vm_names[v] for v in vms])
+...  for g, h, vms in broken_anti_affinity(broken, broken.initial)]
+[('db', 'a', ['x', 'y'])]
 """
 
 from __future__ import annotations
@@ -36,8 +54,9 @@ def migrating_members(inst, vms: np.ndarray) -> np.ndarray:
     return np.bincount(inst.member_group[hit], minlength=len(inst.groups))
 
 
-def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int]]:
-    """(group, host) pairs where an anti-affinity group has two members during the round."""
+def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int, int, int]]:
+    """(group, host, members during the round, members at its start) where an anti-affinity group
+    has more members on a host during the round than ``max(1, members at its start)``."""
     if not inst.group_anti.any():
         return []
     keep = inst.group_anti[inst.member_group]
@@ -50,10 +69,44 @@ def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int]]:
         gone = np.zeros(inst.n_vms, dtype=bool)
         gone[rnd.vms[rnd.offline]] = True
         staying = ~gone[vms]
-    pairs = np.concatenate([groups[staying] * inst.n_hosts + rnd.placement[vms][staying],
-                            groups[arriving] * inst.n_hosts + dest[vms][arriving]])
+    start = groups * inst.n_hosts + rnd.placement[vms]
+    pairs = np.concatenate([start[staying], groups[arriving] * inst.n_hosts + dest[vms][arriving]])
     uniq, counts = np.unique(pairs, return_counts=True)
-    return [(int(x // inst.n_hosts), int(x % inst.n_hosts)) for x in uniq[counts > 1]]
+    held, held_counts = np.unique(start, return_counts=True)
+    at = np.minimum(np.searchsorted(held, uniq), held.size - 1)
+    before = np.where(held[at] == uniq, held_counts[at], 0)
+    over = counts > np.maximum(1, before)
+    return [(int(x // inst.n_hosts), int(x % inst.n_hosts), int(n), int(b))
+            for x, n, b in zip(uniq[over], counts[over], before[over], strict=True)]
+
+
+def broken_anti_affinity(inst, placement: np.ndarray) -> list[tuple]:
+    """(group, host, member indices) for each host holding two or more members of an
+    anti-affinity group in ``placement``."""
+    out = []
+    for g in inst.groups:
+        if not g.anti_affinity or g.vms.size < 2:
+            continue
+        hosts, counts = np.unique(placement[g.vms], return_counts=True)
+        for h in hosts[counts > 1].tolist():
+            out.append((g, int(h), g.vms[placement[g.vms] == h]))
+    return out
+
+
+def offline_refill_possible(inst) -> bool:
+    """Whether a member on a host that breaks its group in A may move offline (it is not pinned and
+    has an offline mode): only then may a round bring a member to a host that keeps another one (the
+    module docstring), which greedy, cp's interval model and exact's single steps never do."""
+    for _, _, vms in broken_anti_affinity(inst, inst.initial):
+        if (np.isfinite(inst.offline_cost[vms]) & ~inst.pinned[vms]).any():
+            return True
+    return False
+
+
+def _held_at_start(inst, g) -> dict[int, int]:
+    """Host -> members of anti-affinity group ``g`` on it in A, for the hosts holding two or more."""
+    hosts, counts = np.unique(inst.initial[g.vms], return_counts=True)
+    return {int(h): int(n) for h, n in zip(hosts.tolist(), counts.tolist(), strict=True) if n > 1}
 
 
 class Groups(ServiceLevel):
@@ -67,9 +120,14 @@ class Groups(ServiceLevel):
         for i in np.flatnonzero(counts > inst.group_cap):
             out.append(f"round {rnd.number}: group {inst.groups[i].name} has {counts[i]} members "
                        f"migrating, limit {inst.groups[i].max_migrating}")
-        for i, h in anti_affinity_clashes(inst, rnd):
-            out.append(f"round {rnd.number}: anti-affinity group {inst.groups[i].name} has two "
-                       f"members on host {inst.host_names[h]}")
+        for i, h, during, before in anti_affinity_clashes(inst, rnd):
+            if before <= 1:
+                out.append(f"round {rnd.number}: anti-affinity group {inst.groups[i].name} has two "
+                           f"members on host {inst.host_names[h]}")
+            else:
+                out.append(f"round {rnd.number}: anti-affinity group {inst.groups[i].name} has "
+                           f"{during} members on host {inst.host_names[h]}, which held {before} at "
+                           f"the start of the round")
         return out
 
     def budget(self, inst, placement) -> RoundBudget | None:
@@ -126,24 +184,50 @@ class Groups(ServiceLevel):
                 mine = [stay for *_, stay in items]
                 if not any(stay.arrives for stay in mine):
                     continue
-                ivs = [stay.interval for stay in mine]
-                if h in fixed_hosts:
-                    ivs.append(m.new_fixed_size_interval_var(0, T, f"member_stays{h}"))
-                if len(ivs) > 1:
-                    m.add_no_overlap(ivs)
+                fixed = [m.new_fixed_size_interval_var(0, T, f"member_stays{h}")] if h in fixed_hosts else []
+                _apart_on_host(m, mine, fixed)
 
     def encode_round(self, view, t: int) -> None:
         """Members moving in round ``t`` at most ``max_migrating``; per host, at most one member
-        holding room on it during the round (none where a pinned member sits)."""
+        holding room on it during the round (none where a pinned member sits), or, on a host that
+        breaks the group in A, at most as many as it holds at the start of the round (the module
+        docstring's rule, exactly)."""
         inst, m = view.inst, view.model
         for g in inst.groups:
             members = [v for v in g.vms.tolist() if not inst.pinned[v]]
             if g.max_migrating is not None:
                 m.add(sum(view.moved[v, t] for v in members) <= int(g.max_migrating))
-            if g.anti_affinity:
-                held = set(inst.initial[[v for v in g.vms.tolist() if inst.pinned[v]]].tolist())
-                for h in range(inst.n_hosts):
-                    m.add(sum(view.occupies(v, h, t) for v in members) <= (0 if h in held else 1))
+            if not g.anti_affinity:
+                continue
+            pinned_on = np.bincount(inst.initial[g.vms[inst.pinned[g.vms]]], minlength=inst.n_hosts)
+            broken = _held_at_start(inst, g)
+            for h in range(inst.n_hosts):
+                during = sum(view.occupies(v, h, t) for v in members) + int(pinned_on[h])
+                if h not in broken:
+                    m.add(during <= 1)
+                    continue
+                there = [view.at[v, h, t] for v in members if (v, h, t) in view.at]
+                empty = m.new_bool_var(f"no_member{g.name}_{h}_{t}")  # may be 1 only when h holds none
+                for x in there:
+                    m.add_implication(x, ~empty)
+                if pinned_on[h]:
+                    m.add(empty == 0)
+                m.add(during <= sum(there) + int(pinned_on[h]) + empty)
+
+
+def _apart_on_host(m, stays: list, fixed: list) -> None:
+    """No member's stay on a host may overlap another's, but for the stays that begin at the start
+    (``fixed``: those of members outside the model): on a host that breaks the group in A they may
+    overlap each other, and each arriving stay must avoid every one of them."""
+    first = [stay for stay in stays if not stay.arrives]
+    if len({stay.vm for stay in first}) + len(fixed) <= 1:
+        ivs = [stay.interval for stay in stays] + fixed
+        if len(ivs) > 1:
+            m.add_no_overlap(ivs)
+        return
+    arriving = [stay.interval for stay in stays if stay.arrives]
+    for iv in [stay.interval for stay in first] + fixed:
+        m.add_no_overlap([*arriving, iv])
 
 
 class GroupBudget(RoundBudget):

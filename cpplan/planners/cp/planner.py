@@ -45,6 +45,7 @@ import numpy as np
 
 from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ...budget import Budget, Interrupt
+from ...constraints.groups import offline_refill_possible
 from ...cpsat import Outcome, Scaled
 from ...plan import Move, MoveInRound, Plan
 from ...schedule import shortest_within
@@ -110,8 +111,10 @@ class _Planner:
         if self.ends:
             self.stats["all_allowed_hosts"] = self.all_ends
         # what an interval model proves infeasible or optimal holds for the instance: every allowed
-        # host is a candidate, shared pages are not over-counted, and no demand was rounded up
-        self.intervals_exact = self.all_ends and not self.sc.sharing and self.sc.exact
+        # host is a candidate, shared pages are not over-counted, no demand was rounded up, and no
+        # member may arrive where A breaks anti-affinity as another leaves offline (constraints.groups)
+        self.intervals_exact = (self.all_ends and not self.sc.sharing and self.sc.exact
+                                and not offline_refill_possible(inst))
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
