@@ -2,7 +2,9 @@
 
 Goals (:mod:`cpplan.goals`): ``consolidate`` (fewest hosts in use),
 ``rebalance`` (lowest highest utilisation, then spread) and ``evacuate``
-(every VM off the ``drain`` hosts at least cost, the rest balanced). The
+(every VM off the ``drain`` hosts at least cost, the rest balanced) and
+``repair`` (every host within its capacity, or ``max_utilisation`` of it, and
+every service level right, at least cost, nothing else moving). The
 trade-off is the caller's (:class:`cpplan.goals.Tradeoff`, at most one of):
 ``move_weight`` W makes the objective ``goal + W * cost`` (goal in hosts, or
 in percentage points of utilisation), ``max_cost``/``max_moves`` are hard
@@ -30,15 +32,16 @@ import numpy as np
 
 from .checks import finite_number, short_repr
 from .errors import InputError
-from .goals import GOALS, Search, Slack, Tradeoff, consolidate, evacuate, rebalance
-from .goals.metrics import summary
+from .goals import GOALS, Search, Slack, Tradeoff, consolidate, evacuate, rebalance, repair
+from .goals.metrics import sharing_saved, summary
 from .goals.stopping import GAP_LIMIT
 from .names import nfc
+from .parallel import Workers
 from .plan import Plan
 from .planners import plan as run_planner
 
 # Every goal by name: each module has ``choose()`` (see :mod:`cpplan.goals`).
-GOAL_MODULES = {"consolidate": consolidate, "rebalance": rebalance, "evacuate": evacuate}
+GOAL_MODULES = {"consolidate": consolidate, "rebalance": rebalance, "evacuate": evacuate, "repair": repair}
 
 # Next-best targets tried when a B cannot be reached: (headroom kept free, share of the moves kept).
 FALLBACKS = ((0.0, 1.0), (0.05, 0.5), (0.10, 0.25))
@@ -84,12 +87,16 @@ class TargetResult:
         if self.goal == "consolidate":
             gain = (f"hosts in use {b['hosts_used']} -> {a['hosts_used']} "
                     f"({b['hosts_used'] - a['hosts_used']} freed, lower bound {self.bound:g})")
+        elif self.goal == "repair":
+            gain = repair.describe(self.stats)
         else:
             gain = (f"max utilisation {100 * b['max_utilisation']:.1f}% -> {100 * a['max_utilisation']:.1f}% "
                     f"(lower bound {100 * self.bound:.1f}%), spread {100 * b['spread']:.1f} -> "
                     f"{100 * a['spread']:.1f} pp")
             if self.goal == "evacuate":
                 gain = f"drained {', '.join(self.budget['drain'])}; " + gain
+        if "shared_in_use" in a:  # page sharing: what it saves in B
+            gain += "; " + sharing_saved(a, self.instance.resources[self.instance.share_resource])
         return (f"{self.goal}: {gain}; migration cost {self.cost:g} ({self.moves} VMs); {self.proof()}; "
                 f"plan {self.plan.status}" + (f", cost {self.plan.cost:g}, {self.plan.n_rounds} rounds"
                                               if self.plan.found else f": {self.plan.reason}"))
@@ -100,7 +107,8 @@ class TargetResult:
             second = "goal + weight x cost" if self.goal == "consolidate" else "spread"
         else:
             second = {"consolidate": f"cost at {self.after['hosts_used']} hosts", "rebalance": "spread",
-                      "evacuate": "balance over the drained VMs' destinations"}[self.goal]
+                      "evacuate": "balance over the drained VMs' destinations",
+                      "repair": f"cost of the repair (lower bound {self.bound:g})"}[self.goal]
         if self.proven:
             return f"{second} proven optimal"
         limit = self.stats.get("gap_limit")
@@ -123,7 +131,7 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_lim
     if max_moves is not None and max_moves != int(max_moves):
         raise InputError("", "--max-moves", f"must be a whole number, got {max_moves!r}")
     listed = inst.to_dict().get("drain") or []
-    if listed and goal != "evacuate":
+    if listed and goal not in ("evacuate", "repair"):
         raise InputError(inst.source, "drain", f"the instance drains hosts; choose B for it with the "
                          f"evacuate goal, not {goal}")
     drained = []
@@ -134,7 +142,7 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_lim
     if goal == "evacuate" and not drained:
         raise InputError("", "--drain", "the evacuate goal needs the hosts to drain (--drain HOST ..., "
                          "or drain: in the instance)")
-    if goal != "evacuate" and drained:
+    if goal not in ("evacuate", "repair") and drained:
         raise InputError("", "--drain", f"only the evacuate goal drains hosts, not {goal}")
     if len(set(drained)) >= inst.n_hosts:
         raise InputError(inst.source, "--drain", "cannot drain every host: the VMs need somewhere to go")
@@ -150,18 +158,21 @@ def target_instance(inst, placement: np.ndarray):
 
 @dataclass(frozen=True)
 class Planning:
-    """How the way to each B is planned: by ``planner`` within ``time_limit`` seconds, telling
-    ``progress`` (if any) what it does."""
+    """How the way to each B is planned: by ``planner`` within ``time_limit`` seconds with
+    ``workers`` on ``executor`` (see :func:`cpplan.plan`), telling ``progress`` (if any) what it does."""
 
     planner: str = "auto"
     time_limit: float | None = 30.0
     progress: Callable[[str], None] | None = None
+    workers: int = 1  # the plan's independent parts solved this many at a time (cpplan.plan)
+    executor: str = "local"
 
 
 def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: float | None = None,
                   max_cost: float | None = None, max_moves: int | None = None, time_limit: float = 30.0,
                   seed: int = 0, planner: str = "auto", plan_time_limit: float | None = None,
-                  progress=None, gap_limit: float = GAP_LIMIT) -> TargetResult:
+                  progress=None, gap_limit: float = GAP_LIMIT, workers: int = 1,
+                  executor: str = "local", max_utilisation: float | None = None) -> TargetResult:
     """Choose B for ``goal`` and plan the way there from A; see the module docstring.
 
     ``time_limit`` bounds choosing each B; ``plan_time_limit`` (default: the
@@ -171,34 +182,43 @@ def choose_target(inst, goal: str = "consolidate", drain=None, move_weight: floa
     objective is within ``gap_limit`` (relative) of a proven lower bound, or
     when it stops improving (:mod:`cpplan.goals.stopping`); with 0 only a proof
     or a stall ends it. At most one of ``move_weight``, ``max_cost`` and
-    ``max_moves`` may be given (:class:`cpplan.goals.Tradeoff`).
-    Raises InputError on bad arguments.
+    ``max_moves`` may be given (:class:`cpplan.goals.Tradeoff`). ``workers`` N > 1 plans the
+    way to B with N workers, local processes or Ray tasks by ``executor`` (:func:`cpplan.plan`).
+    ``max_utilisation`` (the repair goal only) caps every host at that share of its effective
+    capacity on every resource. Raises InputError on bad arguments.
     """
     drained = check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_limit)
+    Workers.of(workers, executor)  # bad workers are refused before B is chosen
     tradeoff = Tradeoff(move_weight=move_weight, max_cost=max_cost, max_moves=max_moves)
     search = Search(time_limit=time_limit, seed=seed, gap_limit=gap_limit)
     plan_time_limit = time_limit if plan_time_limit is None else plan_time_limit
-    planning = Planning(planner=planner, time_limit=plan_time_limit, progress=progress)
-    return _reach(inst, goal, drained, tradeoff, search, planning)
+    planning = Planning(planner=planner, time_limit=plan_time_limit, progress=progress, workers=workers,
+                        executor=executor)
+    if max_utilisation is not None and goal != "repair":
+        raise InputError("", "--max-utilisation", f"only the repair goal takes it, not {goal}")
+    options = {} if max_utilisation is None else {"max_utilisation": max_utilisation}
+    return _reach(inst, goal, drained, tradeoff, search, planning, options)
 
 
 def _reach(inst, goal: str, drained: list[int], tradeoff: Tradeoff, search: Search,
-           planning: Planning) -> TargetResult:
+           planning: Planning, options: dict) -> TargetResult:
     """The best B for ``goal`` and a plan to it; while no plan is found in time, the next best B
     (:data:`FALLBACKS`: more headroom, and, but for evacuate, a share of the last B's moves)."""
     before = summary(inst, inst.initial, drained)
     result = None
     for attempt, (headroom, keep) in enumerate(FALLBACKS, start=1):
-        cap = None if result is None or goal == "evacuate" else int(result.moves * keep)
+        cap = None if result is None or goal in ("evacuate", "repair") else int(result.moves * keep)
         slack = Slack(headroom=headroom, max_moves=cap)
         started = time.perf_counter()
-        choice = GOAL_MODULES[goal].choose(inst, drain=drained, tradeoff=tradeoff, slack=slack, search=search)
+        choice = GOAL_MODULES[goal].choose(inst, drain=drained, tradeoff=tradeoff, slack=slack, search=search,
+                                           **options)
         choose_seconds = time.perf_counter() - started
         new = target_instance(inst, choice.placement)
         if planning.progress:
             planning.progress(f"B #{attempt}: {int(new.moving.sum())} VMs to move; planning")
         found = run_planner(new, planning.planner, time_limit=planning.time_limit, seed=search.seed,
-                            progress=planning.progress)
+                            progress=planning.progress, workers=planning.workers,
+                            executor=planning.executor)
         after = summary(inst, choice.placement, drained)
         budget = {"move_weight": tradeoff.move_weight, "max_cost": tradeoff.max_cost,
                   "max_moves": tradeoff.max_moves, "drain": [inst.host_names[h] for h in drained],

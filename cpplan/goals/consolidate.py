@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+from ..allowed import end_hosts
 from ..constraints import anti_affinity_mates
 from ..constraints.capacity import fits
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
@@ -163,11 +164,11 @@ def pack_by_image(inst, limit, max_cost=None, max_moves=None, seed: int = 0) -> 
 
 
 def _fits_home(pk: Packer, v: int) -> np.ndarray:
-    """Only VM ``v``'s own host, where it sits lifted, if it fits back there."""
+    """Only VM ``v``'s own host, where it sits lifted, if it may end and fits back there."""
     home = int(pk.place[v])
     out = np.zeros(pk.inst.n_hosts, dtype=bool)
-    mates = pk.mates.get(v)
-    clear = mates is None or not (pk.place[mates] == home).any()
+    mates, ends = pk.mates.get(v), end_hosts(pk.inst, v)
+    clear = (mates is None or not (pk.place[mates] == home).any()) and (ends is None or bool(ends[home]))
     out[home] = clear and bool(fits(pk.load[home] + pk.added(v)[home], pk.limit[home]).all())
     return out
 

@@ -6,6 +6,8 @@ whenever they fit elsewhere directly), then the lowest highest utilisation,
 then the spread (as in :mod:`cpplan.goals.rebalance`). With a weight W, the
 highest utilisation (pp) + W * cost comes first. When the drained VMs do not
 fit in the free room, VMs on the receiving hosts may move too, at their cost.
+Loads follow the page-sharing rule (a drained VM adds only its private part
+where its image's pages already are), in the heuristic and CP-SAT alike.
 
 How: worst-fit (coolest host first) of the drained VMs, largest first; then
 CP-SAT over the drained VMs with their best-fitting candidate hosts; if that
@@ -28,7 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
-from .metrics import ideal_utilisation, migration
+from .metrics import ideal_utilisation, least_total, migration
 from .packing import Packer, size_order
 from .placement import Rules, Window, movable_vms, receiving_hosts, receiving_limit
 from .rebalance import balance_objectives, score
@@ -55,7 +57,7 @@ def check_drain(inst, drain, max_cost=None, max_moves=None) -> np.ndarray:
     if not receiving_hosts(inst)[others].any():
         raise InputError("", "--drain", "no host left that can receive VMs")
     for r, name in enumerate(inst.resources):
-        total, room = inst.demand[:, r].sum(), inst.effective[others, r].sum()
+        total, room = least_total(inst, r), inst.effective[others, r].sum()
         if total > room + 1e-9:
             raise InputError("", "--drain", f"the other hosts cannot hold every VM: {total:g} {name} "
                              f"needed, {room:g} available")

@@ -111,6 +111,11 @@ class Packer:
         out[:, self.inst.share_resource] = self.peaks.added(v)
         return out
 
+    def added_on(self, v: int, h: int) -> np.ndarray:
+        """What VM ``v`` would add to host ``h`` (per resource)."""
+        added = self.added(v)
+        return added if added.ndim == 1 else added[h]
+
     def fitting(self, v: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Hosts other than its own that can take VM ``v`` now."""
         ok = self.receiving & fits(self.load + self.added(v), self.limit).all(axis=1)

@@ -1,14 +1,16 @@
 """Rebalance: lower the highest host utilisation, then the spread, trading both against migration cost.
 
 A host's utilisation is the highest, over the resources it limits, of load /
-effective capacity (see :mod:`cpplan.goals.metrics`); the goal is the highest
+effective capacity (see :mod:`cpplan.goals.metrics`; loads by the page-sharing
+rule, in the heuristic and CP-SAT alike); the goal is the highest
 utilisation over all hosts, in percentage points. The spread is the highest
 minus the lowest utilisation of the *bottleneck* resource (the one with the
-highest total demand / total capacity). With a move weight W the objective
+highest least total use / total capacity, :func:`~cpplan.goals.metrics.least_total`).
+With a move weight W the objective
 is ``max utilisation (pp) + W * cost``; without one, lowest maximum first,
 then the smallest spread, then the least cost. ``max_cost``/``max_moves`` are
 hard budgets. The ideal maximum, a proven lower bound, is the bottleneck's
-total demand / total capacity.
+least total use / total capacity (with page sharing each image's pages once).
 
 How: a level heuristic sheds, from every host above a level L, its cheapest
 VMs per point of utilisation shed and places them worst-fit (coolest host
@@ -31,7 +33,7 @@ import numpy as np
 
 from ..constraints.capacity import fits
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
-from .metrics import ideal_utilisation, migration, utilisation
+from .metrics import ideal_utilisation, least_total, migration, utilisation
 from .packing import Packer, size_order
 from .placement import UTIL_SCALE, Rules, Window, movable_vms, receiving_limit, weighted
 from .stopping import GAP_LIMIT, Stage, keep_better, patience_for
@@ -43,12 +45,12 @@ WINDOW_SECONDS = 2.0       # time limit of one window
 
 
 def bottleneck(inst) -> int | None:
-    """The resource with the highest total demand / total capacity, or None if no host limits any."""
+    """The resource with the highest least total use / total capacity, or None if no host limits any."""
     best, which = -1.0, None
     for r in range(len(inst.resources)):
         cap = inst.effective[:, r]
         if np.isfinite(cap).all() and cap.sum() > 0:
-            share = inst.demand[:, r].sum() / cap.sum()
+            share = least_total(inst, r) / cap.sum()
             if share > best:
                 best, which = share, r
     return which
@@ -130,11 +132,11 @@ def make_room(pk: Packer, v: int, movable, tries: int = 5) -> list[int] | None:
         small = np.flatnonzero((pk.place == h) & movable & (size < size[v]))
         lifted = []
         for u in small[np.argsort(size[small], kind="stable")].tolist():
-            if fits(pk.load[h] + inst.demand[v], pk.limit[h]).all():
+            if fits(pk.load[h] + pk.added_on(v, h), pk.limit[h]).all():
                 break
             pk.lift(u)  # its place stays h (for anti-affinity) until it is dropped elsewhere
             lifted.append(u)
-        if fits(pk.load[h] + inst.demand[v], pk.limit[h]).all():
+        if fits(pk.load[h] + pk.added_on(v, h), pk.limit[h]).all():
             return lifted
         for u in lifted:
             pk.drop(u, h)
