@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InputError
 from .stopping import GAP_LIMIT
 
-GOALS = ("consolidate", "rebalance", "evacuate")
+GOALS = ("consolidate", "rebalance", "evacuate", "repair")
 
 
 @dataclass(frozen=True)
