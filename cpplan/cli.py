@@ -157,9 +157,13 @@ def _progress(quiet: bool):
 def _add_goal_options(p, *, required: bool) -> None:
     """The options that choose B for a goal (``target``, and ``plan --goal``)."""
     p.add_argument("--goal", choices=GOALS, required=required,
-                   help="choose B: consolidate (fewest hosts), rebalance (lowest highest utilisation) or "
-                        "evacuate (empty the --drain hosts)" + ("" if required else ", then plan to it"))
-    p.add_argument("--drain", nargs="+", metavar="HOST", help="hosts to empty (goal evacuate)")
+                   help="choose B: consolidate (fewest hosts), rebalance (lowest highest utilisation), "
+                        "evacuate (empty the --drain hosts) or repair (every host within capacity and every "
+                        "service level right, at least cost)" + ("" if required else ", then plan to it"))
+    p.add_argument("--drain", nargs="+", metavar="HOST", help="hosts to empty (goals evacuate and repair)")
+    p.add_argument("--max-utilisation", type=float, metavar="U",
+                   help="goal repair: every host at most this share (0 < U <= 1) of its effective capacity "
+                        "on every resource")
     trade = p.add_mutually_exclusive_group()
     trade.add_argument("--move-weight", type=float, metavar="W",
                        help="objective goal + W x migration cost (goal in hosts or utilisation points)")
@@ -176,7 +180,8 @@ def _goal_options_need_a_goal(args) -> None:
     given = [flag for flag, value, default in (
         ("--drain", args.drain, None), ("--move-weight", args.move_weight, None),
         ("--max-cost", args.max_cost, None), ("--max-moves", args.max_moves, None),
-        ("--gap-limit", args.gap_limit, GAP_LIMIT)) if value != default]
+        ("--gap-limit", args.gap_limit, GAP_LIMIT), ("--max-utilisation", args.max_utilisation, None))
+        if value != default]
     if given and not args.goal:
         raise InputError("", given[0], "chooses B, so it needs --goal (without it, plan goes to the "
                                        "instance's own target)")
@@ -189,11 +194,20 @@ def _choose(args, inst):
     return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
                          max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
                          seed=args.seed, planner=args.planner, progress=_progress(args.quiet),
-                         gap_limit=args.gap_limit)
+                         gap_limit=args.gap_limit, max_utilisation=args.max_utilisation)
+
+
+def _read_instance(path, choosing_target: bool = False):
+    """The instance file at ``path``, with a warning line on stderr for each legal but broken start
+    (anti-affinity broken by A); ``choosing_target``: its B is to be chosen (:func:`load_instance`)."""
+    inst = load_instance(path, choosing_target=choosing_target)
+    for line in inst.warnings:
+        print(f"cpplan: warning: {line}", file=sys.stderr)
+    return inst
 
 
 def _cmd_target(args) -> int:
-    inst = load_instance(args.instance)
+    inst = _read_instance(args.instance, choosing_target=True)
     if args.output is not None:
         check_output(args.output, [args.instance])
     result = _choose(args, inst)
@@ -208,7 +222,7 @@ def _cmd_target(args) -> int:
 
 def _cmd_plan(args) -> int:
     _goal_options_need_a_goal(args)
-    inst = load_instance(args.instance)
+    inst = _read_instance(args.instance, choosing_target=bool(args.goal))
     if args.output is not None:
         check_output(args.output, [args.instance])
     started = time.perf_counter()
@@ -264,7 +278,7 @@ def _invalid(violations: list[str], after: str = "") -> int:
 
 
 def _cmd_validate(args) -> int:
-    inst = load_instance(args.instance)
+    inst = _read_instance(args.instance)
     result = load_plan(args.plan)
     violations = validate(inst, result)
     if violations:
@@ -285,7 +299,7 @@ def _cmd_show(args) -> int:
     if args.png is not None:
         require_matplotlib("--png")
         check_output(args.png, [args.instance, args.plan], "--png")
-    inst, result = load_instance(args.instance), load_plan(args.plan)
+    inst, result = _read_instance(args.instance), load_plan(args.plan)
     violations = validate(inst, result)
     if violations:
         return _invalid(violations, "; nothing to show")
@@ -310,7 +324,7 @@ def _cmd_simulate(args) -> int:
         check_output(args.png, [args.instance, args.plan], "--png")
     if args.repeat > 1 and args.jitter == 0:
         raise InputError("", "--repeat", "would replay the same durations K times: give --jitter too")
-    inst, result = load_instance(args.instance), load_plan(args.plan)
+    inst, result = _read_instance(args.instance), load_plan(args.plan)
     rounds_only = dataclasses.replace(result, rounds=result.routes(), makespan=None,
                                       makespan_lower_bound=None)
     violations = validate(inst, rounds_only)
