@@ -18,6 +18,7 @@ from strategies import tiny_clouds
 
 import cpplan
 from cpplan import InputError, Instance
+from cpplan.allowed import end_hosts
 from cpplan.cli import main
 from cpplan.plan import Plan
 
@@ -163,3 +164,18 @@ def test_exact_greedy_and_cp_agree_under_an_among_rule(inst):
     if truth.status == "infeasible":
         assert not greedy.found
     cp_agrees_with_exact(inst)
+
+
+def test_read_to_choose_b_a_split_group_keeps_to_the_set_holding_most_members():
+    spec = dict(hosts=FOUR, vms={"a": {"ram": 2}, "b": {"ram": 2}, "c": {"ram": 2}},
+                initial={"a": "h1", "b": "h3", "c": "h4"},
+                groups={"web": {"vms": ["a", "b", "c"], "among": [["h1", "h2"], ["h3", "h4"]]},
+                        "db": {"vms": ["a"], "hosts": ["h2", "h3"]}})
+    with pytest.raises(InputError, match="groups.db.hosts: the target breaks it"):
+        Instance(**spec)
+    inst = Instance(**spec, choosing_target=True)
+    assert chosen_set(inst) == ["h3", "h4"]
+    assert end_hosts(inst, inst.vm_index["a"]).tolist() == [False, False, True, False]  # both rules
+    result = cpplan.choose_target(inst, goal="evacuate", drain=["h1"], time_limit=10)
+    assert result.instance.host_names[result.instance.target[0]] == "h3"
+    assert result.plan.found and cpplan.validate(result.instance, result.plan) == []

@@ -11,8 +11,11 @@ sets that hold every fixed target of the members (a member without a target
 ends where it is) and meet the allowed hosts of every member with several; of
 those, the one holding most members now (ties: the first listed). None is bad
 input (B breaks the rule); the allowed hosts of members with several shrink
-to the set. From then on the rule is a fence on that set, and each face is that
-of a host rule (:mod:`.host_rules`), whatever the plan did before.
+to the set. An instance read to choose B (``choosing_target``) ignores its own
+fixed targets: the goals then choose B inside the set that holds most members
+now, and the instance they write keeps that same set. From then on the rule is
+a fence on that set, and each face is that of a host rule (:mod:`.host_rules`),
+whatever the plan did before.
 
 Why fix it up front rather than keep every set that could still hold the
 group? Sets may overlap: with ``[[h1, h2, h3], [h2, h3, h4]]`` and targets on
@@ -67,7 +70,7 @@ def choose_sets(inst, domains) -> np.ndarray:
     for k in ruled:
         g, key = inst.groups[k], f"groups.{inst.groups[k].name}.among"
         flexible = domains.domain_of[g.vms] >= 0
-        ends = inst.target[g.vms[~flexible]]
+        ends = inst.target[g.vms[~flexible]] if not inst.choosing_target else np.zeros(0, dtype=np.int64)
         options = allowed[domains.domain_of[g.vms[flexible]]]
         masks = [host_mask(inst.n_hosts, hosts) for hosts in g.among]
         fit = [i for i, mask in enumerate(masks) if mask[ends].all() and (options & mask).any(axis=1).all()]

@@ -51,8 +51,8 @@ def restrict_targets(inst, domains) -> None:
     """Keep B inside every fence while the instance is read (``inst.target`` holds the fixed targets
     and ``domains`` the allowed hosts of the others, a :class:`cpplan.allowed.Domains`).
 
-    Bad input: a VM in two fences that share no host, a fixed target outside a fence, a VM whose
-    allowed hosts all lie outside one.
+    Bad input: a VM in two fences that share no host, a fixed target outside a fence (unless the
+    instance is read to choose B, ``inst.choosing_target``), a VM whose allowed hosts all lie outside one.
     """
     fences = Fence().masks(inst)
     zone_of, rows = zones(inst.n_vms, inst.n_hosts, [(inst.groups[k].vms, mask) for k, mask in fences])
@@ -68,6 +68,6 @@ def restrict_targets(inst, domains) -> None:
                 if not domains.allow(v, mask).any():
                     raise InputError(inst.source, key, f"no allowed target host of VM {inst.vm_names[v]} "
                                      f"is in the fence")
-            elif not mask[inst.target[v]]:
+            elif not mask[inst.target[v]] and not inst.choosing_target:
                 raise InputError(inst.source, key, f"the target breaks it: VM {inst.vm_names[v]} ends on "
                                  f"{inst.host_names[inst.target[v]]}, outside the fence")
