@@ -4,7 +4,8 @@
   per planner across instance sizes, from the rows of a results.csv.
 - :func:`timeline_figure` / :func:`plot_timeline`: per round, which migrations
   run (arrows from source to destination) over each touched host's load per
-  resource, from placement A to B: the picture to look at before pressing go.
+  resource, from placement A to B: the picture to look at before pressing go. With page
+  sharing, each host's label on the shared resource says how much sharing saves there at the end.
 
 >>> from cpplan.model import Instance
 >>> from cpplan.plan import Plan
@@ -115,9 +116,10 @@ def timeline_figure(inst, plan):
     with one arrow per migration from its source (before the round) to its destination (after it)."""
     from matplotlib.figure import Figure
 
-    from .show import replay_loads
+    from .show import replay_loads, replay_placements, sharing_saved
 
     loads = replay_loads(inst, plan) if plan.found else [inst.load(inst.initial)]
+    saved = sharing_saved(inst, replay_placements(inst, plan)[-1] if plan.found else inst.initial)
     hosts = _hosts_to_draw(inst, plan)
     limited = [r for r in range(len(inst.resources)) if np.isfinite(inst.effective[hosts, r]).any()]
     resources = (limited or list(range(len(inst.resources))))[:MAX_RESOURCES_DRAWN]
@@ -140,10 +142,13 @@ def timeline_figure(inst, plan):
                     ax.text(t, i + 0.3, f"{100 * x:.0f}%", ha="center", va="bottom", fontsize=7,
                             color="white" if x > 0.75 else "black")
         _draw_migrations(ax, inst, plan, row_of)
-        ax.set_yticks(range(len(hosts)), [inst.host_names[h] for h in hosts], fontsize=8)
+        shared = saved is not None and r == inst.share_resource  # label each host with what sharing saves
+        ax.set_yticks(range(len(hosts)), [inst.host_names[h] + (f" ({saved[h]:g} saved)" if shared else "")
+                                          for h in hosts], fontsize=8)
         ax.set_xticks(range(steps), ["A"] + [str(t) for t in range(1, steps)], fontsize=8)
         ax.set_xlabel("placement A, then after each round")
-        ax.set_title(f"{inst.resources[r]} used / capacity")
+        ax.set_title(f"{inst.resources[r]} used / capacity"
+                     + (" by the page-sharing rule (saved by sharing at the end)" if shared else ""))
     cut = "" if len(hosts) == inst.n_hosts else f"; {len(hosts)} of {inst.n_hosts} hosts drawn"
     cost = f", cost {plan.cost:g}, {plan.n_rounds} rounds" if plan.found else ""
     fig.suptitle(f"{plan.status} ({plan.planner or 'plan'}){cost}{cut}", fontsize=10)
