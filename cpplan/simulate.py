@@ -4,7 +4,8 @@ What runs. Migrations are numbered as in SPEC 7.3. Migration ``i`` of VM ``v``
 is *ready* once every migration of its ``after`` list has ended (a plan
 without ``after``: every migration of the previous non-empty round, SPEC's
 barriers). At every event the ready migrations start, in plan order, while the
-migrations in flight leave room for them under the per-host, total, link and
+migrations in flight leave room for them under the per-host (both ends, and the
+directional ``max_outgoing`` / ``max_incoming`` of SPEC 8), total, link and
 group limits (:class:`cpplan.schedule.Limits`, counting migrations in flight).
 A migration first spends ``f_i x setup`` seconds setting up, using no
 bandwidth, then copies ``D_i = f_i x ram_MiB(v)``; ``f_i`` is 1, or with

@@ -19,6 +19,7 @@ from cpplan.checks import MAX_COUNT
 from cpplan.cli import main
 from cpplan.constraints.concurrency import UNLIMITED
 from cpplan.plan import Plan
+from cpplan.simulate import simulate
 
 PLANNERS = ["greedy", "cp", "exact", "auto"]
 
@@ -244,3 +245,18 @@ def test_greedy_and_cp_agree_with_exact_under_directional_limits(inst):
                 assert found.n_rounds >= proven_rounds
         if found.found:
             assert found.n_rounds >= rounds_lower_bound(inst)
+
+
+@pytest.mark.parametrize("limits, starts", [({"host": 2}, [0.0, 0.0]),
+                                            ({"host": 2, "outgoing": 1}, [0.0, 4.0])])
+def test_the_replay_counts_the_limits_in_flight(limits, starts):
+    # a and b leave h1 in consecutive rounds, and b waits for nothing: only limits.outgoing keeps them apart
+    inst = Instance(hosts={"h1": {"ram": 8000}, "h2": {"ram": 8000}, "h3": {"ram": 8000}},
+                    vms={"a": {"ram": 5000}, "b": {"ram": 2500}}, initial={"a": "h1", "b": "h1"},
+                    target={"a": "h2", "b": "h3"}, limits=limits, migration={"setup": 0})
+    plan = Plan("feasible", 7500, [[{"vm": "a", "from": "h1", "to": "h2", "after": []}],
+                                   [{"vm": "b", "from": "h1", "to": "h3", "after": []}]])
+    run = simulate(inst, plan)
+    assert run.start == starts and run.overloads == []
+    sending = [sum(s <= t < e for s, e in zip(run.start, run.end, strict=True)) for t in run.start]
+    assert max(sending) <= inst.outgoing_limit[0]
