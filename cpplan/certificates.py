@@ -19,16 +19,18 @@ locked (a release only lowers the floors), until a pass releases none. VMs that 
 (pinned, on a host that allows no migration, in a group that allows none, ``limits.total`` 0, or unable
 to converge live without an offline mode) are never released.
 
-**The certificates**, each a reading of the largest locked set ``L`` (:func:`certificate`):
+**The certificates.** A VM that must move but is in ``L`` can never leave its host: no host can
+ever receive it, even with only the VMs there that can never leave either. Such a VM ``v`` always lies
+on a cycle of them: its target ``t`` fits every VM that ends there, so the VMs of ``L`` on ``t`` that
+push ``v`` over cannot all stay; one of them must move, is in ``L`` too, and so on. :func:`certificate`
+says it in one of two ways:
 
 - *no first migration fits* (the fragmentation of BtrPlace's issue #307): the first pass releases no
   VM, so as things stand at A no VM that may migrate fits on any other host (the VMs that may move
   offline counted as gone), and a VM must move;
-- *a cycle of full hosts*: VMs of ``L`` that must move wait for one another's hosts in a cycle, with no
-  staging room anywhere even once every VM that may leave has left;
-- *a VM no host can ever receive*: a VM that must move is in ``L`` (it can never leave its host), or
-  every host it may end on has ``floor(L, d) + added(v)`` over capacity (it can never arrive: its last
-  migration would find the VMs of ``L`` there).
+- *a cycle of full hosts with no staging room*: otherwise, the hosts of such a cycle and its VMs
+  (each waits for the next host), none of which fits on any other host even once every VM that may
+  leave has left.
 
 None claims ``infeasible`` when a plan exists: each is the argument above. Rules that would only
 strengthen them are left out (per-round limits, links, anti-affinity: a VM is assumed able to go to
@@ -37,8 +39,8 @@ any host that may receive), so they stay sound whatever those rules say.
 **Cost.** A pass is near-linear: a VM fits on some host other than its own exactly when it fits on one
 of two *frontiers* of the hosts' distinct room vectors (those no other dominates, then those no other
 of the rest dominates; a host's own row counts when another host shares it), tried roomiest first.
-The passes stop early once no VM that must move is locked and every one can arrive, and give up (no
-claim) past :data:`SECONDS`.
+The passes stop early once no VM that must move is locked, and give up (no claim) past
+:data:`SECONDS`.
 
 >>> from cpplan.model import Instance
 >>> frag = Instance(hosts={f"h{i}": {"ram": 10} for i in range(3)},
@@ -123,8 +125,7 @@ class _Search:
         first = None
         while True:
             room, counted = self.room(locked)
-            if stop_early and first is not None and not (locked & inst.moving).any() \
-                    and not unreachable(self, room, counted).size:
+            if stop_early and first is not None and not (locked & inst.moving).any():
                 return Locked(locked, room, counted, first)
             candidates = np.flatnonzero(locked & ~self.frozen)
             fits = fits_elsewhere(self.added[candidates], inst.initial[candidates], room + self.slack,
@@ -210,24 +211,6 @@ def _frontier(points: np.ndarray, among: np.ndarray) -> np.ndarray | None:
     return kept
 
 
-def unreachable(search: _Search, room: np.ndarray, counted: np.ndarray) -> np.ndarray:
-    """The VMs that must move but fit on none of the hosts they may end on over the floors."""
-    inst = search.inst
-    must = np.flatnonzero(inst.moving & ~search.frozen)
-    fixed = must[inst.domain_of[must] < 0]
-    over = (search.added[fixed] > (room + search.slack)[inst.target[fixed]]).any(axis=1)
-    out = [fixed[over]]
-    flexible = must[inst.domain_of[must] >= 0]
-    for d in np.unique(inst.domain_of[flexible]).tolist():
-        vms = flexible[inst.domain_of[flexible] == d]
-        hosts = np.flatnonzero(inst.domains[d])
-        fits = fits_elsewhere(search.added[vms], np.full(len(vms), -1), (room + search.slack)[hosts],
-                              search.deadline) if hosts.size else np.zeros(len(vms), dtype=bool)
-        if fits is not None:
-            out.append(vms[~fits])
-    return np.concatenate(out)
-
-
 def certificate(inst, seconds: float = SECONDS) -> str | None:
     """Why no plan exists, from the largest locked set (module docstring); None when it proves nothing."""
     if not inst.moving.any():
@@ -238,12 +221,9 @@ def certificate(inst, seconds: float = SECONDS) -> str | None:
         return None
     stuck = np.flatnonzero(found.vms & inst.moving & ~search.frozen)
     words = _Words(inst, search, found)
-    if stuck.size and not found.first_pass_released:
-        return words.no_first_move(stuck)
-    if stuck.size:
-        return words.cycle(stuck) or words.cannot_leave(int(stuck[0]))
-    arrive = unreachable(search, found.room, found.floor_vms)
-    return words.cannot_arrive(int(arrive[0])) if arrive.size else None
+    if not stuck.size:
+        return None
+    return words.no_first_move(stuck) if not found.first_pass_released else words.cycle(stuck)
 
 
 class _Words:
@@ -286,9 +266,9 @@ class _Words:
                 f"and {self.offline}, e.g. {self._vm(v)} {lack.format('other host ')}")
 
     def cycle(self, stuck: np.ndarray) -> str | None:
+        """The cycle of the VMs ``stuck`` (each to its target, or default target), when they form one."""
         inst = self.inst
-        fixed = stuck[inst.domain_of[stuck] < 0]
-        src, dst = inst.initial[fixed], inst.target[fixed]
+        src, dst = inst.initial[stuck], inst.target[stuck]
         comp = strongly_connected(inst.n_hosts, src, dst)
         sizes = np.bincount(comp, minlength=inst.n_hosts)
         inside = np.flatnonzero((comp[src] == comp[dst]) & (sizes[comp[src]] >= 2))
@@ -299,23 +279,9 @@ class _Words:
         edge[tails] = inside[first]
         cycle = functional_cycles(edge, dst)[0]
         hosts = " → ".join(inst.host_names[h] for h in [*src[cycle].tolist(), int(src[cycle[0]])])
-        vms = ", ".join(self._vm(int(fixed[k])) for k in cycle[:4]) + (" ..." if len(cycle) > 4 else "")
+        vms = ", ".join(self._vm(int(stuck[k])) for k in cycle[:4]) + (" ..." if len(cycle) > 4 else "")
+        v = int(stuck[cycle[0]])
+        _, lack = self._roomiest(v, self._others(v))
         return (f"a cycle of full hosts with no staging room anywhere: {hosts}; its VMs {vms} fit on no "
-                f"other host, even once every VM that may leave has left, and {self.offline}")
-
-    def cannot_leave(self, v: int) -> str:
-        others = self._others(v)
-        lack = f": {self._roomiest(v, others)[1].format('host ')}" if others.size else ""
-        return (f"VM {self._vm(v)} must move but can never leave its host: no other host can ever receive "
-                f"it, even once every VM that may leave has left ({self.offline}){lack}")
-
-    def cannot_arrive(self, v: int) -> str:
-        inst = self.inst
-        hosts = (np.array([inst.target[v]]) if inst.domain_of[v] < 0
-                 else np.flatnonzero(inst.domains[inst.domain_of[v]]))
-        h, lack = self._roomiest(v, hosts)
-        there = np.flatnonzero(self.found.floor_vms & (inst.initial == h))
-        names = ", ".join(inst.vm_names[u] for u in there[:3]) + (" ..." if there.size > 3 else "")
-        where = f"{inst.host_names[h]}" if hosts.size == 1 else f"any of its {hosts.size} allowed hosts"
-        return (f"VM {self._vm(v)} must move but {where} can never receive it: the VMs there that can never "
-                f"leave ({names}) keep the room, and it {lack.format('allowed host ')}")
+                f"other host, even once every VM that may leave has left, and {self.offline}: e.g. "
+                f"{inst.vm_names[v]} {lack.format('other host ')}")
