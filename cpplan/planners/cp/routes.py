@@ -24,6 +24,7 @@ import numpy as np
 
 from ...constraints import allowed_by_service_levels
 from ...constraints.capacity import fits
+from ...constraints.concurrency import can_receive, can_send
 from .intervals import Route
 
 # Candidate last hosts per VM with several allowed ones; past this many, cp picks the roomiest
@@ -68,7 +69,7 @@ def final_hosts(inst) -> tuple[dict[int, list[int]], bool]:
         share = np.nan_to_num(slack(inst) / inst.effective, nan=1.0, posinf=1.0)
     score = share.min(axis=1, initial=1.0)
     for d in np.unique(inst.domain_of[flexible]).tolist():
-        reachable = inst.domains[d] & (inst.host_limit > 0)
+        reachable = inst.domains[d] & can_receive(inst)
         hosts = np.flatnonzero(reachable)
         hosts = hosts[np.argsort(-score[hosts], kind="stable")][:4 * k]
         members = flexible[inst.domain_of[flexible] == d]
@@ -98,7 +99,8 @@ def slack(inst) -> np.ndarray:
 def staging_hosts(inst, v: int, hosts: np.ndarray, room: np.ndarray, k: int) -> list[int]:
     """Up to ``k`` hosts of ``hosts`` (not v's source or target) that can hold v and that the service levels
     let it move to (a fence, an among rule), most slack first."""
-    hosts = hosts[(hosts != inst.initial[v]) & (hosts != inst.target[v]) & (inst.host_limit[hosts] > 0)]
+    relay = can_receive(inst) & can_send(inst)  # a staging host takes v in and sends it on
+    hosts = hosts[(hosts != inst.initial[v]) & (hosts != inst.target[v]) & relay[hosts]]
     here = np.full(hosts.size, inst.initial[v])
     hosts = hosts[allowed_by_service_levels(inst, np.full(hosts.size, v), here, hosts)]
     if hosts.size == 0:
