@@ -2,14 +2,20 @@
 
 An answer without a plan (``infeasible``, or ``unknown`` with blocked VMs, :mod:`cpplan.blockers`)
 can be turned into a plan for a slightly different cloud. Three kinds of change are tried, in this
-order, each alone, and the first that makes B reachable is the answer:
+order, each alone, and the first that makes B reachable is the answer (except that an offline answer
+of more than :data:`MAX_REBOOTS` offline moves gives way to a spare host that reaches B; the plan's
+``relaxation`` then says ``instead_of`` which offline moves):
 
 1. ``offline``: give a few VMs an offline mode (shut down, copied, booted on the destination, as
    ``vms.V.offline_cost`` says) at ``offline_cost = F x cost`` (F, the *offline penalty*, default
    :data:`OFFLINE_PENALTY`). Only *candidates* are proposed: VMs with no offline mode yet that are
    not pinned, do not say ``live: true`` (without an ``offline_cost``, a VM that says ``live: true``
    must move live) and are in no group with ``no_downtime: true``. The least relaxation has the
-   fewest such VMs moved offline, then the least plan cost.
+   fewest such VMs moved offline, then the least plan cost. An offline move helps another
+   migration only by freeing its source for a VM arriving in the same round, so when no round may
+   touch a host twice (``limits.host`` and every ``max_migrations`` below 2, or ``limits.total``
+   below 2) only VMs that cannot move live at all (their dirty rate outruns every bandwidth) are
+   candidates.
 2. ``spare_host``: one temporary host like the largest host (its capacities and allocation ratios,
    the default migration limits), named ``spare`` (or ``spare-2``, ...), that starts and ends empty
    (it is added to ``drain``).
@@ -24,9 +30,11 @@ How the offline VMs are chosen depends on the planner:
   when every host's leaver goes offline), then every candidate of those cycles, then every blocked
   candidate, then every candidate; re-plan after each; keep the VMs the plan moves offline; then
   try dropping each of them, dearest first, while time lasts.
-- ``exact`` (and ``auto`` on clouds of at most :data:`SMALL_VMS` VMs): every set of candidates,
-  by size, each planned exactly; the first size with a plan is the fewest, the cheapest set of
-  that size the least cost (``proven`` when every smaller set was proven infeasible).
+- ``exact`` (and ``auto`` on clouds of at most :data:`SMALL_VMS` VMs): greedy's set first, then
+  every set of candidates up to its size, smallest first, each planned exactly; the first size
+  with a plan is the fewest, the cheapest set of that size the least cost (``proven`` when every
+  smaller set was proven infeasible and every set of that size settled; the exact search is
+  complete with at most 4 VMs that may move offline). Time out: greedy's set.
 - ``cp`` (and ``auto`` on larger clouds): every candidate may move offline at
   ``F x cost + P`` where the penalty P exceeds twice the summed cost of moving every VM offline at
   F: least cost then means fewest offline VMs first; those the plan moves offline are the answer,
@@ -71,6 +79,8 @@ __all__ = ["OFFLINE_PENALTY", "candidates", "check_penalty", "describe", "least_
            "needs_relaxation", "relaxed_instance", "relaxed_path"]
 
 OFFLINE_PENALTY = 2.0  # a VM given an offline mode moves offline at this many times its cost
+KINDS = ("offline", "spare_host", "limits")  # the relaxations, in the order they are tried
+MAX_REBOOTS = 10  # past this many offline moves, one spare host (when it reaches B) is the lesser change
 SMALL_VMS = 12  # up to this many VMs, auto searches every set of candidates exactly (as auto runs exact)
 MAX_EXACT_SETS = 5_000  # sets of candidates planned exactly at most
 PRUNE_AT_MOST = 8  # greedy tries dropping offline VMs one by one when it found at most this many
@@ -175,27 +185,41 @@ def describe(relaxation: dict) -> str:
 
 
 def least_relaxation(inst, result: Plan, solve: Solve, *, planner: str, time_limit: float | None,
-                     offline_penalty: float = OFFLINE_PENALTY, progress=None) -> Plan:
-    """The plan of the least relaxation of ``inst`` (module docstring), or ``result`` (the answer
-    without a plan) with its ``reason`` saying no relaxation was found."""
+                     offline_penalty: float = OFFLINE_PENALTY, progress=None, kinds=KINDS) -> Plan:
+    """The plan of the least relaxation of ``inst`` (module docstring; ``kinds`` tried in turn), or
+    ``result`` (the answer without a plan) with its ``reason`` saying no relaxation was found."""
     budget = Budget(time_limit)
     say = progress or (lambda message: None)
     search = _Search(inst, result, solve, planner, offline_penalty, budget, say)
-    for kind, find in (("offline", search.offline), ("spare_host", search.spare_host),
-                       ("limits", search.limits)):
-        if budget.left() <= 0:
+    finders = {"offline": search.offline, "spare_host": search.spare_host, "limits": search.limits}
+    many_reboots = None  # an offline answer past MAX_REBOOTS, kept unless a spare host reaches B
+    for kind in kinds:
+        if budget.left() <= 0 or (many_reboots is not None and kind != "spare_host"):
             break
-        found = find(budget.share(SHARES[kind]))
-        if found is not None:
-            relaxation, plan = found
-            relaxation = {"kind": kind, **relaxation, "original_status": result.status}
-            relaxation["summary"] = describe(relaxation)
-            plan.relaxation = relaxation
-            return plan
+        found = finders[kind](budget.share(SHARES[kind]))
+        if found is None:
+            continue
+        plan = _marked(kind, *found, result.status)
+        if kind == "offline" and plan.relaxation["reboots"] > MAX_REBOOTS and "spare_host" in kinds:
+            many_reboots = plan
+            continue
+        if many_reboots is not None:
+            plan.relaxation["instead_of"] = many_reboots.relaxation["summary"]
+        return plan
+    if many_reboots is not None:
+        return many_reboots
     result.reason = ((result.reason + "; ") if result.reason else "") + (
         "no single relaxation (offline moves, a spare host, one more migration per host) reached B "
         "within the time limit")
     return result
+
+
+def _marked(kind: str, relaxation: dict, plan: Plan, original_status: str) -> Plan:
+    """``plan`` with its ``relaxation`` mapping: the kind, what changed, and the summary phrase."""
+    relaxation = {"kind": kind, **relaxation, "original_status": original_status}
+    relaxation["summary"] = describe(relaxation)
+    plan.relaxation = relaxation
+    return plan
 
 
 class _Search:
@@ -205,7 +229,10 @@ class _Search:
                  say):
         self.inst, self.result, self.solve, self.planner = inst, result, solve, planner
         self.penalty, self.budget, self.say = penalty, budget, say
-        self.candidates = np.flatnonzero(candidates(inst))
+        useful = candidates(inst)
+        if not _two_per_round(inst):  # an offline move then frees nothing another move could use
+            useful &= inst.stuck_live
+        self.candidates = np.flatnonzero(useful)
         self.candidates = self.candidates[np.argsort(inst.live_cost[self.candidates], kind="stable")]
 
     # ------------------------------------------------------------ offline
@@ -247,12 +274,15 @@ class _Search:
                  "proven": proven}, plan)
 
     def _by_sets(self, until: Budget):
-        """Every set of candidates, smallest first, planned exactly (``exact``, or ``auto`` small)."""
+        """Every set of candidates, smallest first, planned exactly (``exact``, or ``auto`` small), up to
+        the size of greedy's set (found first); greedy's answer when time runs out before."""
+        greedy = self._by_cycles(Budget(until.share(0.2)))
+        largest = self.candidates.size if greedy is None else len(greedy[0])
         best, proven, tried = None, True, 0
-        for size in range(1, self.candidates.size + 1):
+        for size in range(1, largest + 1):
             for chosen in itertools.combinations(self.candidates.tolist(), size):
                 if until.left() <= 0 or tried >= MAX_EXACT_SETS:
-                    return None if best is None else (*best, False)
+                    return greedy if best is None else (*best, False)
                 tried += 1
                 answer = self.solve(self._offer(chosen), "exact", until.left(), None)
                 if answer.found and (best is None or answer.cost < best[1].cost):
@@ -264,7 +294,7 @@ class _Search:
                 if self.planner != "exact":  # auto: the fewest rounds for that set
                     answer = self.solve(self._offer(chosen), self.planner, until.share(1.0), answer)
                 return chosen, answer, proven
-        return None
+        return greedy
 
     def _levels(self) -> list[list[int]]:
         """The growing sets of candidates greedy offers (module docstring)."""
@@ -379,6 +409,13 @@ class _Search:
         self.say(f"relax: {self.planner} with every migration limit raised by one")
         answer = self.solve(relaxed, self.planner, seconds, None)
         return ({"raised": raised, "proven": False}, answer) if answer.found else None
+
+
+def _two_per_round(inst) -> bool:
+    """Whether some round may hold two migrations touching one host. An offline move helps another
+    migration only then: it frees its source for a VM arriving in the same round (a lone offline
+    move needs the same room as a live one), unless the VM cannot move live at all."""
+    return bool((inst.host_limit >= 2).any()) and (inst.total_limit is None or inst.total_limit >= 2)
 
 
 def _restated(inst, plan: Plan) -> Plan:
