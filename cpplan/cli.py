@@ -32,6 +32,7 @@ from .io import (
     save_plan,
 )
 from .openstack.cli import add_parser as add_openstack  # openstacksdk only once its subcommand runs
+from .parallel import require_ray
 from .planners import PLANNERS, plan
 from .target import choose_target
 from .validate import validate
@@ -55,6 +56,20 @@ def _add_solver_options(parser, planner_help: str, time_help: str) -> None:
                         help=time_help)
     parser.add_argument("--seed", type=seed, default=0, help="random seed for the solvers (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+    parser.add_argument("--workers", type=positive_count, default=1, metavar="N",
+                        help="solve the independent parts of a plan N at a time, in worker processes "
+                             "(auto and cp; default 1: one by one, here)")
+    parser.add_argument("--ray", action="store_true",
+                        help="with --workers N > 1, the workers are tasks on the Ray cluster of RAY_ADDRESS, "
+                             "else on a local one (pip install cpplan[ray])")
+
+
+def _executor(args) -> str:
+    """Where ``--workers`` run: "ray" with ``--ray`` (one line and exit 2 without ray), else "local"."""
+    if not args.ray:
+        return "local"
+    require_ray("--ray")
+    return "ray"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,7 +209,8 @@ def _choose(args, inst):
     return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
                          max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
                          seed=args.seed, planner=args.planner, progress=_progress(args.quiet),
-                         gap_limit=args.gap_limit, max_utilisation=args.max_utilisation)
+                         gap_limit=args.gap_limit, workers=args.workers, executor=_executor(args),
+                         max_utilisation=args.max_utilisation)
 
 
 def _read_instance(path, choosing_target: bool = False):
@@ -233,7 +249,8 @@ def _cmd_plan(args) -> int:
         inst, result = chosen.instance, chosen.plan
     else:
         result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
-                      progress=_progress(args.quiet), cost_slack=args.cost_slack)
+                      progress=_progress(args.quiet), cost_slack=args.cost_slack, workers=args.workers,
+                      executor=_executor(args))
     if args.output is not None:
         save_plan(result, args.output)
     else:
@@ -383,7 +400,7 @@ def _seconds(x: float) -> str:
 def _cmd_experiment(args) -> int:
     from pathlib import Path
 
-    from .experiments import load_experiment, output_name, require_ray, run_experiment
+    from .experiments import load_experiment, output_name, run_experiment
     from .plots import matplotlib_available, require_matplotlib
     from .results import planner_table
 

@@ -46,6 +46,7 @@ from .budget import Interrupt
 from .checks import finite_number, integer_between, short_repr, unknown_keys
 from .errors import InputError, InvalidPlanError
 from .io import load_instance, read_mapping, save_plan, write_atomic
+from .parallel import EXECUTORS, connect_ray, require_ray
 from .plan import Plan
 from .planners import PLANNERS
 from .results import (
@@ -61,8 +62,7 @@ from .results import (
 )
 
 EXPERIMENT_KEYS = ("name", "instances", "planners", "time_limit", "repeat", "seed", "executor")
-EXECUTORS = ("local", "ray")
-GENERATE_KEYS = ("family", "hosts", "seed", "groups")
+GENERATE_KEYS = ("family", "hosts", "seed", "groups", "images", "sharing")
 MAX_SEED = 2**31 - 1  # the solvers' seeds; a run's seed is the experiment's seed plus its repeat
 MAX_REPEAT = 1000
 MAX_GENERATED_HOSTS = 100_000  # about 3 million VMs
@@ -210,9 +210,10 @@ def _file_spec(path, name, source: str, key: str, base_dir: Path) -> InstanceSpe
 
 
 def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
-    """One spec per combination: ``family``, ``hosts``, ``seed`` and ``groups`` each take a value or a list.
+    """One spec per combination: each of :data:`GENERATE_KEYS` takes a value or a list.
 
-    ``groups`` is the fraction of VMs in anti-affinity groups (default 0).
+    ``groups`` is the fraction of VMs in anti-affinity groups, ``images`` the number of VM images
+    and ``sharing`` the fraction of RAM that VMs of one image share on a host (each default 0).
     """
     if not isinstance(params, dict):
         raise InputError(source, key, "must be a mapping {family, hosts, seed}")
@@ -232,16 +233,25 @@ def _generate_specs(params, name, source: str, key: str) -> list[InstanceSpec]:
     hosts = [integer_between(h, source, f"{key}.hosts", minimum=2, maximum=MAX_GENERATED_HOSTS)
              for h in choices["hosts"]]
     seeds = [integer_between(x, source, f"{key}.seed", minimum=0, maximum=MAX_SEED) for x in choices["seed"]]
-    for g in choices["groups"]:
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
-            raise InputError(source, f"{key}.groups", f"must be a fraction between 0 and 1, got {g!r}")
-    combos = list(itertools.product(choices["family"], hosts, seeds, choices["groups"]))
+    for k in ("groups", "sharing"):
+        for g in choices[k]:
+            if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
+                raise InputError(source, f"{key}.{k}", f"must be a fraction between 0 and 1, got {g!r}")
+    most_images = _generator(source, key).MAX_IMAGES
+    images = [integer_between(k, source, f"{key}.images", minimum=0, maximum=most_images)
+              for k in choices["images"]]
+    if any(choices["sharing"]) and not all(images):
+        raise InputError(source, f"{key}.sharing", "needs images: give images (how many VM images) too")
+    extras = list(itertools.product(choices["groups"], images, choices["sharing"]))
+    combos = list(itertools.product(choices["family"], hosts, seeds, extras))
     if name is not None and len(combos) > 1:
         raise InputError(source, f"{key[:-len('.generate')]}.name", "only for a single generated cloud")
-    return [InstanceSpec(name or f"{family}-{h}-s{seed}" + (f"-g{g:g}" if g else ""),
+    tags = (("groups", "g"), ("images", "i"), ("sharing", "r"))  # a key and its label suffix, when not 0
+    return [InstanceSpec(name or f"{family}-{h}-s{seed}" + "".join(
+                             f"-{t}{x:g}" for (_, t), x in zip(tags, extra, strict=True) if x),
                          generate=(("family", family), ("hosts", h), ("seed", seed))
-                         + ((("groups", g),) if g else ()))
-            for family, h, seed, g in combos]
+                         + tuple((k, x) for (k, _), x in zip(tags, extra, strict=True) if x))
+            for family, h, seed, extra in combos]
 
 
 def _generator(source: str = "", key: str = ""):
@@ -341,19 +351,9 @@ def execute(exp: Experiment, executor: str | None = None) -> Iterator[Result]:
         yield run_one(run, exp.time_limit, cache[run.instance])
 
 
-def require_ray():
-    """The ``ray`` module, or a one-line :class:`InputError` saying how to install it."""
-    try:
-        return importlib.import_module("ray")
-    except ModuleNotFoundError:
-        raise InputError("", "executor", "ray is not installed: pip install cpplan[ray]") from None
-
-
 def _execute_on_ray(exp: Experiment) -> Iterator[Result]:
     """The same :func:`run_one` per run, fanned out over a Ray cluster (a local one by default)."""
-    ray = require_ray()
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+    ray = connect_ray()
     remote_run = ray.remote(run_one)
     pending = [remote_run.remote(run, exp.time_limit) for run in exp.runs]
     try:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from ..blockers import blocked_vms
 from ..bounds import cost_lower_bound, infeasibility, makespan_lower_bound, reaches, rounds_lower_bound
 from ..errors import InvalidPlanError
+from ..parallel import Workers
 from ..plan import Plan, plain_number
 from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
@@ -37,11 +38,15 @@ PLANNERS = tuple(PLANNER_MODULES)
 # The planners that search plans dearer than the least cost for a shorter schedule (``cost_slack``);
 # greedy and exact make one plan each, of the least cost they find.
 TRADING_PLANNERS = ("auto", "cp")
+# The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
+# search one plan in one process.
+PARALLEL_PLANNERS = ("auto", "cp")
 
 
 def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: int = 0,
          cost: Callable | None = None, hint: Plan | None = None,
-         progress: Callable[[str], None] | None = None, cost_slack: float = 0.0) -> Plan:
+         progress: Callable[[str], None] | None = None, cost_slack: float = 0.0,
+         workers: int = 1, executor: str = "local") -> Plan:
     """Plan the migrations from ``inst.initial`` to ``inst.target`` with the named planner.
 
     ``cost`` is an optional callable ``VM -> number`` that the planner
@@ -55,14 +60,21 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     :data:`TRADING_PLANNERS` may return a plan costing up to C x (1 + s) when its estimated makespan
     is shorter (``stats``: ``least_cost``, ``cost_budget``, ``least_cost_makespan``,
     ``makespan_gained``); 0 (the default) is the least-cost plan, as without it.
+
+    ``workers`` N > 1 solves the independent parts of the cloud that cp plans one by one (the
+    planners of :data:`PARALLEL_PLANNERS`) N at a time, in worker processes, or as tasks on a Ray
+    cluster with ``executor="ray"`` (:class:`cpplan.parallel.Workers`): each part gets at least the
+    time it would have alone, and the parts are merged in the same order. A bad ``workers`` or
+    ``executor`` raises a one-line :class:`~cpplan.errors.InputError`.
     """
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r} (choose from {', '.join(PLANNERS)})")
     if not cost_slack >= 0 or cost_slack == float("inf"):
         raise ValueError(f"cost_slack must be a finite number at least 0, not {cost_slack!r}")
+    parallel = Workers.of(workers, executor)
     if cost is not None:
         result = plan(inst.with_cost(cost), planner, time_limit=time_limit, seed=seed, hint=hint,
-                      progress=progress, cost_slack=cost_slack)
+                      progress=progress, cost_slack=cost_slack, workers=workers, executor=executor)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
     lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
@@ -73,8 +85,9 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         result = Plan("optimal", 0, [], planner=planner, reason="every VM is already on its target")
     else:
         trading = {"cost_slack": cost_slack} if cost_slack and planner in TRADING_PLANNERS else {}
+        side_by_side = {"parallel": parallel} if parallel.parallel and planner in PARALLEL_PLANNERS else {}
         result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
-                                               progress=progress, **trading)
+                                               progress=progress, **trading, **side_by_side)
     result.planner = result.planner or planner
     if planner == "cp" and result.reason == NOTHING_LEFT:  # advice for cp alone: auto has run exact
         result.reason += "; --planner auto also searches exhaustively on small clouds"

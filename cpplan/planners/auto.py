@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..bounds import rounds_lower_bound
 from ..budget import Budget, Interrupt
+from ..parallel import SERIAL
 from ..plan import Plan
 from ..schedule import shortest_within
 from . import cp, exact, greedy
@@ -35,7 +36,7 @@ GREEDY_MIN_SECONDS = 1.0  # greedy's share even when exact used up the time limi
 CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 
 
-def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=0.0) -> Plan:
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=0.0, parallel=SERIAL) -> Plan:
     """With ``cost_slack`` s > 0, cp may spend up to ``(1 + s)`` times the least cost it finds, and
     the answer is the plan with the shortest estimated makespan among the plans tried that cost at
     most ``(1 + s)`` times the cheapest of them (:func:`cpplan.schedule.shortest_within`)."""
@@ -57,7 +58,8 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=
             hint = _strongest(tried)  # greedy's plan, or exact's when greedy found none
         if not stop.requested:
             tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
-                                  hint=hint if hint.found else None, progress=progress, cost_slack=cost_slack)
+                                  hint=hint if hint.found else None, progress=progress, cost_slack=cost_slack,
+                                  parallel=parallel)  # workers for cp's independent parts
     return _chosen(_best(inst, tried, cost_slack), None, tried)
 
 

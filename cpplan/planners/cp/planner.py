@@ -38,6 +38,7 @@ demand rounded up (``all_allowed_hosts`` in ``stats`` for partial targets).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ...budget import Budget, Interrupt
 from ...constraints.groups import offline_refill_possible
 from ...cpsat import Outcome, Scaled
+from ...parallel import SERIAL
 from ...plan import Move, MoveInRound, Plan
 from ...schedule import shortest_within
 from ...validate import validate
@@ -70,9 +72,10 @@ STAGING = (2, 4, 8)  # staging hosts per VM, widened each time the detour model 
 STAYERS_PER_HOST = (1, 3, 6)
 
 
-def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=True,
+def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, parallel=SERIAL, warm_start=True,
          cost_slack=0.0) -> Plan:
-    """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone).
+    """Plan with CP-SAT; ``warm_start=False`` skips greedy (to measure the models alone); ``parallel``
+    workers (:class:`cpplan.parallel.Workers`) solve the direct moves of independent parts side by side.
 
     With ``cost_slack`` s > 0, the models' rounds phases may spend up to ``(1 + s)`` times the least
     cost they found, and the answer is the plan with the shortest estimated makespan among the plans
@@ -81,7 +84,7 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, warm_start=
     """
     budget = Budget(None if time_limit is None else time_limit * SAFETY)
     with Interrupt() as stop:
-        return _Planner(inst, budget, seed, stop, progress, warm_start, cost_slack).run(hint)
+        return _Planner(inst, budget, seed, stop, progress, warm_start, cost_slack, parallel).run(hint)
 
 
 @dataclass
@@ -97,8 +100,9 @@ class _Found:
 
 class _Planner:
     def __init__(self, inst, budget: Budget, seed: int, stop: Interrupt, progress, warm_start: bool = True,
-                 cost_slack: float = 0.0):
+                 cost_slack: float = 0.0, parallel=SERIAL):
         self.inst, self.budget, self.seed, self.stop, self.progress = inst, budget, seed, stop, progress
+        self.parallel = parallel  # workers for the direct moves of independent parts
         self.warm_start = warm_start  # False: no greedy plan as the incumbent (to measure the models alone)
         self.cost_slack = cost_slack
         self.candidates: list[Plan] = []  # every valid plan the models gave, for the cost slack's choice
@@ -115,6 +119,11 @@ class _Planner:
         # member may arrive where A breaks anti-affinity as another leaves offline (constraints.groups)
         self.intervals_exact = (self.all_ends and not self.sc.sharing and self.sc.exact
                                 and not offline_refill_possible(inst))
+
+    def __getstate__(self) -> dict:
+        """What a worker process is sent: the data, not this process's Ctrl-C handler, progress
+        callback, clock or workers (the worker sets its own)."""
+        return {**self.__dict__, "stop": None, "progress": None, "budget": None, "parallel": SERIAL}
 
     # ------------------------------------------------------------------ main
     def run(self, hint: Plan | None) -> Plan:
@@ -158,8 +167,7 @@ class _Planner:
         solved: list[list[MoveInRound]] = []
         least: list[list[MoveInRound]] = []  # the same parts' least-cost solutions (cost slack)
         rounds_bound, rounds_proven, at_bound, deadlocked = 0, True, True, []
-        for i, vms in enumerate(parts):
-            out = self._direct(vms, hint_hops, share=len(vms) / max(1, sum(map(len, parts[i:]))))
+        for i, (vms, out) in enumerate(zip(parts, self._direct_parts(parts, hint_hops), strict=True)):
             if out is not None and out.hops is not None:
                 solved.append(out.hops)
                 least.append(out.least_cost_hops or out.hops)
@@ -228,6 +236,30 @@ class _Planner:
                     lower_bound=lower_bound, rounds_lower_bound=rounds_lb, stats=stats)
 
     # ------------------------------------------------------------- the steps
+    def _direct_parts(self, parts, hint_hops) -> list[Outcome | None]:
+        """The direct-moves outcome of each part, in the parts' order (None: no time was left).
+
+        One by one, each part gets its share (by VMs, among the parts not started) of the time left
+        when it starts. Side by side, in worker processes (or on Ray) each given a copy of this
+        planner (``__getstate__``) and greedy's paths once, a part gets ``workers`` times that
+        share (at most all) of the time left when a worker takes it, none past the end of the time
+        limit; the same seed builds the same models, merged in the same order.
+        """
+        workers = self.parallel.count
+        shares = [len(vms) / max(1, sum(map(len, parts[i:]))) for i, vms in enumerate(parts)]
+        if workers == 1 or len(parts) <= 1:
+            return [self._direct(vms, hint_hops, share) for vms, share in zip(parts, shares, strict=True)]
+        deadline = time.time() + self.budget.left()
+        tasks = ((vms, min(1.0, workers * share), deadline) for vms, share in zip(parts, shares, strict=True))
+        if self.progress is not None:
+            self.progress(f"cp: direct moves of {len(parts)} independent parts, {workers} at a time "
+                          f"({self.parallel.executor} workers)")
+        answers = self.parallel.map(_direct_in_worker, (self, hint_hops), tasks, stop=self.stop)
+        for sizes in (stats for _, stats in filter(None, answers)):
+            self.stats["variables"] += sizes["variables"]
+            self.stats["constraints"] += sizes["constraints"]
+        return [None if answer is None else answer[0] for answer in answers]
+
     def _greedy(self) -> Plan | None:
         result = greedy.plan(self.inst, time_limit=self.budget.share(0.25), seed=self.seed)
         self.stats["greedy_seconds"] = round(self.budget.elapsed(), 3)
@@ -407,6 +439,18 @@ class _Planner:
         self.stats["constraints"] += size["constraints"]
         if self.progress is not None:
             self.progress(f"cp: {what}, {model.horizon} rounds at most ({size['variables']} variables)")
+
+
+def _direct_in_worker(shared, task) -> tuple[Outcome | None, dict]:
+    """One part's direct moves in a worker process: ``shared`` is (the planner, greedy's paths),
+    ``task`` (the part's VMs, its share of the time, the ``time.time()`` deadline). Returns the
+    outcome and the sizes of the models built."""
+    planner, hint_hops = shared
+    vms, share, deadline = task
+    with Interrupt() as stop:  # this process's own Ctrl-C: stop searching, keep the best
+        planner.stop, planner.budget = stop, Budget(deadline - time.time())
+        planner.stats = {"variables": 0, "constraints": 0}
+        return planner._direct(vms, hint_hops, share), planner.stats
 
 
 def _better(a: Plan | None, b: Plan | None) -> Plan | None:
