@@ -93,7 +93,7 @@ def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = N
             place = better
     if place is None:
         raise InputError(inst.source, "--goal", "repair found no host with room for every VM that must "
-                         "leave a host (a lower --max-utilisation, or more hosts, may be needed)")
+                         "leave a host (a higher --max-utilisation, or more hosts, may be needed)")
     cost, bound = rep.cost_of(place), rep.lower_bound()
     proven = proven_cp or cost <= bound + TOLERANCE * max(1.0, cost)
     moved = np.flatnonzero(place != inst.initial)
