@@ -19,6 +19,7 @@ spent, and the validator's verdict (an invalid plan raises :class:`InvalidPlanEr
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ from ..bounds import cost_lower_bound, infeasibility, makespan_lower_bound, reac
 from ..errors import InvalidPlanError
 from ..parallel import Workers
 from ..plan import Plan, plain_number
+from ..relax import OFFLINE_PENALTY, check_penalty, least_relaxation, needs_relaxation
 from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
@@ -46,7 +48,8 @@ PARALLEL_PLANNERS = ("auto", "cp")
 def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: int = 0,
          cost: Callable | None = None, hint: Plan | None = None,
          progress: Callable[[str], None] | None = None, cost_slack: float = 0.0,
-         workers: int = 1, executor: str = "local") -> Plan:
+         workers: int = 1, executor: str = "local", relax: bool = False,
+         offline_penalty: float = OFFLINE_PENALTY) -> Plan:
     """Plan the migrations from ``inst.initial`` to ``inst.target`` with the named planner.
 
     ``cost`` is an optional callable ``VM -> number`` that the planner
@@ -66,12 +69,22 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     cluster with ``executor="ray"`` (:class:`cpplan.parallel.Workers`): each part gets at least the
     time it would have alone, and the parts are merged in the same order. A bad ``workers`` or
     ``executor`` raises a one-line :class:`~cpplan.errors.InputError`.
+
+    ``relax=True``: when there is no plan (``infeasible``, or ``unknown`` with blocked VMs), spend
+    up to ``time_limit`` again on the least change to the instance that makes B reachable
+    (:func:`cpplan.relax.least_relaxation`: VMs moved offline at ``offline_penalty`` x their cost,
+    a spare host, or one more migration per host) and return the plan for the changed instance,
+    its ``relaxation`` saying what changed (:func:`cpplan.relax.relaxed_instance` rebuilds it).
     """
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r} (choose from {', '.join(PLANNERS)})")
     if not cost_slack >= 0 or cost_slack == float("inf"):
         raise ValueError(f"cost_slack must be a finite number at least 0, not {cost_slack!r}")
     parallel = Workers.of(workers, executor)
+    if relax:  # the answer as asked, then, without a plan, the least relaxation's (cpplan.relax)
+        again = functools.partial(plan, seed=seed, cost=cost, progress=progress, cost_slack=cost_slack,
+                                  workers=workers, executor=executor)
+        return _relaxed(inst, planner, time_limit, hint, again, check_penalty(offline_penalty), progress)
     if cost is not None:
         result = plan(inst.with_cost(cost), planner, time_limit=time_limit, seed=seed, hint=hint,
                       progress=progress, cost_slack=cost_slack, workers=workers, executor=executor)
@@ -149,3 +162,16 @@ def check(inst, result: Plan) -> Plan:
     if violations:
         raise InvalidPlanError(result.planner, violations)
     return result
+
+
+def _relaxed(inst, planner: str, time_limit, hint, again, penalty: float, progress) -> Plan:
+    """Plan as asked with ``again`` (:func:`plan` without ``relax``); without a plan where a relaxation
+    may help, the plan of the least relaxation instead."""
+    result = again(inst, planner, time_limit=time_limit, hint=hint)
+    if not needs_relaxation(result):
+        return result
+
+    def solve(relaxed, name: str, seconds: float, given: Plan | None) -> Plan:
+        return again(relaxed, name, time_limit=seconds, hint=given)
+    return least_relaxation(inst, result, solve, planner=planner, time_limit=time_limit,
+                            offline_penalty=penalty, progress=progress)
