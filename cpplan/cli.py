@@ -34,6 +34,7 @@ from .io import (
 from .openstack.cli import add_parser as add_openstack  # openstacksdk only once its subcommand runs
 from .parallel import require_ray
 from .planners import PLANNERS, plan
+from .relax import OFFLINE_PENALTY, check_penalty, relaxed_instance, relaxed_path
 from .target import choose_target
 from .validate import validate
 
@@ -87,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-slack", type=cost_slack, default=0.0, metavar="S",
                    help="auto and cp may spend up to (1 + S) x the least cost for a shorter estimated "
                         "makespan (default 0: the least cost)")
+    p.add_argument("--partial", action="store_true",
+                   help="when there is no plan, write a partial one: valid rounds taking as many VMs to "
+                        "their target as the direct moves allow (status unknown, partial: true, exit 4)")
     _add_goal_options(p, required=False)
+    _add_relax_options(p)
     p.set_defaults(run=_cmd_plan)
 
     t = sub.add_parser("target", help="choose a target placement B for a goal, and plan the way to it",
@@ -205,6 +210,40 @@ def _goal_options_need_a_goal(args) -> None:
                                              "(choose B with cpplan target, then plan it)")
 
 
+def _add_relax_options(p) -> None:
+    """``plan --relax`` and its ``--offline-penalty``."""
+    p.add_argument("--relax", action="store_true",
+                   help="when there is no plan, plan the least change that makes B reachable (a few VMs "
+                        "moved offline, one spare host, or one more migration per host); -o PLAN.json also "
+                        "writes the changed instance to PLAN.relaxed.yaml; the exit code stays 3 or 4")
+    p.add_argument("--offline-penalty", type=float, default=None, metavar="F",
+                   help=f"with --relax: a VM given an offline mode moves offline at F x its cost, F >= 1 "
+                        f"(default {OFFLINE_PENALTY:g})")
+
+
+def _relax_options(args) -> dict:
+    """:func:`plan`'s keywords for ``--relax`` and ``--offline-penalty`` (refused without ``--relax``,
+    and ``--relax`` with ``--goal``)."""
+    if args.offline_penalty is not None and not args.relax:
+        raise InputError("", "--offline-penalty", "prices the offline moves of --relax: give --relax too")
+    if not args.relax:
+        return {}
+    if args.goal:
+        raise InputError("", "--relax", "relaxes the instance's own target, not with --goal (choose B with "
+                                        "cpplan target, then plan it with --relax)")
+    penalty = OFFLINE_PENALTY if args.offline_penalty is None else args.offline_penalty
+    return {"relax": True, "offline_penalty": check_penalty(penalty, "", "--offline-penalty")}
+
+
+def _relaxed_output(args) -> str | None:
+    """With ``--relax`` and ``-o PLAN.json``, where the relaxed instance goes, checked before planning."""
+    if not args.relax or args.output is None:
+        return None
+    path = relaxed_path(args.output)
+    check_output(path, [args.instance, args.output])
+    return path
+
+
 def _choose(args, inst):
     return choose_target(inst, goal=args.goal, drain=args.drain, move_weight=args.move_weight,
                          max_cost=args.max_cost, max_moves=args.max_moves, time_limit=args.time_limit,
@@ -238,9 +277,11 @@ def _cmd_target(args) -> int:
 
 def _cmd_plan(args) -> int:
     _goal_options_need_a_goal(args)
+    relax = _relax_options(args)
     inst = _read_instance(args.instance, choosing_target=bool(args.goal))
     if args.output is not None:
         check_output(args.output, [args.instance])
+    relaxed_file = _relaxed_output(args)
     started = time.perf_counter()
     if args.goal:
         chosen = _choose(args, inst)
@@ -249,20 +290,29 @@ def _cmd_plan(args) -> int:
         inst, result = chosen.instance, chosen.plan
     else:
         result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
-                      progress=_progress(args.quiet), cost_slack=args.cost_slack, workers=args.workers,
-                      executor=_executor(args))
+                      progress=_progress(args.quiet), cost_slack=args.cost_slack, partial=args.partial,
+                      workers=args.workers,
+                      executor=_executor(args), **relax)
+    if relaxed_file is not None and result.relaxation is not None:
+        save_instance(relaxed_instance(inst, result.relaxation), relaxed_file)
     if args.output is not None:
         save_plan(result, args.output)
     else:
         sys.stdout.write(plan_json(result))
     if not args.quiet:
         print(summary(inst, result, time.perf_counter() - started), file=sys.stderr)
-    return EXIT_BY_STATUS[result.status]
+        if relaxed_file is not None and result.relaxation is not None:
+            print(f"wrote the relaxed instance to {relaxed_file} (cpplan validate {relaxed_file} "
+                  f"{args.output} accepts the plan)", file=sys.stderr)
+    return EXIT_BY_STATUS[result.relaxation["original_status"] if result.relaxation else result.status]
 
 
 def summary(inst, result, seconds: float) -> str:
     """A short human summary of a planning result."""
     head = f"{result.status} ({result.planner})"
+    if result.relaxation is not None:  # a plan of the relaxed instance (cpplan.relax)
+        head = (f"{result.relaxation['original_status']} as given; {result.relaxation['summary']}; "
+                f"relaxed: {head}")
     if not result.found:
         stuck = f"{describe(result.blocked)}; " if result.blocked else ""
         return f"{head}: {stuck}{result.reason or 'no plan'} [{seconds:.2f} s]"
@@ -300,9 +350,10 @@ def _cmd_validate(args) -> int:
     violations = validate(inst, result)
     if violations:
         return _invalid(violations)
-    if result.found:
+    if result.found or result.partial:
+        short = ", a partial plan: it stops short of the target" if result.partial else ""
         print(f"valid: {result.n_migrations} migrations in {result.n_rounds} rounds, cost "
-              f"{result.cost:g}", file=sys.stderr)
+              f"{result.cost:g}{short}", file=sys.stderr)
     else:
         print(f"valid: status {result.status} with no rounds (the claim itself is not checked)",
               file=sys.stderr)
