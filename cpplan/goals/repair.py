@@ -64,6 +64,7 @@ from ..errors import InputError
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
 from .packing import size_order
 from .placement import link_zones, movable_vms
+from .stopping import GAP_LIMIT, patience_for
 
 CANDIDATES = 20         # roomiest candidate hosts per VM in the CP model, besides its own and the heuristic's
 CP_LITERALS = 40_000    # the local CP model runs when it has at most this many (VM, host) choices
@@ -87,7 +88,7 @@ def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = N
     proven_cp = False
     left = search.time_limit - (time.perf_counter() - started)
     if rep.free.size and left > 0.05:
-        better, proven_cp, cp_status = rep.improve(place, CP_SHARE * left, search.seed)
+        better, proven_cp, cp_status = rep.improve(place, CP_SHARE * left, search.seed, search.gap_limit)
         stats["cp"] = cp_status
         if better is not None and rep.cost_of(better) < rep.cost_of(place) - TOLERANCE:
             place = better
@@ -95,12 +96,12 @@ def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = N
         raise InputError(inst.source, "--goal", "repair found no host with room for every VM that must "
                          "leave a host (a higher --max-utilisation, or more hosts, may be needed)")
     cost, bound = rep.cost_of(place), rep.lower_bound()
-    proven = proven_cp or cost <= bound + TOLERANCE * max(1.0, cost)
+    proven = bool(proven_cp or cost <= bound + TOLERANCE * max(1.0, cost))
     moved = np.flatnonzero(place != inst.initial)
     report["moved"] = [{"vm": inst.vm_names[v], "from": inst.host_names[inst.initial[v]],
                         "to": inst.host_names[place[v]]} for v in moved.tolist()]
     stats.update(report, cost=cost, lower_bound=bound, seconds=round(time.perf_counter() - started, 3))
-    gap = 0.0 if proven else (cost - bound) / cost if cost > 0 else None
+    gap = 0.0 if proven else float((cost - bound) / cost) if cost > 0 else None
     return Choice(place, proven, bound, stats, gap, "" if proven else "heuristic")
 
 
@@ -146,12 +147,12 @@ class Repair:
         listed = inst.to_dict().get("drain") or []
         drained[[inst.host_index[h] for h in listed]] = True
         drained[np.asarray(drain, dtype=np.int64)] = True
-        self.allowed = self._allowed_hosts(drained)
+        self.drained = drained
+        self.fixed = (inst.domain_of < 0) & (inst.target != inst.initial) & ~drained[inst.target]
         self.start = inst.initial.copy()
-        fixed = (inst.domain_of < 0) & (inst.target != inst.initial) & ~drained[inst.target]
-        self.start[fixed] = inst.target[fixed]  # a VM with a target ends there
-        self.movable = movable_vms(inst) & ~fixed
-        self.must_leave = ~self.allowed[np.arange(inst.n_vms), self.start]
+        self.start[self.fixed] = inst.target[self.fixed]  # a VM with a target ends there
+        self.movable = movable_vms(inst) & ~self.fixed
+        self.must_leave = ~self.allowed_at(self.start)
         stuck = np.flatnonzero(self.must_leave & ~self.movable)
         if stuck.size:
             v = int(stuck[0])
@@ -167,17 +168,26 @@ class Repair:
                                    self.limit)
         self.free = np.flatnonzero(self.movable & (self.bad[self.start] | self.must_leave))
 
-    def _allowed_hosts(self, drained: np.ndarray) -> np.ndarray:
-        """[vms x hosts]: where each VM may end (its list of hosts, never a drained host)."""
+    def allowed(self, v: int) -> np.ndarray:
+        """Mask of the hosts VM ``v`` may end on: its target, or its list of hosts, or any; never a
+        drained host."""
         inst = self.inst
-        allowed = np.ones((inst.n_vms, inst.n_hosts), dtype=bool)
+        if self.fixed[v]:
+            mask = np.zeros(inst.n_hosts, dtype=bool)
+            mask[inst.target[v]] = True
+            return mask
+        if inst.domain_of[v] >= 0:
+            return inst.domains[inst.domain_of[v]] & ~self.drained
+        return ~self.drained
+
+    def allowed_at(self, place: np.ndarray) -> np.ndarray:
+        """Per VM, whether ``place`` puts it on a host it may end on."""
+        inst = self.inst
+        ok = ~self.drained[place]
         flexible = np.flatnonzero(inst.domain_of >= 0)
-        allowed[flexible] = inst.domains[inst.domain_of[flexible]]
-        allowed[:, drained] = False
-        fixed = np.flatnonzero((inst.domain_of < 0) & (inst.target != inst.initial))
-        allowed[fixed] = False
-        allowed[fixed, inst.target[fixed]] = True
-        return allowed
+        ok[flexible] &= inst.domains[inst.domain_of[flexible], place[flexible]]
+        ok[self.fixed] = place[self.fixed] == inst.target[self.fixed]
+        return ok
 
     def _bad_hosts(self) -> np.ndarray:
         over = (self.load > self.limit + TOLERANCE).any(axis=1)
@@ -212,19 +222,26 @@ class Repair:
         for h in np.flatnonzero(self.bad):
             on = np.flatnonzero((self.start == h) & ~self.must_leave)
             bound += max(self._anti_bound(h, on), self._knapsack_bound(h, on))
-        return bound
+        return float(bound)
 
     def _anti_bound(self, h: int, on: np.ndarray) -> float:
         """The cheapest members the anti-affinity groups on ``h`` must lose (disjoint per VM)."""
         inst = self.inst
         leave = np.zeros(inst.n_vms, dtype=bool)
-        for g in inst.groups:
+        for g in self.groups_sharing(on):
             here = g.vms[np.isin(g.vms, on)]
-            if g.anti_affinity and here.size > 1:
+            if here.size > 1:
                 stuck = here[~self.movable[here]]
                 keep = stuck if stuck.size else here[[np.argmax(inst.cost[here])]]
                 leave[np.setdiff1d(here, keep)] = True
         return float(inst.cost[leave].sum())
+
+    def groups_sharing(self, vms: np.ndarray) -> list:
+        """The anti-affinity groups with two or more members among ``vms``."""
+        inst = self.inst
+        hit = np.isin(inst.member_vm, vms) & inst.group_anti[inst.member_group]
+        counts = np.bincount(inst.member_group[hit], minlength=len(inst.groups))
+        return [inst.groups[k] for k in np.flatnonzero(counts > 1)]
 
     def _knapsack_bound(self, h: int, on: np.ndarray) -> float:
         """Per resource, the fractional knapsack of the excess on ``h`` over the movable VMs on it."""
@@ -274,9 +291,9 @@ class Repair:
         inst = self.inst
         on = np.flatnonzero(place == h)
         leave = set(on[self.must_leave[on]].tolist())
-        for g in inst.groups:
+        for g in self.groups_sharing(on):
             here = [v for v in g.vms.tolist() if place[v] == h and v not in leave]
-            if g.anti_affinity and len(here) > 1:
+            if len(here) > 1:
                 pinned = [v for v in here if not self.movable[v]]
                 if len(pinned) > 1:
                     raise InputError(inst.source, f"groups.{g.name}", f"repair cannot separate "
@@ -320,7 +337,7 @@ class Repair:
     def _takes(self, v: int, place: np.ndarray, load: np.ndarray) -> np.ndarray:
         """Mask of the hosts that may take VM ``v`` now (step 2)."""
         inst = self.inst
-        ok = self.allowed[v] & (self.zones == self.zones[inst.initial[v]]) & self.receives
+        ok = self.allowed(v) & (self.zones == self.zones[inst.initial[v]]) & self.receives
         ok &= ((load + inst.demand[v]) <= self.room_limit + TOLERANCE).all(axis=1)
         mates = self.mates.get(v)
         if mates is not None:
@@ -347,20 +364,25 @@ class Repair:
         limit (receiving hosts within their room), anti-affinity holding, unmovable VMs in place."""
         inst = self.inst
         moved = place != self.start
-        if (moved & ~self.movable).any() or not self.allowed[np.arange(inst.n_vms), place].all():
+        if (moved & ~self.movable).any() or not self.allowed_at(place).all():
             return False
         if broken_anti_affinity(inst, place):
             return False
         return bool((inst.load(place) <= self.room_limit + TOLERANCE).all())
 
     # ------------------------------------------------------------ CP
-    def improve(self, place: np.ndarray | None, seconds: float, seed: int):
+    def improve(self, place: np.ndarray | None, seconds: float, seed: int, gap: float = GAP_LIMIT):
         """Step 3: ``(placement or None, proven, solver status)``; None when the model is too big."""
-        whole = RepairModel(self, place, whole=True)
-        model = whole if whole.literals <= WHOLE_LITERALS else RepairModel(self, place)
-        if model.literals > CP_LITERALS:
+        movable = int(self.movable.sum())
+        if movable * self.inst.n_hosts <= WHOLE_LITERALS:
+            model = RepairModel(self, place, whole=True)
+        elif self.free.size * (CANDIDATES + 2) <= CP_LITERALS:
+            model = RepairModel(self, place)
+        else:
             return None, False, "not run: too many choices"
-        return model.solve(seconds, seed)
+        if model.literals > (WHOLE_LITERALS if model.whole else CP_LITERALS):
+            return None, False, "not run: too many choices"
+        return model.solve(seconds, seed, gap, self.lower_bound())
 
 
 class RepairModel:
@@ -370,7 +392,7 @@ class RepairModel:
     movable ones on bad hosts and those that must leave, among a few hosts each."""
 
     def __init__(self, rep: Repair, hint: np.ndarray | None, whole: bool = False):
-        inst, self.rep = rep.inst, rep
+        inst, self.rep, self.whole = rep.inst, rep, whole
         self.free = np.flatnonzero(rep.movable) if whole else rep.free
         base = rep.start.copy()
         base[self.free] = -1
@@ -387,7 +409,7 @@ class RepairModel:
             self.model.add_exactly_one(lits.values())
         self._capacity(base)
         self._anti_affinity(base)
-        scale = cpsat.scale_for(inst.cost, cpsat.MAX_COST_SCALED)
+        self.cost_scale = scale = cpsat.scale_for(inst.cost, cpsat.MAX_COST_SCALED)
         cost = self.rounding.nearest(inst.cost * scale)
         self.model.minimize(sum(int(cost[v]) * (1 - lits[inst.initial[v]]) if inst.initial[v] in lits
                                 else int(cost[v]) for v, lits in zip(self.free, self.x, strict=True)))
@@ -401,8 +423,9 @@ class RepairModel:
         rep, inst = self.rep, self.rep.inst
         out = []
         for v in self.free.tolist():
-            ok = rep.allowed[v] & (rep.zones == rep.zones[inst.initial[v]]) & (inst.host_limit > 0)
-            ok[rep.start[v]] |= rep.allowed[v, rep.start[v]]
+            allowed = rep.allowed(v)
+            ok = allowed & (rep.zones == rep.zones[inst.initial[v]]) & (inst.host_limit > 0)
+            ok[rep.start[v]] |= allowed[rep.start[v]]
             out.append(np.flatnonzero(ok).tolist())
         return out
 
@@ -414,8 +437,9 @@ class RepairModel:
         order = np.argsort(-room, kind="stable")
         out = []
         for v in self.free.tolist():
-            ok = rep.allowed[v] & (rep.zones == rep.zones[inst.initial[v]]) & rep.receives
-            own = {int(rep.start[v])} if rep.allowed[v, rep.start[v]] else set()
+            allowed = rep.allowed(v)
+            ok = allowed & (rep.zones == rep.zones[inst.initial[v]]) & rep.receives
+            own = {int(rep.start[v])} if allowed[rep.start[v]] else set()
             if hint is not None:
                 own.add(int(hint[v]))
             out.append(sorted(own | set(order[ok[order]][:CANDIDATES].tolist())))
@@ -451,8 +475,13 @@ class RepairModel:
             for h, lits in per_host.items():
                 m.add(sum(lits) <= max(0, 1 - int(held[h])))
 
-    def solve(self, seconds: float, seed: int):
-        solver, code = cpsat.solve(self.model, seconds, seed=seed)
+    def solve(self, seconds: float, seed: int, gap: float = GAP_LIMIT, lower: float = 0.0):
+        """Solve for at most ``seconds``, stopping once the cost is within ``gap`` (relative) of the
+        solver's bound or of ``lower`` (a proven bound on the repair's cost), or when it stalls."""
+        lower_scaled = (lower - self.rep.cost_of(self.rep.start)) * self.cost_scale  # the part in the model
+        watch = cpsat.EarlyStop(lambda best, bound: best <= max(bound, lower_scaled) * (1 + gap) + 1e-9,
+                                patience_for(seconds))
+        solver, code = cpsat.solve(self.model, seconds, seed=seed, watch=watch)
         status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
                   cp_model.INFEASIBLE: "infeasible"}.get(code, "unknown")
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
