@@ -95,6 +95,7 @@ class Packer:
         self.place = np.array(placement, dtype=np.int64)
         self.load = sharing_load(inst, self.place)
         self.peaks = ImagePeaks(inst, self.place) if sharing_on(inst) else None
+        self.lifted = np.zeros(inst.n_vms, dtype=bool)  # taken off their host by lift, not yet dropped
         self.mates = anti_affinity_mates(inst)
         self.receiving = receiving_hosts(inst)
         self.zones = link_zones(inst)
@@ -142,10 +143,12 @@ class Packer:
     def lift(self, v: int) -> None:
         """Take VM ``v``'s load off its host until :meth:`drop` puts it somewhere."""
         self.load[self.place[v]] -= self._change(v, self.place[v], self.peaks.remove if self.peaks else None)
+        self.lifted[v] = True
 
     def drop(self, v: int, h: int) -> None:
         self.load[h] += self._change(v, h, self.peaks.add if self.peaks else None)
         self.place[v] = h
+        self.lifted[v] = False
 
     def move(self, v: int, h: int) -> None:
         self.lift(v)

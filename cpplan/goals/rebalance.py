@@ -129,7 +129,7 @@ def make_room(pk: Packer, v: int, movable, tries: int = 5) -> list[int] | None:
     if mates is not None:
         candidates = candidates[~np.isin(candidates, pk.place[mates])]
     for h in candidates[np.argsort(-room[candidates], kind="stable")][:tries].tolist():
-        small = np.flatnonzero((pk.place == h) & movable & (size < size[v]))
+        small = np.flatnonzero((pk.place == h) & ~pk.lifted & movable & (size < size[v]))
         lifted = []
         for u in small[np.argsort(size[small], kind="stable")].tolist():
             if fits(pk.load[h] + pk.added_on(v, h), pk.limit[h]).all():
