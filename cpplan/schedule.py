@@ -14,9 +14,16 @@ link's bandwidth. A migration lasts the duration of SPEC 7.2 at its bandwidth.
 List scheduling, event by event: at time 0 and whenever migrations end, every
 *ready* migration (each migration of its ``after`` list has ended; without
 ``after``, every migration of the earlier rounds: SPEC's barriers) starts, in
-plan order, when the migrations in flight leave room for it under the
+the order of a *priority*, when the migrations in flight leave room for it under the
 per-host, directional, total, link and group limits (counted in flight, as
-SPEC 7.4 and 8 say) and the bandwidths. ``makespan`` is the last end.
+SPEC 7.4 and 8 say) and the bandwidths. ``makespan`` is the last end. The
+priorities (:data:`PRIORITIES`): plan order; the *critical path* first (the
+longest chain of durations through the migrations that wait for it, its own
+included: ``tail(m) = duration(m) + max tail`` of those whose ``after`` lists
+``m``; with barriers, of the whole next round); the longest migration first.
+None changes which migration waits for which, so each schedule respects the
+order and the limits; list scheduling has anomalies, so the plan's schedule is
+the shortest of them (:func:`ordered_estimate`), never longer than by plan order.
 
 :func:`schedule_violations` is SPEC 7.4's last paragraph for a plan that
 states ``start``, ``end`` and ``bandwidth``: a migration starts no earlier than
@@ -52,6 +59,9 @@ import numpy as np
 from .order import Migrations, derive_after, pruned
 
 SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.3)
+# the orders the list schedule tries ready migrations in: the plan's, the longest chain of durations
+# still to run through them first (critical path), the longest first
+PRIORITIES = ("plan", "critical", "largest")
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
 BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
 COST_TOLERANCE = 1e-9  # relative, on a cost budget (a cost C x (1 + slack) computed in floats)
@@ -163,8 +173,9 @@ def shares(inst, moves: Migrations, limits: Limits) -> np.ndarray:
     return out
 
 
-def estimate(inst, plan, after: list[list[int]] | None) -> Timed:
-    """List-schedule the migrations of the valid round ``plan`` with the ``after`` order (None: barriers)."""
+def estimate(inst, plan, after: list[list[int]] | None, priority: str = "plan") -> Timed:
+    """List-schedule the migrations of the valid round ``plan`` with the ``after`` order (None: barriers),
+    trying the ready migrations in the order of ``priority`` (one of :data:`PRIORITIES`)."""
     moves = Migrations.of(inst, plan)
     limits = Limits(inst, moves)
     bandwidth = shares(inst, moves, limits)
@@ -173,27 +184,60 @@ def estimate(inst, plan, after: list[list[int]] | None) -> Timed:
                 for v, b, o in zip(moves.vm, bandwidth, moves.offline, strict=True)]
     release = Release(moves, after)
     start, end = [0.0] * len(moves), [0.0] * len(moves)
-    ready, flying, now = release.first(), [], 0.0
+    by_rank = _ranked(moves, after, duration, priority)
+    rank = np.empty(len(moves), dtype=np.int64)
+    rank[by_rank] = np.arange(len(moves))
+    ready, flying, now = sorted(rank[release.first()].tolist()), [], 0.0
     while ready or flying:
         waiting = []
-        for i in ready:
+        for r in ready:
+            i = int(by_rank[r])
             if limits.refusal(i, bandwidth[i]) is None:
                 limits.hold(i, bandwidth[i])
                 start[i], end[i] = now, now + duration[i]
                 heapq.heappush(flying, (end[i], i))
             else:
-                waiting.append(i)
+                waiting.append(r)
         ready = waiting
         if not flying:
-            raise RuntimeError(f"migrations {ready[:3]} can never start: the round plan is not valid")
+            stuck = by_rank[ready[:3]].tolist()
+            raise RuntimeError(f"migrations {stuck} can never start: the round plan is not valid")
         now = flying[0][0]
         while flying and flying[0][0] <= now:
             _, i = heapq.heappop(flying)
             limits.hold(i, bandwidth[i], -1)
             for j in release.ended(i):
-                insort(ready, j)
+                insort(ready, int(rank[j]))
     timed = [{"start": start[i], "end": end[i], "bandwidth": float(bandwidth[i])} for i in range(len(moves))]
     return Timed(timed, max(end, default=0.0))
+
+
+def _ranked(moves: Migrations, after: list[list[int]] | None, duration: list[float],
+            priority: str) -> np.ndarray:
+    """The migrations in the order ``priority`` tries them (ties in plan order)."""
+    if priority == "plan":
+        return np.arange(len(moves))
+    if priority == "largest":
+        return np.argsort(-np.array(duration), kind="stable")
+    if priority != "critical":
+        raise ValueError(f"unknown priority {priority!r} (choose from {', '.join(PRIORITIES)})")
+    return np.argsort(-_tails(moves, after, duration), kind="stable")
+
+
+def _tails(moves: Migrations, after: list[list[int]] | None, duration: list[float]) -> np.ndarray:
+    """Each migration's duration plus the longest chain of durations that waits for it."""
+    tail = np.array(duration, dtype=float)
+    if after is None:  # barriers: every migration of a round waits for the whole previous round
+        later = 0.0
+        for t in np.unique(moves.round)[::-1]:
+            members = moves.round == t
+            tail[members] += later
+            later = float(tail[members].max())
+        return tail
+    for i in range(len(after) - 1, -1, -1):  # every migration waits only for lower numbers
+        for p in after[i]:
+            tail[p] = max(tail[p], duration[p] + tail[i])
+    return tail
 
 
 class Release:
@@ -321,16 +365,23 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
 
 
 def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
-    """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate."""
+    """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
+    shortest of the list schedules by the pruned and the unpruned order, each with every priority of
+    :data:`PRIORITIES` (ties: the pruned order, then the plan's priority)."""
     after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
-    timed = estimate(inst, plan, after)
+    orders = [after]
     if after is not None:
         lean = pruned(inst, plan, after)
         if lean != after:  # list scheduling has anomalies: waiting for less can end later
-            lean_timed = estimate(inst, plan, lean)
-            # the fuller order's schedule respects the lean order too (it waits for more): keep the shorter
-            timed = lean_timed if lean_timed.makespan <= timed.makespan else timed
+            # the fuller order's schedule respects the lean order too (it waits for more)
+            orders = [lean, after]
             after = lean
+    timed = None
+    for priority in PRIORITIES:
+        for order in orders:
+            candidate = estimate(inst, plan, order, priority)
+            if timed is None or candidate.makespan < timed.makespan:
+                timed = candidate
     return after, timed
 
 

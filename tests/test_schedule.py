@@ -18,7 +18,7 @@ from cpplan.bounds import makespan_lower_bound
 from cpplan.cli import main, summary
 from cpplan.io import load_plan
 from cpplan.order import Migrations
-from cpplan.schedule import estimate, schedule_violations
+from cpplan.schedule import PRIORITIES, estimate, schedule_violations
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1000, "setup": 2}
 
@@ -225,5 +225,8 @@ def test_the_schedule_is_the_shorter_estimate_and_the_order_the_pruned_one(famil
     lean = pruned(inst, routes, full)
     assert lean != full and [m["after"] for r in plan.rounds for m in r] == lean
     estimates = [estimate(inst, routes, order).makespan for order in (full, lean)]
-    assert plan.makespan == pytest.approx(min(estimates))
+    assert plan.makespan <= min(estimates) + 1e-9  # priorities other than the plan's may do better
+    every = [estimate(inst, routes, order, priority).makespan
+             for order in (full, lean) for priority in PRIORITIES]
+    assert plan.makespan == pytest.approx(min(every))
     assert cpplan.validate(inst, plan) == []
