@@ -71,12 +71,12 @@ from .errors import InputError
 from .graphs import functional_cycles, strongly_connected
 from .plan import plain_number
 
-__all__ = ["blocked_vms", "check_blocked", "describe"]
+__all__ = ["blocked_vms", "check_blocked", "describe", "stuck_state"]
 
 
 def blocked_vms(inst) -> list[dict]:
     """The blocked VMs of ``inst``, grouped by the deadlocked cycle they form or wait on."""
-    placement, load = _stuck_state(inst)
+    placement, load = stuck_state(inst)
     pending = np.flatnonzero(~inst.at_target(placement))
     if pending.size == 0:
         return []
@@ -103,7 +103,7 @@ def blocked_vms(inst) -> list[dict]:
     return groups
 
 
-def _stuck_state(inst) -> tuple[np.ndarray, np.ndarray]:
+def stuck_state(inst) -> tuple[np.ndarray, np.ndarray]:
     """The placement and load once every direct move that fits has been made (module docstring)."""
     placement, load = inst.initial.copy(), np.array(inst.load(inst.initial), dtype=float)
     frozen = _frozen(inst)

@@ -260,6 +260,8 @@ def load_plan(path) -> Plan:
         raise InputError(name, "status", f"must be one of {', '.join(STATUSES)}, got {short_repr(status)}")
     if not isinstance(data.get("rounds", []), list):
         raise InputError(name, "rounds", "must be a list of rounds")
+    if not isinstance(data.get("partial", False), bool):
+        raise InputError(name, "partial", f"must be true or false, got {short_repr(data['partial'])}")
     for key in ("cost", "lower_bound"):
         value = data.get(key)
         if value is not None and not finite_number(value):

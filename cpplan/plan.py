@@ -50,7 +50,8 @@ class Plan:
     ``blocked`` (on such answers only) lists the VMs that cannot reach their
     target, grouped by the deadlocked cycle they form (:mod:`cpplan.blockers`). ``relaxation``
     (:mod:`cpplan.relax`) says which change to the instance the plan is for, when B was not
-    reachable without it.
+    reachable without it. A ``partial`` plan (status ``unknown``) has valid rounds that stop short of
+    B (:mod:`cpplan.planners.partial`).
     """
 
     status: str
@@ -65,6 +66,7 @@ class Plan:
     makespan_lower_bound: float | None = None
     blocked: list[dict] | None = None  # why an infeasible or unknown answer is stuck (cpplan.blockers)
     relaxation: dict | None = None  # the change to the instance this plan is for (cpplan.relax)
+    partial: bool = False  # rounds of an answer without a plan, short of B (cpplan.planners.partial)
 
     @property
     def n_rounds(self) -> int:
@@ -106,6 +108,8 @@ class Plan:
             out["blocked"] = self.blocked
         if self.relaxation is not None:
             out["relaxation"] = self.relaxation
+        if self.partial:
+            out["partial"] = True
         out["stats"] = self.stats
         return out
 
@@ -116,7 +120,8 @@ class Plan:
                    rounds_lower_bound=data.get("rounds_lower_bound"),
                    reason=data.get("reason", ""), stats=data.get("stats", {}),
                    makespan=data.get("makespan"), makespan_lower_bound=data.get("makespan_lower_bound"),
-                   blocked=data.get("blocked"), relaxation=data.get("relaxation"))
+                   blocked=data.get("blocked"), relaxation=data.get("relaxation"),
+                   partial=data.get("partial", False))
 
     @classmethod
     def from_index_rounds(cls, inst, rounds: list[IndexRound], status: str, **kw) -> Plan:

@@ -33,6 +33,7 @@ from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
 from .cp.planner import NOTHING_LEFT
+from .partial import partial_plan
 
 # Every planner by name, the default first: each is a module (or package) with ``plan()``.
 PLANNER_MODULES = {"auto": auto, "greedy": greedy, "cp": cp, "exact": exact}
@@ -47,7 +48,7 @@ PARALLEL_PLANNERS = ("auto", "cp")
 
 def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: int = 0,
          cost: Callable | None = None, hint: Plan | None = None,
-         progress: Callable[[str], None] | None = None, cost_slack: float = 0.0,
+         progress: Callable[[str], None] | None = None, cost_slack: float = 0.0, partial: bool = False,
          workers: int = 1, executor: str = "local", relax: bool = False,
          offline_penalty: float = OFFLINE_PENALTY) -> Plan:
     """Plan the migrations from ``inst.initial`` to ``inst.target`` with the named planner.
@@ -58,6 +59,11 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     any validator accepts it; its summed custom cost is ``stats["objective"]``,
     and a status ``optimal`` becomes ``feasible`` unless the plan also meets the
     SPEC cost lower bound. ``progress`` receives one-line status messages during long runs.
+
+    ``partial=True``: an answer without a plan (``infeasible`` or ``unknown``) comes back as a
+    partial plan (:func:`.partial.partial_plan`): status ``unknown``, ``partial`` true, valid rounds
+    that take as many VMs to their target as the direct moves allow, and ``stats`` counting the VMs
+    that reach their target (``reached_target``) and those left (``left_to_move``).
 
     ``cost_slack`` s > 0 trades cost for time: once the least cost C is found, the planners of
     :data:`TRADING_PLANNERS` may return a plan costing up to C x (1 + s) when its estimated makespan
@@ -87,7 +93,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         return _relaxed(inst, planner, time_limit, hint, again, check_penalty(offline_penalty), progress)
     if cost is not None:
         result = plan(inst.with_cost(cost), planner, time_limit=time_limit, seed=seed, hint=hint,
-                      progress=progress, cost_slack=cost_slack, workers=workers, executor=executor)
+                      progress=progress, cost_slack=cost_slack, partial=partial, workers=workers,
+                      executor=executor)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
     lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
@@ -117,6 +124,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
     result.blocked = None if result.found else blocked_vms(inst)
+    if partial and not result.found:
+        result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
     check(inst, result)
     return result
@@ -153,7 +162,7 @@ def _in_spec_cost(inst, result: Plan) -> Plan:
                 stats={**result.stats, "objective": result.cost,
                        "objective_lower_bound": result.lower_bound},
                 makespan=result.makespan, makespan_lower_bound=result.makespan_lower_bound,
-                blocked=result.blocked)
+                blocked=result.blocked, partial=result.partial)
 
 
 def check(inst, result: Plan) -> Plan:
