@@ -24,11 +24,11 @@ SWAP = {"hosts": {"h1": {"ram": 4}, "h2": {"ram": 4}},
 
 
 def deadlocked(seed: int) -> dict:
-    """A small cloud of full hosts whose moving VMs trade places (no migration can start), some VMs
-    pinned, `live: true` or in a `no_downtime` group."""
+    """A small cloud of (nearly) full hosts whose moving VMs trade places, some hosts with room for a
+    small VM only, some VMs pinned, `live: true` or in a `no_downtime` group."""
     rng = np.random.default_rng(seed)
     n_hosts = int(rng.integers(2, 4))
-    sizes = rng.choice([2, 4], size=n_hosts * 2)
+    sizes = rng.choice([2, 4, 4], size=n_hosts * 2)
     hosts = np.repeat(np.arange(n_hosts), 2)
     keep = rng.random(len(hosts)) < 0.8
     keep[::2] = True  # every host holds a VM
@@ -39,7 +39,8 @@ def deadlocked(seed: int) -> dict:
         if len(set(hosts[members])) > 1:
             target[members] = np.roll(hosts[members], 1)
     names = [f"v{j}" for j in range(len(sizes))]
-    data = {"hosts": {f"h{i}": {"ram": int(sizes[hosts == i].sum())} for i in range(n_hosts)},
+    slack = np.where(rng.random(n_hosts) < 0.5, 2, 0)  # room for a small VM, never for a large one
+    data = {"hosts": {f"h{i}": {"ram": int(sizes[hosts == i].sum() + slack[i])} for i in range(n_hosts)},
             "vms": {n: {"ram": int(s), "cost": int(rng.integers(1, 9))}
                     for n, s in zip(names, sizes, strict=True)},
             "initial": {n: f"h{h}" for n, h in zip(names, hosts, strict=True)},
@@ -93,6 +94,7 @@ def test_the_clouds_are_unreachable_and_varied():
     assert {len(c["hosts"]) for c in CLOUDS} == {2, 3}
     assert all(cpplan.plan(Instance(**c), "exact").status == "infeasible" for c in CLOUDS)
     assert any(len(eligible(c)) < len(c["vms"]) for c in CLOUDS)
+    assert any(truth[0] < len(c["target"]) for c, truth in CASES)  # not every moving VM goes offline
 
 
 @pytest.mark.parametrize("planner", ["exact", "auto", "cp"])
@@ -102,7 +104,9 @@ def test_fewest_and_cheapest_offline_vms_as_the_brute_force(index, planner):
     inst = Instance(**data)
     result = cpplan.plan(inst, planner, time_limit=20, relax=True)
     relaxation = result.relaxation
-    assert relaxation["kind"] == "offline" and relaxation["original_status"] == "infeasible"
+    assert relaxation["kind"] == "offline"
+    # cp says unknown where only exact (or a certificate) proves that no plan exists
+    assert relaxation["original_status"] in ({"infeasible", "unknown"} if planner == "cp" else {"infeasible"})
     assert (len(relaxation["vms"]), result.cost) == CASES[index][1]
     assert set(relaxation["vms"]) <= set(eligible(data))
     assert cpplan.validate(relaxed_instance(inst, relaxation), result) == []
