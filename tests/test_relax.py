@@ -198,6 +198,21 @@ def test_limits_raised_by_one_when_nothing_else_helps():
     assert cpplan.validate(relaxed, result) == [] and result.found
 
 
+def test_nothing_helps_a_group_that_allows_no_migration(write_instance, tmp_path, capsys):
+    """A group with max_migrating 0 is a service level no relaxation lifts: the answer stays
+    infeasible, says so, and no relaxed instance is written."""
+    data = {"hosts": {"h1": {"ram": 4}, "h2": {"ram": 4}}, "vms": {"a": {"ram": 1}},
+            "initial": {"a": "h1"}, "target": {"a": "h2"},
+            "groups": {"g": {"vms": ["a"], "max_migrating": 0}}}
+    result = cpplan.plan(Instance(**data), "auto", relax=True)
+    assert result.status == "infeasible" and result.relaxation is None
+    assert result.reason.endswith("no single relaxation (offline moves, a spare host, one more migration "
+                                  "per host) reached B within the time limit")
+    code, _, err = plan_cli(capsys, write_instance(data), "--relax", "-o", tmp_path / "plan.json")
+    assert code == 3 and "no single relaxation" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cloud.yaml", "plan.json"]
+
+
 def test_a_reachable_target_is_planned_as_without_relax():
     data = copy.deepcopy(SWAP)
     data["hosts"]["h3"] = {"ram": 4}
