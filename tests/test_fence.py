@@ -19,9 +19,13 @@ from strategies import tiny_clouds
 import cpplan
 from cpplan import InputError, Instance
 from cpplan.bounds import infeasibility
+from cpplan.budget import Budget
 from cpplan.cli import main
 from cpplan.constraints import allowed_by_service_levels
+from cpplan.cpsat import Scaled
 from cpplan.plan import Plan
+from cpplan.planners.cp.intervals import IntervalModel
+from cpplan.planners.cp.timeindexed import TimeIndexedModel
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 PLANNERS = ("greedy", "cp", "exact", "auto")
@@ -192,3 +196,16 @@ def test_exact_greedy_and_cp_agree_on_fenced_clouds(inst):
     if truth.status == "infeasible":
         assert not greedy.found
     cp_agrees_with_exact(inst)
+
+
+def test_both_cp_models_keep_hops_inside_the_fence():
+    inst = swap({"db": {"vms": ["a", "b"], "hosts": ["h1", "h2", "spare"]}})
+    h = inst.host_index
+    routes = {0: [(h["h1"], h["big"], h["h2"])], 1: [(h["h2"], h["h1"])]}
+    through_big = IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0)
+    assert through_big.hops is None and through_big.infeasible
+    routes[0].append((h["h1"], h["spare"], h["h2"]))
+    either = IntervalModel(inst, Scaled(inst), routes, horizon=3).run(Budget(10), seed=0)
+    assert {move.dst for _, move in either.hops} == {h["spare"], h["h2"], h["h1"]}
+    anywhere = TimeIndexedModel(inst, Scaled(inst), horizon=3).run(Budget(10), seed=0)
+    assert anywhere.cost_proven and h["big"] not in {move.dst for _, move in anywhere.hops}
