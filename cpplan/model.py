@@ -323,7 +323,8 @@ class Instance:
         for a in (self.capacity, self.ratio, self.effective, self.demand, self.host_limit,
                   self.incoming_limit, self.outgoing_limit, self.initial, self.target, self.pinned,
                   self.member_group, self.member_vm, self.group_cap, self.group_anti, self.image,
-                  self.share_ratio, self.can_live, self.offline_cost, self.domain_of, self.domains):
+                  self.share_ratio, self.can_live, self.offline_cost, self.domain_of, self.domains,
+                  self.among_set):
             a.setflags(write=False)
 
     def _drain(self, drain, start, end, domains: Domains) -> None:
