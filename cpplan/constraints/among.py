@@ -70,13 +70,14 @@ def choose_sets(inst, domains) -> np.ndarray:
     for k in ruled:
         g, key = inst.groups[k], f"groups.{inst.groups[k].name}.among"
         flexible = domains.domain_of[g.vms] >= 0
-        ends = inst.target[g.vms[~flexible]] if not inst.choosing_target else np.zeros(0, dtype=np.int64)
+        fixed = g.vms[~flexible] if not inst.choosing_target else g.vms[:0]  # B to be chosen: ignored
+        ends = inst.target[fixed]
         options = allowed[domains.domain_of[g.vms[flexible]]]
         masks = [host_mask(inst.n_hosts, hosts) for hosts in g.among]
         fit = [i for i, mask in enumerate(masks) if mask[ends].all() and (options & mask).any(axis=1).all()]
         if not fit:
             raise InputError(inst.source, key, f"the target breaks it: no set holds every member's target "
-                             f"({_ends_text(inst, g.vms[~flexible], ends)})")
+                             f"({_ends_text(inst, fixed, ends)})")
         here = [int(masks[i][inst.initial[g.vms]].sum()) for i in fit]
         chosen[k] = fit[int(np.argmax(here))]
         for v in g.vms[flexible].tolist():
