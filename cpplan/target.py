@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import finite_number, short_repr
+from .constraints.groups import broken_anti_affinity
 from .errors import InputError
 from .goals import GOALS, Search, Slack, Tradeoff, consolidate, evacuate, rebalance, repair
 from .goals.metrics import sharing_saved, summary
@@ -134,6 +135,10 @@ def check_arguments(inst, goal, drain, move_weight, max_cost, max_moves, gap_lim
     if listed and goal not in ("evacuate", "repair"):
         raise InputError(inst.source, "drain", f"the instance drains hosts; choose B for it with the "
                          f"evacuate goal, not {goal}")
+    for g, h, vms in [] if goal == "repair" else broken_anti_affinity(inst, inst.initial)[:1]:
+        raise InputError(inst.source, f"groups.{g.name}", f"anti-affinity broken by the initial placement "
+                         f"({inst.vm_names[vms[0]]} and {inst.vm_names[vms[1]]} on {inst.host_names[h]}): "
+                         f"separate them with --goal repair before choosing B for {goal}")
     drained = []
     for name in map(nfc, drain or listed):
         if name not in inst.host_index:

@@ -229,8 +229,9 @@ def test_every_goal_gives_a_legal_b_on_random_tiny_clouds(inst, goal):
     drain = [inst.host_names[0]] if goal == "evacuate" else None
     try:
         result = cpplan.choose_target(inst, goal=goal, drain=drain, time_limit=1, planner="exact")
-    except cpplan.InputError as e:  # only evacuation can be impossible, and it says why
-        assert goal == "evacuate" and "--drain" in str(e)
+    except cpplan.InputError as e:  # only evacuation and repair can be impossible, and they say why
+        assert ((goal == "evacuate" and "--drain" in str(e)) or (goal == "repair" and "repair" in str(e))
+                or "separate them with --goal repair" in str(e))  # other goals refuse a broken start
         return
     new = result.instance  # built by the Instance constructor: fits receiving hosts, anti-affinity
     assert not new.moving[new.pinned].any()
@@ -240,6 +241,8 @@ def test_every_goal_gives_a_legal_b_on_random_tiny_clouds(inst, goal):
         assert result.after["hosts_used"] <= result.before["hosts_used"]
     elif goal == "rebalance":
         assert result.after["max_utilisation"] <= result.before["max_utilisation"] + 1e-9
+    elif goal == "repair":
+        assert (new.load(new.target) <= new.effective + 1e-9).all()
     else:
         assert not (new.target == 0).any()
 
@@ -253,7 +256,7 @@ def test_no_vm_is_sent_across_a_link_that_allows_no_migration(goal):
     check_target(inst, result)
     side = np.isin(np.arange(6), [0, 1, 2])
     assert (side[result.instance.target] == side[inst.initial]).all()
-    assert result.moves > 0 or goal == "rebalance"  # guarded() is balanced already
+    assert result.moves > 0 or goal in ("rebalance", "repair")  # guarded() is balanced and within capacity
 
 
 # ----------------------------------------------------------------------------- stopping early

@@ -100,7 +100,8 @@ def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = N
     moved = np.flatnonzero(place != inst.initial)
     report["moved"] = [{"vm": inst.vm_names[v], "from": inst.host_names[inst.initial[v]],
                         "to": inst.host_names[place[v]]} for v in moved.tolist()]
-    stats.update(report, cost=cost, lower_bound=bound, seconds=round(time.perf_counter() - started, 3))
+    stats.update(report, cost=cost, lower_bound=bound, gap_limit=search.gap_limit,
+                 seconds=round(time.perf_counter() - started, 3))
     gap = 0.0 if proven else float((cost - bound) / cost) if cost > 0 else None
     return Choice(place, proven, bound, stats, gap, "" if proven else "heuristic")
 
