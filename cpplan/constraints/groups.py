@@ -83,13 +83,16 @@ def anti_affinity_clashes(inst, rnd) -> list[tuple[int, int, int, int]]:
 def broken_anti_affinity(inst, placement: np.ndarray) -> list[tuple]:
     """(group, host, member indices) for each host holding two or more members of an
     anti-affinity group in ``placement``."""
+    if not inst.group_anti.any():
+        return []
+    keep = inst.group_anti[inst.member_group]
+    groups, vms = inst.member_group[keep], inst.member_vm[keep]
+    pairs = groups * inst.n_hosts + placement[vms]
+    uniq, counts = np.unique(pairs, return_counts=True)
     out = []
-    for g in inst.groups:
-        if not g.anti_affinity or g.vms.size < 2:
-            continue
-        hosts, counts = np.unique(placement[g.vms], return_counts=True)
-        for h in hosts[counts > 1].tolist():
-            out.append((g, int(h), g.vms[placement[g.vms] == h]))
+    for x in uniq[counts > 1].tolist():
+        g, h = inst.groups[x // inst.n_hosts], x % inst.n_hosts
+        out.append((g, int(h), g.vms[placement[g.vms] == h]))
     return out
 
 

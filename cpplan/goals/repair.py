@@ -75,8 +75,9 @@ TOLERANCE = 1e-9
 
 def choose(inst, *, drain=(), tradeoff: Tradeoff = NO_TRADEOFF, slack: Slack = NO_SLACK,
            search: Search = DEFAULT_SEARCH, max_utilisation: float | None = None) -> Choice:
-    """The repaired B (module docstring); ``drain`` hosts end empty, ``slack.headroom`` keeps that
-    share of each receiving host free. InputError when the trade-off is given or no repair exists."""
+    """The repaired B (module docstring); ``drain`` hosts end empty (:func:`cpplan.choose_target`
+    passes the instance's ``drain`` list by default), ``slack.headroom`` keeps that share of each
+    receiving host free. InputError when the trade-off is given or no repair exists."""
     if any(x is not None for x in (tradeoff.move_weight, tradeoff.max_cost, tradeoff.max_moves)):
         raise InputError("", "--goal", "repair moves the least it can: --move-weight, --max-cost "
                          "and --max-moves do not apply")
@@ -145,8 +146,6 @@ class Repair:
         self.inst = inst
         self.limit = inst.effective * (1.0 if max_utilisation is None else max_utilisation)
         drained = np.zeros(inst.n_hosts, dtype=bool)
-        listed = inst.to_dict().get("drain") or []
-        drained[[inst.host_index[h] for h in listed]] = True
         drained[np.asarray(drain, dtype=np.int64)] = True
         self.drained = drained
         self.fixed = (inst.domain_of < 0) & (inst.target != inst.initial) & ~drained[inst.target]
