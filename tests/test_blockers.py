@@ -164,14 +164,49 @@ ANTI_CYCLE = {"hosts": {"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}, "h
               "pinned": ["z", *(f"p{i}" for i in range(40))]}
 
 
-def test_only_cp_is_advised_to_try_auto_and_auto_never_points_at_itself():
+NOTHING_LEFT = "nothing was left to try with time to spare, so more time will not help: try "
+NEXT = "--relax (the least change to the instance that reaches B) or a spare host with room for a (8 ram)"
+
+
+def test_unknown_says_nothing_was_left_to_try_and_auto_never_points_at_itself():
     inst = Instance(**ANTI_CYCLE)
-    by_cp, by_auto = (cpplan.plan(inst, planner=p, time_limit=4) for p in ("cp", "auto"))
-    assert by_cp.status == by_auto.status == "unknown"
-    assert by_cp.reason.endswith("with time left; --planner auto also searches exhaustively on small clouds")
-    assert by_auto.reason.startswith("no plan found by cp's models, with time left")
-    assert "--planner auto" not in by_auto.reason
+    by_greedy, by_cp, by_auto = (cpplan.plan(inst, planner=name, time_limit=10)
+                                 for name in ("greedy", "cp", "auto"))
+    assert by_greedy.status == by_cp.status == by_auto.status == "unknown"
+    assert by_greedy.reason.endswith(f"; {NOTHING_LEFT}--planner cp or auto (they search bounces and "
+                                     f"step-asides more widely), {NEXT}")
+    # 44 VMs: too many for the exhaustive search, so cp is not sent to auto either
+    assert by_cp.reason == f"no plan found by cp's models, with time left; {NOTHING_LEFT}{NEXT}"
+    assert by_auto.reason.startswith("greedy: no migration possible: 3 VMs wait")
+    assert f"; cp: no plan found by cp's models, with time left; {NOTHING_LEFT}{NEXT}" in by_auto.reason
+    assert "--planner" not in by_auto.reason
     assert by_auto.blocked == by_cp.blocked and by_auto.blocked[0]["cycle"] == ["h1", "h2", "h3"]
+
+
+def test_cp_alone_is_sent_to_auto_on_a_cloud_small_enough_for_the_exhaustive_search():
+    small = {**ANTI_CYCLE, "hosts": {h: c for h, c in ANTI_CYCLE["hosts"].items() if h != "park"},
+             "vms": {v: d for v, d in ANTI_CYCLE["vms"].items() if not v.startswith("p")},
+             "initial": {v: h for v, h in ANTI_CYCLE["initial"].items() if not v.startswith("p")},
+             "pinned": ["z"]}
+    p = cpplan.plan(Instance(**small), planner="cp", time_limit=10)
+    assert p.status == "unknown"
+    assert p.reason.endswith(f"{NOTHING_LEFT}--planner auto (it also searches exhaustively on small "
+                             f"clouds), {NEXT}")
+    assert cpplan.plan(Instance(**small), planner="auto", time_limit=10).status == "infeasible"
+
+
+def test_unknown_says_when_the_time_limit_ran_out():
+    # Twelve VMs rotate around twelve full hosts; one spare host makes a plan exist but exact does not
+    # get through its placements in a hundredth of a second.
+    hosts = {**{f"h{i}": {"ram": 4} for i in range(12)}, "spare": {"ram": 4}}
+    spec = {"hosts": hosts, "vms": {f"v{i}": {"ram": 4} for i in range(12)},
+            "initial": {f"v{i}": f"h{i}" for i in range(12)},
+            "target": {f"v{i}": f"h{(i + 1) % 12}" for i in range(12)}}
+    p = cpplan.plan(Instance(**spec), planner="exact", time_limit=0.01)
+    assert p.status == "unknown" and "(time limit)" in p.reason
+    assert p.reason.endswith("; the time limit ran out, so more time may help: try a longer --time-limit, "
+                             "--relax (the least change to the instance that reaches B) or a spare host "
+                             "with room for v0 (4 ram)")
 
 
 def test_a_vm_leaving_a_host_another_vm_waits_for_takes_the_contested_room_first():

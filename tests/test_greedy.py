@@ -100,12 +100,14 @@ def test_a_stayer_steps_aside_when_no_bounce_fits():
 
 
 def test_stuck_cloud_is_unknown_with_a_reason():
-    # A swap between two full hosts and nowhere to step aside.
+    # A swap between two full hosts and nowhere to step aside (the dispatcher's certificate proves it
+    # infeasible before greedy runs: greedy alone says it is stuck).
     inst = cpplan.Instance(hosts={"h1": {"ram": 4}, "h2": {"ram": 4}},
                            vms={"a": {"ram": 4}, "b": {"ram": 4}},
                            initial={"a": "h1", "b": "h2"}, target={"a": "h2", "b": "h1"})
-    plan = greedy(inst)
+    plan = cpplan.planners.greedy.plan(inst)
     assert plan.status == "unknown" and plan.rounds == [] and "wait" in plan.reason
+    assert greedy(inst).status == "infeasible"
 
 
 def test_limits_and_service_levels_are_kept_every_round():

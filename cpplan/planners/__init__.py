@@ -4,7 +4,8 @@ Every planner module has ``plan(inst, *, time_limit, seed, hint, progress) -> Pl
 :func:`plan` adds what every answer needs: the cost lower bound, the rounds
 lower bound, the infeasibility certificates, the order and estimated schedule
 (:func:`cpplan.schedule.add_schedule`) with the makespan lower bound, on every
-answer without a plan the VMs that block it (:func:`cpplan.blockers.blocked_vms`), the time
+answer without a plan the VMs that block it (:func:`cpplan.blockers.blocked_vms`) and, on an
+``unknown`` one, what to try next (:mod:`.advice`), the time
 spent, and the validator's verdict (an invalid plan raises :class:`InvalidPlanError`).
 
 >>> from cpplan.model import Instance
@@ -32,7 +33,7 @@ from ..relax import OFFLINE_PENALTY, check_penalty, least_relaxation, needs_rela
 from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
-from .cp.planner import NOTHING_LEFT
+from .advice import advice, largest_blocked
 from .partial import partial_plan
 
 # Every planner by name, the default first: each is a module (or package) with ``plan()``.
@@ -109,8 +110,6 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
                                                progress=progress, **trading, **side_by_side)
     result.planner = result.planner or planner
-    if planner == "cp" and result.reason == NOTHING_LEFT:  # advice for cp alone: auto has run exact
-        result.reason += "; --planner auto also searches exhaustively on small clouds"
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
     if result.status == "feasible" and reaches(result.cost, lb):
@@ -124,6 +123,11 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
     result.blocked = None if result.found else blocked_vms(inst)
+    if result.status == "unknown":  # how the search ended and what to try next (.advice)
+        seconds = time.perf_counter() - started
+        end = advice(result, planner, inst.n_vms, time_limit=time_limit, seconds=seconds,
+                     blocked_demand=largest_blocked(inst, result.blocked))
+        result.reason = f"{result.reason}; {end}" if result.reason else end
     if partial and not result.found:
         result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))

@@ -26,6 +26,7 @@ from ..parallel import SERIAL
 from ..plan import Plan
 from ..schedule import shortest_within
 from . import cp, exact, greedy
+from .advice import ran_out_of_time
 
 EXACT_FULL_SHARE_VMS = 12  # up to this many VMs (and EXACT_MAX_PLACEMENTS), exact gets EXACT_SHARE
 EXACT_SHARE = 0.5  # of the time limit, before falling back to greedy and cp
@@ -60,7 +61,17 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=
             tried["cp"] = cp.plan(inst, time_limit=budget.share(1.0), seed=seed,
                                   hint=hint if hint.found else None, progress=progress, cost_slack=cost_slack,
                                   parallel=parallel)  # workers for cp's independent parts
-    return _chosen(_best(inst, tried, cost_slack), None, tried)
+    return _explained(_chosen(_best(inst, tried, cost_slack), None, tried), tried, budget, time_limit)
+
+
+def _explained(result: Plan, tried: dict[str, Plan], budget: Budget, time_limit) -> Plan:
+    """An ``unknown`` answer says what each planner tried found, in order, and whether the time ran out
+    for the last one (:mod:`.advice` adds what to try next)."""
+    if result.status == "unknown":
+        result.reason = "; ".join(f"{name}: {p.reason}" for name, p in tried.items() if p.reason)
+        last = list(tried.values())[-1]
+        result.stats["ran_out_of_time"] = ran_out_of_time(last, time_limit, budget.elapsed())
+    return result
 
 
 def _best(inst, tried: dict[str, Plan], cost_slack: float) -> Plan:

@@ -45,7 +45,7 @@ MAX_OFFLINE_VMS = 4  # offline batches are enumerated only up to this many offli
 
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
     if inst.n_vms > MAX_VMS:
-        return Plan("unknown", 0, [], planner="exact",
+        return Plan("unknown", 0, [], planner="exact", stats={"ran_out_of_time": False},
                     reason=f"the exact planner handles at most {MAX_VMS} VMs, this cloud has "
                            f"{inst.n_vms}: use --planner greedy or cp")
     search = _PlacementSearch(inst)
@@ -59,7 +59,7 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None) -> Plan:
                else "too many VMs may move offline to enumerate their batches" if not search.batches
                else "a member may arrive where A breaks its anti-affinity group as another leaves "
                     "offline, which the search does not try")
-        return Plan("unknown", 0, [], planner="exact", stats=stats,
+        return Plan("unknown", 0, [], planner="exact", stats={**stats, "ran_out_of_time": search.timed_out},
                     reason=f"search stopped after {search.expanded} placements ({why})")
     status = "optimal" if search.complete else "feasible"
     return Plan.from_index_rounds(inst, pack_rounds(inst, steps), status, planner="exact", stats=stats)
