@@ -100,6 +100,19 @@ def test_the_unpruned_construction_is_safe_too():
     assert order_violations(inst, _with_after(plan, [[], [0]])) == []
 
 
+
+def test_pruning_keeps_a_vms_previous_hop_that_the_reduction_left_implied():
+    # a steps aside to h2 and comes back after b arrived on its host h1. The reduction drops a's
+    # own previous hop from its last migration (b's arrival, which waits for a's departure from h1,
+    # implies it); pruning then finds b's wait not needed for room, and must keep it for a's hops.
+    inst = Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}, "h3": {"ram": 16}},
+                    vms={"a": {"ram": 4}, "b": {"ram": 2}}, initial={"a": "h1", "b": "h3"},
+                    target={"a": "h1", "b": "h1"})
+    plan = Plan("feasible", 10, [[move("a", "h1", "h2")], [move("b", "h3", "h1")], [move("a", "h2", "h1")]])
+    after = derive_after(inst, plan)
+    assert order_violations(inst, _with_after(plan, after)) == []
+    assert after in ([[], [0], [1]], [[], [], [0]])   # a comes back after its step aside, either way
+
 def test_offline_moves_trading_places_in_one_round_keep_barriers():
     inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
                     vms={"a": {"ram": 8, "live": False}, "b": {"ram": 8, "live": False}},
