@@ -113,6 +113,7 @@ def test_pruning_keeps_a_vms_previous_hop_that_the_reduction_left_implied():
     assert order_violations(inst, _with_after(plan, after)) == []
     assert after in ([[], [0], [1]], [[], [], [0]])   # a comes back after its step aside, either way
 
+
 def test_offline_moves_trading_places_in_one_round_keep_barriers():
     inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}},
                     vms={"a": {"ram": 8, "live": False}, "b": {"ram": 8, "live": False}},
