@@ -23,7 +23,8 @@ included: ``tail(m) = duration(m) + max tail`` of those whose ``after`` lists
 ``m``; with barriers, of the whole next round); the longest migration first.
 None changes which migration waits for which, so each schedule respects the
 order and the limits; list scheduling has anomalies, so the plan's schedule is
-the shortest of them (:func:`ordered_estimate`), never longer than by plan order.
+the shortest of them (:func:`ordered_estimate`; plan order alone on the largest plans), never
+longer than by plan order.
 
 :func:`schedule_violations` is SPEC 7.4's last paragraph for a plan that
 states ``start``, ``end`` and ``bandwidth``: a migration starts no earlier than
@@ -62,6 +63,9 @@ SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.
 # the orders the list schedule tries ready migrations in: the plan's, the longest chain of durations
 # still to run through them first (critical path), the longest first
 PRIORITIES = ("plan", "critical", "largest")
+# past this many migrations the estimate keeps plan order alone: each priority is a list schedule
+# (tight-1000: 10 245 migrations, about 2 s each on a busy 2-core machine)
+PRIORITY_MAX_MIGRATIONS = 3_000
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
 BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
 COST_TOLERANCE = 1e-9  # relative, on a cost budget (a cost C x (1 + slack) computed in floats)
@@ -367,7 +371,8 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
 def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
     """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
     shortest of the list schedules by the pruned and the unpruned order, each with every priority of
-    :data:`PRIORITIES` (ties: the pruned order, then the plan's priority)."""
+    :data:`PRIORITIES` (plan order alone past :data:`PRIORITY_MAX_MIGRATIONS` migrations; ties: the
+    pruned order, then the plan's priority)."""
     after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
     orders = [after]
     if after is not None:
@@ -377,7 +382,7 @@ def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
             orders = [lean, after]
             after = lean
     timed = None
-    for priority in PRIORITIES:
+    for priority in PRIORITIES if plan.n_migrations <= PRIORITY_MAX_MIGRATIONS else PRIORITIES[:1]:
         for order in orders:
             candidate = estimate(inst, plan, order, priority)
             if timed is None or candidate.makespan < timed.makespan:
