@@ -34,6 +34,7 @@ from ..schedule import add_schedule, stuck_hop
 from ..validate import validate
 from . import auto, cp, exact, greedy
 from .advice import advice, largest_blocked
+from .cp.makespan import improve as improve_schedule
 from .partial import partial_plan
 
 # Every planner by name, the default first: each is a module (or package) with ``plan()``.
@@ -42,6 +43,9 @@ PLANNERS = tuple(PLANNER_MODULES)
 # The planners that search plans dearer than the least cost for a shorter schedule (``cost_slack``);
 # greedy and exact make one plan each, of the least cost they find.
 TRADING_PLANNERS = ("auto", "cp")
+# cp's schedule (.cp.makespan) gets the time the planner left, at most this share of the time limit
+# (or MAKESPAN_SECONDS without one), and runs when that is at least MAKESPAN_MIN_SECONDS
+MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.1, 10.0, 0.2
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
 PARALLEL_PLANNERS = ("auto", "cp")
@@ -122,6 +126,8 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
+    if planner in TRADING_PLANNERS and result.found:  # cp's makespan objective, in the time left
+        _schedule_by_cp(inst, result, time_limit, time.perf_counter() - started, seed)
     result.blocked = None if result.found else blocked_vms(inst)
     if result.status == "unknown":  # how the search ended and what to try next (.advice)
         seconds = time.perf_counter() - started
@@ -133,6 +139,14 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
     check(inst, result)
     return result
+
+
+def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, seed: int) -> None:
+    """Let CP-SAT reschedule ``result``'s migrations (:func:`.cp.makespan.improve`) in the time left;
+    ``stats["schedule"]`` says what it found."""
+    seconds = MAKESPAN_SECONDS if time_limit is None else min(MAKESPAN_SHARE * time_limit, time_limit - spent)
+    if seconds >= MAKESPAN_MIN_SECONDS:
+        result.stats["schedule"] = improve_schedule(inst, result, seconds, seed)
 
 
 def _searched_allowed_hosts(result: Plan) -> bool:

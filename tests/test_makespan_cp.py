@@ -1,0 +1,110 @@
+"""cp's makespan objective (cpplan.planners.cp.makespan): CP-SAT reschedules a plan's migrations with
+its moves and order fixed; the schedule is valid (SPEC 7.4), never longer than the list schedule,
+and the rounds, the order and the bandwidths stay as they were."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import cpplan
+from cpplan import Instance, Plan
+from cpplan.generate import generate
+from cpplan.planners.cp.makespan import improve
+from cpplan.schedule import add_schedule, estimate, schedule_violations
+
+GIB = {"ram_unit": "GiB", "bandwidth": 1250, "setup": 2}
+
+
+def _sized(inst: Instance, seed: int, limited: bool) -> Instance:
+    """``inst`` with RAM drawn in 1-64 GiB (capacities grown to keep A and B), dirty VMs and, when
+    ``limited``, two migrations per host, five in the cloud and a rack link."""
+    rng = np.random.default_rng(seed)
+    spec = inst.to_dict()
+    ram = rng.choice([1, 2, 4, 8, 16, 32, 64], size=inst.n_vms)
+    for j, name in enumerate(inst.vm_names):
+        spec["vms"][name]["ram"] = int(ram[j])
+        spec["vms"][name]["dirty_rate"] = float(rng.choice([0.0, 0.0, 80.0]))
+    load = np.maximum(np.bincount(inst.initial, ram, minlength=inst.n_hosts),
+                      np.bincount(inst.target, ram, minlength=inst.n_hosts))
+    for h, name in enumerate(inst.host_names):
+        spec["hosts"][name]["ram"] = int(load[h] * 1.1) + 64
+    if limited:
+        names = list(spec["hosts"])
+        spec["limits"] = {"host": 2, "total": 5}
+        spec["links"] = {"rack": {"hosts": names[: len(names) // 2], "max_migrations": 2, "bandwidth": 1500}}
+    spec["migration"] = GIB
+    return Instance(**spec)
+
+
+def _without_times(plan: Plan) -> list:
+    return [[{k: v for k, v in m.items() if k not in ("start", "end")} for m in r] for r in plan.rounds]
+
+
+CLOUDS = [("rebalance", 8, 1, 0.0), ("tight", 8, 2, 0.0), ("evacuate", 12, 3, 0.3), ("shuffle", 6, 4, 0.3)]
+
+
+@pytest.mark.parametrize("family, hosts, seed, groups", CLOUDS)
+@pytest.mark.parametrize("limited", [False, True])
+def test_the_cp_schedule_is_valid_not_longer_and_keeps_moves_order_and_bandwidths(family, hosts, seed,
+                                                                                groups, limited):
+    inst = _sized(generate(family, hosts, seed, groups=groups), seed, limited)
+    plan = cpplan.plan(inst, planner="greedy")
+    before = copy.deepcopy(plan)
+    report = improve(inst, plan, seconds=5)
+    assert report["status"] in ("OPTIMAL", "FEASIBLE") and report["list_makespan"] == before.makespan
+    assert plan.makespan <= before.makespan and report["makespan"] == plan.makespan
+    assert _without_times(plan) == _without_times(before)
+    assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
+
+
+def test_the_cp_schedule_lets_a_short_chain_go_before_a_long_migration():
+    # list scheduling starts b (12 s, h1 -> h2) at once; c (h2 -> h0) then waits for b and d for c
+    inst = Instance(hosts={h: {"ram": 20000} for h in ("h0", "h1", "h2", "h3")},
+                    vms={"a": {"ram": 5000}, "b": {"ram": 12500}, "c": {"ram": 5000}, "d": {"ram": 12500}},
+                    initial={"a": "h0", "b": "h1", "c": "h2", "d": "h3"},
+                    target={"a": "h3", "b": "h2", "c": "h0", "d": "h0"}, limits={"host": 1})
+    hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}  # noqa: E731
+    plan = Plan("feasible", 35000, [[hop("a", "h0", "h3"), hop("b", "h1", "h2")], [hop("c", "h2", "h0")],
+                                    [hop("d", "h3", "h0")]])
+    add_schedule(inst, plan)
+    assert plan.makespan == pytest.approx(30.0)
+    assert improve(inst, plan, seconds=5)["makespan"] == pytest.approx(24.0)
+    assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
+
+
+@pytest.mark.parametrize("planner", ["cp", "auto"])
+def test_the_dispatcher_gives_cp_and_auto_the_cp_schedule(planner):
+    inst = _sized(generate("tight", 8, 2), 2, False)
+    p = cpplan.plan(inst, planner=planner, time_limit=10)
+    assert p.stats["schedule"]["status"] in ("OPTIMAL", "FEASIBLE")
+    assert p.makespan <= p.stats["schedule"]["list_makespan"] and cpplan.validate(inst, p) == []
+    assert "schedule" not in cpplan.plan(inst, planner="greedy").stats
+
+
+def test_a_plan_with_barriers_keeps_them():
+    inst = _sized(generate("rebalance", 8, 1), 1, False)
+    plan = cpplan.plan(inst, planner="greedy")
+    timed = estimate(inst, plan, None)
+    number, rounds = 0, []
+    for moves in plan.rounds:  # the same rounds without an after order: SPEC's barriers
+        rounds.append([])
+        for m in moves:
+            rounds[-1].append({"vm": m["vm"], "from": m["from"], "to": m["to"], **timed.migrations[number]})
+            number += 1
+    barred = Plan(plan.status, plan.cost, rounds)
+    barred.makespan = timed.makespan
+    improve(inst, barred, seconds=5)
+    assert barred.makespan <= timed.makespan and schedule_violations(inst, barred) == []
+    ends = [max(m["end"] for m in r) for r in barred.rounds]
+    starts = [min(m["start"] for m in r) for r in barred.rounds]
+    assert all(s >= e - 1e-9 for e, s in zip(ends, starts[1:], strict=False))
+
+
+def test_no_time_leaves_the_list_schedule():
+    inst = _sized(generate("tight", 8, 2), 2, False)
+    plan = cpplan.plan(inst, planner="greedy")
+    before = copy.deepcopy(plan.rounds)
+    assert improve(inst, plan, seconds=0)["status"] == "skipped" and plan.rounds == before
