@@ -32,3 +32,18 @@ def write_file(path: Path, content) -> Path:
                    else yaml.safe_dump(content, sort_keys=False))
     path.write_text(content, encoding="utf-8")
     return path
+
+
+def racks(clouds: list[dict]) -> dict:
+    """The instance mappings ``clouds`` side by side on disjoint hosts (rack k's names prefixed
+    ``rk-``; limits and allocation ratios those of the first): cp's decomposition finds one
+    independent part per rack that moves."""
+    out: dict = {"hosts": {}, "vms": {}, "initial": {}, "target": {}}
+    for k, cloud in enumerate(clouds):
+        p = f"r{k}-"
+        out["hosts"].update({p + h: c for h, c in cloud["hosts"].items()})
+        out["vms"].update({p + v: c for v, c in cloud["vms"].items()})
+        out["initial"].update({p + v: p + h for v, h in cloud["initial"].items()})
+        out["target"].update({p + v: p + h for v, h in cloud.get("target", {}).items()})
+    out.update({key: clouds[0][key] for key in ("limits", "allocation_ratio") if key in clouds[0]})
+    return out

@@ -1,7 +1,7 @@
 """--workers N: cp's independent parts solved side by side give a plan as good as one by one.
 
-The clouds here are racks: copies of a small cloud on disjoint hosts, so that cp's decomposition
-(planners/cp/decompose.py) finds one part per rack.
+The clouds here are racks (helpers.racks): copies of a small cloud on disjoint hosts, so that cp's
+decomposition (planners/cp/decompose.py) finds one part per rack.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import sys
 
 import pytest
-from helpers import write_file
+from helpers import racks, write_file
 
 import cpplan
 from cpplan.cli import main
@@ -19,20 +19,6 @@ from cpplan.generate import generate
 from cpplan.model import Instance
 from cpplan.parallel import Workers
 from cpplan.planners import cp
-
-
-def racks(clouds: list[dict]) -> dict:
-    """The instance dicts ``clouds`` side by side: rack k's names prefixed ``rk-``."""
-    out: dict = {"hosts": {}, "vms": {}, "initial": {}, "target": {}}
-    for k, cloud in enumerate(clouds):
-        p = f"r{k}-"
-        out["hosts"].update({p + h: c for h, c in cloud["hosts"].items()})
-        out["vms"].update({p + v: c for v, c in cloud["vms"].items()})
-        out["initial"].update({p + v: p + h for v, h in cloud["initial"].items()})
-        out["target"].update({p + v: p + h for v, h in cloud.get("target", {}).items()})
-    out.update({key: clouds[0][key] for key in ("limits", "allocation_ratio") if key in clouds[0]})
-    return out
-
 
 # One plan only: y must leave b before x can arrive (a live migration holds both ends).
 CHAIN = {"hosts": {"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 4}},
