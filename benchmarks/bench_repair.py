@@ -6,8 +6,8 @@ capacity (rounded up to whole GiB); ``--groups F`` also puts that fraction of th
 anti-affinity groups, and ``--broken`` moves one member of that many groups onto a mate's host.
 Then ``cpplan.choose_target(goal="repair")`` chooses B and plans A -> B (greedy by default). Rows:
 hosts over before, bad hosts after (must be 0), VMs moved, cost against the lower bound, whether
-it is proven, and the seconds to choose B and to plan it. Writes ``benchmarks/results/repair.csv``
-and ``repair.md``.
+it is proven, and the seconds to choose B and to plan it. Writes ``benchmarks/results/OUT.csv`` and
+the table as ``OUT.table.md`` (``--out``, default ``repair``); ``repair.md`` quotes them.
 
     python benchmarks/bench_repair.py                       # 100/1 000/5 000 hosts, K = 3, 30, 300
     python benchmarks/bench_repair.py --sizes 100 --overloaded 3 --max-utilisation 0.85
