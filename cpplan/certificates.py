@@ -192,6 +192,8 @@ def fits_elsewhere(need: np.ndarray, home: np.ndarray, room: np.ndarray,
 
 def _frontier(points: np.ndarray, among: np.ndarray) -> np.ndarray | None:
     """Indices (of ``among``, distinct rows of ``points``) of the rows no other of them dominates."""
+    if not points.shape[1]:  # no resources: the one (empty) row
+        return among[:1]
     order = among[np.lexsort(points[among].T[::-1])[::-1]]  # a row's dominators come before it
     kept = np.zeros(0, dtype=np.int64)
     for start in range(0, len(order), BLOCK):

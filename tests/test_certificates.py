@@ -127,6 +127,12 @@ def test_vms_released_pass_by_pass():
     assert certificate(inst) is None
 
 
+def test_a_cloud_without_resources_is_never_claimed():
+    inst = Instance(hosts={"h1": {}, "h2": {}}, vms={"a": {}, "b": {}}, initial={"a": "h1", "b": "h2"},
+                    target={"a": "h2", "b": "h1"})
+    assert certificate(inst) is None and not largest_locked_set(inst).vms.any()
+
+
 def test_the_cli_says_why_and_exits_3(write_instance, capsys):
     code = main(["plan", str(write_instance(ring())), "-o", str(write_instance("", "plan.json"))])
     err = capsys.readouterr().err
