@@ -420,7 +420,7 @@ def shortest_within(inst, plans: list, cost_slack: float):
     plan is given) and what the choice traded: ``least_cost``, ``cost_budget``, the least-cost plan's
     makespan ``least_cost_makespan`` and ``makespan_gained`` (seconds).
     """
-    found = [p for p in plans if p is not None and p.found]
+    found = list({id(p): p for p in plans if p is not None and p.found}.values())  # each plan once
     if not found:
         return None, {}
     least = min(found, key=lambda p: (p.cost, p.n_rounds))
