@@ -10,6 +10,9 @@ Three shapes, each in groups of 4 hosts repeated to the size asked (targets alwa
   may go to another such host, after which it still has room for no VM of 8: a cycle of full hosts
   with no staging room (at 4 hosts the VM of 2 has nowhere to go: no first migration fits).
 
+A second table times the certificate on generated clouds that have a plan (it must claim nothing
+there, and it runs before every plan): ``--families`` at ``--feasible-sizes`` hosts, seed 1.
+
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_certificates.py --sizes 4 100 10000
@@ -68,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 100, 10000])
     parser.add_argument("--shapes", nargs="+", default=["ring", "two-resource", "cycle"])
+    parser.add_argument("--families", nargs="+", default=["rebalance", "tight"])
+    parser.add_argument("--feasible-sizes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
     print("| shape | hosts | VMs | moving | status | certificate s | plan() s |")
     print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
@@ -84,6 +89,24 @@ def main() -> None:
             print(f"| {shape} | {inst.n_hosts} | {inst.n_vms} | {int(inst.moving.sum())} | {result.status} | "
                   f"{alone:.3f} | {whole:.3f} |", flush=True)
             print(f"<!-- {reason} -->")
+    _feasible(args.families, args.feasible_sizes)
+
+
+def _feasible(families: list[str], sizes: list[int]) -> None:
+    """The certificate's seconds on generated clouds with a plan (where it proves nothing)."""
+    from cpplan.certificates import certificate
+    from cpplan.generate import generate
+
+    print("\n| family | hosts | VMs | moving | claim | certificate s |")
+    print("| --- | ---: | ---: | ---: | --- | ---: |")
+    for family in families:
+        for hosts in sizes:
+            inst = generate(family, hosts, 1)
+            started = time.perf_counter()
+            reason = certificate(inst)
+            seconds = time.perf_counter() - started
+            print(f"| {family} | {inst.n_hosts} | {inst.n_vms} | {int(inst.moving.sum())} | "
+                  f"{'none' if reason is None else reason} | {seconds:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
