@@ -86,11 +86,11 @@ def never_migrate(inst) -> np.ndarray:
 
 @dataclass
 class Locked:
-    """The largest locked set (``vms``, a mask), the room it leaves on each host, and how it was found."""
+    """The largest locked set (``vms``, a mask), the room it leaves on each host, and whether the first
+    pass released a VM."""
 
     vms: np.ndarray
     room: np.ndarray  # [hosts x resources]: effective - floor (-inf on hosts that may not receive)
-    floor_vms: np.ndarray  # mask: the VMs of the set that count in the floors
     first_pass_released: bool
 
 
@@ -109,24 +109,22 @@ class _Search:
         eff = inst.effective
         self.slack = np.where(np.isfinite(eff), ROOM_TOLERANCE * np.maximum(1.0, np.abs(eff)), 0.0)
 
-    def room(self, locked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Room per host over the floors of ``locked``, and the mask of VMs counted in the floors."""
+    def room(self, locked: np.ndarray) -> np.ndarray:
+        """Room per host over the floors of ``locked`` (its VMs that cannot move offline)."""
         inst = self.inst
-        counted = locked & ~self.may_offline
-        vms = np.flatnonzero(counted)
+        vms = np.flatnonzero(locked & ~self.may_offline)
         with np.errstate(invalid="ignore"):
             room = inst.effective - usage(inst, vms, inst.initial[vms])
-        room = np.where(self.receives[:, None], room, -np.inf)
-        return room, counted
+        return np.where(self.receives[:, None], room, -np.inf)
 
     def run(self, stop_early: bool = True) -> Locked | None:
         inst = self.inst
         locked = np.ones(inst.n_vms, dtype=bool)
         first = None
         while True:
-            room, counted = self.room(locked)
+            room = self.room(locked)
             if stop_early and first is not None and not (locked & inst.moving).any():
-                return Locked(locked, room, counted, first)
+                return Locked(locked, room, first)
             candidates = np.flatnonzero(locked & ~self.frozen)
             fits = fits_elsewhere(self.added[candidates], inst.initial[candidates], room + self.slack,
                                   self.deadline)
@@ -135,7 +133,7 @@ class _Search:
             released = candidates[fits]
             first = bool(released.size) if first is None else first
             if not released.size:
-                return Locked(locked, room, counted, first)
+                return Locked(locked, room, first)
             locked[released] = False
 
 
