@@ -38,7 +38,7 @@ def test_a_deadlocked_cloud_gets_the_moves_that_fit_and_keeps_its_proof():
     assert (p.status, p.partial, p.routes()) == ("unknown", True, [[{"vm": "m", "from": "h4", "to": "h5"}]])
     assert (p.stats["reached_target"], p.stats["left_to_move"], p.stats["proven_infeasible"]) == (1, 3, True)
     assert p.cost == 2 and p.reason.startswith(plain.reason)
-    assert p.reason.endswith("; partial plan: 1 VM reach their target, 3 left")
+    assert p.reason.endswith("; partial plan: 1 VM reaches its target, 3 left")
     assert p.blocked == plain.blocked
     assert cpplan.validate(inst, p) == []
 
@@ -91,7 +91,7 @@ def test_the_cli_writes_a_partial_plan_that_validates(write_instance, tmp_path, 
     err = capsys.readouterr().err
     data = json.loads(output.read_text())
     assert code == 4 and data["partial"] is True and data["status"] == "unknown"
-    assert data["stats"]["reached_target"] == 1 and "partial plan: 1 VM reach their target, 3 left" in err
+    assert data["stats"]["reached_target"] == 1 and "partial plan: 1 VM reaches its target, 3 left" in err
     assert main(["validate", str(instance), str(output)]) == 0
     assert "valid: 1 migrations in 1 rounds, cost 2, a partial plan" in capsys.readouterr().err
     again = tmp_path / "again.json"

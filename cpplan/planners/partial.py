@@ -55,7 +55,7 @@ def partial_plan(inst, result: Plan, *, time_limit: float | None, seed: int = 0)
     stats = {**result.stats, "reached_target": reached, "left_to_move": left}
     if proven:
         stats["proven_infeasible"] = True
-    what = f"{reached} VM{'' if reached == 1 else 's'} reach their target, {left} left"
+    what = f"{reached} VM{' reaches its' if reached == 1 else 's reach their'} target, {left} left"
     return Plan("unknown", out.cost, out.rounds, planner=result.planner, lower_bound=result.lower_bound,
                 rounds_lower_bound=result.rounds_lower_bound,
                 reason=f"{result.reason}; partial plan: {what}" if result.reason else f"partial plan: {what}",
