@@ -57,6 +57,7 @@ from ...schedule import BANDWIDTH_TOLERANCE, TIME_TOLERANCE, Limits, schedule_vi
 TICKS = 100  # model time units per second
 MAX_MIGRATIONS = 5_000  # larger plans keep the list schedule
 BANDWIDTH_UNITS = 1_000  # integer units per MiB/s in the bandwidth cumulatives
+MAX_UNITS = 2**40  # past this many ticks in all, or bandwidth units on a host, the list schedule stays
 
 
 def improve(inst, plan, seconds: float, seed: int = 0) -> dict:
@@ -64,7 +65,8 @@ def improve(inst, plan, seconds: float, seed: int = 0) -> dict:
     ``seconds``; returns what happened (``status``, ``list_makespan``, ``makespan``)."""
     listed = [m for r in plan.rounds for m in r]
     report = {"list_makespan": plan.makespan, "makespan": plan.makespan}
-    if not listed or len(listed) > MAX_MIGRATIONS or seconds <= 0:
+    serial = sum(float(m["end"]) - float(m["start"]) for m in listed) * TICKS
+    if not listed or len(listed) > MAX_MIGRATIONS or seconds <= 0 or not serial <= MAX_UNITS:
         return {**report, "status": "skipped"}
     model = _ScheduleModel(inst, plan, listed)
     solver, status = solve(model.model, seconds, seed=seed)
@@ -165,7 +167,7 @@ class _ScheduleModel:
         if count < len(users):
             m.add_cumulative(intervals, [1] * len(users), max(count, 0))
         widest = sorted((bandwidth[i] for i in users), reverse=True)[:max(count, 1)]
-        if math.isfinite(capacity) and sum(widest) > capacity * (1 + BANDWIDTH_TOLERANCE):
+        if capacity * BANDWIDTH_UNITS <= MAX_UNITS and sum(widest) > capacity * (1 + BANDWIDTH_TOLERANCE):
             # the counts alone do not keep the sum within (a hop given its whole bandwidth)
             units = math.floor(capacity * BANDWIDTH_UNITS)
             demands = [min(units, math.ceil(bandwidth[i] * BANDWIDTH_UNITS)) for i in users]
