@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="plan the migrations of an instance",
                        description="Plan rounds of live migrations taking every VM to its target. "
                                    "Prints a summary to stderr and the plan JSON to -o (or stdout).")
-    p.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
+    p.add_argument("instance", help="instance file (YAML or JSON, docs/format.md section 1)")
     _add_solver_options(p, "auto (default) picks exact, greedy and cp by size and time",
                         "wall-clock budget for planning (default 30)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here (default: stdout)")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Choose B for a goal (consolidate, rebalance or evacuate) at a migration "
                                    "cost you accept, check that a plan reaches it, and write the instance "
                                    "with its target filled in. Exit codes as for plan.")
-    t.add_argument("instance", help="instance file (YAML or JSON, SPEC section 2)")
+    t.add_argument("instance", help="instance file (YAML or JSON, docs/format.md section 1)")
     _add_goal_options(t, required=True)
     _add_solver_options(t, "planner that checks B is reachable",
                         "wall-clock budget for choosing B, and again for planning to it (default 30)")
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Replay a plan and list every broken rule. "
                                    "Exit 0 when valid, 1 when not, 2 on bad input.")
     v.add_argument("instance", help="instance file (YAML or JSON)")
-    v.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    v.add_argument("plan", help="plan file (JSON, docs/format.md section 2)")
     v.set_defaults(run=_cmd_validate)
 
     s = sub.add_parser("show", help="print a plan as a table per round, optionally draw it",
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "after the round. Exit 0 when shown, 1 when the plan is invalid, "
                                    "2 on bad input.")
     s.add_argument("instance", help="instance file (YAML or JSON)")
-    s.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    s.add_argument("plan", help="plan file (JSON, docs/format.md section 2)")
     s.add_argument("--png", metavar="FILE", help="also draw the plan's timeline into this PNG "
                                                 "(needs the plot extra: pip install cpplan[plot])")
     s.set_defaults(run=_cmd_show)
@@ -151,7 +151,7 @@ def _add_simulate_parser(sub) -> None:
                                    "broken. Exit 0 when none is, 1 when one is (or the plan is invalid), "
                                    "2 on bad input.")
     m.add_argument("instance", help="instance file (YAML or JSON)")
-    m.add_argument("plan", help="plan file (JSON, SPEC section 3)")
+    m.add_argument("plan", help="plan file (JSON, docs/format.md section 2)")
     m.add_argument("--jitter", type=jitter, default=0.0, metavar="J",
                    help="multiply each migration's data and setup by a factor drawn uniformly in "
                         "[1 - J, 1 + J], J in [0, 1) (default 0: the duration model as it is)")

@@ -102,17 +102,32 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
                       executor=executor)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
-    lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
+    result = _search(inst, planner, time_limit=time_limit, seed=seed, hint=hint, progress=progress,
+                     cost_slack=cost_slack, parallel=parallel)
+    _complete(inst, result, planner, time_limit, seed, started)
+    if partial and not result.found:
+        result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
+    result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
+    check(inst, result)
+    return result
+
+
+def _search(inst, planner: str, *, time_limit, seed, hint, progress, cost_slack, parallel) -> Plan:
+    """The named planner's answer, or the certificate's ``infeasible``, or nothing to do."""
     reason = infeasibility(inst)
     if reason is not None:
-        result = Plan("infeasible", 0, [], planner=planner, reason=reason)
-    elif not inst.moving.any():
-        result = Plan("optimal", 0, [], planner=planner, reason="every VM is already on its target")
-    else:
-        trading = {"cost_slack": cost_slack} if cost_slack and planner in TRADING_PLANNERS else {}
-        side_by_side = {"parallel": parallel} if parallel.parallel and planner in PARALLEL_PLANNERS else {}
-        result = PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
-                                               progress=progress, **trading, **side_by_side)
+        return Plan("infeasible", 0, [], planner=planner, reason=reason)
+    if not inst.moving.any():
+        return Plan("optimal", 0, [], planner=planner, reason="every VM is already on its target")
+    trading = {"cost_slack": cost_slack} if cost_slack and planner in TRADING_PLANNERS else {}
+    side_by_side = {"parallel": parallel} if parallel.parallel and planner in PARALLEL_PLANNERS else {}
+    return PLANNER_MODULES[planner].plan(inst, time_limit=time_limit, seed=seed, hint=hint,
+                                         progress=progress, **trading, **side_by_side)
+
+
+def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: float) -> None:
+    """What every answer carries: its bounds and status by them, the schedule, blockers and advice."""
+    lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
         _without_proofs(result, lb)
@@ -134,11 +149,6 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
         end = advice(result, planner, inst.n_vms, time_limit=time_limit, seconds=seconds,
                      blocked_demand=largest_blocked(inst, result.blocked))
         result.reason = f"{result.reason}; {end}" if result.reason else end
-    if partial and not result.found:
-        result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
-    result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
-    check(inst, result)
-    return result
 
 
 def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, seed: int) -> None:
