@@ -113,6 +113,19 @@ def test_repair_keeps_partial_targets_drains_and_page_sharing():
     assert [m["vm"] for m in choice.stats["moved"]] == ["d"] and choice.stats["must_leave"] == ["d"]
 
 
+@pytest.mark.parametrize("rule", [{"hosts": ["h0", "h1"]}, {"among": [["h0", "h1"], ["h2", "h3"]]}])
+def test_repair_keeps_fences_and_among_sets(rule):
+    # h0 holds 120 of 100; the roomiest host is h3, but the members may only end on h0 or h1
+    inst = Instance(hosts={"h0": {"ram": 100}, "h1": {"ram": 100}, "h2": {"ram": 100}, "h3": {"ram": 200}},
+                    vms={"a": {"ram": 60, "cost": 1}, "b": {"ram": 60, "cost": 2}, "c": {"ram": 30}},
+                    initial={"a": "h0", "b": "h0", "c": "h1"},
+                    groups={"db": {"vms": ["a", "b"], **rule}})
+    result = cpplan.choose_target(inst, goal="repair", time_limit=5)
+    target = result.instance.target
+    assert target[inst.vm_index["a"]] == inst.host_index["h1"] and target[inst.vm_index["b"]] == 0
+    assert cpplan.validate(result.instance, result.plan) == []
+
+
 def test_a_pinned_overload_or_the_trade_off_is_bad_input():
     inst = Instance(hosts={"h0": {"ram": 4}, "h1": {"ram": 8}}, vms={"a": {"ram": 6}},
                     initial={"a": "h0"}, pinned=["a"])

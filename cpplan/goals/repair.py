@@ -57,8 +57,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .. import cpsat
-from ..constraints import anti_affinity_mates
+from ..constraints import anti_affinity_mates, service_levels
 from ..constraints.groups import broken_anti_affinity
+from ..constraints.host_rules import HostRule
 from ..constraints.page_sharing import usage_on
 from ..errors import InputError
 from . import DEFAULT_SEARCH, NO_SLACK, NO_TRADEOFF, Choice, Search, Slack, Tradeoff
@@ -149,6 +150,7 @@ class Repair:
         drained[np.asarray(drain, dtype=np.int64)] = True
         self.drained = drained
         self.fixed = (inst.domain_of < 0) & (inst.target != inst.initial) & ~drained[inst.target]
+        self.host_rules = [rule for rule in service_levels() if isinstance(rule, HostRule)]
         self.start = inst.initial.copy()
         self.start[self.fixed] = inst.target[self.fixed]  # a VM with a target ends there
         self.movable = movable_vms(inst) & ~self.fixed
@@ -169,16 +171,18 @@ class Repair:
         self.free = np.flatnonzero(self.movable & (self.bad[self.start] | self.must_leave))
 
     def allowed(self, v: int) -> np.ndarray:
-        """Mask of the hosts VM ``v`` may end on: its target, or its list of hosts, or any; never a
-        drained host."""
+        """Mask of the hosts VM ``v`` may end on: its target, or its list of hosts, or any, within its
+        fences and among set; never a drained host."""
         inst = self.inst
         if self.fixed[v]:
             mask = np.zeros(inst.n_hosts, dtype=bool)
             mask[inst.target[v]] = True
             return mask
-        if inst.domain_of[v] >= 0:
-            return inst.domains[inst.domain_of[v]] & ~self.drained
-        return ~self.drained
+        mask = inst.domains[inst.domain_of[v]] & ~self.drained if inst.domain_of[v] >= 0 else ~self.drained
+        hosts, vm = np.arange(inst.n_hosts), np.full(inst.n_hosts, v)
+        for rule in self.host_rules:
+            mask &= rule.allowed(inst, vm, inst.initial[vm], hosts)
+        return mask
 
     def allowed_at(self, place: np.ndarray) -> np.ndarray:
         """Per VM, whether ``place`` puts it on a host it may end on."""
@@ -186,6 +190,9 @@ class Repair:
         ok = ~self.drained[place]
         flexible = np.flatnonzero(inst.domain_of >= 0)
         ok[flexible] &= inst.domains[inst.domain_of[flexible], place[flexible]]
+        vms = np.arange(inst.n_vms)
+        for rule in self.host_rules:
+            ok &= rule.allowed(inst, vms, inst.initial, place)
         ok[self.fixed] = place[self.fixed] == inst.target[self.fixed]
         return ok
 
