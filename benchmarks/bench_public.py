@@ -4,8 +4,10 @@ The instances come from the converters of ``benchmarks/public/`` (ROADEF/EURO 20
 reassignment, BtrPlace TDSC); the data is not in the repository (the README says where to fetch
 it). Per instance, B is the instance's own target when it has one (``goal`` = ``given``); else
 ``cpplan target`` chooses it once (``--goal``, default by the file's name: ``repair`` for the
-BtrPlace load-increase files ``li-*``, else ``rebalance``), and ``target_s`` is the seconds that
-took. Then each planner plans A -> B (every plan validated by the dispatcher, and again here):
+BtrPlace load-increase files ``li-*``, else ``rebalance``), in its own subprocess, and writes it to
+``FOLDER/with-target/`` so that every planner plans to the same B; ``target_s`` is the seconds
+choosing B took. Then each planner plans A -> B (every plan validated by the dispatcher, and again
+here):
 
 - ``seconds``, ``status``; ``cost_per_lb`` (cost / :func:`cpplan.bounds.cost_lower_bound`),
   ``rounds_per_lb``, ``makespan_per_lb`` (the estimated schedule against
@@ -24,6 +26,7 @@ import argparse
 import datetime
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,30 +42,47 @@ def default_goal(path: Path) -> str:
     return "repair" if path.name.startswith("li-") else "rebalance"
 
 
-def with_target(inst, path: Path, goal: str | None, limit: float):
-    """(instance with B, goal, seconds choosing B)."""
+def choose(path: str, goal: str | None, limit: float, out: str) -> dict:
+    """Write ``path`` with its B to ``out`` (JSON): its own target, else one chosen for ``goal``;
+    returns the goal and the seconds choosing took."""
     import cpplan
+    from cpplan.io import write_atomic
 
+    inst = cpplan.load_instance(path)
     if inst.to_dict().get("target") or inst.moving.any():
-        return inst, "given", 0.0
-    goal = goal or default_goal(path)
-    started = time.perf_counter()
-    chosen = cpplan.choose_target(inst, goal=goal, time_limit=limit, planner="greedy")
-    return chosen.instance, goal, time.perf_counter() - started
+        goal, seconds = "given", 0.0
+    else:
+        goal = goal or default_goal(Path(path))
+        started = time.perf_counter()
+        inst = cpplan.choose_target(inst, goal=goal, time_limit=limit, planner="greedy").instance
+        seconds = time.perf_counter() - started
+    write_atomic(out, json.dumps(inst.to_dict()))
+    return {"goal": goal, "target_s": round(seconds, 2)}
 
 
-def run_one(path: str, planner: str, goal: str | None, limit: float) -> dict:
+def choose_isolated(path: Path, goal: str | None, limit: float, out: Path) -> dict | None:
+    """:func:`choose` in a fresh interpreter."""
+    args = ["--choose", str(path), goal or "-", str(limit), str(out)]
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"{path.name}: choosing B failed\n{done.stderr}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_one(path: str, planner: str, chosen: dict, limit: float) -> dict:
     import cpplan
     from cpplan.bounds import cost_lower_bound, makespan_lower_bound, rounds_lower_bound
 
-    inst, goal, target_s = with_target(cpplan.load_instance(path), Path(path), goal, limit)
+    inst = cpplan.load_instance(path)
+    goal, target_s = chosen["goal"], chosen["target_s"]
     started = time.perf_counter()
     plan = cpplan.plan(inst, planner=planner, time_limit=limit)
     seconds = time.perf_counter() - started
     found = plan.status in ("optimal", "feasible")
     ratio = lambda x, lb: round(x / lb, 3) if found and lb else None  # noqa: E731
     return {"instance": Path(path).stem, "hosts": inst.n_hosts, "vms": inst.n_vms, "goal": goal,
-            "target_s": round(target_s, 2), "moving": int(inst.moving.sum()), "planner": planner,
+            "target_s": target_s, "moving": int(inst.moving.sum()), "planner": planner,
             "seconds": round(seconds, 2), "status": plan.status,
             "cost_per_lb": ratio(plan.cost, cost_lower_bound(inst)),
             "rounds_per_lb": ratio(plan.n_rounds, rounds_lower_bound(inst)),
@@ -77,17 +97,29 @@ def main(argv=None) -> int:
     ap.add_argument("--planners", nargs="+", default=list(PLANNERS), choices=("greedy", "cp", "auto"))
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per choice of B and per plan")
     ap.add_argument("--out", default="public", help="results stem under benchmarks/results/")
-    ap.add_argument("--one", nargs=4, metavar=("PATH", "PLANNER", "GOAL", "LIMIT"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=4, metavar=("PATH", "PLANNER", "CHOSEN", "LIMIT"), help=argparse.SUPPRESS)
+    ap.add_argument("--choose", nargs=4, metavar=("PATH", "GOAL", "LIMIT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        path, planner, goal, limit = args.one
-        print(json.dumps(run_one(path, planner, None if goal == "-" else goal, float(limit))))
+        path, planner, chosen, limit = args.one
+        print(json.dumps(run_one(path, planner, json.loads(chosen), float(limit))))
+        return 0
+    if args.choose:
+        path, goal, limit, out = args.choose
+        print(json.dumps(choose(path, None if goal == "-" else goal, float(limit), out)))
         return 0
     if args.folder is None or not args.folder.is_dir():
         ap.error("give the folder of converted instances")
     files = sorted(p for p in args.folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-    runs = [([str(p), planner, args.goal or "-", str(args.time_limit)], f"{p.name} {planner}")
-            for p in files for planner in args.planners]
+    chosen_dir = args.folder / "with-target"
+    chosen_dir.mkdir(exist_ok=True)
+    runs = []
+    for p in files:
+        out = chosen_dir / f"{p.stem}.json"
+        chosen = choose_isolated(p, args.goal, args.time_limit, out)
+        if chosen is not None:
+            runs += [([str(out), planner, json.dumps(chosen), str(args.time_limit)], f"{p.name} {planner}")
+                     for planner in args.planners]
     rows = run_all_isolated(__file__, runs, COLUMNS, 10)
     preamble = [f"# Public data: {len(files)} instances from {args.folder.name}/",
                 "", f"`{command_line('bench_public.py', argv)}`, {datetime.date.today()}, "
