@@ -131,13 +131,14 @@ def stuck_state(inst) -> tuple[np.ndarray, np.ndarray]:
 
 def _frozen(inst) -> np.ndarray:
     """Mask of the VMs that may not migrate at all: pinned, on or aimed at a host or link that allows
-    no migration, in a group that allows none, with ``limits.total`` 0, or unable to converge live
-    without an offline mode."""
+    no migration, on a host that may send none or aimed at one that may receive none, in a group that
+    allows none, with ``limits.total`` 0, or unable to converge live without an offline mode."""
     zero_host = inst.host_limit <= 0
     for link in inst.links:
         if link.max_migrations <= 0:
             zero_host[link.hosts] = True
     frozen = inst.pinned | zero_host[inst.initial] | zero_host[inst.target]
+    frozen |= (inst.outgoing_limit[inst.initial] <= 0) | (inst.incoming_limit[inst.target] <= 0)
     frozen[inst.member_vm[inst.group_cap[inst.member_group] <= 0]] = True
     if inst.total_limit == 0:
         frozen[:] = True

@@ -81,6 +81,16 @@ def test_a_vm_that_may_not_migrate_is_blocked_outside_every_cycle_with_nothing_s
     assert "a h1→h2 may not migrate at all" in describe(p.blocked)
 
 
+@pytest.mark.parametrize("limit", [{"h1": {"ram": 4, "max_outgoing": 0}},
+                                   {"h2": {"ram": 4, "max_incoming": 0}}])
+def test_a_vm_whose_host_may_send_none_or_target_receive_none_may_not_migrate_at_all(limit):
+    hosts = {"h1": {"ram": 4}, "h2": {"ram": 4}, **limit}
+    inst = Instance(hosts=hosts, vms={"a": {"ram": 1}}, initial={"a": "h1"}, target={"a": "h2"})
+    p = cpplan.plan(inst, planner="greedy")
+    assert p.status == "infeasible"
+    assert "a h1→h2 may not migrate at all" in describe(p.blocked)
+
+
 def test_the_summary_line_counts_the_cycles_and_names_the_first_vms():
     inst = Instance(**CHAIN)
     p = cpplan.plan(inst, planner="exact")
