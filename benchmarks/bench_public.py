@@ -26,12 +26,11 @@ import argparse
 import datetime
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tables import RESULTS, command_line, run_all_isolated, write_results
+from tables import RESULTS, command_line, run_all_isolated, run_isolated, write_results
 
 PLANNERS = ("greedy", "auto")
 COLUMNS = ("instance", "hosts", "vms", "goal", "target_s", "moving", "planner", "seconds", "status",
@@ -58,16 +57,6 @@ def choose(path: str, goal: str | None, limit: float, out: str) -> dict:
         seconds = time.perf_counter() - started
     write_atomic(out, json.dumps(inst.to_dict()))
     return {"goal": goal, "target_s": round(seconds, 2)}
-
-
-def choose_isolated(path: Path, goal: str | None, limit: float, out: Path) -> dict | None:
-    """:func:`choose` in a fresh interpreter."""
-    args = ["--choose", str(path), goal or "-", str(limit), str(out)]
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"{path.name}: choosing B failed\n{done.stderr}", file=sys.stderr)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_one(path: str, planner: str, chosen: dict, limit: float) -> dict:
@@ -116,7 +105,8 @@ def main(argv=None) -> int:
     runs = []
     for p in files:
         out = chosen_dir / f"{p.stem}.json"
-        chosen = choose_isolated(p, args.goal, args.time_limit, out)
+        chosen = run_isolated(__file__, [str(p), args.goal or "-", str(args.time_limit), str(out)],
+                              f"{p.name}: choosing B", mode="--choose")
         if chosen is not None:
             runs += [([str(out), planner, json.dumps(chosen), str(args.time_limit)], f"{p.name} {planner}")
                      for planner in args.planners]

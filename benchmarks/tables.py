@@ -19,9 +19,10 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def run_isolated(script: str, args: list[str], label: str) -> dict | None:
-    """Run ``script --one ARGS`` in a fresh interpreter (so peak memory is its own); its last line is JSON."""
-    out = subprocess.run([sys.executable, script, "--one", *args], capture_output=True, text=True)
+def run_isolated(script: str, args: list[str], label: str, mode: str = "--one") -> dict | None:
+    """Run ``script --one ARGS`` (or another ``mode``) in a fresh interpreter (so peak memory is its own);
+    its last line is JSON."""
+    out = subprocess.run([sys.executable, script, mode, *args], capture_output=True, text=True)
     if out.returncode != 0:
         print(f"{label}: failed\n{out.stderr}", file=sys.stderr)
         return None

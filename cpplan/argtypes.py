@@ -32,13 +32,7 @@ def jitter(text: str) -> float:
     Traceback (most recent call last):
     argparse.ArgumentTypeError: must be a number in [0, 1), got '1'
     """
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
-    return value
+    return _number_where(text, lambda x: 0 <= x < 1, "a number in [0, 1)")
 
 
 def cost_slack(text: str) -> float:
@@ -50,12 +44,18 @@ def cost_slack(text: str) -> float:
     Traceback (most recent call last):
     argparse.ArgumentTypeError: must be a finite number from 0, got '-1'
     """
+    return _number_where(text, lambda x: 0 <= x < float("inf"), "a finite number from 0")
+
+
+def _number_where(text: str, ok, expected: str) -> float:
+    """``float(text)`` when ``ok`` holds for it, else a one-line error saying what was ``expected``
+    (a text that is no number, or NaN, never holds)."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number from 0, got {text!r}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
     return value
 
 

@@ -57,6 +57,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .. import cpsat
+from ..allowed import end_hosts
 from ..constraints import anti_affinity_mates, service_levels
 from ..constraints.groups import broken_anti_affinity
 from ..constraints.host_rules import HostRule
@@ -178,11 +179,8 @@ class Repair:
             mask = np.zeros(inst.n_hosts, dtype=bool)
             mask[inst.target[v]] = True
             return mask
-        mask = inst.domains[inst.domain_of[v]] & ~self.drained if inst.domain_of[v] >= 0 else ~self.drained
-        hosts, vm = np.arange(inst.n_hosts), np.full(inst.n_hosts, v)
-        for rule in self.host_rules:
-            mask &= rule.allowed(inst, vm, inst.initial[vm], hosts)
-        return mask
+        ends = end_hosts(inst, v)  # a partial target, fences, among sets
+        return ~self.drained if ends is None else ends & ~self.drained
 
     def allowed_at(self, place: np.ndarray) -> np.ndarray:
         """Per VM, whether ``place`` puts it on a host it may end on."""
