@@ -65,6 +65,7 @@ from collections import deque
 import numpy as np
 
 from .arrays import first_of_each, group_cumsum
+from .certificates import never_migrate
 from .checks import finite_number, short_repr
 from .constraints.capacity import fits
 from .errors import InputError
@@ -130,19 +131,17 @@ def stuck_state(inst) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frozen(inst) -> np.ndarray:
-    """Mask of the VMs that may not migrate at all: pinned, on or aimed at a host or link that allows
-    no migration, on a host that may send none or aimed at one that may receive none, in a group that
-    allows none, with ``limits.total`` 0, or unable to converge live without an offline mode."""
+    """Mask of the VMs that may not migrate at all: those no round ever migrates
+    (:func:`cpplan.certificates.never_migrate`: pinned, on a host that allows no migration, in a group
+    that allows none, with ``limits.total`` 0, unable to converge live without an offline mode), and
+    those aimed at such a host, on or aimed at a link that allows none, on a host that may send none or
+    aimed at one that may receive none."""
     zero_host = inst.host_limit <= 0
     for link in inst.links:
         if link.max_migrations <= 0:
             zero_host[link.hosts] = True
-    frozen = inst.pinned | zero_host[inst.initial] | zero_host[inst.target]
-    frozen |= (inst.outgoing_limit[inst.initial] <= 0) | (inst.incoming_limit[inst.target] <= 0)
-    frozen[inst.member_vm[inst.group_cap[inst.member_group] <= 0]] = True
-    if inst.total_limit == 0:
-        frozen[:] = True
-    return frozen | inst.stuck_live
+    frozen = never_migrate(inst) | zero_host[inst.initial] | zero_host[inst.target]
+    return frozen | (inst.outgoing_limit[inst.initial] <= 0) | (inst.incoming_limit[inst.target] <= 0)
 
 
 def _elsewhere(inst, pending: np.ndarray, placement: np.ndarray, load: np.ndarray):
