@@ -1,15 +1,30 @@
 """The estimated schedule of a plan: when each migration starts and ends (SPEC section 7.2-7.4).
 
-Each migration gets a constant bandwidth, its *share*: the least of
-``max_bandwidth``, each of its two hosts' bandwidth divided by the number of
-migrations that host may run at once (its ``max_migrations``, or the plan's
-migrations touching it when fewer), and each crossed link's bandwidth divided
-likewise by its ``max_migrations`` (or the migrations crossing it). Shares on a
-host then never sum past its bandwidth. A live migration that would not
-converge at its share (``dirty_rate >= 0.8 x share``) gets instead the whole
-bandwidth of its hop (:meth:`cpplan.durations.Durations.best_bandwidth`), and
-the schedule keeps the sums of bandwidths in flight within every host's and
-link's bandwidth. A migration lasts the duration of SPEC 7.2 at its bandwidth.
+Each migration gets a constant bandwidth, chosen as it starts by a *policy*
+(:data:`POLICIES`). Let ``best(m)`` be the whole bandwidth of its hop
+(:meth:`cpplan.durations.Durations.best_bandwidth`: the least of
+``max_bandwidth``, its two hosts' and its crossed links' bandwidths) and
+``share(m)`` the least of ``max_bandwidth``, each of its two hosts' bandwidth
+divided by the number of migrations that host may run at once (its
+``max_migrations``, or the plan's migrations touching it when fewer), and each
+crossed link's bandwidth divided likewise by its ``max_migrations`` (or the
+migrations crossing it); a live migration that would not converge at that
+(``dirty_rate >= 0.8 x share``) has ``share(m) = best(m)`` instead. Then:
+
+- ``share``: ``b(m) = share(m)``, fixed in advance; shares on a host never sum past its bandwidth
+  unless a hop needs its whole bandwidth to converge;
+- ``free``: what is free on the hop when ``m`` starts at ``t``: ``b(m) = min(best(m), B(x) - F(x, t)``
+  for each of its two hosts and crossed links ``x)``, where ``B(x)`` is the bandwidth of ``x`` and
+  ``F(x, t)`` the sum of the bandwidths in flight on it at ``t``; a migration alone on its hosts gets
+  the whole NIC. When that is less than ``share(m)``, ``m`` waits, as for a limit, until enough ends
+  (it never runs below its share, so it converges).
+
+Either way the schedule keeps the sums of bandwidths in flight within every host's and link's
+bandwidth, and a migration lasts the duration of SPEC 7.2 at its bandwidth. A fixed share keeps
+short migrations side by side (their setups overlap); the free bandwidth ends each migration as
+soon as it can, which shortens chains of big migrations that wait for one another. On
+``benchmarks/bench_makespan.py``'s 100-host clouds (greedy) dividing what is free among a host's
+free slots, or among the migrations ready for it, measured no shorter than the better of these two.
 
 List scheduling, event by event: at time 0 and whenever migrations end, every
 *ready* migration (each migration of its ``after`` list has ended; without
@@ -23,8 +38,10 @@ included: ``tail(m) = duration(m) + max tail`` of those whose ``after`` lists
 ``m``; with barriers, of the whole next round); the longest migration first.
 None changes which migration waits for which, so each schedule respects the
 order and the limits; list scheduling has anomalies, so the plan's schedule is
-the shortest of them (:func:`ordered_estimate`; plan order alone on the largest plans), never
-longer than by plan order.
+the shortest of them with either policy (:func:`ordered_estimate`; plan order alone on the largest
+plans), never longer than by plan order at the shares. A pass tries only the ready migrations that
+may start: the newly ready, and those sharing a host, a link or a group (under a total limit: any)
+with a migration that ended since their last refusal; the others would be refused again.
 
 :func:`schedule_violations` is SPEC 7.4's last paragraph for a plan that
 states ``start``, ``end`` and ``bandwidth``: a migration starts no earlier than
@@ -47,12 +64,14 @@ and ``makespan`` is the last end.
 [(0.0, 10.0, 625.0), (0.0, 6.0, 625.0)]
 >>> timed.makespan
 10.0
+>>> timed = estimate(inst, plan, None, policy="free")   # a alone gets h1's NIC, b waits for it
+>>> [(m["start"], m["end"], m["bandwidth"]) for m in timed.migrations]
+[(0.0, 6.0, 1250.0), (6.0, 10.0, 1250.0)]
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import insort
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,8 +82,10 @@ SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.
 # the orders the list schedule tries ready migrations in: the plan's, the longest chain of durations
 # still to run through them first (critical path), the longest first
 PRIORITIES = ("plan", "critical", "largest")
-# past this many migrations the estimate keeps plan order alone: each priority is a list schedule
-# (tight-1000: 10 245 migrations, about 2 s each on a busy 2-core machine)
+# the bandwidths a migration gets: its share, fixed; what is free on its hop as it starts
+POLICIES = ("share", "free")
+# past this many migrations the estimate keeps plan order alone: each priority is a list schedule per
+# policy (tight-1000: 10 245 migrations, about 0.5 s each on a busy 2-core machine)
 PRIORITY_MAX_MIGRATIONS = 3_000
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
 BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
@@ -177,43 +198,126 @@ def shares(inst, moves: Migrations, limits: Limits) -> np.ndarray:
     return out
 
 
-def estimate(inst, plan, after: list[list[int]] | None, priority: str = "plan") -> Timed:
+def estimate(inst, plan, after: list[list[int]] | None, priority: str = "plan",
+             policy: str = "share") -> Timed:
     """List-schedule the migrations of the valid round ``plan`` with the ``after`` order (None: barriers),
-    trying the ready migrations in the order of ``priority`` (one of :data:`PRIORITIES`)."""
+    trying the ready migrations in the order of ``priority`` (one of :data:`PRIORITIES`), each given
+    its bandwidth by ``policy`` (one of :data:`POLICIES`) as it starts."""
     moves = Migrations.of(inst, plan)
     limits = Limits(inst, moves)
-    bandwidth = shares(inst, moves, limits)
-    d = inst.durations
-    duration = [d.duration(int(v), float(b), offline=bool(o))
-                for v, b, o in zip(moves.vm, bandwidth, moves.offline, strict=True)]
+    bandwidths = Bandwidths(inst, moves, limits, policy)
     release = Release(moves, after)
-    start, end = [0.0] * len(moves), [0.0] * len(moves)
-    by_rank = _ranked(moves, after, duration, priority)
-    rank = np.empty(len(moves), dtype=np.int64)
-    rank[by_rank] = np.arange(len(moves))
-    ready, flying, now = sorted(rank[release.first()].tolist()), [], 0.0
-    while ready or flying:
-        waiting = []
-        for r in ready:
-            i = int(by_rank[r])
-            if limits.refusal(i, bandwidth[i]) is None:
-                limits.hold(i, bandwidth[i])
-                start[i], end[i] = now, now + duration[i]
+    start, end, bandwidth = [0.0] * len(moves), [0.0] * len(moves), [0.0] * len(moves)
+    waiting = Waiting(inst, moves, limits, _ranked(moves, after, bandwidths.nominal_durations(), priority))
+    waiting.add(release.first())
+    flying, now = [], 0.0
+    while waiting or flying:
+        for i in waiting.to_try():
+            b = bandwidths.at_start(i)
+            if limits.refusal(i, b) is None:
+                limits.hold(i, b)
+                waiting.remove(i)
+                bandwidth[i], start[i], end[i] = b, now, now + bandwidths.duration(i, b)
                 heapq.heappush(flying, (end[i], i))
-            else:
-                waiting.append(r)
-        ready = waiting
         if not flying:
-            stuck = by_rank[ready[:3]].tolist()
-            raise RuntimeError(f"migrations {stuck} can never start: the round plan is not valid")
+            raise RuntimeError(f"migrations {waiting.first(3)} can never start: the round plan is not valid")
         now = flying[0][0]
         while flying and flying[0][0] <= now:
             _, i = heapq.heappop(flying)
             limits.hold(i, bandwidth[i], -1)
-            for j in release.ended(i):
-                insort(ready, int(rank[j]))
-    timed = [{"start": start[i], "end": end[i], "bandwidth": float(bandwidth[i])} for i in range(len(moves))]
+            waiting.freed(i)
+            waiting.add(release.ended(i))
+    timed = [{"start": start[i], "end": end[i], "bandwidth": bandwidth[i]} for i in range(len(moves))]
     return Timed(timed, max(end, default=0.0))
+
+
+class Bandwidths:
+    """The bandwidth each migration gets as it starts, by a policy of :data:`POLICIES` (module docstring)."""
+
+    def __init__(self, inst, moves: Migrations, limits: Limits, policy: str):
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r} (choose from {', '.join(POLICIES)})")
+        self.d, self.limits, self.free = inst.durations, limits, policy == "free"
+        self.vm, self.offline = moves.vm.tolist(), moves.offline.tolist()
+        self.src, self.dst = moves.src.tolist(), moves.dst.tolist()
+        self.share = [float(b) for b in shares(inst, moves, limits)]
+        self.best = [self.d.best_bandwidth(s, t, links) for s, t, links
+                     in zip(self.src, self.dst, limits.links, strict=True)] if self.free else self.share
+
+    def nominal_durations(self) -> list[float]:
+        """Each migration's duration at its share (``free``: at its hop's best bandwidth), for priorities."""
+        return [self.duration(i, b) for i, b in enumerate(self.best)]
+
+    def duration(self, i: int, bandwidth: float) -> float:
+        return self.d.duration(self.vm[i], bandwidth, offline=self.offline[i])
+
+    def at_start(self, i: int) -> float:
+        """Migration ``i``'s bandwidth if it starts now: its share, or (``free``) what its hop has free,
+        at least its share (when less is free, the bandwidth check refuses it: it waits)."""
+        if not self.free:
+            return self.share[i]
+        d, lim = self.d, self.limits
+        s, t = self.src[i], self.dst[i]
+        free = min(self.best[i], d.host_bandwidth[s] - lim.host_bandwidth[s],
+                   d.host_bandwidth[t] - lim.host_bandwidth[t])
+        for k in lim.links[i]:
+            free = min(free, d.link_bandwidth[k] - lim.link_bandwidth[k])
+        return max(self.share[i], float(free))
+
+
+class Waiting:
+    """The ready migrations that have not started, and those of them worth trying now: the newly
+    ready, and those sharing a host, a link or a group with a migration that ended since they were
+    refused (every one under a total limit). The others would be refused again: the loads they
+    were refused for have only grown, and a refusal only grows with the loads."""
+
+    def __init__(self, inst, moves: Migrations, limits: Limits, by_rank: np.ndarray):
+        self.rank = np.empty(len(moves), dtype=np.int64)
+        self.rank[by_rank] = np.arange(len(moves))
+        self.rank = self.rank.tolist()
+        self.src, self.dst = moves.src.tolist(), moves.dst.tolist()
+        self.links, self.groups = limits.links, limits.groups
+        self.wake_all = inst.total_limit is not None
+        self.on_host: list[set[int]] = [set() for _ in range(inst.n_hosts)]
+        self.on_link: list[set[int]] = [set() for _ in inst.links]
+        self.on_group: list[set[int]] = [set() for _ in inst.groups]
+        self.waiting: set[int] = set()
+        self.woken: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting)
+
+    def _sets(self, i: int) -> list[set[int]]:
+        return [self.on_host[self.src[i]], self.on_host[self.dst[i]],
+                *(self.on_link[k] for k in self.links[i]), *(self.on_group[g] for g in self.groups[i])]
+
+    def add(self, ready: list[int]) -> None:
+        for i in ready:
+            self.waiting.add(i)
+            self.woken.add(i)
+            for held in self._sets(i):
+                held.add(i)
+
+    def remove(self, i: int) -> None:
+        self.waiting.discard(i)
+        for held in self._sets(i):
+            held.discard(i)
+
+    def freed(self, i: int) -> None:
+        """Migration ``i`` ended: wake those that wait for what it held."""
+        if self.wake_all:
+            self.woken = set(self.waiting)
+            return
+        for held in self._sets(i):
+            self.woken |= held
+
+    def to_try(self) -> list[int]:
+        """The woken migrations by rank (the pass that tries them starts afresh)."""
+        woken, self.woken = sorted(self.woken, key=self.rank.__getitem__), set()
+        return woken
+
+    def first(self, n: int) -> list[int]:
+        return sorted(self.waiting, key=self.rank.__getitem__)[:n]
 
 
 def _ranked(moves: Migrations, after: list[list[int]] | None, duration: list[float],
@@ -371,8 +475,8 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
 def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
     """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
     shortest of the list schedules by the pruned and the unpruned order, each with every priority of
-    :data:`PRIORITIES` (plan order alone past :data:`PRIORITY_MAX_MIGRATIONS` migrations; ties: the
-    pruned order, then the plan's priority)."""
+    :data:`PRIORITIES` (plan order alone past :data:`PRIORITY_MAX_MIGRATIONS` migrations) and every
+    policy of :data:`POLICIES` (ties: the shares, then the plan's priority, then the pruned order)."""
     after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
     orders = [after]
     if after is not None:
@@ -382,11 +486,13 @@ def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
             orders = [lean, after]
             after = lean
     timed = None
-    for priority in PRIORITIES if plan.n_migrations <= PRIORITY_MAX_MIGRATIONS else PRIORITIES[:1]:
-        for order in orders:
-            candidate = estimate(inst, plan, order, priority)
-            if timed is None or candidate.makespan < timed.makespan:
-                timed = candidate
+    priorities = PRIORITIES if plan.n_migrations <= PRIORITY_MAX_MIGRATIONS else PRIORITIES[:1]
+    for policy in POLICIES:
+        for priority in priorities:
+            for order in orders:
+                candidate = estimate(inst, plan, order, priority, policy)
+                if timed is None or candidate.makespan < timed.makespan:
+                    timed = candidate
     return after, timed
 
 

@@ -4,6 +4,7 @@ and the plan file's time keys."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 
@@ -18,7 +19,7 @@ from cpplan.bounds import makespan_lower_bound
 from cpplan.cli import main, summary
 from cpplan.io import load_plan
 from cpplan.order import Migrations
-from cpplan.schedule import PRIORITIES, estimate, schedule_violations
+from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1000, "setup": 2}
 
@@ -42,10 +43,13 @@ def test_durations_match_the_model_exactly():
     for m in moves:
         v = inst.vm_index[m["vm"]]
         copy_rate = m["bandwidth"] - (0 if m.get("mode") == "offline" else inst.durations.dirty_rate[v])
-        assert m["end"] - m["start"] == 2 + inst.durations.ram_mib[v] / copy_rate
-        assert m["bandwidth"] == 250   # h2's 500 MiB/s shared by the two migrations it may run at once
-    assert plan.makespan == max(m["end"] for m in moves)
+        assert m["end"] - m["start"] == pytest.approx(2 + inst.durations.ram_mib[v] / copy_rate, rel=1e-12)
+        assert m["bandwidth"] == 500   # the free policy: h2's whole 500 MiB/s, one after the other
+    assert plan.makespan == max(m["end"] for m in moves) == pytest.approx(2 + 8192 / 400 + 2 + 4096 / 500)
     assert cpplan.validate(inst, plan) == []
+    shared = estimate(inst, plan, [m.get("after", []) for m in moves], policy="share")
+    assert [m["bandwidth"] for m in shared.migrations] == [250, 250]   # h2's 500 MiB/s halved: longer
+    assert shared.makespan == pytest.approx(2 + 8192 / 150) and shared.makespan > plan.makespan
 
 
 def test_a_later_round_starts_before_an_earlier_one_ends_where_the_order_allows():
@@ -73,10 +77,12 @@ def test_a_dirty_vm_gets_the_whole_hop_when_its_share_would_not_converge():
                     initial={"a": "h1", "b": "h1"}, target={"a": "h2", "b": "h3"},
                     limits={"host": 2}, migration=GIB)
     plan = cpplan.plan(inst, "greedy")
-    by_vm = {m["vm"]: m for r in plan.rounds for m in r}
+    assert cpplan.validate(inst, plan) == []
+    listed = [m for r in plan.rounds for m in r]
+    timed = estimate(inst, plan, [m.get("after", []) for m in listed], policy="share")
+    by_vm = {m["vm"]: t for m, t in zip(listed, timed.migrations, strict=True)}
     assert by_vm["a"]["bandwidth"] == 1000 and by_vm["b"]["bandwidth"] == 500
     assert by_vm["b"]["start"] >= by_vm["a"]["end"] or by_vm["a"]["start"] >= by_vm["b"]["end"]
-    assert cpplan.validate(inst, plan) == []
 
 
 def test_plans_without_a_safe_order_keep_barriers():
@@ -165,6 +171,63 @@ def test_every_plan_carries_a_schedule_that_respects_order_limits_and_bound(inst
         v = int(numbered.vm[i])
         rate = m["bandwidth"] - (0 if m.get("mode") == "offline" else inst.durations.dirty_rate[v])
         assert m["end"] - m["start"] == pytest.approx(setup + inst.durations.ram_mib[v] / rate)
+    routes = Plan(plan.status, plan.cost, plan.routes())
+    ordered = [m["after"] for m in moves] if moves and "after" in moves[0] else None
+    for after in (ordered, None):
+        for priority, policy in itertools.product(PRIORITIES, POLICIES):
+            timed = _with_schedule(routes, after, estimate(inst, routes, after, priority, policy))
+            assert schedule_violations(inst, timed) == [], (priority, policy, after is None)
+
+
+def _with_schedule(routes: Plan, after, timed) -> Plan:
+    """``routes`` carrying ``after`` (None: none) and the estimate ``timed``."""
+    rounds, number = [], 0
+    for moves in routes.rounds:
+        rounds.append([])
+        for m in moves:
+            order = {"after": after[number]} if after is not None else {}
+            rounds[-1].append({**m, **order, **timed.migrations[number]})
+            number += 1
+    out = Plan(routes.status, routes.cost, rounds)
+    out.makespan = timed.makespan
+    return out
+
+
+def test_the_free_bandwidth_ends_a_chain_of_big_migrations_sooner():
+    # every host may run two migrations, so each gets half a NIC at the shares; b needs a's room on h1
+    # and c needs b's on h2: alone on their hosts, each gets the whole NIC with the free policy
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}, "h3": {"ram": 128}, "h4": {"ram": 64}},
+                    vms={"a": {"ram": 64}, "b": {"ram": 64}, "c": {"ram": 64}},
+                    initial={"a": "h1", "b": "h2", "c": "h4"}, target={"a": "h3", "b": "h1", "c": "h2"},
+                    limits={"host": 2}, migration=GIB)
+    hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}  # noqa: E731
+    routes = Plan("feasible", 192, [[hop("a", "h1", "h3")], [hop("b", "h2", "h1")], [hop("c", "h4", "h2")]])
+    assert cpplan.validate(inst, routes) == []
+    chain = [[], [0], [1]]
+    share, free = (estimate(inst, routes, chain, policy=p) for p in POLICIES)
+    assert [m["bandwidth"] for m in share.migrations] == [500] * 3
+    assert [m["bandwidth"] for m in free.migrations] == [1000] * 3
+    assert share.makespan == pytest.approx(3 * (2 + 65536 / 500))
+    assert free.makespan == pytest.approx(3 * (2 + 65536 / 1000)) and free.makespan < share.makespan
+    plan = cpplan.plan(inst, "greedy")
+    assert plan.makespan == pytest.approx(free.makespan) and cpplan.validate(inst, plan) == []
+
+
+def test_the_free_bandwidth_waits_for_its_share_when_less_is_free():
+    # a (h1 -> h2) takes h1's whole NIC; b (h1 -> h3) may run beside it by the limits but finds
+    # nothing free on h1 and starts when a ends, at its whole hop
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}, "h3": {"ram": 64}},
+                    vms={"a": {"ram": 8}, "b": {"ram": 4}}, initial={"a": "h1", "b": "h1"},
+                    target={"a": "h2", "b": "h3"}, limits={"host": 2}, migration=GIB)
+    routes = Plan("feasible", 12, [[{"vm": "a", "from": "h1", "to": "h2"},
+                                    {"vm": "b", "from": "h1", "to": "h3"}]])
+    free = estimate(inst, routes, [[], []], policy="free")
+    first, second = free.migrations
+    assert first == {"start": 0.0, "end": 2 + 8192 / 1000, "bandwidth": 1000.0}
+    assert second["start"] == first["end"] and second["bandwidth"] == 1000.0
+    assert schedule_violations(inst, _with_schedule(routes, [[], []], free)) == []
+    with pytest.raises(ValueError, match="unknown policy"):
+        estimate(inst, routes, None, policy="fastest")
 
 
 def test_a_plan_file_round_trips_its_schedule(tmp_path):

@@ -1,8 +1,11 @@
-"""Priorities of the list schedule (cpplan.schedule.PRIORITIES): whichever order the ready
-migrations are tried in, the schedule respects the plan's ``after`` order (or barriers) and every
-limit (SPEC 7.4); the plan's schedule is the shortest of them, so never longer than by plan order."""
+"""Priorities and bandwidth policies of the list schedule (cpplan.schedule.PRIORITIES, POLICIES):
+whichever order the ready migrations are tried in and whichever bandwidth they get, the schedule
+respects the plan's ``after`` order (or barriers) and every limit (SPEC 7.4); the plan's schedule is
+the shortest of them, so never longer than by plan order at the shares."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ import cpplan
 from cpplan import Instance, Plan
 from cpplan.generate import generate
 from cpplan.order import derive_after, pruned
-from cpplan.schedule import PRIORITIES, estimate, schedule_violations
+from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1250, "setup": 2}
 
@@ -62,10 +65,10 @@ def test_every_priority_respects_the_order_and_the_limits(family, hosts, seed, g
     inst = _limited(inst) if limited else inst
     routes = _routes(cpplan.plan(inst, planner="greedy"))
     for after in [*_orders(inst, routes), None]:
-        for priority in PRIORITIES:
-            timed = _timed(routes, after, estimate(inst, routes, after, priority))
-            assert schedule_violations(inst, timed) == [], (priority, after is None)
-            assert cpplan.validate(inst, timed) == [], (priority, after is None)
+        for priority, policy in itertools.product(PRIORITIES, POLICIES):
+            timed = _timed(routes, after, estimate(inst, routes, after, priority, policy))
+            assert schedule_violations(inst, timed) == [], (priority, policy, after is None)
+            assert cpplan.validate(inst, timed) == [], (priority, policy, after is None)
 
 
 @pytest.mark.parametrize("family, hosts, seed, groups", CLOUDS)
