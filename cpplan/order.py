@@ -49,14 +49,36 @@ a member arriving, in the round another leaves offline, on a host that keeps a
 third since A): then, and only then,
 :func:`derive_after` returns None and the plan keeps SPEC's barrier order.
 
-The lists are then cut to their transitive reduction (a predecessor that
-another one already implies goes: the order is the same), and each remaining
-predecessor of rules 1 and 3 is dropped, latest migration first, when SPEC
-7.4's check still holds without it (on plans of at most
-:data:`PRUNE_MAX_MIGRATIONS` migrations). The check only gets stricter as the
-order loses pairs, so every predecessor kept is needed: without it alone the
-order is unsafe. ``m`` then waits only for the room it needs on its
-destination, its own previous hop, and anti-affinity partners leaving.
+*Each host's own order.* Every check above is about one host ``h``: the
+migrations that reach it, the stays on it, and a VM's hops in and out of it.
+Host ``h``'s own order is the order among the migrations touching ``h`` by
+two kinds of edges alone: the ``after`` lists of the migrations reaching
+``h`` (rules 1 and 3 put only migrations touching ``h`` there, so ``h``
+decides them), and each migration leaving ``h`` after its VM's previous hop
+(rule 2; never dropped). It is a part of the whole order, and the checks only
+get stricter as an order loses pairs, so an order is safe when every host's
+own order passes the checks of that host: :meth:`HostOrders.safe`. That is
+what makes the order lean at scale: each host changes only its own edges,
+and a host whose own order is safe stays safe whatever the others do.
+
+The lists are cut to each host's transitive reduction (a predecessor its own
+order already implies through another goes: the order is the same). Then, per
+host and per migration ``m`` reaching it, in plan order (:meth:`HostOrders.prune`):
+``m`` first loses every predecessor but its previous hop at once; else each one
+in turn, the largest VM's (the longest migration's) first, and when ``m``
+cannot do without it, ``m`` tries instead to wait for what that predecessor
+waits for in the host's own order; each change stays when the host's own
+order still passes (every migration reaching the host tries that first, all at once:
+the same result, sooner). A last pass tries each kept predecessor once more,
+since waiting for what a predecessor waits for can make another wait needless.
+An order that loses pairs only gets stricter, so every predecessor kept is
+needed by the host: without it alone, its own order is unsafe. ``m`` then waits only for the room it needs
+on its destination, its own previous hop, and anti-affinity partners leaving.
+
+:func:`order_violations` (SPEC 7.4's check of any given order) runs each check
+by the order among the migrations touching the host concerned first (all the
+``after`` edges between them), and by the whole order (:class:`Reach`) only
+where that finds a problem: linear in the plan on safe orders.
 
 >>> from cpplan.model import Instance
 >>> from cpplan.plan import Plan
@@ -81,8 +103,6 @@ import numpy as np
 
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage_on
-
-PRUNE_MAX_MIGRATIONS = 200  # pruning re-checks the whole order once per predecessor it tries
 
 
 @dataclass(frozen=True)
@@ -137,56 +157,33 @@ def stays(inst, moves: Migrations) -> list[Stay]:
     return out
 
 
-def closure(after: list[list[int]]) -> list[int]:
-    """Per migration, the bit set (an int) of the migrations that precede it."""
-    ancestors: list[int] = []
-    for preds in after:
-        bits = 0
-        for p in preds:
-            bits |= ancestors[p] | (1 << p)
-        ancestors.append(bits)
-    return ancestors
-
-
 def derive_after(inst, plan, *, prune: bool = True) -> list[list[int]] | None:
     """A safe ``after`` list per migration of the valid round ``plan`` (module docstring), or None when
     rule 3 cannot give what the plan needs (then it keeps the barrier order); ``prune=False`` stops
-    at the transitive reduction (see :func:`pruned`)."""
+    at each host's transitive reduction (see :func:`pruned`)."""
     moves = Migrations.of(inst, plan)
-    after = _by_rounds(inst, moves)
-    if _violations(inst, moves, closure(after), stays(inst, moves)):
+    after, every = _by_rounds(inst, moves), stays(inst, moves)
+    if _violations(inst, moves, after, every):
         return None
-    after = _reduced(after)
-    return pruned(inst, plan, after) if prune else after
+    hosts = HostOrders(inst, moves, every)
+    for h in range(inst.n_hosts):
+        hosts.reduce(h, after)
+    if prune:
+        for h in range(inst.n_hosts):
+            hosts.prune(h, after)
+    return after
 
 
 def pruned(inst, plan, after: list[list[int]]) -> list[list[int]]:
-    """A copy of the safe order ``after`` of ``plan`` without the predecessors SPEC 7.4 does not need,
-    on plans of at most :data:`PRUNE_MAX_MIGRATIONS` migrations (else ``after`` itself)."""
+    """A copy of the safe order ``after`` of ``plan`` without the predecessors that no host's own order
+    needs (module docstring); ``after`` itself when the copy fails SPEC 7.4's check (never expected)."""
     moves = Migrations.of(inst, plan)
-    if len(moves) > PRUNE_MAX_MIGRATIONS:
-        return after
+    every = stays(inst, moves)
     lean = [list(preds) for preds in after]
-    _prune(inst, moves, lean)
-    return lean
-
-
-def _reduced(after: list[list[int]]) -> list[list[int]]:
-    """The same order with no predecessor that another one already implies (its transitive reduction).
-
-    >>> _reduced([[], [0], [0, 1]])
-    [[], [0], [1]]
-    """
-    ancestors = closure(after)
-    out = []
-    for preds in after:
-        kept, implied = [], 0
-        for p in sorted(preds, reverse=True):  # a later predecessor may imply an earlier one, never back
-            if not implied >> p & 1:
-                kept.append(p)
-                implied |= ancestors[p] | (1 << p)
-        out.append(sorted(kept))
-    return out
+    hosts = HostOrders(inst, moves, every)
+    for h in range(inst.n_hosts):
+        hosts.prune(h, lean)
+    return after if _violations(inst, moves, lean, every) else lean
 
 
 def _by_rounds(inst, moves: Migrations) -> list[list[int]]:
@@ -210,30 +207,214 @@ def _by_rounds(inst, moves: Migrations) -> list[list[int]]:
     return after
 
 
-def _prune(inst, moves: Migrations, after: list[list[int]]) -> None:
-    """Drop the predecessors (not a VM's previous hop) that SPEC 7.4 does not need, latest first.
+class LocalOrder:
+    """The order among ``events`` (migrations touching one host, ascending) by the edges ``preds(i)``
+    between them alone: a part of the whole order, so it never orders a pair the whole order leaves
+    unordered."""
 
-    Dropping ``p`` from ``after[i]`` only loses pairs ``x < y`` with ``x`` in ``p`` and what precedes
-    it and ``y`` in ``i`` and what follows it (``D``). So only the capacity checks of the migrations
-    of ``D``, and of those before ``p`` that reach a host a migration of ``D`` reaches, are run
-    again, with every anti-affinity pair and every VM's own hops (a VM's previous hop that the
-    transitive reduction left out is implied by a chain that may run through ``p``).
-    """
-    every, previous = stays(inst, moves), {}
-    for i, v in enumerate(moves.vm.tolist()):
-        own = previous.get(v)
-        for p in sorted(after[i], reverse=True):
-            if p == own:
+    def __init__(self, events: list[int], preds):
+        self.index = {g: k for k, g in enumerate(events)}
+        self.ancestors: list[int] = []  # per event, the bit set of the local events preceding it
+        for g in events:
+            bits = 0
+            for p in preds(g):
+                k = self.index.get(p)
+                if k is not None:
+                    bits |= self.ancestors[k] | (1 << k)
+            self.ancestors.append(bits)
+
+    def precedes(self, p: int, m: int) -> bool:
+        return bool(self.ancestors[self.index[m]] >> self.index[p] & 1)
+
+
+class Reach:
+    """The whole order's ``p precedes m``, each migration's predecessors found once, when first asked."""
+
+    def __init__(self, after: list[list[int]]):
+        self.after, self.found = after, {}
+
+    def precedes(self, p: int, m: int) -> bool:
+        if p >= m:
+            return False
+        if m not in self.found:
+            seen, stack = set(), list(self.after[m])
+            while stack:
+                q = stack.pop()
+                if q not in seen:
+                    seen.add(q)
+                    stack.extend(self.after[q])
+            self.found[m] = seen
+        return p in self.found[m]
+
+
+class HostOrders:
+    """Per host ``h``: the migrations touching it, the stays on it, the anti-affinity pairs of stays on
+    it, and its own order (:meth:`own`): the edges into the migrations reaching ``h`` and each
+    migration leaving ``h`` after its VM's previous hop. Only ``h`` changes the first (:meth:`reduce`,
+    :meth:`prune`), and the second never changes, so what one host's own order makes safe stays safe
+    whatever the others do."""
+
+    def __init__(self, inst, moves: Migrations, every: list[Stay]):
+        self.inst, self.moves = inst, moves
+        self.events: list[list[int]] = [[] for _ in range(inst.n_hosts)]
+        for i, (s, d) in enumerate(zip(moves.src.tolist(), moves.dst.tolist(), strict=True)):
+            self.events[s].append(i)
+            self.events[d].append(i)
+        self.stays_on: list[list[Stay]] = [[] for _ in range(inst.n_hosts)]
+        for stay in every:
+            self.stays_on[stay.host].append(stay)
+        self.pairs = _anti_affinity_pairs(inst, every)
+        self.previous, last = [-1] * len(moves), {}
+        for i, v in enumerate(moves.vm.tolist()):
+            self.previous[i] = last.get(v, -1)
+            last[v] = i
+
+    def own(self, h: int, after: list[list[int]]) -> LocalOrder:
+        dst, previous = self.moves.dst, self.previous
+        return LocalOrder(self.events[h], lambda i: after[i] if dst[i] == h else [previous[i]])
+
+    def safe(self, h: int, local: LocalOrder, arrivals=None) -> bool:
+        """Whether what reaches ``h`` fits it (or only ``arrivals``, migrations reaching it) and its
+        anti-affinity pairs stay apart, by ``local``."""
+        index, ancestors, stays = local.index, local.ancestors, self.stays_on[h]
+        ends = [index[s.end] if s.end is not None else -1 for s in stays]
+        begins = [index[s.begin] if s.begin is not None else -1 for s in stays]
+        inst = self.inst
+        for m in self.arrivals(h) if arrivals is None else arrivals:
+            k = index[m]
+            ahead, bit = ancestors[k], 1 << k
+            vms = np.fromiter({s.vm for s, e, b in zip(stays, ends, begins, strict=True)
+                               if not (e >= 0 and ahead >> e & 1) and not (b >= 0 and ancestors[b] & bit)},
+                              dtype=np.int64)
+            use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
+            if not fits(use, inst.effective[h]).all():
+                return False
+        return not any(_together(sa, sb, local.precedes) for _, sa, sb in self.pairs[h])
+
+    def arrivals(self, h: int) -> list[int]:
+        return [m for m in self.events[h] if self.moves.dst[m] == h]
+
+    def reduce(self, h: int, after: list[list[int]]) -> None:
+        """Drop from the lists of the migrations reaching ``h`` each predecessor its own order already
+        implies through another (the order does not change)."""
+        local = self.own(h, after)
+        for m in self.events[h]:
+            if self.moves.dst[m] != h:
                 continue
-            before, trial = closure(after), after[i]
-            after[i] = [x for x in trial if x != p]
-            ancestors = closure(after)
-            later = [j for j in range(i, len(moves)) if j == i or ancestors[j] >> i & 1]
-            reached = set(moves.dst[later].tolist())
-            earlier = [m for m in range(p + 1) if (m == p or before[p] >> m & 1) and moves.dst[m] in reached]
-            if _violations(inst, moves, ancestors, every, only={*later, *earlier}):
-                after[i] = trial
-        previous[v] = i
+            kept, implied = [], 0
+            for p in sorted(after[m], reverse=True):
+                k = local.index.get(p)
+                if k is None or p == self.previous[m]:
+                    kept.append(p)
+                elif not implied >> k & 1:
+                    kept.append(p)
+                    implied |= local.ancestors[k] | (1 << k)
+            after[m] = sorted(kept)
+
+    def prune(self, h: int, after: list[list[int]]) -> None:
+        """Drop the predecessors of the migrations reaching ``h`` that its own order does not need
+        (module docstring), when its own order is safe."""
+        local = self.own(h, after)
+        if not self.safe(h, local):
+            return
+        ram = self.inst.durations.ram_mib[self.moves.vm]
+        kept = {m: after[m] for m in self.arrivals(h)}
+        for m in kept:  # first every migration reaching h at once without its waits for room
+            after[m] = [self.previous[m]] if self.previous[m] >= 0 else []
+        if self.safe(h, self.own(h, after)):
+            return
+        for m, preds in kept.items():
+            after[m] = preds
+        for m in self.arrivals(h):
+            own = [self.previous[m]] if self.previous[m] >= 0 else []
+            tried: set[int] = set()
+            queue = [p for p in after[m] if p not in own]
+            if queue and (trial := self._try(h, after, local, m, own)):
+                local = trial
+                continue
+            while queue:
+                queue.sort(key=lambda p: (ram[p], p))  # the largest (the longest), then latest first
+                p = queue.pop()
+                if p in tried or p not in after[m]:
+                    continue
+                tried.add(p)
+                rest = [x for x in after[m] if x != p]
+                if trial := self._try(h, after, local, m, rest):
+                    local = trial
+                    continue
+                instead = [q for q in self._local_preds(h, after, p) if q not in rest]
+                if instead and (trial := self._try(h, after, local, m, sorted(rest + instead))):
+                    local = trial
+                    queue += instead
+        for m in self.arrivals(h):  # a wait that a later one's change made needless goes too
+            for p in [x for x in after[m] if x != self.previous[m]]:
+                if trial := self._try(h, after, local, m, [x for x in after[m] if x != p]):
+                    local = trial
+
+    def _try(self, h: int, after: list[list[int]], local: LocalOrder, m: int,
+             preds: list[int]) -> LocalOrder | None:
+        """Give ``m`` the list ``preds`` when the host's own order (``local`` before) stays safe with
+        it: then its new own order, else None. Only the arrivals that lose a predecessor, or that
+        precede one that does (they no longer precede what it begins), are checked again."""
+        before, after[m] = after[m], preds
+        trial = self.own(h, after)
+        lost, changed = 0, []
+        for k, (old, new) in enumerate(zip(local.ancestors, trial.ancestors, strict=True)):
+            if old != new:
+                changed.append(k)
+                lost |= old & ~new
+        events = self.events[h]
+        touched = {events[k] for k in changed} | {events[k] for k in range(len(events)) if lost >> k & 1}
+        if self.safe(h, trial, [x for x in self.arrivals(h) if x in touched]):
+            return trial
+        after[m] = before
+        return None
+
+    def _local_preds(self, h: int, after: list[list[int]], p: int) -> list[int]:
+        """What ``p`` waits for in host ``h``'s own order."""
+        preds = after[p] if self.moves.dst[p] == h else [self.previous[p]]
+        return [q for q in preds if q >= 0 and (self.moves.src[q] == h or self.moves.dst[q] == h)]
+
+
+def _anti_affinity_pairs(inst, every: list[Stay]) -> list[list[tuple[str, Stay, Stay]]]:
+    """Per host, each pair of stays on it of two members of an anti-affinity group (group name, stays),
+    but for two that both begin in A (a legal start, never made worse)."""
+    by_vm: dict[int, list[Stay]] = {}
+    for stay in every:
+        by_vm.setdefault(stay.vm, []).append(stay)
+    out: list[list[tuple[str, Stay, Stay]]] = [[] for _ in range(inst.n_hosts)]
+    for g in inst.groups:
+        if not g.anti_affinity:
+            continue
+        members = g.vms.tolist()
+        for x, a in enumerate(members):
+            for b in members[x + 1:]:
+                for sa in by_vm.get(a, []):
+                    for sb in by_vm.get(b, []):
+                        if sa.host == sb.host and not (sa.begin is None and sb.begin is None):
+                            out[sa.host].append((g.name, sa, sb))
+    return out
+
+
+def _together(sa: Stay, sb: Stay, precedes) -> bool:
+    """Whether the two stays on one host may overlap by the order ``precedes``."""
+    return not _apart(sa, sb, precedes) and not _apart(sb, sa, precedes)
+
+
+def _apart(first: Stay, second: Stay, precedes) -> bool:
+    """Whether ``first`` ends with a migration that precedes the one that begins ``second``."""
+    return first.end is not None and second.begin is not None and precedes(first.end, second.begin)
+
+
+def _overload(inst, h: int, on_host: list[Stay], m: int, precedes) -> tuple | None:
+    """``(stays possibly on h, use, resources over)`` while ``m`` (reaching ``h``) is in flight, by the
+    order ``precedes``, when they overload ``h``; None when they fit."""
+    possible = [s for s in on_host if not (s.end is not None and precedes(s.end, m))
+                and not (s.begin is not None and precedes(m, s.begin))]
+    vms = np.fromiter({s.vm for s in possible}, dtype=np.int64)
+    use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
+    over = ~fits(use, inst.effective[h])
+    return (possible, use, over) if over.any() else None
 
 
 def order_violations(inst, plan) -> list[str]:
@@ -252,97 +433,62 @@ def order_violations(inst, plan) -> list[str]:
                        f"numbered below {i}")
             preds = []
         after.append(sorted(set(preds)))
-    return out + _violations(inst, moves, closure(after), stays(inst, moves))
+    return out + _violations(inst, moves, after, stays(inst, moves))
 
 
-def _violations(inst, moves: Migrations, ancestors: list[int], every: list[Stay], *,
-                only: set | None = None) -> list[str]:
-    """SPEC 7.4's violations of the order whose :func:`closure` is ``ancestors`` (``only``: the capacity
-    checks of these migrations alone)."""
+def _violations(inst, moves: Migrations, after: list[list[int]], every: list[Stay]) -> list[str]:
+    """SPEC 7.4's violations of the order ``after``: each check by the order among the migrations
+    touching the host concerned first (a part of the whole order: what it finds safe is), and by the
+    whole order (:class:`Reach`) only where that finds a problem."""
+    hosts, reach = HostOrders(inst, moves, every), Reach(after)
+    local: dict[int, LocalOrder] = {}
 
-    def precedes(p: int, m: int) -> bool:
-        return bool(ancestors[m] >> p & 1)
+    def at(h: int) -> LocalOrder:
+        if h not in local:
+            local[h] = LocalOrder(hosts.events[h], lambda i: after[i])
+        return local[h]
 
-    out = _own_hops(inst, moves, precedes)
-    out += _capacity(inst, moves, every, ancestors, only)
-    return out + _anti_affinity(inst, moves, every, precedes)
+    def exact(h: int):
+        return lambda p, m: at(h).precedes(p, m) or reach.precedes(p, m)
 
-
-def _own_hops(inst, moves: Migrations, precedes) -> list[str]:
-    out, previous = [], {}
-    for i, v in enumerate(moves.vm.tolist()):
-        if v in previous and not precedes(previous[v], i):
+    out = []
+    for i, p in enumerate(hosts.previous):
+        h = int(moves.src[i])
+        if p >= 0 and not exact(h)(p, i):
             out.append(f"order: {moves.describe(inst, i)} does not wait for its VM's previous hop, "
-                       f"{moves.describe(inst, previous[v])} (host {inst.host_names[moves.src[i]]})")
-        previous[v] = i
+                       f"{moves.describe(inst, p)} (host {inst.host_names[h]})")
+    for m in range(len(moves)):
+        h = int(moves.dst[m])
+        if _overload(inst, h, hosts.stays_on[h], m, at(h).precedes) is not None:
+            found = _overload(inst, h, hosts.stays_on[h], m, exact(h))
+            if found is not None:
+                out.append(_capacity_message(inst, moves, m, h, *found))
+    for h, pairs in enumerate(hosts.pairs):
+        for group, sa, sb in pairs:
+            if _together(sa, sb, at(h).precedes) and _together(sa, sb, exact(h)):
+                out.append(_clash_message(inst, moves, group, sa, sb))
     return out
 
 
-def _capacity(inst, moves: Migrations, every: list[Stay], ancestors: list[int],
-              only: set | None) -> list[str]:
-    on_host: list[list[Stay]] = [[] for _ in range(inst.n_hosts)]
-    for stay in every:
-        on_host[stay.host].append(stay)
-    out = []
-    for m in range(len(moves)) if only is None else sorted(only):
-        h, ahead = int(moves.dst[m]), ancestors[m]  # ahead: the bits of the migrations preceding m
-        possible = [s for s in on_host[h] if not (s.end is not None and ahead >> s.end & 1)
-                    and not (s.begin is not None and ancestors[s.begin] >> m & 1)]
-        vms = np.fromiter({s.vm for s in possible}, dtype=np.int64)
-        use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
-        over = ~fits(use, inst.effective[h])
-        if not over.any():
-            continue
-        r = int(np.flatnonzero(over)[0])
-        culprits = [s for s in possible if (s.end is not None and s.end < m)
-                    or (s.begin is not None and s.begin > m)]  # stays an order could keep apart from m
-        culprits.sort(key=lambda s: -inst.demand[s.vm, r])
-        if culprits:
-            s = culprits[0]
-            if s.end is not None and s.end < m:
-                where = f"may run before {moves.describe(inst, s.end)} ends"
-            else:
-                where = f"may run alongside {moves.describe(inst, s.begin)}"
+def _capacity_message(inst, moves: Migrations, m: int, h: int, possible: list[Stay], use, over) -> str:
+    r = int(np.flatnonzero(over)[0])
+    culprits = [s for s in possible if (s.end is not None and s.end < m)
+                or (s.begin is not None and s.begin > m)]  # stays an order could keep apart from m
+    culprits.sort(key=lambda s: -inst.demand[s.vm, r])
+    if culprits:
+        s = culprits[0]
+        if s.end is not None and s.end < m:
+            where = f"may run before {moves.describe(inst, s.end)} ends"
         else:
-            where = "overloads it whatever the order"
-        out.append(f"order: {moves.describe(inst, m)} {where}: host {inst.host_names[h]} may hold "
-                   f"{use[r]:g} {inst.resources[r]}, capacity {inst.effective[h, r]:g}")
-    return out
+            where = f"may run alongside {moves.describe(inst, s.begin)}"
+    else:
+        where = "overloads it whatever the order"
+    return (f"order: {moves.describe(inst, m)} {where}: host {inst.host_names[h]} may hold "
+            f"{use[r]:g} {inst.resources[r]}, capacity {inst.effective[h, r]:g}")
 
 
-def _anti_affinity(inst, moves: Migrations, every: list[Stay], precedes) -> list[str]:
-    by_vm: dict[int, list[Stay]] = {}
-    for stay in every:
-        by_vm.setdefault(stay.vm, []).append(stay)
-    out = []
-    for g in inst.groups:
-        if not g.anti_affinity:
-            continue
-        members = g.vms.tolist()
-        for x, a in enumerate(members):
-            for b in members[x + 1:]:
-                out += _clashes(inst, moves, g.name, by_vm.get(a, []), by_vm.get(b, []), precedes)
-    return out
-
-
-def _clashes(inst, moves: Migrations, group: str, stays_a: list[Stay], stays_b: list[Stay],
-             precedes) -> list[str]:
-    out = []
-    for sa in stays_a:
-        for sb in stays_b:
-            if sa.host != sb.host or _apart(sa, sb, precedes) or _apart(sb, sa, precedes):
-                continue
-            if sa.begin is None and sb.begin is None:  # together in A, a legal start: never made worse
-                continue
-            one, two = ((sa.end, sb.begin) if sa.end is not None and sb.begin is not None
-                        else (sb.end, sa.begin))
-            pair = " and ".join(moves.describe(inst, i) for i in (one, two) if i is not None)
-            out.append(f"order: anti-affinity group {group}: {inst.vm_names[sa.vm]} and "
-                       f"{inst.vm_names[sb.vm]} may both be on host {inst.host_names[sa.host]} "
-                       f"({pair} not ordered)")
-    return out
-
-
-def _apart(first: Stay, second: Stay, precedes) -> bool:
-    """Whether ``first`` ends with a migration that precedes the one that begins ``second``."""
-    return first.end is not None and second.begin is not None and precedes(first.end, second.begin)
+def _clash_message(inst, moves: Migrations, group: str, sa: Stay, sb: Stay) -> str:
+    one, two = (sa.end, sb.begin) if sa.end is not None and sb.begin is not None else (sb.end, sa.begin)
+    pair = " and ".join(moves.describe(inst, i) for i in (one, two) if i is not None)
+    return (f"order: anti-affinity group {group}: {inst.vm_names[sa.vm]} and {inst.vm_names[sb.vm]} may "
+            f"both be on host {inst.host_names[sa.host]} ({pair} not ordered)")

@@ -14,7 +14,7 @@ from cpplan import Instance, Plan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.constraints.page_sharing import usage_on
-from cpplan.order import derive_after, order_violations
+from cpplan.order import HostOrders, Migrations, derive_after, order_violations, stays
 
 
 def move(vm, src, dst, after=None, **extra):
@@ -133,14 +133,16 @@ def _with_after(plan: Plan, after: list[list[int]]) -> Plan:
 
 
 def assert_each_kept_predecessor_is_needed(inst, plan, after):
-    """Without any one of its predecessors but its VM's previous hop, a migration breaks SPEC 7.4."""
-    moves = [m for r in plan.rounds for m in r]
+    """Without any one of its predecessors but its VM's previous hop, a migration breaks its
+    destination's own order (the edges between the migrations touching that host alone)."""
+    moves = Migrations.of(inst, plan)
+    hosts = HostOrders(inst, moves, stays(inst, moves))
     for i, preds in enumerate(after):
-        own = max((p for p in range(i) if moves[p]["vm"] == moves[i]["vm"]), default=None)
+        h = int(moves.dst[i])
         for p in preds:
-            if p != own:
+            if p != hosts.previous[i]:
                 fewer = [xs if j != i else [x for x in xs if x != p] for j, xs in enumerate(after)]
-                assert order_violations(inst, _with_after(plan, fewer)), (i, p)
+                assert not hosts.safe(h, hosts.own(h, fewer)), (i, p)
 
 
 def replay(inst: Instance, plan: Plan, after: list[list[int]], rng: random.Random) -> list[str]:
