@@ -70,10 +70,22 @@ def makespan_lower_bound(inst) -> float:
     least its duration there, live or offline, whichever mode it may use is shorter. *Turns*: each
     migration lasts at least ``setup``, and at most ``max_migrations`` of them touch a host at once
     (its outgoing and incoming limits those leaving and reaching it, ``limits.total`` in the
-    cloud), so ``n`` of them take at least ``ceil(n / limit) x setup``.
+    cloud), so ``n`` of them take at least ``ceil(n / limit) x setup``. *Slots and bandwidth*
+    (:func:`_slots_and_bandwidth`): on a host whose migrations get ``b_i``, at most ``L``
+    (``max_migrations``) in flight and at most its bandwidth ``B`` summed, a plan of length ``T``
+    has ``L T >= sum(setup + r_i / b_i)`` and ``B T >= sum(b_i setup + r_i)``, so for every
+    ``lam`` in (0, 1), ``T >= min over b of lam x the first / L + (1 - lam) x the second / B``,
+    whose least is at ``b_i = min(hop bound, sqrt(lam r_i B / ((1 - lam) L setup)))``; the bound
+    takes the best ``lam`` per host (any ``lam`` gives a bound, so the search need not be exact).
+    With ``L = 1`` it is ``n x setup + data / B``: one migration at a time, each with its setup.
 
     >>> from cpplan.model import Instance
     >>> inst = Instance(hosts={"h1": {}, "h2": {}, "h3": {"bandwidth": 100}},
+    ...                 vms={"a": {"ram": 2500}, "b": {"ram": 2500}, "c": {"ram": 1000}},
+    ...                 initial={"a": "h1", "b": "h1", "c": "h1"}, target={"a": "h2", "b": "h2", "c": "h3"})
+    >>> round(makespan_lower_bound(inst), 6)   # h1 runs one at a time: 3 x 2 + 5000 / 1250 + 1000 / 100
+    20.0
+    >>> inst = Instance(hosts={"h1": {"max_migrations": 3}, "h2": {}, "h3": {"bandwidth": 100}},
     ...                 vms={"a": {"ram": 2500}, "b": {"ram": 2500}, "c": {"ram": 1000}},
     ...                 initial={"a": "h1", "b": "h1", "c": "h1"}, target={"a": "h2", "b": "h2", "c": "h3"})
     >>> makespan_lower_bound(inst)   # c at h3's 100 MiB/s: 2 + 1000 / 100 (h1's NIC: 2 + 6000 / 1250)
@@ -100,7 +112,39 @@ def makespan_lower_bound(inst) -> float:
         live = np.where(converges, d.setup + ram / (b - dirty), np.inf)
     offline = np.where(np.isfinite(inst.offline_cost[moving]), d.setup + ram / b, np.inf)
     single = np.minimum(live, offline)
-    return float(max(nic.max(), max(turns), single[np.isfinite(single)].max(initial=0.0)))
+    return float(max(nic.max(), max(turns), single[np.isfinite(single)].max(initial=0.0),
+                     _slots_and_bandwidth(inst, moving, fixed)))
+
+
+def _slots_and_bandwidth(inst, moving: np.ndarray, fixed: np.ndarray, steps: int = 60) -> float:
+    """The *slots and bandwidth* bound of :func:`makespan_lower_bound`, by a golden-section search
+    for each host's best ``lam`` (the bound is concave in it)."""
+    d = inst.durations
+    hosts = np.concatenate([inst.initial[moving], inst.target[fixed]])
+    vms = np.concatenate([moving, fixed])
+    limit = inst.host_limit[hosts].astype(float)
+    keep = limit > 0  # a host that allows no migration is a certificate, not a bound
+    hosts, vms, limit = hosts[keep], vms[keep], limit[keep]
+    if not hosts.size:
+        return 0.0
+    ram, bandwidth = d.ram_mib[vms], d.host_bandwidth[hosts]
+    cap = np.minimum(hop_bound(inst)[vms], bandwidth)
+
+    def bound(lam: np.ndarray) -> np.ndarray:
+        lam = lam[hosts]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.minimum(cap, np.sqrt(lam * ram * bandwidth / ((1 - lam) * limit * d.setup)))
+        b = np.where(np.isfinite(b) & (b > 0), b, cap)
+        terms = lam * (d.setup + ram / b) / limit + (1 - lam) * (b * d.setup + ram) / bandwidth
+        return np.bincount(hosts, terms, minlength=inst.n_hosts)
+
+    ratio = (np.sqrt(5) - 1) / 2
+    lo, hi = np.full(inst.n_hosts, 1e-9), np.full(inst.n_hosts, 1 - 1e-9)
+    for _ in range(steps):
+        a, c = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        higher = bound(a) >= bound(c)
+        lo, hi = np.where(higher, lo, a), np.where(higher, c, hi)
+    return float(np.maximum(bound(lo), bound(hi)).max())
 
 
 def infeasibility(inst) -> str | None:

@@ -143,7 +143,8 @@ def test_the_makespan_lower_bound_formula():
     nic = 2 + 20 * 1024 / 1000                        # h1 sends a and b
     assert makespan_lower_bound(inst) == pytest.approx(nic)
     one_at_a_time = inst.replace(limits={"host": 1}, migration={**GIB, "setup": 30})
-    assert makespan_lower_bound(one_at_a_time) == pytest.approx(2 * 30)   # two turns of 30 s on h1
+    # h1 runs a and b one after the other, each its 30 s setup and its 10 GiB at 1000 MiB/s
+    assert makespan_lower_bound(one_at_a_time) == pytest.approx(2 * 30 + 20 * 1024 / 1000)
 
 
 @settings(max_examples=150, deadline=None,
