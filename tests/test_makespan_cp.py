@@ -1,6 +1,6 @@
 """cp's makespan objective (cpplan.planners.cp.makespan): CP-SAT reschedules a plan's migrations with
-its moves and order fixed; the schedule is valid (SPEC 7.4), never longer than the list schedule,
-and the rounds, the order and the bandwidths stay as they were."""
+its moves and order fixed, choosing each one's bandwidth among its levels; the schedule is valid
+(SPEC 7.4), never longer than the list schedule, and the rounds and the order stay as they were."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 import cpplan
 from cpplan import Instance, Plan
 from cpplan.generate import generate
-from cpplan.planners.cp.makespan import improve
-from cpplan.schedule import add_schedule, estimate, schedule_violations
+from cpplan.order import Migrations
+from cpplan.planners.cp.makespan import bandwidth_levels, improve
+from cpplan.schedule import POLICIES, Limits, add_schedule, estimate, schedule_violations
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1250, "setup": 2}
 
@@ -40,7 +41,8 @@ def _sized(inst: Instance, seed: int, limited: bool) -> Instance:
 
 
 def _without_times(plan: Plan) -> list:
-    return [[{k: v for k, v in m.items() if k not in ("start", "end")} for m in r] for r in plan.rounds]
+    return [[{k: v for k, v in m.items() if k not in ("start", "end", "bandwidth")} for m in r]
+            for r in plan.rounds]
 
 
 CLOUDS = [("rebalance", 8, 1, 0.0), ("tight", 8, 2, 0.0), ("evacuate", 12, 3, 0.3), ("shuffle", 6, 4, 0.3)]
@@ -48,8 +50,7 @@ CLOUDS = [("rebalance", 8, 1, 0.0), ("tight", 8, 2, 0.0), ("evacuate", 12, 3, 0.
 
 @pytest.mark.parametrize("family, hosts, seed, groups", CLOUDS)
 @pytest.mark.parametrize("limited", [False, True])
-def test_the_cp_schedule_is_valid_not_longer_and_keeps_moves_order_and_bandwidths(family, hosts, seed,
-                                                                                groups, limited):
+def test_the_cp_schedule_is_valid_not_longer_and_keeps_moves_and_order(family, hosts, seed, groups, limited):
     inst = _sized(generate(family, hosts, seed, groups=groups), seed, limited)
     plan = cpplan.plan(inst, planner="greedy")
     before = copy.deepcopy(plan)
@@ -58,24 +59,67 @@ def test_the_cp_schedule_is_valid_not_longer_and_keeps_moves_order_and_bandwidth
     assert plan.makespan <= before.makespan and report["makespan"] == plan.makespan
     assert _without_times(plan) == _without_times(before)
     assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
+    listed = [m for r in before.rounds for m in r]
+    moves = Migrations.of(inst, before)
+    levels = bandwidth_levels(inst, moves, Limits(inst, moves), listed)
+    now = [m["bandwidth"] for r in plan.rounds for m in r]
+    assert all(any(b == level for level, _ in choices) for b, choices in zip(now, levels, strict=True))
+    changed = sum(b != m["bandwidth"] for b, m in zip(now, listed, strict=True))
+    assert report.get("rebandwidthed", 0) == changed
 
 
-def test_the_cp_schedule_lets_a_short_migration_go_first_where_the_list_schedule_waits():
-    # every host runs one migration at a time; the list schedule starts b and c at once, so a (which
-    # needs b's room on h1) waits for c to free h0, d for a, and e for d; CP-SAT starts d first
-    inst = Instance(hosts={"h0": {"ram": 15000}, "h1": {"ram": 15000}, "h2": {"ram": 20000},
-                           "h3": {"ram": 10000}, "h4": {"ram": 15000}},
-                    vms={"a": {"ram": 2500}, "b": {"ram": 5000}, "c": {"ram": 5000}, "d": {"ram": 2500},
-                         "e": {"ram": 7500}, "f": {"ram": 1250}},
-                    initial={"a": "h0", "b": "h1", "c": "h3", "d": "h4", "e": "h4", "f": "h1"},
-                    target={"a": "h1", "b": "h2", "c": "h0", "d": "h0", "e": "h1", "f": "h1"},
-                    limits={"host": 1})
+def test_the_cp_schedule_lets_a_short_chain_go_before_a_long_migration():
+    # list scheduling starts b (12 s, h1 -> h2) at once; c (h2 -> h0) then waits for b and d for c
+    inst = Instance(hosts={h: {"ram": 20000} for h in ("h0", "h1", "h2", "h3")},
+                    vms={"a": {"ram": 5000}, "b": {"ram": 12500}, "c": {"ram": 5000}, "d": {"ram": 12500}},
+                    initial={"a": "h0", "b": "h1", "c": "h2", "d": "h3"},
+                    target={"a": "h3", "b": "h2", "c": "h0", "d": "h0"}, limits={"host": 1})
     hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}  # noqa: E731
-    plan = Plan("feasible", 22500, [[hop("b", "h1", "h2"), hop("c", "h3", "h0")], [hop("a", "h0", "h1")],
-                                    [hop("d", "h4", "h0")], [hop("e", "h4", "h1")]])
+    plan = Plan("feasible", 35000, [[hop("a", "h0", "h3"), hop("b", "h1", "h2")], [hop("c", "h2", "h0")],
+                                    [hop("d", "h3", "h0")]])
     add_schedule(inst, plan)
-    assert plan.makespan == pytest.approx(22.0)
-    assert improve(inst, plan, seconds=5)["makespan"] == pytest.approx(18.0)
+    assert plan.makespan == pytest.approx(30.0)
+    assert improve(inst, plan, seconds=5)["makespan"] == pytest.approx(24.0)
+    assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
+
+
+def test_cp_gives_a_big_migration_the_whole_nic_and_runs_small_ones_side_by_side():
+    # h1 may run two migrations at once: at the shares big (8 GiB) takes 18.4 s beside the small ones
+    # (1 GiB), with the free bandwidth everything runs one after the other (19.3 s); CP-SAT sends big
+    # alone at the whole 1000 MiB/s, one small VM likewise, and the last two side by side at half
+    vms = ("big", "s1", "s2", "s3")
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}},
+                    vms={v: {"ram": 8 if v == "big" else 1} for v in vms}, initial={v: "h1" for v in vms},
+                    target={v: "h2" for v in vms}, limits={"host": 2},
+                    migration={**GIB, "bandwidth": 1000})
+    hop = lambda vm: {"vm": vm, "from": "h1", "to": "h2"}  # noqa: E731
+    plan = Plan("feasible", 11, [[hop("big"), hop("s1")], [hop("s2"), hop("s3")]])
+    add_schedule(inst, plan)
+    by_policy = [estimate(inst, plan, [[]] * 4, "plan", p).makespan for p in POLICIES]
+    assert by_policy == pytest.approx([2 + 8192 / 500, 4 * 2 + 11264 / 1000])
+    assert plan.makespan == pytest.approx(min(by_policy))
+    report = improve(inst, plan, seconds=5)
+    big, *small = (m for r in plan.rounds for m in r)
+    assert big["bandwidth"] == 1000 and sorted(m["bandwidth"] for m in small) == [500, 500, 1000]
+    one_then_two = 2 + 8192 / 1000 + 2 + 1024 / 1000 + 2 + 1024 / 500
+    assert report["makespan"] == plan.makespan == pytest.approx(one_then_two, abs=0.03)
+    assert report["rebandwidthed"] == 2 and schedule_violations(inst, plan) == []
+    assert cpplan.validate(inst, plan) == []
+
+
+def test_cp_gives_the_last_migration_its_whole_hop_once_it_runs_alone():
+    # a and b (32 GiB each) leave h2 side by side at the shares, the shortest list schedule; c waits for
+    # a's room on h2 and then runs alone, at the whole NIC in cp's schedule
+    inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64}, "h3": {"ram": 64}},
+                    vms={"a": {"ram": 32}, "b": {"ram": 32}, "c": {"ram": 1}},
+                    initial={"a": "h2", "b": "h2", "c": "h3"}, target={"a": "h1", "b": "h3", "c": "h2"},
+                    limits={"host": 2}, migration={**GIB, "bandwidth": 1000})
+    plan = cpplan.plan(inst, planner="greedy")
+    listed = {m["vm"]: m for r in plan.rounds for m in r}
+    assert listed["c"]["bandwidth"] == 500 and listed["c"]["start"] >= listed["a"]["end"]
+    report = improve(inst, plan, seconds=5)
+    timed = {m["vm"]: m for r in plan.rounds for m in r}
+    assert timed["c"]["bandwidth"] == 1000 and report["makespan"] < report["list_makespan"] - 1
     assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
 
 
