@@ -68,18 +68,22 @@ def test_the_cp_schedule_is_valid_not_longer_and_keeps_moves_and_order(family, h
     assert report.get("rebandwidthed", 0) == changed
 
 
-def test_the_cp_schedule_lets_a_short_chain_go_before_a_long_migration():
-    # list scheduling starts b (12 s, h1 -> h2) at once; c (h2 -> h0) then waits for b and d for c
-    inst = Instance(hosts={h: {"ram": 20000} for h in ("h0", "h1", "h2", "h3")},
-                    vms={"a": {"ram": 5000}, "b": {"ram": 12500}, "c": {"ram": 5000}, "d": {"ram": 12500}},
-                    initial={"a": "h0", "b": "h1", "c": "h2", "d": "h3"},
-                    target={"a": "h3", "b": "h2", "c": "h0", "d": "h0"}, limits={"host": 1})
+def test_the_cp_schedule_lets_a_short_migration_go_first_where_the_list_schedule_waits():
+    # every host runs one migration at a time; the list schedule starts b and c at once, so a (which
+    # needs b's room on h1) waits for c to free h0, d for a, and e for d; CP-SAT starts d first
+    inst = Instance(hosts={"h0": {"ram": 15000}, "h1": {"ram": 15000}, "h2": {"ram": 20000},
+                           "h3": {"ram": 10000}, "h4": {"ram": 15000}},
+                    vms={"a": {"ram": 2500}, "b": {"ram": 5000}, "c": {"ram": 5000}, "d": {"ram": 2500},
+                         "e": {"ram": 7500}, "f": {"ram": 1250}},
+                    initial={"a": "h0", "b": "h1", "c": "h3", "d": "h4", "e": "h4", "f": "h1"},
+                    target={"a": "h1", "b": "h2", "c": "h0", "d": "h0", "e": "h1", "f": "h1"},
+                    limits={"host": 1})
     hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}  # noqa: E731
-    plan = Plan("feasible", 35000, [[hop("a", "h0", "h3"), hop("b", "h1", "h2")], [hop("c", "h2", "h0")],
-                                    [hop("d", "h3", "h0")]])
+    plan = Plan("feasible", 22500, [[hop("b", "h1", "h2"), hop("c", "h3", "h0")], [hop("a", "h0", "h1")],
+                                    [hop("d", "h4", "h0")], [hop("e", "h4", "h1")]])
     add_schedule(inst, plan)
-    assert plan.makespan == pytest.approx(30.0)
-    assert improve(inst, plan, seconds=5)["makespan"] == pytest.approx(24.0)
+    assert plan.makespan == pytest.approx(22.0)
+    assert improve(inst, plan, seconds=5)["makespan"] == pytest.approx(18.0)
     assert schedule_violations(inst, plan) == [] and cpplan.validate(inst, plan) == []
 
 

@@ -38,20 +38,23 @@ every instant. :func:`improve` keeps it only when it is shorter than the plan's 
 >>> from cpplan.model import Instance
 >>> from cpplan.plan import Plan
 >>> from cpplan.schedule import add_schedule
->>> inst = Instance(hosts={h: {"ram": 20000} for h in ("h0", "h1", "h2", "h3")},
-...                 vms={"a": {"ram": 5000}, "b": {"ram": 12500}, "c": {"ram": 5000}, "d": {"ram": 12500}},
-...                 initial={"a": "h0", "b": "h1", "c": "h2", "d": "h3"},
-...                 target={"a": "h3", "b": "h2", "c": "h0", "d": "h0"}, limits={"host": 1})
+>>> inst = Instance(hosts={"h0": {"ram": 15000}, "h1": {"ram": 15000}, "h2": {"ram": 20000},
+...                        "h3": {"ram": 10000}, "h4": {"ram": 15000}},
+...                 vms={"a": {"ram": 2500}, "b": {"ram": 5000}, "c": {"ram": 5000}, "d": {"ram": 2500},
+...                      "e": {"ram": 7500}, "f": {"ram": 1250}},
+...                 initial={"a": "h0", "b": "h1", "c": "h3", "d": "h4", "e": "h4", "f": "h1"},
+...                 target={"a": "h1", "b": "h2", "c": "h0", "d": "h0", "e": "h1", "f": "h1"},
+...                 limits={"host": 1})
 >>> hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}
->>> plan = Plan("feasible", 35000, [[hop("a", "h0", "h3"), hop("b", "h1", "h2")], [hop("c", "h2", "h0")],
-...                                 [hop("d", "h3", "h0")]])
->>> add_schedule(inst, plan)       # b (12 s) holds h2 at once, so c waits for it and d for c
+>>> plan = Plan("feasible", 22500, [[hop("b", "h1", "h2"), hop("c", "h3", "h0")], [hop("a", "h0", "h1")],
+...                                 [hop("d", "h4", "h0")], [hop("e", "h4", "h1")]])
+>>> add_schedule(inst, plan)       # a and e wait for b's room on h1; c holds h0 from the start
 >>> [(m["vm"], m["after"], m["start"]) for r in plan.rounds for m in r], plan.makespan
-([('a', [], 0.0), ('b', [], 0.0), ('c', [0], 12.0), ('d', [2], 18.0)], 30.0)
+([('b', [], 0.0), ('c', [], 0.0), ('a', [0], 6.0), ('d', [], 10.0), ('e', [0], 14.0)], 22.0)
 >>> improve(inst, plan, seconds=5)["status"]
 'OPTIMAL'
->>> [(m["vm"], m["start"]) for r in plan.rounds for m in r], plan.makespan   # b lets c go first
-([('a', 0.0), ('b', 12.0), ('c', 6.0), ('d', 12.0)], 24.0)
+>>> [(m["vm"], m["start"]) for r in plan.rounds for m in r], plan.makespan   # d first, c after a
+([('b', 0.0), ('c', 10.0), ('a', 6.0), ('d', 0.0), ('e', 10.0)], 18.0)
 
 Choosing bandwidths: h1 may run two migrations at once. At the shares (500 MiB/s each) ``big``
 takes 18.4 s beside the small VMs; with the free bandwidth all four run one after the other
