@@ -63,7 +63,8 @@ and a host whose own order is safe stays safe whatever the others do.
 
 The lists are cut to each host's transitive reduction (a predecessor its own
 order already implies through another goes: the order is the same). Then, per
-host and per migration ``m`` reaching it, in plan order (:meth:`HostOrders.prune`):
+host touched by at most :data:`PRUNE_MAX_EVENTS` migrations and per migration ``m``
+reaching it, in plan order (:meth:`HostOrders.prune`):
 ``m`` first loses every predecessor but its previous hop at once; else each one
 in turn, the largest VM's (the longest migration's) first, and when ``m``
 cannot do without it, ``m`` tries instead to wait for what that predecessor
@@ -98,11 +99,16 @@ where that finds a problem: linear in the plan on safe orders.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage_on
+
+# a host touched by more migrations keeps its reduced order: pruning tries each of its waits and
+# re-checks the arrivals each change touches (cubic in the host's migrations at worst)
+PRUNE_MAX_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -131,8 +137,7 @@ class Migrations:
                 f"{inst.host_names[self.dst[i]]})")
 
 
-@dataclass(frozen=True)
-class Stay:
+class Stay(NamedTuple):
     """VM ``vm`` on ``host`` from the start of migration ``begin`` (None: placement A) to the end of
     migration ``end`` (None: for good)."""
 
@@ -143,16 +148,17 @@ class Stay:
 
 
 def stays(inst, moves: Migrations) -> list[Stay]:
-    """Every stay of every VM, in VM order, each VM's in time order."""
-    hops: list[list[int]] = [[] for _ in range(inst.n_vms)]
+    """Every stay of every VM the plan moves, in VM order, each VM's in time order (a VM it does not
+    move has one stay, on its initial host from A for good)."""
+    hops: dict[int, list[int]] = {}
     for i, v in enumerate(moves.vm.tolist()):
-        hops[v].append(i)
-    out = []
-    for v in range(inst.n_vms):
+        hops.setdefault(v, []).append(i)
+    out, dst = [], moves.dst.tolist()
+    for v in sorted(hops):
         begin, host = None, int(inst.initial[v])
         for i in hops[v]:
             out.append(Stay(v, host, begin, i))
-            begin, host = i, int(moves.dst[i])
+            begin, host = i, dst[i]
         out.append(Stay(v, host, begin, None))
     return out
 
@@ -162,10 +168,9 @@ def derive_after(inst, plan, *, prune: bool = True) -> list[list[int]] | None:
     rule 3 cannot give what the plan needs (then it keeps the barrier order); ``prune=False`` stops
     at each host's transitive reduction (see :func:`pruned`)."""
     moves = Migrations.of(inst, plan)
-    after, every = _by_rounds(inst, moves), stays(inst, moves)
-    if _violations(inst, moves, after, every):
+    after, hosts = _by_rounds(inst, moves), HostOrders(inst, moves)
+    if moves.offline.any() and _violations(inst, moves, after, hosts):  # only rule 3 can fail
         return None
-    hosts = HostOrders(inst, moves, every)
     for h in range(inst.n_hosts):
         hosts.reduce(h, after)
     if prune:
@@ -178,12 +183,10 @@ def pruned(inst, plan, after: list[list[int]]) -> list[list[int]]:
     """A copy of the safe order ``after`` of ``plan`` without the predecessors that no host's own order
     needs (module docstring); ``after`` itself when the copy fails SPEC 7.4's check (never expected)."""
     moves = Migrations.of(inst, plan)
-    every = stays(inst, moves)
-    lean = [list(preds) for preds in after]
-    hosts = HostOrders(inst, moves, every)
+    lean, hosts = [list(preds) for preds in after], HostOrders(inst, moves)
     for h in range(inst.n_hosts):
         hosts.prune(h, lean)
-    return after if _violations(inst, moves, lean, every) else lean
+    return after if _violations(inst, moves, lean, hosts) else lean
 
 
 def _by_rounds(inst, moves: Migrations) -> list[list[int]]:
@@ -213,15 +216,32 @@ class LocalOrder:
     unordered."""
 
     def __init__(self, events: list[int], preds):
+        self.events = events
         self.index = {g: k for k, g in enumerate(events)}
+        self.preds = [[k for k in map(self.index.get, preds(g)) if k is not None] for g in events]
         self.ancestors: list[int] = []  # per event, the bit set of the local events preceding it
-        for g in events:
+        self._close(0)
+
+    def _close(self, start: int) -> None:
+        """The ancestors of the events from number ``start`` on (those before it are kept)."""
+        del self.ancestors[start:]
+        ancestors = self.ancestors
+        for preds in self.preds[start:]:
             bits = 0
-            for p in preds(g):
-                k = self.index.get(p)
-                if k is not None:
-                    bits |= self.ancestors[k] | (1 << k)
-            self.ancestors.append(bits)
+            for k in preds:
+                bits |= ancestors[k] | (1 << k)
+            ancestors.append(bits)
+
+    def with_preds(self, m: int, preds: list[int]) -> LocalOrder:
+        """A copy in which event ``m`` waits for ``preds`` instead (those among the events)."""
+        out = LocalOrder.__new__(LocalOrder)
+        out.events, out.index = self.events, self.index
+        start = self.index[m]
+        out.preds = list(self.preds)
+        out.preds[start] = [k for k in map(self.index.get, preds) if k is not None]
+        out.ancestors = self.ancestors[:start]
+        out._close(start)
+        return out
 
     def precedes(self, p: int, m: int) -> bool:
         return bool(self.ancestors[self.index[m]] >> self.index[p] & 1)
@@ -254,42 +274,70 @@ class HostOrders:
     :meth:`prune`), and the second never changes, so what one host's own order makes safe stays safe
     whatever the others do."""
 
-    def __init__(self, inst, moves: Migrations, every: list[Stay]):
+    def __init__(self, inst, moves: Migrations):
         self.inst, self.moves = inst, moves
         self.events: list[list[int]] = [[] for _ in range(inst.n_hosts)]
         for i, (s, d) in enumerate(zip(moves.src.tolist(), moves.dst.tolist(), strict=True)):
             self.events[s].append(i)
             self.events[d].append(i)
+        every = stays(inst, moves)
         self.stays_on: list[list[Stay]] = [[] for _ in range(inst.n_hosts)]
         for stay in every:
             self.stays_on[stay.host].append(stay)
-        self.pairs = _anti_affinity_pairs(inst, every)
+        still = np.ones(inst.n_vms, dtype=bool)
+        still[moves.vm] = False
+        self.still = np.flatnonzero(still)  # the VMs the plan does not move, on their initial hosts
+        self.still_load = np.zeros((inst.n_hosts, len(inst.resources)))
+        np.add.at(self.still_load, inst.initial[self.still], inst.demand[self.still])
+        self.pairs = _anti_affinity_pairs(inst, every, self.still)
         self.previous, last = [-1] * len(moves), {}
         for i, v in enumerate(moves.vm.tolist()):
             self.previous[i] = last.get(v, -1)
             last[v] = i
 
+    def use(self, h: int, moved: set[int]) -> np.ndarray:
+        """Use per resource of ``h`` with the VMs ``moved`` (of those the plan moves) on it."""
+        inst, vms = self.inst, np.fromiter(moved, dtype=np.int64, count=len(moved))
+        if inst.share_ratio.size:  # page sharing: the use of a set is not a sum
+            return usage_on(inst, np.concatenate([vms, self.still[inst.initial[self.still] == h]]), h)
+        return self.still_load[h] + inst.demand[vms].sum(axis=0)
+
     def own(self, h: int, after: list[list[int]]) -> LocalOrder:
         dst, previous = self.moves.dst, self.previous
         return LocalOrder(self.events[h], lambda i: after[i] if dst[i] == h else [previous[i]])
 
-    def safe(self, h: int, local: LocalOrder, arrivals=None) -> bool:
-        """Whether what reaches ``h`` fits it (or only ``arrivals``, migrations reaching it) and its
-        anti-affinity pairs stay apart, by ``local``."""
+    def overloading(self, h: int, local: LocalOrder, arrivals=None, first: bool = False) -> list[int]:
+        """The migrations reaching ``h`` (or of ``arrivals``) that overload it by ``local`` (the first
+        one alone when ``first``)."""
         index, ancestors, stays = local.index, local.ancestors, self.stays_on[h]
         ends = [index[s.end] if s.end is not None else -1 for s in stays]
         begins = [index[s.begin] if s.begin is not None else -1 for s in stays]
-        inst = self.inst
+        out = []
         for m in self.arrivals(h) if arrivals is None else arrivals:
             k = index[m]
             ahead, bit = ancestors[k], 1 << k
-            vms = np.fromiter({s.vm for s, e, b in zip(stays, ends, begins, strict=True)
-                               if not (e >= 0 and ahead >> e & 1) and not (b >= 0 and ancestors[b] & bit)},
-                              dtype=np.int64)
-            use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
-            if not fits(use, inst.effective[h]).all():
-                return False
-        return not any(_together(sa, sb, local.precedes) for _, sa, sb in self.pairs[h])
+            vms = {s.vm for s, e, b in zip(stays, ends, begins, strict=True)
+                   if not (e >= 0 and ahead >> e & 1) and not (b >= 0 and ancestors[b] & bit)}
+            if not fits(self.use(h, vms), self.inst.effective[h]).all():
+                out.append(m)
+                if first:
+                    break
+        return out
+
+    def overload(self, h: int, m: int, precedes) -> tuple | None:
+        """``(stays possibly on h, use, resources over)`` while ``m`` (reaching ``h``) is in flight, by
+        the order ``precedes``, when they overload ``h``; None when they fit."""
+        possible = [s for s in self.stays_on[h] if not (s.end is not None and precedes(s.end, m))
+                    and not (s.begin is not None and precedes(m, s.begin))]
+        use = self.use(h, {s.vm for s in possible})
+        over = ~fits(use, self.inst.effective[h])
+        return (possible, use, over) if over.any() else None
+
+    def safe(self, h: int, local: LocalOrder, arrivals=None) -> bool:
+        """Whether what reaches ``h`` fits it (or only ``arrivals``, migrations reaching it) and its
+        anti-affinity pairs stay apart, by ``local``."""
+        return (not self.overloading(h, local, arrivals, first=True)
+                and not any(_together(sa, sb, local.precedes) for _, sa, sb in self.pairs[h]))
 
     def arrivals(self, h: int) -> list[int]:
         return [m for m in self.events[h] if self.moves.dst[m] == h]
@@ -315,7 +363,7 @@ class HostOrders:
         """Drop the predecessors of the migrations reaching ``h`` that its own order does not need
         (module docstring), when its own order is safe."""
         local = self.own(h, after)
-        if not self.safe(h, local):
+        if len(self.events[h]) > PRUNE_MAX_EVENTS or not self.safe(h, local):
             return
         ram = self.inst.durations.ram_mib[self.moves.vm]
         kept = {m: after[m] for m in self.arrivals(h)}
@@ -357,9 +405,10 @@ class HostOrders:
         it: then its new own order, else None. Only the arrivals that lose a predecessor, or that
         precede one that does (they no longer precede what it begins), are checked again."""
         before, after[m] = after[m], preds
-        trial = self.own(h, after)
+        trial = local.with_preds(m, preds)
         lost, changed = 0, []
-        for k, (old, new) in enumerate(zip(local.ancestors, trial.ancestors, strict=True)):
+        for k in range(local.index[m], len(local.events)):
+            old, new = local.ancestors[k], trial.ancestors[k]
             if old != new:
                 changed.append(k)
                 lost |= old & ~new
@@ -376,10 +425,11 @@ class HostOrders:
         return [q for q in preds if q >= 0 and (self.moves.src[q] == h or self.moves.dst[q] == h)]
 
 
-def _anti_affinity_pairs(inst, every: list[Stay]) -> list[list[tuple[str, Stay, Stay]]]:
-    """Per host, each pair of stays on it of two members of an anti-affinity group (group name, stays),
-    but for two that both begin in A (a legal start, never made worse)."""
-    by_vm: dict[int, list[Stay]] = {}
+def _anti_affinity_pairs(inst, every: list[Stay], still: np.ndarray) -> list[list[tuple[str, Stay, Stay]]]:
+    """Per host, each pair of stays on it of two members of an anti-affinity group (group name, stays;
+    ``every``: the stays of the VMs the plan moves, ``still``: the VMs it does not), but for two that
+    both begin in A (a legal start, never made worse)."""
+    by_vm: dict[int, list[Stay]] = {int(v): [Stay(int(v), int(inst.initial[v]), None, None)] for v in still}
     for stay in every:
         by_vm.setdefault(stay.vm, []).append(stay)
     out: list[list[tuple[str, Stay, Stay]]] = [[] for _ in range(inst.n_hosts)]
@@ -406,17 +456,6 @@ def _apart(first: Stay, second: Stay, precedes) -> bool:
     return first.end is not None and second.begin is not None and precedes(first.end, second.begin)
 
 
-def _overload(inst, h: int, on_host: list[Stay], m: int, precedes) -> tuple | None:
-    """``(stays possibly on h, use, resources over)`` while ``m`` (reaching ``h``) is in flight, by the
-    order ``precedes``, when they overload ``h``; None when they fit."""
-    possible = [s for s in on_host if not (s.end is not None and precedes(s.end, m))
-                and not (s.begin is not None and precedes(m, s.begin))]
-    vms = np.fromiter({s.vm for s in possible}, dtype=np.int64)
-    use = usage_on(inst, vms, h) if inst.share_ratio.size else inst.demand[vms].sum(axis=0)
-    over = ~fits(use, inst.effective[h])
-    return (possible, use, over) if over.any() else None
-
-
 def order_violations(inst, plan) -> list[str]:
     """SPEC 7.4's check of the ``after`` order of ``plan``, whose rounds are valid (SPEC section 4).
 
@@ -433,23 +472,18 @@ def order_violations(inst, plan) -> list[str]:
                        f"numbered below {i}")
             preds = []
         after.append(sorted(set(preds)))
-    return out + _violations(inst, moves, after, stays(inst, moves))
+    return out + _violations(inst, moves, after, HostOrders(inst, moves))
 
 
-def _violations(inst, moves: Migrations, after: list[list[int]], every: list[Stay]) -> list[str]:
+def _violations(inst, moves: Migrations, after: list[list[int]], hosts: HostOrders) -> list[str]:
     """SPEC 7.4's violations of the order ``after``: each check by the order among the migrations
     touching the host concerned first (a part of the whole order: what it finds safe is), and by the
     whole order (:class:`Reach`) only where that finds a problem."""
-    hosts, reach = HostOrders(inst, moves, every), Reach(after)
-    local: dict[int, LocalOrder] = {}
-
-    def at(h: int) -> LocalOrder:
-        if h not in local:
-            local[h] = LocalOrder(hosts.events[h], lambda i: after[i])
-        return local[h]
+    reach = Reach(after)
+    local = [LocalOrder(events, lambda i: after[i]) for events in hosts.events]
 
     def exact(h: int):
-        return lambda p, m: at(h).precedes(p, m) or reach.precedes(p, m)
+        return lambda p, m: local[h].precedes(p, m) or reach.precedes(p, m)
 
     out = []
     for i, p in enumerate(hosts.previous):
@@ -457,15 +491,15 @@ def _violations(inst, moves: Migrations, after: list[list[int]], every: list[Sta
         if p >= 0 and not exact(h)(p, i):
             out.append(f"order: {moves.describe(inst, i)} does not wait for its VM's previous hop, "
                        f"{moves.describe(inst, p)} (host {inst.host_names[h]})")
-    for m in range(len(moves)):
+    suspects = sorted(m for h in range(inst.n_hosts) for m in hosts.overloading(h, local[h]))
+    for m in suspects:
         h = int(moves.dst[m])
-        if _overload(inst, h, hosts.stays_on[h], m, at(h).precedes) is not None:
-            found = _overload(inst, h, hosts.stays_on[h], m, exact(h))
-            if found is not None:
-                out.append(_capacity_message(inst, moves, m, h, *found))
+        found = hosts.overload(h, m, exact(h))
+        if found is not None:
+            out.append(_capacity_message(inst, moves, m, h, *found))
     for h, pairs in enumerate(hosts.pairs):
         for group, sa, sb in pairs:
-            if _together(sa, sb, at(h).precedes) and _together(sa, sb, exact(h)):
+            if _together(sa, sb, local[h].precedes) and _together(sa, sb, exact(h)):
                 out.append(_clash_message(inst, moves, group, sa, sb))
     return out
 

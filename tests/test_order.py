@@ -14,7 +14,7 @@ from cpplan import Instance, Plan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.constraints.page_sharing import usage_on
-from cpplan.order import HostOrders, Migrations, derive_after, order_violations, stays
+from cpplan.order import HostOrders, Migrations, derive_after, order_violations
 
 
 def move(vm, src, dst, after=None, **extra):
@@ -136,7 +136,7 @@ def assert_each_kept_predecessor_is_needed(inst, plan, after):
     """Without any one of its predecessors but its VM's previous hop, a migration breaks its
     destination's own order (the edges between the migrations touching that host alone)."""
     moves = Migrations.of(inst, plan)
-    hosts = HostOrders(inst, moves, stays(inst, moves))
+    hosts = HostOrders(inst, moves)
     for i, preds in enumerate(after):
         h = int(moves.dst[i])
         for p in preds:
