@@ -429,13 +429,19 @@ def _anti_affinity_pairs(inst, every: list[Stay], still: np.ndarray) -> list[lis
     """Per host, each pair of stays on it of two members of an anti-affinity group (group name, stays;
     ``every``: the stays of the VMs the plan moves, ``still``: the VMs it does not), but for two that
     both begin in A (a legal start, never made worse)."""
-    by_vm: dict[int, list[Stay]] = {int(v): [Stay(int(v), int(inst.initial[v]), None, None)] for v in still}
-    for stay in every:
-        by_vm.setdefault(stay.vm, []).append(stay)
     out: list[list[tuple[str, Stay, Stay]]] = [[] for _ in range(inst.n_hosts)]
-    for g in inst.groups:
-        if not g.anti_affinity:
-            continue
+    groups = [g for g in inst.groups if g.anti_affinity]
+    if not groups:
+        return out
+    in_group = np.zeros(inst.n_vms, dtype=bool)
+    for g in groups:
+        in_group[g.vms] = True
+    by_vm: dict[int, list[Stay]] = {v: [Stay(v, int(inst.initial[v]), None, None)]
+                                    for v in still[in_group[still]].tolist()}
+    for stay in every:
+        if in_group[stay.vm]:
+            by_vm.setdefault(stay.vm, []).append(stay)
+    for g in groups:
         members = g.vms.tolist()
         for x, a in enumerate(members):
             for b in members[x + 1:]:
