@@ -77,7 +77,8 @@ def test_the_plans_schedule_is_the_shortest_and_never_longer_than_by_plan_order(
     plan = cpplan.plan(inst, planner="greedy")
     routes, orders = _routes(plan), _orders(inst, _routes(plan))
     by_plan_order = min(estimate(inst, routes, after).makespan for after in orders)
-    every = min(estimate(inst, routes, after, p).makespan for after in orders for p in PRIORITIES)
+    every = min(estimate(inst, routes, after, p, policy).makespan
+                for after in orders for p in PRIORITIES for policy in POLICIES)
     assert plan.makespan == pytest.approx(every) and plan.makespan <= by_plan_order + 1e-9
     assert schedule_violations(inst, plan) == []
 
