@@ -64,7 +64,8 @@ and a host whose own order is safe stays safe whatever the others do.
 The lists are cut to each host's transitive reduction (a predecessor its own
 order already implies through another goes: the order is the same). Then, per
 host touched by at most :data:`PRUNE_MAX_EVENTS` migrations and per migration ``m``
-reaching it, in plan order (:meth:`HostOrders.prune`):
+reaching it, the largest VM's (the longest migration's) first, since a long migration
+that waits costs the schedule most (:meth:`HostOrders.prune`):
 ``m`` first loses every predecessor but its previous hop at once; else each one
 in turn, the largest VM's (the longest migration's) first, and when ``m``
 cannot do without it, ``m`` tries instead to wait for what that predecessor
@@ -373,7 +374,8 @@ class HostOrders:
             return
         for m, preds in kept.items():
             after[m] = preds
-        for m in self.arrivals(h):
+        longest_first = sorted(kept, key=lambda m: -ram[m])  # a long migration waiting costs most
+        for m in longest_first:
             own = [self.previous[m]] if self.previous[m] >= 0 else []
             tried: set[int] = set()
             queue = [p for p in after[m] if p not in own]
@@ -394,7 +396,7 @@ class HostOrders:
                 if instead and (trial := self._try(h, after, local, m, sorted(rest + instead))):
                     local = trial
                     queue += instead
-        for m in self.arrivals(h):  # a wait that a later one's change made needless goes too
+        for m in longest_first:  # a wait that a later one's change made needless goes too
             for p in [x for x in after[m] if x != self.previous[m]]:
                 if trial := self._try(h, after, local, m, [x for x in after[m] if x != p]):
                     local = trial
