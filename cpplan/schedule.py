@@ -92,7 +92,7 @@ BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
 COST_TOLERANCE = 1e-9  # relative, on a cost budget (a cost C x (1 + slack) computed in floats)
 # past this many migrations the plan keeps its barriers (deriving, pruning and checking the order takes
 # about 0.3 ms per migration: 80 560 in 25 s on a busy 2-core machine)
-MAX_ORDERED_MIGRATIONS = 250_000
+MAX_ORDERED_MIGRATIONS = 400_000
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,8 @@ PLANNERS = tuple(PLANNER_MODULES)
 # greedy and exact make one plan each, of the least cost they find.
 TRADING_PLANNERS = ("auto", "cp")
 # cp's schedule (.cp.makespan) gets the time the planner left, at most this share of the time limit
-# (half: on tight-100 CP-SAT's schedule reaches 1.12 x the bound in 30 s, 1.22 in 6)
-# (or MAKESPAN_SECONDS without one), and runs when that is at least MAKESPAN_MIN_SECONDS
+# (or MAKESPAN_SECONDS without one), and runs when that is at least MAKESPAN_MIN_SECONDS; half, as on
+# tight-100 CP-SAT's schedule reaches 1.12 x the makespan bound in 30 s against 1.22 in 6
 MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.5, 10.0, 0.2
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
