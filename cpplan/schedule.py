@@ -523,6 +523,23 @@ def add_schedule(inst, plan) -> None:
     plan.makespan = timed.makespan
 
 
+def start_ranks(plan) -> list[int]:
+    """Each migration's rank among those ready at once, for whatever runs the plan by its order (the
+    OpenStack executor, :mod:`cpplan.simulate`): by its estimated ``start`` (a migration without a
+    valid one at 0), ties in plan order, so that what runs follows the schedule the plan states.
+
+    >>> from cpplan.plan import Plan
+    >>> start_ranks(Plan("feasible", 3, [[{"start": 5.0}, {"start": 0.0}], [{"start": 2.5}]]))
+    [2, 0, 1]
+    """
+    starts = [float(m["start"]) if _time(m.get("start")) else 0.0 for r in plan.rounds for m in r]
+    by_start = sorted(range(len(starts)), key=lambda i: (starts[i], i))
+    rank = [0] * len(starts)
+    for position, i in enumerate(by_start):
+        rank[i] = position
+    return rank
+
+
 def shortest_within(inst, plans: list, cost_slack: float):
     """Of the valid round ``plans`` (None and answers without a plan skipped), the one with the
     shortest estimated makespan (:func:`ordered_estimate`) among those costing at most the least cost

@@ -3,7 +3,8 @@
 What runs. Migrations are numbered as in SPEC 7.3. Migration ``i`` of VM ``v``
 is *ready* once every migration of its ``after`` list has ended (a plan
 without ``after``: every migration of the previous non-empty round, SPEC's
-barriers). At every event the ready migrations start, in plan order, while the
+barriers). At every event the ready migrations start, in the order of their
+estimated ``start`` (:func:`cpplan.schedule.start_ranks`), while the
 migrations in flight leave room for them under the per-host (both ends, and the
 directional ``max_outgoing`` / ``max_incoming`` of SPEC 8), total, link and
 group limits (:class:`cpplan.schedule.Limits`, counting migrations in flight).
@@ -65,7 +66,7 @@ from .constraints import anti_affinity_mates
 from .constraints.capacity import fits
 from .constraints.page_sharing import usage_on
 from .order import Migrations
-from .schedule import Limits, Release
+from .schedule import Limits, Release, start_ranks
 
 MAX_OVERLOADS = 20  # overloads kept per replay (the count is complete)
 DONE = 1e-9  # relative: a migration whose remaining work is below this share of its data has ended
@@ -110,15 +111,18 @@ def simulate(inst, plan, factors: np.ndarray | None = None, *, barriers: bool = 
     round), each migration's data and setup multiplied by ``factors`` (default 1)."""
     moves = Migrations.of(inst, plan)
     after = None if barriers else plan_after(plan)
-    return _Run(inst, moves, after,
-                np.ones(len(moves)) if factors is None else np.asarray(factors, dtype=float)).replay()
+    factors = np.ones(len(moves)) if factors is None else np.asarray(factors, dtype=float)
+    return _Run(inst, moves, after, factors, start_ranks(plan)).replay()
+
 
 
 class _Run:
     """The state of one replay (module docstring)."""
 
-    def __init__(self, inst, moves: Migrations, after: list[list[int]] | None, factors: np.ndarray):
+    def __init__(self, inst, moves: Migrations, after: list[list[int]] | None, factors: np.ndarray,
+                 rank: list[int]):
         d = inst.durations
+        self.rank = rank
         self.inst, self.moves, self.limits = inst, moves, Limits(inst, moves)
         self.setup = d.setup * factors
         self.data = d.ram_mib[moves.vm] * factors
@@ -140,7 +144,7 @@ class _Run:
         self.n_overloads = 0
 
     def replay(self) -> Replay:
-        ready, now, done = self.release.first(), 0.0, 0
+        ready, now, done = sorted(self.release.first(), key=self.rank.__getitem__), 0.0, 0
         while done < len(self.moves):
             ready = self._start(ready, now)
             if not self.setup_end and not self.copying:
@@ -159,11 +163,11 @@ class _Run:
             for i in sorted(i for i in self.copying if self._copied(i)):
                 self._finish(i, now)
                 done += 1
-                ready = sorted(ready + self.release.ended(i))
+                ready = sorted(ready + self.release.ended(i), key=self.rank.__getitem__)
         return self._result("")
 
     def _start(self, ready: list[int], now: float) -> list[int]:
-        """Start the ready migrations the limits allow, in plan order, then check the hosts they reach;
+        """Start the ready migrations the limits allow, in rank order, then check the hosts they reach;
         return those left waiting."""
         waiting, started = [], []
         for i in ready:

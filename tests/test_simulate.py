@@ -61,6 +61,17 @@ def test_migrations_wait_for_the_limits_and_their_after_list():
     assert run.start == [0.0, 4.0]
 
 
+def test_ready_migrations_start_by_their_estimated_start():
+    # h1 runs one migration at a time; the plan lists a first but schedules b first
+    inst = Instance(**{**two_leavers(setup=0).to_dict(), "limits": {"host": 1}})
+    by_start = [[{**BOTH[0][0], "after": [], "start": 2500 / 1125},
+                 {**BOTH[0][1], "after": [], "start": 0.0}]]
+    run = simulate(inst, Plan("feasible", 7500, by_start))
+    assert run.start == pytest.approx([2500 / 1125, 0.0])
+    unscheduled = [[{**m, "after": []} for m in BOTH[0]]]
+    assert simulate(inst, Plan("feasible", 7500, unscheduled)).start == [0.0, 4.0]   # plan order
+
+
 def test_a_live_migration_slower_than_its_dirty_rate_is_reported_stalled():
     inst = Instance(hosts={"h1": {"ram": 64}, "h2": {"ram": 64, "bandwidth": 100}},
                     vms={"a": {"ram": 8, "dirty_rate": 60}, "b": {"ram": 8, "dirty_rate": 60}},

@@ -4,7 +4,8 @@ A plan that gives ``after`` (SPEC 7.3; every plan cpplan makes does) runs
 without barriers: migration *m* starts as soon as every migration of its
 ``after`` list has finished and the migrations in flight leave room for it
 under the per-host, directional, total, link and group limits (counted in
-flight, as SPEC 7.4 and 8 say), in plan order among those ready, N in flight at once. SPEC 7.4 makes
+flight, as SPEC 7.4 and 8 say), by estimated start among those ready
+(:func:`cpplan.schedule.start_ranks`), N in flight at once. SPEC 7.4 makes
 that safe however long each migration takes. The migrations in flight are
 looked at every poll interval; each may run ``round_timeout`` seconds. Once a
 migration failed or ran too long, or Ctrl-C came, no further migration starts
@@ -60,7 +61,7 @@ from ..model import Instance
 from ..order import Migrations
 from ..plan import Plan
 from ..planners import plan as make_plan
-from ..schedule import Limits
+from ..schedule import Limits, start_ranks
 from .cloud import Cloud, CloudError
 from .journal import Journal
 from .snapshot import LIVE_MIGRATABLE, take_snapshot, vm_names
@@ -406,7 +407,7 @@ class Execution:
         return "done", []
 
     def _start_ready(self, run: _Flight, stop: threading.Event) -> list[str]:
-        """Start, in plan order until Ctrl-C, each migration whose ``after`` list has finished, that the
+        """Start, by estimated start until Ctrl-C, each migration whose ``after`` list has finished, that the
         limits in flight allow and whose pre-check passes; the problems that stop starting (a check
         refusing a migration at two looks in a row, as a round is checked twice, or a failed request).
 
@@ -537,13 +538,14 @@ class _Flight:
         self.migrations = [m for r in plan.rounds for m in r]
         self.round = [t for t, r in enumerate((r for r in plan.rounds if r), 1) for _ in r]
         self.limits = Limits(inst, Migrations.of(inst, plan))
-        self.waiting = list(range(len(self.migrations)))
+        rank = start_ranks(plan)
+        self.waiting = sorted(range(len(self.migrations)), key=rank.__getitem__)  # by estimated start
         self.flying: dict[int, tuple[dict, float]] = {}
         self.finished: set[int] = set()
         self.refused: set[int] = set()  # refused by its pre-check once: checked again at the next look
 
     def ready(self) -> list[int]:
-        """The waiting migrations whose ``after`` list has finished, in plan order."""
+        """The waiting migrations whose ``after`` list has finished, by estimated start."""
         return [i for i in self.waiting if self.finished.issuperset(self.migrations[i].get("after", []))]
 
     def allowed(self, i: int) -> bool:

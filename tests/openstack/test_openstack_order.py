@@ -184,3 +184,14 @@ def test_ctrl_c_starts_nothing_more_and_waits_for_the_migrations_in_flight(tmp_p
     assert all(placement[vm] == TIMED_TARGET[vm] for vm in started)  # those in flight were waited for
     assert records[-1]["event"] == "stop" and "interrupted" in records[-1]["reason"]
     assert signal.getsignal(signal.SIGINT) is before  # the executor's handler is gone again
+
+
+def test_the_ready_migrations_start_by_their_estimated_start():
+    from cpplan.openstack.execute import _Flight
+
+    inst = cpplan.Instance(hosts={"h1": {"ram": 16}, "h2": {"ram": 16}, "h3": {"ram": 16}},
+                           vms={"a": {"ram": 4}, "b": {"ram": 8}}, initial={"a": "h1", "b": "h1"},
+                           target={"a": "h2", "b": "h3"})
+    plan = cpplan.Plan("feasible", 12, [[{"vm": "a", "from": "h1", "to": "h2", "after": [], "start": 9.0},
+                                         {"vm": "b", "from": "h1", "to": "h3", "after": [], "start": 0.0}]])
+    assert _Flight(inst, plan).ready() == [1, 0]   # b first: the schedule starts it first
