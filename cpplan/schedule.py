@@ -71,6 +71,7 @@ and ``makespan`` is the last end.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from dataclasses import dataclass
 
@@ -512,6 +513,12 @@ def add_schedule(inst, plan) -> None:
     if not plan.found:
         return
     after, timed = ordered_estimate(inst, plan)
+    scheduled(plan, after, timed, in_place=True)
+
+
+def scheduled(plan, after: list[list[int]] | None, timed: Timed, *, in_place: bool = False):
+    """``plan`` (a copy, or itself with ``in_place``) whose migrations carry ``after`` (None: no
+    ``after`` key, the barriers) and the estimate ``timed``, and whose ``makespan`` is the estimate's."""
     number, rounds = 0, []
     for moves in plan.rounds:
         rounds.append([])
@@ -519,8 +526,9 @@ def add_schedule(inst, plan) -> None:
             order = {"after": after[number]} if after is not None else {}
             rounds[-1].append({**m, **order, **timed.migrations[number]})
             number += 1
-    plan.rounds = rounds
-    plan.makespan = timed.makespan
+    out = plan if in_place else copy.copy(plan)
+    out.rounds, out.makespan = rounds, timed.makespan
+    return out
 
 
 def start_ranks(plan) -> list[int]:

@@ -19,7 +19,7 @@ from cpplan.bounds import makespan_lower_bound
 from cpplan.cli import main, summary
 from cpplan.io import load_plan
 from cpplan.order import Migrations
-from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations
+from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations, scheduled
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1000, "setup": 2}
 
@@ -176,22 +176,8 @@ def test_every_plan_carries_a_schedule_that_respects_order_limits_and_bound(inst
     ordered = [m["after"] for m in moves] if moves and "after" in moves[0] else None
     for after in (ordered, None):
         for priority, policy in itertools.product(PRIORITIES, POLICIES):
-            timed = _with_schedule(routes, after, estimate(inst, routes, after, priority, policy))
+            timed = scheduled(routes, after, estimate(inst, routes, after, priority, policy))
             assert schedule_violations(inst, timed) == [], (priority, policy, after is None)
-
-
-def _with_schedule(routes: Plan, after, timed) -> Plan:
-    """``routes`` carrying ``after`` (None: none) and the estimate ``timed``."""
-    rounds, number = [], 0
-    for moves in routes.rounds:
-        rounds.append([])
-        for m in moves:
-            order = {"after": after[number]} if after is not None else {}
-            rounds[-1].append({**m, **order, **timed.migrations[number]})
-            number += 1
-    out = Plan(routes.status, routes.cost, rounds)
-    out.makespan = timed.makespan
-    return out
 
 
 def test_the_free_bandwidth_ends_a_chain_of_big_migrations_sooner():
@@ -226,7 +212,7 @@ def test_the_free_bandwidth_waits_for_its_share_when_less_is_free():
     first, second = free.migrations
     assert first == {"start": 0.0, "end": 2 + 8192 / 1000, "bandwidth": 1000.0}
     assert second["start"] == first["end"] and second["bandwidth"] == 1000.0
-    assert schedule_violations(inst, _with_schedule(routes, [[], []], free)) == []
+    assert schedule_violations(inst, scheduled(routes, [[], []], free)) == []
     with pytest.raises(ValueError, match="unknown policy"):
         estimate(inst, routes, None, policy="fastest")
 

@@ -14,7 +14,7 @@ import cpplan
 from cpplan import Instance, Plan
 from cpplan.generate import generate
 from cpplan.order import derive_after, pruned
-from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations
+from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations, scheduled
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1250, "setup": 2}
 
@@ -26,20 +26,6 @@ def _routes(plan: Plan) -> Plan:
 def _orders(inst, routes: Plan) -> list:
     full = derive_after(inst, routes, prune=False)
     return [full, pruned(inst, routes, full)]
-
-
-def _timed(routes: Plan, after, timed) -> Plan:
-    """``routes`` carrying ``after`` (None: none) and the estimate ``timed``."""
-    number, rounds = 0, []
-    for moves in routes.rounds:
-        rounds.append([])
-        for m in moves:
-            order = {"after": after[number]} if after is not None else {}
-            rounds[-1].append({**m, **order, **timed.migrations[number]})
-            number += 1
-    out = Plan(routes.status, routes.cost, rounds)
-    out.makespan = timed.makespan
-    return out
 
 
 def _limited(inst: Instance) -> Instance:
@@ -66,7 +52,7 @@ def test_every_priority_respects_the_order_and_the_limits(family, hosts, seed, g
     routes = _routes(cpplan.plan(inst, planner="greedy"))
     for after in [*_orders(inst, routes), None]:
         for priority, policy in itertools.product(PRIORITIES, POLICIES):
-            timed = _timed(routes, after, estimate(inst, routes, after, priority, policy))
+            timed = scheduled(routes, after, estimate(inst, routes, after, priority, policy))
             assert schedule_violations(inst, timed) == [], (priority, policy, after is None)
             assert cpplan.validate(inst, timed) == [], (priority, policy, after is None)
 
@@ -115,7 +101,7 @@ def test_critical_path_first_starts_the_long_chain_before_a_short_migration():
     plain, critical = (estimate(inst, routes, after, p) for p in ("plan", "critical"))
     assert critical.makespan < plain.makespan
     assert critical.migrations[1]["start"] < critical.migrations[0]["start"]  # b before s
-    assert schedule_violations(inst, _timed(routes, after, critical)) == []
+    assert schedule_violations(inst, scheduled(routes, after, critical)) == []
 
 
 def test_an_unknown_priority_is_refused():
