@@ -129,11 +129,18 @@ def test_cp_gives_the_last_migration_its_whole_hop_once_it_runs_alone():
 
 @pytest.mark.parametrize("planner", ["cp", "auto"])
 def test_the_dispatcher_gives_cp_and_auto_the_cp_schedule(planner):
-    inst = _sized(generate("tight", 8, 2), 2, False)
+    inst = _sized(generate("tight", 8, 4), 4, False)   # greedy's list schedule: 1.21 x the bound
     p = cpplan.plan(inst, planner=planner, time_limit=10)
     assert p.stats["schedule"]["status"] in ("OPTIMAL", "FEASIBLE")
     assert p.makespan <= p.stats["schedule"]["list_makespan"] and cpplan.validate(inst, p) == []
     assert "schedule" not in cpplan.plan(inst, planner="greedy").stats
+
+
+def test_a_list_schedule_close_to_the_bound_is_kept_without_cp_sat():
+    inst = _sized(generate("tight", 8, 2), 2, False)   # greedy's list schedule: 1.01 x the bound
+    p = cpplan.plan(inst, planner="cp", time_limit=10)
+    assert p.stats["schedule"]["status"] == "within 5% of the lower bound"
+    assert p.makespan == p.stats["schedule"]["list_makespan"] <= 1.05 * p.makespan_lower_bound
 
 
 def test_a_plan_with_barriers_keeps_them():

@@ -47,6 +47,8 @@ TRADING_PLANNERS = ("auto", "cp")
 # (or MAKESPAN_SECONDS without one), and runs when that is at least MAKESPAN_MIN_SECONDS; half, as on
 # tight-100 CP-SAT's schedule reaches 1.12 x the makespan bound in 30 s against 1.22 in 6
 MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.5, 10.0, 0.2
+# ... but not for a list schedule already within this share of the makespan lower bound
+MAKESPAN_CLOSE_ENOUGH = 0.05
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
 PARALLEL_PLANNERS = ("auto", "cp")
@@ -153,10 +155,14 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
 
 
 def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, seed: int) -> None:
-    """Let CP-SAT reschedule ``result``'s migrations (:func:`.cp.makespan.improve`) in the time left;
+    """Let CP-SAT reschedule ``result``'s migrations (:func:`.cp.makespan.improve`) in the time left,
+    unless its schedule is within :data:`MAKESPAN_CLOSE_ENOUGH` of the makespan lower bound;
     ``stats["schedule"]`` says what it found."""
     seconds = MAKESPAN_SECONDS if time_limit is None else min(MAKESPAN_SHARE * time_limit, time_limit - spent)
-    if seconds >= MAKESPAN_MIN_SECONDS:
+    if result.makespan <= (1 + MAKESPAN_CLOSE_ENOUGH) * result.makespan_lower_bound:
+        result.stats["schedule"] = {"list_makespan": result.makespan, "makespan": result.makespan,
+                                    "status": f"within {MAKESPAN_CLOSE_ENOUGH:.0%} of the lower bound"}
+    elif seconds >= MAKESPAN_MIN_SECONDS:
         result.stats["schedule"] = improve_schedule(inst, result, seconds, seed)
 
 
