@@ -62,20 +62,20 @@ what makes the order lean at scale: each host changes only its own edges,
 and a host whose own order is safe stays safe whatever the others do.
 
 The lists are cut to each host's transitive reduction (a predecessor its own
-order already implies through another goes: the order is the same). Then, per
-host touched by at most :data:`PRUNE_MAX_EVENTS` migrations and per migration ``m``
-reaching it, the largest VM's (the longest migration's) first, since a long migration
-that waits costs the schedule most (:meth:`HostOrders.prune`):
-``m`` first loses every predecessor but its previous hop at once; else each one
-in turn, the largest VM's (the longest migration's) first, and when ``m``
-cannot do without it, ``m`` tries instead to wait for what that predecessor
-waits for in the host's own order; each change stays when the host's own
-order still passes (every migration reaching the host tries that first, all at once:
-the same result, sooner). A last pass tries each kept predecessor once more,
-since waiting for what a predecessor waits for can make another wait needless.
-An order that loses pairs only gets stricter, so every predecessor kept is
-needed by the host: without it alone, its own order is unsafe. ``m`` then waits only for the room it needs
-on its destination, its own previous hop, and anti-affinity partners leaving.
+order already implies through another goes: the order is the same). Then each
+host touched by at most :data:`PRUNE_MAX_EVENTS` migrations prunes the lists of
+the migrations reaching it (:meth:`HostOrders.prune`), the largest VM's first,
+since a long migration that waits costs the schedule most. ``m`` first loses
+every predecessor but its previous hop at once (every migration reaching the
+host tries that together first: the same result, sooner); else each one in
+turn, the largest VM's first, and when ``m`` cannot do without it, ``m`` tries
+instead to wait for what that predecessor waits for in the host's own order.
+Each change stays when the host's own order still passes. A last pass tries
+each kept predecessor once more, since waiting for what a predecessor waits for
+can make another wait needless. An order that loses pairs only gets stricter,
+so every predecessor kept is needed by its host: without it alone, the host's
+own order is unsafe. ``m`` then waits only for the room it needs on its
+destination, its own previous hop, and anti-affinity partners leaving.
 
 :func:`order_violations` (SPEC 7.4's check of any given order) runs each check
 by the order among the migrations touching the host concerned first (all the
@@ -149,8 +149,8 @@ class Stay(NamedTuple):
 
 
 def stays(inst, moves: Migrations) -> list[Stay]:
-    """Every stay of every VM the plan moves, in VM order, each VM's in time order (a VM it does not
-    move has one stay, on its initial host from A for good)."""
+    """Every stay of every VM the plan moves, in VM order, each VM's in time order (those it does not
+    move stay on their initial hosts: :class:`HostOrders` counts them as a fixed load)."""
     hops: dict[int, list[int]] = {}
     for i, v in enumerate(moves.vm.tolist()):
         hops.setdefault(v, []).append(i)
