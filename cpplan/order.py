@@ -281,6 +281,8 @@ class HostOrders:
         for i, (s, d) in enumerate(zip(moves.src.tolist(), moves.dst.tolist(), strict=True)):
             self.events[s].append(i)
             self.events[d].append(i)
+        dst = moves.dst.tolist()  # the migrations reaching each host:
+        self.reaching = [[m for m in events if dst[m] == h] for h, events in enumerate(self.events)]
         every = stays(inst, moves)
         self.stays_on: list[list[Stay]] = [[] for _ in range(inst.n_hosts)]
         for stay in every:
@@ -314,7 +316,7 @@ class HostOrders:
         ends = [index[s.end] if s.end is not None else -1 for s in stays]
         begins = [index[s.begin] if s.begin is not None else -1 for s in stays]
         out = []
-        for m in self.arrivals(h) if arrivals is None else arrivals:
+        for m in self.reaching[h] if arrivals is None else arrivals:
             k = index[m]
             ahead, bit = ancestors[k], 1 << k
             vms = {s.vm for s, e, b in zip(stays, ends, begins, strict=True)
@@ -340,16 +342,11 @@ class HostOrders:
         return (not self.overloading(h, local, arrivals, first=True)
                 and not any(_together(sa, sb, local.precedes) for _, sa, sb in self.pairs[h]))
 
-    def arrivals(self, h: int) -> list[int]:
-        return [m for m in self.events[h] if self.moves.dst[m] == h]
-
     def reduce(self, h: int, after: list[list[int]]) -> None:
         """Drop from the lists of the migrations reaching ``h`` each predecessor its own order already
         implies through another (the order does not change)."""
         local = self.own(h, after)
-        for m in self.events[h]:
-            if self.moves.dst[m] != h:
-                continue
+        for m in self.reaching[h]:
             kept, implied = [], 0
             for p in sorted(after[m], reverse=True):
                 k = local.index.get(p)
@@ -367,7 +364,7 @@ class HostOrders:
         if len(self.events[h]) > PRUNE_MAX_EVENTS or not self.safe(h, local):
             return
         ram = self.inst.durations.ram_mib[self.moves.vm]
-        kept = {m: after[m] for m in self.arrivals(h)}
+        kept = {m: after[m] for m in self.reaching[h]}
         for m in kept:  # first every migration reaching h at once without its waits for room
             after[m] = [self.previous[m]] if self.previous[m] >= 0 else []
         if self.safe(h, self.own(h, after)):
@@ -416,7 +413,7 @@ class HostOrders:
                 lost |= old & ~new
         events = self.events[h]
         touched = {events[k] for k in changed} | {events[k] for k in range(len(events)) if lost >> k & 1}
-        if self.safe(h, trial, [x for x in self.arrivals(h) if x in touched]):
+        if self.safe(h, trial, [x for x in self.reaching[h] if x in touched]):
             return trial
         after[m] = before
         return None
