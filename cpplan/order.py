@@ -68,7 +68,9 @@ the migrations reaching it (:meth:`HostOrders.prune`), the largest VM's first,
 since a long migration that waits costs the schedule most. ``m`` first loses
 every predecessor but its previous hop at once (every migration reaching the
 host tries that together first: the same result, sooner); else each one in
-turn, the largest VM's first, and when ``m`` cannot do without it, ``m`` tries
+turn, in one of :data:`WAIT_ORDERS` (the largest VM's first, or the latest
+migration's first: which ends sooner differs from plan to plan, so
+:func:`cpplan.schedule.ordered_estimate` tries both), and when ``m`` cannot do without it, ``m`` tries
 instead to wait for what that predecessor waits for in the host's own order.
 Each change stays when the host's own order still passes. A last pass tries
 each kept predecessor once more, since waiting for what a predecessor waits for
@@ -110,6 +112,9 @@ from .constraints.page_sharing import usage_on
 # a host touched by more migrations keeps its reduced order: pruning tries each of its waits and
 # re-checks the arrivals each change touches (cubic in the host's migrations at worst)
 PRUNE_MAX_EVENTS = 200
+# the orders in which a migration tries to do without each of its waits: the largest VM's first (the
+# longest migration's), or the latest migration's first
+WAIT_ORDERS = ("largest", "latest")
 
 
 @dataclass(frozen=True)
@@ -180,13 +185,16 @@ def derive_after(inst, plan, *, prune: bool = True) -> list[list[int]] | None:
     return after
 
 
-def pruned(inst, plan, after: list[list[int]]) -> list[list[int]]:
+def pruned(inst, plan, after: list[list[int]], waits: str = "largest") -> list[list[int]]:
     """A copy of the safe order ``after`` of ``plan`` without the predecessors that no host's own order
-    needs (module docstring); ``after`` itself when the copy fails SPEC 7.4's check (never expected)."""
+    needs (module docstring), each migration trying its waits in the order ``waits`` (one of
+    :data:`WAIT_ORDERS`); ``after`` itself when the copy fails SPEC 7.4's check (never expected)."""
+    if waits not in WAIT_ORDERS:
+        raise ValueError(f"unknown wait order {waits!r} (choose from {', '.join(WAIT_ORDERS)})")
     moves = Migrations.of(inst, plan)
     lean, hosts = [list(preds) for preds in after], HostOrders(inst, moves)
     for h in range(inst.n_hosts):
-        hosts.prune(h, lean)
+        hosts.prune(h, lean, waits)
     return after if _violations(inst, moves, lean, hosts) else lean
 
 
@@ -357,9 +365,9 @@ class HostOrders:
                     implied |= local.ancestors[k] | (1 << k)
             after[m] = sorted(kept)
 
-    def prune(self, h: int, after: list[list[int]]) -> None:
+    def prune(self, h: int, after: list[list[int]], waits: str = "largest") -> None:
         """Drop the predecessors of the migrations reaching ``h`` that its own order does not need
-        (module docstring), when its own order is safe."""
+        (module docstring), when its own order is safe, trying them in the order ``waits``."""
         local = self.own(h, after)
         if len(self.events[h]) > PRUNE_MAX_EVENTS or not self.safe(h, local):
             return
@@ -380,7 +388,7 @@ class HostOrders:
                 local = trial
                 continue
             while queue:
-                queue.sort(key=lambda p: (ram[p], p))  # the largest (the longest), then latest first
+                queue.sort(key=(lambda p: (ram[p], p)) if waits == "largest" else None)  # popped last first
                 p = queue.pop()
                 if p in tried or p not in after[m]:
                     continue

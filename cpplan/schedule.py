@@ -77,7 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .order import Migrations, derive_after, pruned
+from .order import WAIT_ORDERS, Migrations, derive_after, pruned
 
 SCHEDULE_KEYS = ("start", "end", "bandwidth")  # a migration's estimate (SPEC 7.3)
 # the orders the list schedule tries ready migrations in: the plan's, the longest chain of durations
@@ -477,27 +477,28 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
 
 def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
     """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
-    shortest of the list schedules by the pruned and the unpruned order, each with every priority of
-    :data:`PRIORITIES` (the pruned order by plan order alone past :data:`PRIORITY_MAX_MIGRATIONS`
-    migrations) and every
-    policy of :data:`POLICIES` (ties: the shares, then the plan's priority, then the pruned order)."""
-    after = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
-    orders = [after]
-    if after is not None:
-        lean = pruned(inst, plan, after)
-        if lean != after:  # list scheduling has anomalies: waiting for less can end later
-            # the fuller order's schedule respects the lean order too (it waits for more)
-            orders = [lean, after]
-            after = lean
-    timed = None
-    priorities = PRIORITIES if plan.n_migrations <= PRIORITY_MAX_MIGRATIONS else PRIORITIES[:1]
-    orders = orders if plan.n_migrations <= PRIORITY_MAX_MIGRATIONS else orders[:1]
+    shortest of the list schedules by the orders pruned with each of :data:`cpplan.order.WAIT_ORDERS`
+    and the unpruned order, each with every priority of :data:`PRIORITIES` and every policy of
+    :data:`POLICIES` (past :data:`PRIORITY_MAX_MIGRATIONS` migrations: the order pruned largest VM
+    first, by plan order, each policy; ties: the shares, then the plan's priority, then the order
+    pruned largest VM first). The plan states the pruned order its schedule respects."""
+    full = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
+    small = plan.n_migrations <= PRIORITY_MAX_MIGRATIONS
+    # (order to schedule by, order the plan then states): the fuller order's schedule respects the
+    # lean one too (it waits for more); list scheduling has anomalies, waiting for less can end later
+    orders = [(full, full)]
+    if full is not None:
+        leans = [pruned(inst, plan, full, waits) for waits in (WAIT_ORDERS if small else WAIT_ORDERS[:1])]
+        orders = [(lean, lean) for k, lean in enumerate(leans) if lean not in leans[:k]]
+        orders += [(full, leans[0])] if full not in leans else []
+    timed, after = None, orders[0][1]
+    priorities = PRIORITIES if small else PRIORITIES[:1]
     for policy in POLICIES:
         for priority in priorities:
-            for order in orders:
+            for order, stated in orders if small else orders[:1]:
                 candidate = estimate(inst, plan, order, priority, policy)
                 if timed is None or candidate.makespan < timed.makespan:
-                    timed = candidate
+                    timed, after = candidate, stated
     return after, timed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from strategies import moving_clouds
@@ -14,7 +15,7 @@ from cpplan import Instance, Plan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.constraints.page_sharing import usage_on
-from cpplan.order import HostOrders, Migrations, derive_after, order_violations
+from cpplan.order import HostOrders, Migrations, derive_after, order_violations, pruned
 
 
 def move(vm, src, dst, after=None, **extra):
@@ -215,3 +216,12 @@ def test_cpplan_validate_reports_an_unsafe_order_with_the_two_migrations_and_the
     assert main(["validate", str(instance), str(plan)]) == 1
     err = capsys.readouterr().err
     assert "migration 1 (a h1 -> h2) may run before migration 0 (b h2 -> h3) ends: host h2" in err
+
+
+def test_pruning_tries_the_waits_in_a_known_order():
+    inst = three_hosts()
+    plan = Plan("feasible", 12, [[move("b", "h2", "h3")], [move("a", "h1", "h2")]])
+    full = derive_after(inst, plan, prune=False)
+    assert pruned(inst, plan, full, "largest") == pruned(inst, plan, full, "latest") == [[], [0]]
+    with pytest.raises(ValueError, match="unknown wait order 'smallest'"):
+        pruned(inst, plan, full, "smallest")

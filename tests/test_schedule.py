@@ -266,17 +266,17 @@ def test_the_summary_line_gives_the_makespan_and_its_bound():
 def test_the_schedule_is_the_shorter_estimate_and_the_order_the_pruned_one(family, hosts, seed):
     # on the tight clouds waiting for less ends later in the estimate, on rebalance-20-s3 sooner
     from cpplan.generate import generate
-    from cpplan.order import derive_after, pruned
+    from cpplan.order import WAIT_ORDERS, derive_after, pruned
 
     inst = generate(family, hosts, seed)
     plan = cpplan.plan(inst, planner="greedy")
     routes = Plan(plan.status, plan.cost, plan.routes())
     full = derive_after(inst, routes, prune=False)
-    lean = pruned(inst, routes, full)
-    assert lean != full and [m["after"] for r in plan.rounds for m in r] == lean
-    estimates = [estimate(inst, routes, order).makespan for order in (full, lean)]
+    leans = [pruned(inst, routes, full, waits) for waits in WAIT_ORDERS]
+    assert full not in leans and [m["after"] for r in plan.rounds for m in r] in leans
+    estimates = [estimate(inst, routes, order).makespan for order in (full, *leans)]
     assert plan.makespan <= min(estimates) + 1e-9  # priorities other than the plan's may do better
-    every = [estimate(inst, routes, order, priority).makespan
-             for order in (full, lean) for priority in PRIORITIES]
+    every = [estimate(inst, routes, order, priority, policy).makespan
+             for order in (full, *leans) for priority in PRIORITIES for policy in POLICIES]
     assert plan.makespan == pytest.approx(min(every))
-    assert cpplan.validate(inst, plan) == []
+    assert cpplan.validate(inst, plan) == []   # its schedule respects the order it states

@@ -13,7 +13,7 @@ import pytest
 import cpplan
 from cpplan import Instance, Plan
 from cpplan.generate import generate
-from cpplan.order import derive_after, pruned
+from cpplan.order import WAIT_ORDERS, derive_after, pruned
 from cpplan.schedule import POLICIES, PRIORITIES, estimate, schedule_violations, scheduled
 
 GIB = {"ram_unit": "GiB", "bandwidth": 1250, "setup": 2}
@@ -25,7 +25,7 @@ def _routes(plan: Plan) -> Plan:
 
 def _orders(inst, routes: Plan) -> list:
     full = derive_after(inst, routes, prune=False)
-    return [full, pruned(inst, routes, full)]
+    return [full, *(pruned(inst, routes, full, waits) for waits in WAIT_ORDERS)]
 
 
 def _limited(inst: Instance) -> Instance:
