@@ -113,6 +113,23 @@ def _ram_load(ram: np.ndarray, inst) -> np.ndarray:
                       np.bincount(inst.target, ram, minlength=inst.n_hosts))
 
 
+def cloud(family: str, hosts: int, seed: int):
+    """The benchmark's cloud: the generator's ``family`` (or bench_greedy.py's deadlock cloud), made
+    OpenStack-like (:func:`openstack_like`)."""
+    from cpplan.generate import generate
+
+    if family == "deadlock":
+        from bench_greedy import deadlock_cloud
+        return openstack_like(deadlock_cloud(hosts, seed), seed)
+    return openstack_like(generate(family, hosts, seed=seed), seed)
+
+
+def passed_on(args) -> list[str]:
+    """The ``--seed`` and ``--time-limit`` options of ``args``, for each run's subprocess."""
+    limit = [] if args.time_limit is None else ["--time-limit", str(args.time_limit)]
+    return ["--seed", str(args.seed), *limit]
+
+
 def waves(plan, k: int):
     """The plan's migrations in its order, ``k`` per round (each wave a barrier round)."""
     from cpplan.plan import Plan
@@ -125,14 +142,8 @@ def run_one(family: str, hosts: int, planner: str, seed: int, limit: float) -> d
     """Generate one cloud, plan it (validated by the dispatcher), and time its plan four ways."""
     import cpplan
     from cpplan.bounds import makespan_lower_bound
-    from cpplan.generate import generate
 
-    if family == "deadlock":
-        from bench_greedy import deadlock_cloud
-        base = deadlock_cloud(hosts, seed)
-    else:
-        base = generate(family, hosts, seed=seed)
-    inst = openstack_like(base, seed)
+    inst = cloud(family, hosts, seed)
     started = time.perf_counter()
     plan = cpplan.plan(inst, planner=planner, time_limit=limit, seed=seed)
     seconds = time.perf_counter() - started
@@ -203,9 +214,7 @@ def main(argv=None) -> int:
         limit = time_limit(int(args.one[1]), args.time_limit)
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.one[2], args.seed, limit)))
         return 0
-    extra = ["--seed", str(args.seed)]
-    if args.time_limit is not None:
-        extra += ["--time-limit", str(args.time_limit)]
+    extra = passed_on(args)
     runs = [([family, str(hosts), planner, *extra], f"{family} {hosts} {planner}")
             for hosts in args.sizes for family in args.families for planner in args.planners]
     rows = run_all_isolated(__file__, runs, COLUMNS, width=8)

@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 
-from bench_makespan import FAMILIES, openstack_like, time_limit
+from bench_makespan import FAMILIES, cloud, passed_on, time_limit
 from tables import RESULTS, command_line, run_all_isolated, write_results
 
 SLACKS = (0.0, 0.05, 0.1, 0.2)
@@ -40,14 +40,8 @@ def run_one(family: str, hosts: int, planner: str, slack: float, seed: int, limi
     """Generate one cloud, plan it with ``slack`` (validated by the dispatcher), and report the trade."""
     import cpplan
     from cpplan.bounds import makespan_lower_bound
-    from cpplan.generate import generate
 
-    if family == "deadlock":
-        from bench_greedy import deadlock_cloud
-        base = deadlock_cloud(hosts, seed)
-    else:
-        base = generate(family, hosts, seed=seed)
-    inst = openstack_like(base, seed)
+    inst = cloud(family, hosts, seed)
     started = time.perf_counter()
     plan = cpplan.plan(inst, planner=planner, time_limit=limit, seed=seed, cost_slack=slack)
     seconds = time.perf_counter() - started
@@ -90,9 +84,7 @@ def main(argv=None) -> int:
         limit = time_limit(hosts, args.time_limit)
         print(json.dumps(run_one(family, hosts, planner, slack, args.seed, limit)))
         return 0
-    extra = ["--seed", str(args.seed)]
-    if args.time_limit is not None:
-        extra += ["--time-limit", str(args.time_limit)]
+    extra = passed_on(args)
     runs = [([family, str(hosts), planner, str(slack), *extra], f"{family} {hosts} {planner} {slack:g}")
             for hosts in args.sizes for family in args.families for planner in args.planners
             for slack in args.slacks]
