@@ -115,6 +115,9 @@ PRUNE_MAX_EVENTS = 200
 # the orders in which a migration tries to do without each of its waits: the largest VM's first (the
 # longest migration's), or the latest migration's first
 WAIT_ORDERS = ("largest", "latest")
+# a host touched by more migrations checks its room stay by stay (:class:`Room` holds a square matrix
+# of its migrations)
+ROOM_MAX_EVENTS = 1024
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,7 @@ class HostOrders:
         self.still_load = np.zeros((inst.n_hosts, len(inst.resources)))
         np.add.at(self.still_load, inst.initial[self.still], inst.demand[self.still])
         self.pairs = _anti_affinity_pairs(inst, every, self.still)
+        self.rooms: dict[int, Room] = {}  # per host, when first asked
         self.previous, last = [-1] * len(moves), {}
         for i, v in enumerate(moves.vm.tolist()):
             self.previous[i] = last.get(v, -1)
@@ -318,23 +322,17 @@ class HostOrders:
         dst, previous = self.moves.dst, self.previous
         return LocalOrder(self.events[h], lambda i: after[i] if dst[i] == h else [previous[i]])
 
-    def overloading(self, h: int, local: LocalOrder, arrivals=None, first: bool = False) -> list[int]:
-        """The migrations reaching ``h`` (or of ``arrivals``) that overload it by ``local`` (the first
-        one alone when ``first``)."""
-        index, ancestors, stays = local.index, local.ancestors, self.stays_on[h]
-        ends = [index[s.end] if s.end is not None else -1 for s in stays]
-        begins = [index[s.begin] if s.begin is not None else -1 for s in stays]
-        out = []
-        for m in self.reaching[h] if arrivals is None else arrivals:
-            k = index[m]
-            ahead, bit = ancestors[k], 1 << k
-            vms = {s.vm for s, e, b in zip(stays, ends, begins, strict=True)
-                   if not (e >= 0 and ahead >> e & 1) and not (b >= 0 and ancestors[b] & bit)}
-            if not fits(self.use(h, vms), self.inst.effective[h]).all():
-                out.append(m)
-                if first:
-                    break
-        return out
+    def overloading(self, h: int, local: LocalOrder) -> list[int]:
+        """The migrations reaching ``h`` that overload it by ``local``: by :class:`Room`'s sums, or stay
+        by stay with page sharing (the use of a set is not a sum) or past :data:`ROOM_MAX_EVENTS`."""
+        if not self.reaching[h]:
+            return []
+        if self.inst.share_ratio.size or len(self.events[h]) > ROOM_MAX_EVENTS:
+            return [m for m in self.reaching[h] if self.overload(h, m, local.precedes) is not None]
+        if h not in self.rooms:
+            self.rooms[h] = Room(self, h)
+        over = ~fits(self.rooms[h].during(local.ancestors), self.inst.effective[h]).all(axis=1)
+        return [self.reaching[h][k] for k in np.flatnonzero(over).tolist()]
 
     def overload(self, h: int, m: int, precedes) -> tuple | None:
         """``(stays possibly on h, use, resources over)`` while ``m`` (reaching ``h``) is in flight, by
@@ -345,10 +343,9 @@ class HostOrders:
         over = ~fits(use, self.inst.effective[h])
         return (possible, use, over) if over.any() else None
 
-    def safe(self, h: int, local: LocalOrder, arrivals=None) -> bool:
-        """Whether what reaches ``h`` fits it (or only ``arrivals``, migrations reaching it) and its
-        anti-affinity pairs stay apart, by ``local``."""
-        return (not self.overloading(h, local, arrivals, first=True)
+    def safe(self, h: int, local: LocalOrder) -> bool:
+        """Whether what reaches ``h`` fits it and its anti-affinity pairs stay apart, by ``local``."""
+        return (not self.overloading(h, local)
                 and not any(_together(sa, sb, local.precedes) for _, sa, sb in self.pairs[h]))
 
     def reduce(self, h: int, after: list[list[int]]) -> None:
@@ -410,19 +407,10 @@ class HostOrders:
     def _try(self, h: int, after: list[list[int]], local: LocalOrder, m: int,
              preds: list[int]) -> LocalOrder | None:
         """Give ``m`` the list ``preds`` when the host's own order (``local`` before) stays safe with
-        it: then its new own order, else None. Only the arrivals that lose a predecessor, or that
-        precede one that does (they no longer precede what it begins), are checked again."""
+        it: then its new own order, else None."""
         before, after[m] = after[m], preds
         trial = local.with_preds(m, preds)
-        lost, changed = 0, []
-        for k in range(local.index[m], len(local.events)):
-            old, new = local.ancestors[k], trial.ancestors[k]
-            if old != new:
-                changed.append(k)
-                lost |= old & ~new
-        events = self.events[h]
-        touched = {events[k] for k in changed} | {events[k] for k in range(len(events)) if lost >> k & 1}
-        if self.safe(h, trial, [x for x in self.reaching[h] if x in touched]):
+        if self.safe(h, trial):
             return trial
         after[m] = before
         return None
@@ -431,6 +419,63 @@ class HostOrders:
         """What ``p`` waits for in host ``h``'s own order."""
         preds = after[p] if self.moves.dst[p] == h else [self.previous[p]]
         return [q for q in preds if q >= 0 and (self.moves.src[q] == h or self.moves.dst[q] == h)]
+
+
+class Room:
+    """The use of one host while each migration reaching it is in flight, as sums over its local order.
+
+    While arrival ``k`` is in flight, a stay on the host is possibly on unless it ends with an event
+    that precedes ``k`` or begins with one that ``k`` precedes (never both: the stay's own begin
+    precedes its end). With ``M[k, j] = 1`` when event ``j`` precedes event ``k``, ``L[j]`` the demand
+    of the stay that event ``j`` ends and ``B[j]`` that of the stay it begins, the use during ``k`` is
+
+        still + sum of the stays' demands - (M @ L)[k] - (M.T @ B)[k]
+
+    for the VMs with one stay on the host; a VM with more than one counts once while any of them is
+    possibly on (rare: a VM that comes back). Without page sharing only (its use is not a sum).
+    """
+
+    def __init__(self, hosts: HostOrders, h: int):
+        inst, index = hosts.inst, {g: k for k, g in enumerate(hosts.events[h])}
+        self.n = n = len(index)
+        self.arrivals = np.array([index[m] for m in hosts.reaching[h]], dtype=np.int64)
+        self.ends, self.begins = np.zeros((n, len(inst.resources))), np.zeros((n, len(inst.resources)))
+        self.base = hosts.still_load[h].copy()
+        by_vm: dict[int, list[Stay]] = {}
+        for stay in hosts.stays_on[h]:
+            by_vm.setdefault(stay.vm, []).append(stay)
+        self.returning = []  # (demand, [(end, begin) local index or -1, per stay]) of VMs that come back
+        for vm, its in by_vm.items():
+            demand = inst.demand[vm]
+            if len(its) > 1:
+                self.returning.append((demand, [(index.get(s.end, -1), index.get(s.begin, -1)) for s in its]))
+                continue
+            (stay,) = its
+            self.base += demand
+            if stay.end is not None:
+                self.ends[index[stay.end]] += demand
+            if stay.begin is not None:
+                self.begins[index[stay.begin]] += demand
+
+    def during(self, ancestors: list[int]) -> np.ndarray:
+        """Use per arrival (rows in the order of the host's reaching migrations) and resource, by the
+        local order whose per-event ancestor bit sets are ``ancestors``."""
+        if self.n <= 64:  # one machine word per event
+            raw = np.array(ancestors, dtype="<u8").view(np.uint8)
+        else:
+            width = (self.n + 7) // 8
+            raw = np.frombuffer(b"".join(a.to_bytes(width, "little") for a in ancestors), dtype=np.uint8)
+        precedes = np.unpackbits(raw.reshape(self.n, -1), axis=1, count=self.n, bitorder="little")
+        precedes = precedes.astype(np.float64)
+        arrivals = self.arrivals
+        use = self.base - precedes[arrivals] @ self.ends - precedes[:, arrivals].T @ self.begins
+        for demand, its in self.returning:
+            on = np.zeros(len(arrivals), dtype=bool)
+            for end, begin in its:
+                on |= ((precedes[arrivals, end] == 0) if end >= 0 else True) & (
+                    (precedes[begin, arrivals] == 0) if begin >= 0 else True)
+            use += on[:, None] * demand
+        return use
 
 
 def _anti_affinity_pairs(inst, every: list[Stay], still: np.ndarray) -> list[list[tuple[str, Stay, Stay]]]:

@@ -15,7 +15,7 @@ from cpplan import Instance, Plan
 from cpplan.cli import main
 from cpplan.constraints.capacity import fits
 from cpplan.constraints.page_sharing import usage_on
-from cpplan.order import HostOrders, Migrations, derive_after, order_violations, pruned
+from cpplan.order import HostOrders, Migrations, Room, derive_after, order_violations, pruned
 
 
 def move(vm, src, dst, after=None, **extra):
@@ -225,3 +225,75 @@ def test_pruning_tries_the_waits_in_a_known_order():
     assert pruned(inst, plan, full, "largest") == pruned(inst, plan, full, "latest") == [[], [0]]
     with pytest.raises(ValueError, match="unknown wait order 'smallest'"):
         pruned(inst, plan, full, "smallest")
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(CLOUDS, st.integers(0, 2**32), st.floats(0, 1))
+def test_room_sums_match_the_stays_possibly_on_each_host(inst, seed, keep):
+    """The use each arrival sees by :class:`cpplan.order.Room`'s sums is that of the VMs possibly on its
+    host, counted stay by stay, on orders with random edges dropped (safe or not)."""
+    plan = cpplan.plan(inst, "greedy", time_limit=5)
+    if not plan.found or inst.share_ratio.size:
+        return
+    full = derive_after(inst, plan, prune=False) or [[] for _ in range(plan.n_migrations)]
+    rng = random.Random(seed)
+    after = [[p for p in preds if rng.random() < keep] for preds in full]
+    moves = Migrations.of(inst, plan)
+    hosts = HostOrders(inst, moves)
+    back = any(len(stays) > len({s.vm for s in stays}) for stays in hosts.stays_on)
+    event(f"a VM back on a host it left: {back}")
+    for h in range(inst.n_hosts):
+        local = hosts.own(h, after)
+        possible = [{s.vm for s in hosts.stays_on[h] if not (s.end is not None and local.precedes(s.end, m))
+                     and not (s.begin is not None and local.precedes(m, s.begin))} for m in hosts.reaching[h]]
+        if possible:
+            by_stays = np.array([hosts.use(h, vms) for vms in possible])
+            assert np.allclose(Room(hosts, h).during(local.ancestors), by_stays)
+            by_stays_over = [m for m in hosts.reaching[h] if hosts.overload(h, m, local.precedes) is not None]
+            assert hosts.overloading(h, local) == by_stays_over
+
+
+def test_room_counts_a_vm_back_on_a_host_it_left_once():
+    inst = Instance(hosts={"h1": {"ram": 8}, "h2": {"ram": 8}, "h3": {"ram": 8}},
+                    vms={"a": {"ram": 4}, "b": {"ram": 4}, "c": {"ram": 2}},
+                    initial={"a": "h1", "b": "h2", "c": "h1"}, target={"a": "h1", "b": "h1", "c": "h3"})
+    plan = Plan("feasible", 14, [[move("a", "h1", "h3"), move("c", "h1", "h3")],
+                                 [move("b", "h2", "h1")], [move("a", "h3", "h1")]])
+    moves = Migrations.of(inst, plan)
+    hosts = HostOrders(inst, moves)
+    edges = [(0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
+    for chosen in range(2 ** len(edges)):
+        after = [[], [], [], []]
+        for bit, (p, m) in enumerate(edges):
+            if chosen >> bit & 1:
+                after[m].append(p)
+        local = hosts.own(0, after)
+        by_stays = [hosts.use(0, {s.vm for s in hosts.stays_on[0]
+                                  if not (s.end is not None and local.precedes(s.end, m))
+                                  and not (s.begin is not None and local.precedes(m, s.begin))})
+                    for m in hosts.reaching[0]]
+        assert np.allclose(Room(hosts, 0).during(local.ancestors), by_stays), chosen
+    # with no order but a's own hops, a is counted once on h1 while b arrives: 4 + 4 + 2
+    assert Room(hosts, 0).during(hosts.own(0, [[], [], [], [0]]).ancestors).tolist()[0] == [10.0]
+
+
+def test_room_sums_hold_past_one_machine_word_of_migrations():
+    n = 40  # 80 migrations touch each host: the bit sets span two 64-bit words
+    inst = Instance(hosts={"h1": {"ram": 90}, "h2": {"ram": 90}},
+                    vms={f"v{i}": {"ram": 1 + i % 3} for i in range(2 * n)},
+                    initial={f"v{i}": "h1" if i < n else "h2" for i in range(2 * n)},
+                    target={f"v{i}": "h2" if i < n else "h1" for i in range(2 * n)})
+    plan = Plan("feasible", 0, [[move(f"v{i}", "h1", "h2"), move(f"v{i + n}", "h2", "h1")] for i in range(n)])
+    moves = Migrations.of(inst, plan)
+    hosts = HostOrders(inst, moves)
+    rng = random.Random(1)
+    after = [[p for p in preds if rng.random() < 0.3] for preds in derive_after(inst, plan, prune=False)]
+    for h in range(2):
+        local = hosts.own(h, after)
+        assert len(local.events) == 2 * n
+        by_stays = [hosts.use(h, {s.vm for s in hosts.stays_on[h]
+                                  if not (s.end is not None and local.precedes(s.end, m))
+                                  and not (s.begin is not None and local.precedes(m, s.begin))})
+                    for m in hosts.reaching[h]]
+        assert np.allclose(Room(hosts, h).during(local.ancestors), by_stays)
