@@ -106,7 +106,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .constraints.capacity import fits
+from .constraints.capacity import fits, with_tolerance
 from .constraints.page_sharing import usage_on
 
 # a host touched by more migrations keeps its reduced order: pruning tries each of its waits and
@@ -331,7 +331,8 @@ class HostOrders:
             return [m for m in self.reaching[h] if self.overload(h, m, local.precedes) is not None]
         if h not in self.rooms:
             self.rooms[h] = Room(self, h)
-        over = ~fits(self.rooms[h].during(local.ancestors), self.inst.effective[h]).all(axis=1)
+        room = self.rooms[h]
+        over = (room.during(local.ancestors) > room.limit).any(axis=1)
         return [self.reaching[h][k] for k in np.flatnonzero(over).tolist()]
 
     def overload(self, h: int, m: int, precedes) -> tuple | None:
@@ -439,6 +440,7 @@ class Room:
         inst, index = hosts.inst, {g: k for k, g in enumerate(hosts.events[h])}
         self.n = n = len(index)
         self.arrivals = np.array([index[m] for m in hosts.reaching[h]], dtype=np.int64)
+        self.limit = with_tolerance(inst.effective[h])  # the most it may hold, per resource
         self.ends, self.begins = np.zeros((n, len(inst.resources))), np.zeros((n, len(inst.resources)))
         self.base = hosts.still_load[h].copy()
         by_vm: dict[int, list[Stay]] = {}

@@ -50,7 +50,12 @@ TOLERANCE = 1e-9
 
 def fits(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Elementwise ``load <= capacity`` with a float tolerance."""
-    return load <= capacity + TOLERANCE * np.maximum(1.0, np.abs(capacity))
+    return load <= with_tolerance(capacity)
+
+
+def with_tolerance(capacity: np.ndarray) -> np.ndarray:
+    """The largest load that :func:`fits` ``capacity``."""
+    return capacity + TOLERANCE * np.maximum(1.0, np.abs(capacity))
 
 
 def during_round(inst, rnd, receivers: np.ndarray) -> np.ndarray:
