@@ -31,6 +31,7 @@ from ..parallel import Workers
 from ..plan import Plan, plain_number
 from ..relax import OFFLINE_PENALTY, check_penalty, least_relaxation, needs_relaxation
 from ..schedule import add_schedule, stuck_hop
+from ..staging import staged
 from ..validate import validate
 from . import auto, cp, exact, greedy
 from .advice import advice, largest_blocked
@@ -49,6 +50,10 @@ TRADING_PLANNERS = ("auto", "cp")
 MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.5, 10.0, 0.2
 # ... but not for a list schedule already within this share of the makespan lower bound
 MAKESPAN_CLOSE_ENOUGH = 0.05
+# With a cost slack, this share of the time limit (or STAGING_SECONDS without one) goes to stepping VMs
+# of the critical chain aside (cpplan.staging) rather than to the planner's search: on
+# bench_makespan.py's deadlock-1000, greedy's plan, 60 s of it take 2.04 x the makespan bound to 1.32
+STAGING_SHARE, STAGING_SECONDS = 0.25, 10.0
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
 PARALLEL_PLANNERS = ("auto", "cp")
@@ -105,9 +110,11 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
                       executor=executor)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
-    result = _search(inst, planner, time_limit=time_limit, seed=seed, hint=hint, progress=progress,
+    staging = cost_slack > 0 and planner in TRADING_PLANNERS
+    search_limit = time_limit if time_limit is None or not staging else (1 - STAGING_SHARE) * time_limit
+    result = _search(inst, planner, time_limit=search_limit, seed=seed, hint=hint, progress=progress,
                      cost_slack=cost_slack, parallel=parallel)
-    _complete(inst, result, planner, time_limit, seed, started)
+    _complete(inst, result, planner, time_limit, seed, started, cost_slack if staging else 0.0)
     if partial and not result.found:
         result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
@@ -128,8 +135,10 @@ def _search(inst, planner: str, *, time_limit, seed, hint, progress, cost_slack,
                                          progress=progress, **trading, **side_by_side)
 
 
-def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: float) -> None:
-    """What every answer carries: its bounds and status by them, the schedule, blockers and advice."""
+def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: float,
+              cost_slack: float) -> None:
+    """What every answer carries: its bounds and status by them, the schedule (shortened within
+    ``cost_slack`` by :mod:`cpplan.staging` when it is above 0), blockers and advice."""
     lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
@@ -144,6 +153,10 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
         result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
+    if cost_slack and result.found:
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else min(
+            STAGING_SHARE * time_limit, left), lb)
     if planner in TRADING_PLANNERS and result.found:  # cp's makespan objective, in the time left
         _schedule_by_cp(inst, result, time_limit, time.perf_counter() - started, seed)
     result.blocked = None if result.found else blocked_vms(inst)
@@ -164,6 +177,21 @@ def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, 
                                     "status": f"within {MAKESPAN_CLOSE_ENOUGH:.0%} of the lower bound"}
     elif seconds >= MAKESPAN_MIN_SECONDS:
         result.stats["schedule"] = improve_schedule(inst, result, seconds, seed)
+
+
+def _step_aside(inst, result: Plan, cost_slack: float, seconds: float, lb: float) -> None:
+    """Let VMs of ``result``'s critical chain step aside (:func:`cpplan.staging.staged`) within the cost
+    slack over the least cost found, in place; ``stats["staging"]`` says what it cost and gained."""
+    least = result.stats.get("least_cost", result.cost)
+    faster = staged(inst, result, least * (1 + cost_slack), seconds)
+    if faster is result:
+        return
+    result.stats["staging"] = {"cost_before": result.cost, "makespan_before": result.makespan,
+                               "cost": faster.cost, "makespan": faster.makespan,
+                               "migrations_added": faster.n_migrations - result.n_migrations}
+    result.rounds, result.cost, result.makespan = faster.rounds, faster.cost, faster.makespan
+    if result.status == "optimal" and not reaches(result.cost, lb):
+        result.status = "feasible"
 
 
 def _searched_allowed_hosts(result: Plan) -> bool:
