@@ -48,6 +48,7 @@ def test_the_cost_slack_lets_the_planner_step_vms_aside():
     assert traded.makespan < 0.5 * least.makespan
     staging = traded.stats["staging"]
     assert staging["cost"] == traded.cost and staging["makespan_before"] > staging["makespan"]
+    assert traded.stats["makespan_gained"] == traded.stats["least_cost_makespan"] - traded.makespan > 0
 
 
 @settings(max_examples=60, deadline=None,

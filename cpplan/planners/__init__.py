@@ -190,6 +190,8 @@ def _step_aside(inst, result: Plan, cost_slack: float, seconds: float, lb: float
                                "cost": faster.cost, "makespan": faster.makespan,
                                "migrations_added": faster.n_migrations - result.n_migrations}
     result.rounds, result.cost, result.makespan = faster.rounds, faster.cost, faster.makespan
+    if "least_cost_makespan" in result.stats:  # what the slack bought, now with the steps aside
+        result.stats["makespan_gained"] = result.stats["least_cost_makespan"] - faster.makespan
     if result.status == "optimal" and not reaches(result.cost, lb):
         result.status = "feasible"
 
