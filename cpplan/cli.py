@@ -327,6 +327,8 @@ def summary(inst, result, seconds: float) -> str:
         if "makespan_gained" in result.stats:
             timing += (f", {result.stats['makespan_gained']:.1f} s shorter than the least-cost plan found "
                        f"(cost {result.stats['least_cost']:g})")
+        if "staging" in result.stats:
+            timing += f", {_count(result.stats['staging']['migrations_added'], 'VM')} stepped aside for it"
     return (f"{head}: cost {result.cost:g}{gap}, {_count(result.n_rounds, 'round')} (lower bound "
             f"{result.rounds_lower_bound}){timing}, {_count(result.n_migrations, 'migration')} of "
             f"{_count(int(inst.moving.sum()), 'VM')} to move [{seconds:.2f} s]")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from strategies import moving_clouds
 
 import cpplan
 from cpplan import Instance
+from cpplan.cli import main
 from cpplan.staging import staged
 
 
@@ -89,3 +93,12 @@ def test_stepping_aside_around_random_rings_stays_valid_within_the_budget(inst, 
     assert cpplan.validate(inst, faster) == []
     assert faster.cost <= (1 + slack) * least.cost + 1e-9
     assert faster.makespan <= least.makespan
+
+
+def test_cli_says_how_many_vms_stepped_aside(tmp_path, capsys):
+    instance, output = tmp_path / "ring.yaml", tmp_path / "plan.json"
+    instance.write_text(yaml.safe_dump(ring(16, staging_room=24, small_every=3).to_dict()))
+    assert main(["plan", str(instance), "--planner", "cp", "--cost-slack", "0.2", "-o", str(output)]) == 0
+    written = json.loads(output.read_text())
+    added = written["stats"]["staging"]["migrations_added"]
+    assert added > 0 and f"{added} VMs stepped aside for it" in capsys.readouterr().err
