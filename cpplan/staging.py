@@ -55,6 +55,8 @@ from .validate import validate
 STAGING_TRIES = 3
 # migrations of the critical chain tried per step (nearest the middle of the chain first)
 CHAIN_TRIES = 6
+# larger plans keep their moves: one estimate of each step would take longer than most time limits
+MAX_MIGRATIONS = 20_000
 
 
 def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
@@ -62,10 +64,12 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
     docstring) while its cost stays at most ``budget`` and ``seconds`` last, each step only when it
     shortens the estimate; ``plan`` itself when the steps end no sooner. The plan returned carries
     its order and schedule (:func:`cpplan.schedule.add_schedule`)."""
-    if not plan.n_migrations:
+    if not plan.n_migrations or plan.n_migrations > MAX_MIGRATIONS:
         return plan
-    deadline = time.perf_counter() + seconds
-    best, span = plan, _quick_makespan(inst, plan)
+    started = time.perf_counter()
+    best, span = plan, _quick_schedule(inst, plan)[1].makespan
+    # a step is tried only while the time left holds one more estimate as long as this first one
+    deadline = 2 * started + seconds - time.perf_counter()
     while time.perf_counter() < deadline and (step := _one_step(inst, best, span, budget, deadline)):
         best, span = step
     if best is plan:
@@ -76,7 +80,7 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
 
 def _one_step(inst, plan: Plan, span: float, budget: float, deadline: float) -> tuple[Plan, float] | None:
     """The first plan with one more VM stepping aside that is valid, within ``budget`` and shorter than
-    ``span`` by :func:`_quick_makespan` (with that makespan), trying the migrations of the critical
+    ``span`` by :func:`_quick_schedule` (with that makespan), trying the migrations of the critical
     chain of ``plan``'s schedule."""
     listed = [m for r in plan.rounds for m in r]
     for i in _chain_candidates(listed)[:CHAIN_TRIES]:
@@ -90,9 +94,9 @@ def _one_step(inst, plan: Plan, span: float, budget: float, deadline: float) -> 
             candidate = Plan(plan.status, plain_number(plan.cost + extra), rounds, planner=plan.planner)
             if validate(inst, candidate, max_violations=1) or stuck_hop(inst, candidate) is not None:
                 continue
-            quick = _quick_makespan(inst, candidate)
-            if quick < span:
-                return scheduled(candidate, *_quick_schedule(inst, candidate)), quick
+            after, timed = _quick_schedule(inst, candidate)
+            if timed.makespan < span:
+                return scheduled(candidate, after, timed), timed.makespan
     return None
 
 
@@ -103,10 +107,6 @@ def _quick_schedule(inst, plan: Plan):
     after = None if full is None else pruned(inst, plan, full)
     return after, min((estimate(inst, plan, after, "plan", policy) for policy in POLICIES),
                       key=lambda timed: timed.makespan)
-
-
-def _quick_makespan(inst, plan: Plan) -> float:
-    return _quick_schedule(inst, plan)[1].makespan
 
 
 def _chain_candidates(listed: list[dict]) -> list[int]:
