@@ -50,10 +50,11 @@ TRADING_PLANNERS = ("auto", "cp")
 MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.5, 10.0, 0.2
 # ... but not for a list schedule already within this share of the makespan lower bound
 MAKESPAN_CLOSE_ENOUGH = 0.05
-# With a cost slack, this share of the time limit (or STAGING_SECONDS without one) goes to stepping VMs
-# of the critical chain aside (cpplan.staging) rather than to the planner's search: on
-# bench_makespan.py's deadlock-1000, greedy's plan, 60 s of it take 2.04 x the makespan bound to 1.32
-STAGING_SHARE, STAGING_SECONDS = 0.25, 10.0
+# With a cost slack, this share of the time limit (or STAGING_SECONDS without one) is kept from the
+# planner's search for CP-SAT's schedule and then stepping VMs of the critical chain aside
+# (cpplan.staging), half each: on bench_makespan.py's deadlock-1000, greedy's plan, 60 s of steps
+# take 2.04 x the makespan bound to 1.32
+STAGING_SHARE, STAGING_SECONDS = 1 / 3, 10.0
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
 PARALLEL_PLANNERS = ("auto", "cp")
@@ -153,12 +154,12 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
         result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
     add_schedule(inst, result)
-    if cost_slack and result.found:
-        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
-        _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else min(
-            STAGING_SHARE * time_limit, left), lb)
     if planner in TRADING_PLANNERS and result.found:  # cp's makespan objective, in the time left
-        _schedule_by_cp(inst, result, time_limit, time.perf_counter() - started, seed)
+        spent = time.perf_counter() - started
+        _schedule_by_cp(inst, result, time_limit, spent, seed, share_left=0.5 if cost_slack else 1.0)
+    if cost_slack and result.found:  # then steps aside, kept only when shorter than that schedule
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else left, lb)
     result.blocked = None if result.found else blocked_vms(inst)
     if result.status == "unknown":  # how the search ended and what to try next (.advice)
         seconds = time.perf_counter() - started
@@ -167,11 +168,13 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
         result.reason = f"{result.reason}; {end}" if result.reason else end
 
 
-def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, seed: int) -> None:
-    """Let CP-SAT reschedule ``result``'s migrations (:func:`.cp.makespan.improve`) in the time left,
-    unless its schedule is within :data:`MAKESPAN_CLOSE_ENOUGH` of the makespan lower bound;
-    ``stats["schedule"]`` says what it found."""
-    seconds = MAKESPAN_SECONDS if time_limit is None else min(MAKESPAN_SHARE * time_limit, time_limit - spent)
+def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, seed: int,
+                    share_left: float) -> None:
+    """Let CP-SAT reschedule ``result``'s migrations (:func:`.cp.makespan.improve`) in ``share_left`` of
+    the time left, unless its schedule is within :data:`MAKESPAN_CLOSE_ENOUGH` of the makespan lower
+    bound; ``stats["schedule"]`` says what it found."""
+    seconds = MAKESPAN_SECONDS if time_limit is None else min(MAKESPAN_SHARE * time_limit,
+                                                              share_left * (time_limit - spent))
     if result.makespan <= (1 + MAKESPAN_CLOSE_ENOUGH) * result.makespan_lower_bound:
         result.stats["schedule"] = {"list_makespan": result.makespan, "makespan": result.makespan,
                                     "status": f"within {MAKESPAN_CLOSE_ENOUGH:.0%} of the lower bound"}
@@ -190,6 +193,7 @@ def _step_aside(inst, result: Plan, cost_slack: float, seconds: float, lb: float
                                "cost": faster.cost, "makespan": faster.makespan,
                                "migrations_added": faster.n_migrations - result.n_migrations}
     result.rounds, result.cost, result.makespan = faster.rounds, faster.cost, faster.makespan
+    result.stats.pop("schedule", None)  # CP-SAT's schedule was of the plan before the steps
     if "least_cost_makespan" in result.stats:  # what the slack bought, now with the steps aside
         result.stats["makespan_gained"] = result.stats["least_cost_makespan"] - faster.makespan
     if result.status == "optimal" and not reaches(result.cost, lb):
