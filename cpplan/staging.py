@@ -15,9 +15,12 @@ from the migration that ends last, each step to the predecessor in ``after``
 that ended last; among the migrations of that chain that waited for room on
 their destination (that predecessor left it), it tries the ones whose start is
 nearest the middle of the chain first, each with the staging hosts that keep the
-most room through the rounds concerned. A new plan is kept when SPEC 4's
-validator accepts its rounds, every hop of it can converge, and its estimated
-makespan is shorter (:func:`cpplan.schedule.ordered_estimate`).
+most room through the rounds concerned (for as many VMs of its size as fit).
+A step is kept when SPEC 4's validator accepts its rounds, every hop of it can
+converge, and its estimate is shorter (by the cheap part of
+:func:`cpplan.schedule.ordered_estimate`: the order pruned largest VM first,
+plan order, each policy); the plan the steps give is kept when its full
+estimate is shorter than the schedule the plan came with.
 
 Eight full hosts in a ring, each VM to the next host, and a staging host with
 room for two. The least cost sends one VM aside and walks the ring one VM at a
@@ -140,12 +143,14 @@ def _detours(inst, plan: Plan, i: int):
     first = previous + 1
     room = _room(inst, rounds, first, t)
     a, b = inst.host_index[move["from"]], inst.host_index[move["to"]]
-    order = np.argsort(-room[:, 0], kind="stable")
+    demand = inst.demand[vm]
+    fitting = np.where(demand > 0, room / np.where(demand > 0, demand, 1), np.inf).min(axis=1)
+    order = np.argsort(-fitting, kind="stable")  # most VMs of its size first
     tried = 0
     for s in order.tolist():
         if tried == STAGING_TRIES:
             break
-        if s in (a, b) or not fits(inst.demand[vm], room[s]).all():
+        if s in (a, b) or not fits(demand, room[s]).all():
             continue
         tried += 1
         aside = {**move, "to": inst.host_names[s]}
