@@ -51,9 +51,9 @@ MAKESPAN_SHARE, MAKESPAN_SECONDS, MAKESPAN_MIN_SECONDS = 0.5, 10.0, 0.2
 # ... but not for a list schedule already within this share of the makespan lower bound
 MAKESPAN_CLOSE_ENOUGH = 0.05
 # With a cost slack, this share of the time limit (or STAGING_SECONDS without one) is kept from the
-# planner's search for CP-SAT's schedule and then stepping VMs of the critical chain aside
-# (cpplan.staging), half each: on bench_makespan.py's deadlock-1000, greedy's plan, 60 s of steps
-# take 2.04 x the makespan bound to 1.32
+# planner's search for CP-SAT's schedule (a third of it) and then stepping VMs of the critical chain
+# aside (cpplan.staging; the rest): on bench_makespan.py's deadlock-1000, greedy's plan, 60 s of
+# steps take 2.04 x the makespan bound to 1.32
 STAGING_SHARE, STAGING_SECONDS = 1 / 3, 10.0
 # The planners that solve independent parts of one plan side by side (``workers``); greedy and exact
 # search one plan in one process.
@@ -156,7 +156,7 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
     add_schedule(inst, result)
     if planner in TRADING_PLANNERS and result.found:  # cp's makespan objective, in the time left
         spent = time.perf_counter() - started
-        _schedule_by_cp(inst, result, time_limit, spent, seed, share_left=0.5 if cost_slack else 1.0)
+        _schedule_by_cp(inst, result, time_limit, spent, seed, share_left=1 / 3 if cost_slack else 1.0)
     if cost_slack and result.found:  # then steps aside, kept only when shorter than that schedule
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else left, lb)
