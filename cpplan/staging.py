@@ -19,8 +19,9 @@ most room through the rounds concerned (for as many VMs of its size as fit).
 A step is kept when SPEC 4's validator accepts its rounds, every hop of it can
 converge, and its estimate is shorter (by the cheap part of
 :func:`cpplan.schedule.ordered_estimate`: the order pruned largest VM first,
-plan order, each policy); the plan the steps give is kept when its full
-estimate is shorter than the schedule the plan came with.
+plan order, each policy), or as short with an earlier mean end (another chain
+as long may hold the makespan until it is split too); the plan the steps give
+is kept when its full estimate is shorter than the schedule the plan came with.
 
 Eight full hosts in a ring, each VM to the next host, and a staging host with
 room for two. The least cost sends one VM aside and walks the ring one VM at a
@@ -70,7 +71,7 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
     if not plan.n_migrations or plan.n_migrations > MAX_MIGRATIONS:
         return plan
     started = time.perf_counter()
-    best, span = plan, _quick_schedule(inst, plan)[1].makespan
+    best, span = plan, _span(_quick_schedule(inst, plan)[1])
     # a step is tried only while the time left holds one more estimate as long as this first one
     deadline = 2 * started + seconds - time.perf_counter()
     while time.perf_counter() < deadline and (step := _one_step(inst, best, span, budget, deadline)):
@@ -81,10 +82,10 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
     return best if best.makespan < plan.makespan else plan
 
 
-def _one_step(inst, plan: Plan, span: float, budget: float, deadline: float) -> tuple[Plan, float] | None:
+def _one_step(inst, plan: Plan, span: tuple, budget: float, deadline: float) -> tuple[Plan, tuple] | None:
     """The first plan with one more VM stepping aside that is valid, within ``budget`` and shorter than
-    ``span`` by :func:`_quick_schedule` (with that makespan), trying the migrations of the critical
-    chain of ``plan``'s schedule."""
+    ``span`` by :func:`_quick_schedule` and :func:`_span` (with its span), trying the migrations of the
+    critical chain of ``plan``'s schedule."""
     listed = [m for r in plan.rounds for m in r]
     for i in _chain_candidates(listed)[:CHAIN_TRIES]:
         vm = inst.vm_index[listed[i]["vm"]]
@@ -98,8 +99,8 @@ def _one_step(inst, plan: Plan, span: float, budget: float, deadline: float) -> 
             if validate(inst, candidate, max_violations=1) or stuck_hop(inst, candidate) is not None:
                 continue
             after, timed = _quick_schedule(inst, candidate)
-            if timed.makespan < span:
-                return scheduled(candidate, after, timed), timed.makespan
+            if _span(timed) < span:
+                return scheduled(candidate, after, timed), _span(timed)
     return None
 
 
@@ -110,6 +111,13 @@ def _quick_schedule(inst, plan: Plan):
     after = None if full is None else pruned(inst, plan, full)
     return after, min((estimate(inst, plan, after, "plan", policy) for policy in POLICIES),
                       key=lambda timed: timed.makespan)
+
+
+def _span(timed) -> tuple[float, float]:
+    """What a step must lessen: the makespan, then, at the same makespan, the mean end (another chain
+    as long as the one split may hold the makespan until it is split too)."""
+    ends = [m["end"] for m in timed.migrations]
+    return round(timed.makespan, 6), sum(ends) / max(len(ends), 1)
 
 
 def _chain_candidates(listed: list[dict]) -> list[int]:
