@@ -53,7 +53,7 @@ every instant. :func:`improve` keeps it only when it is shorter than the plan's 
 ([('b', [], 0.0), ('c', [], 0.0), ('a', [0], 6.0), ('d', [], 10.0), ('e', [0], 14.0)], 22.0)
 >>> improve(inst, plan, seconds=5)["status"]
 'OPTIMAL'
->>> plan.makespan     # d at once; of the optima (c before a, or after), CP-SAT picks one
+>>> plan.makespan     # of its optimal schedules (c before a, or after it) CP-SAT returns one
 18.0
 
 Choosing bandwidths: h1 may run two migrations at once. At the shares (500 MiB/s each) ``big``
