@@ -476,15 +476,16 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
     return out
 
 
-def ordered_estimate(inst, plan) -> tuple[list[list[int]] | None, Timed]:
+def ordered_estimate(inst, plan, *, cheap: bool = False) -> tuple[list[list[int]] | None, Timed]:
     """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
     shortest of the list schedules by the orders pruned with each of :data:`cpplan.order.WAIT_ORDERS`
     and the unpruned order, each with every priority of :data:`PRIORITIES` and every policy of
     :data:`POLICIES` (past :data:`PRIORITY_MAX_MIGRATIONS` migrations: the order pruned largest VM
     first, by plan order, each policy; ties: the shares, then the plan's priority, then the order
-    pruned largest VM first). The plan states the pruned order its schedule respects."""
+    pruned largest VM first; with ``cheap``, so at any size). The plan states the pruned order its
+    schedule respects."""
     full = derive_after(inst, plan, prune=False) if plan.n_migrations <= MAX_ORDERED_MIGRATIONS else None
-    small = plan.n_migrations <= PRIORITY_MAX_MIGRATIONS
+    small = plan.n_migrations <= PRIORITY_MAX_MIGRATIONS and not cheap
     # (order to schedule by, order the plan then states): the fuller order's schedule respects the
     # lean one too (it waits for more); list scheduling has anomalies, waiting for less can end later
     orders = [(full, full)]

@@ -17,7 +17,7 @@ their destination (that predecessor left it), it tries the ones whose start is
 nearest the middle of the chain first, each with the staging hosts that keep the
 most room through the rounds concerned (for as many VMs of its size as fit).
 A step is kept when SPEC 4's validator accepts its rounds, every hop of it can
-converge, and its estimate is shorter (by the cheap part of
+converge, and its estimate is shorter (by the cheap
 :func:`cpplan.schedule.ordered_estimate`: the order pruned largest VM first,
 plan order, each policy), or as short with an earlier mean end (another chain
 as long may hold the makespan until it is split too); the plan the steps give
@@ -50,9 +50,8 @@ import time
 import numpy as np
 
 from .constraints.capacity import fits
-from .order import derive_after, pruned
 from .plan import Plan, plain_number
-from .schedule import POLICIES, add_schedule, estimate, scheduled, stuck_hop
+from .schedule import add_schedule, ordered_estimate, scheduled, stuck_hop
 from .validate import validate
 
 # staging hosts tried per migration of the critical chain (those keeping the most room first)
@@ -71,7 +70,7 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
     if not plan.n_migrations or plan.n_migrations > MAX_MIGRATIONS:
         return plan
     started = time.perf_counter()
-    best, span = plan, _span(_quick_schedule(inst, plan)[1])
+    best, span = plan, _span(ordered_estimate(inst, plan, cheap=True)[1])
     # a step is tried only while the time left holds one more estimate as long as this first one
     deadline = 2 * started + seconds - time.perf_counter()
     while time.perf_counter() < deadline and (step := _one_step(inst, best, span, budget, deadline)):
@@ -84,8 +83,8 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
 
 def _one_step(inst, plan: Plan, span: tuple, budget: float, deadline: float) -> tuple[Plan, tuple] | None:
     """The first plan with one more VM stepping aside that is valid, within ``budget`` and shorter than
-    ``span`` by :func:`_quick_schedule` and :func:`_span` (with its span), trying the migrations of the
-    critical chain of ``plan``'s schedule."""
+    ``span`` by the cheap :func:`cpplan.schedule.ordered_estimate` and :func:`_span` (with its span),
+    trying the migrations of the critical chain of ``plan``'s schedule."""
     listed = [m for r in plan.rounds for m in r]
     for i in _chain_candidates(listed)[:CHAIN_TRIES]:
         vm = inst.vm_index[listed[i]["vm"]]
@@ -98,19 +97,10 @@ def _one_step(inst, plan: Plan, span: tuple, budget: float, deadline: float) -> 
             candidate = Plan(plan.status, plain_number(plan.cost + extra), rounds, planner=plan.planner)
             if validate(inst, candidate, max_violations=1) or stuck_hop(inst, candidate) is not None:
                 continue
-            after, timed = _quick_schedule(inst, candidate)
+            after, timed = ordered_estimate(inst, candidate, cheap=True)
             if _span(timed) < span:
                 return scheduled(candidate, after, timed), _span(timed)
     return None
-
-
-def _quick_schedule(inst, plan: Plan):
-    """The order pruned largest VM first and the shorter of its list schedules in plan order with each
-    policy: the cheap part of :func:`cpplan.schedule.ordered_estimate`, to compare steps by."""
-    full = derive_after(inst, plan, prune=False)
-    after = None if full is None else pruned(inst, plan, full)
-    return after, min((estimate(inst, plan, after, "plan", policy) for policy in POLICIES),
-                      key=lambda timed: timed.makespan)
 
 
 def _span(timed) -> tuple[float, float]:
