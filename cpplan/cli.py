@@ -31,6 +31,7 @@ from .io import (
     save_instance,
     save_plan,
 )
+from .objective import OBJECTIVES
 from .openstack.cli import add_parser as add_openstack  # openstacksdk only once its subcommand runs
 from .parallel import require_ray
 from .planners import PLANNERS, plan
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-slack", type=cost_slack, default=0.0, metavar="S",
                    help="auto and cp may spend up to (1 + S) x the least cost for a shorter estimated "
                         "makespan (default 0: the least cost)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="makespan",
+                   help="second objective after the least cost: makespan (default) re-times, re-orders "
+                        "and re-cuts the rounds when that shortens the estimated schedule; rounds keeps "
+                        "the rounds the planner found and their order")
     p.add_argument("--partial", action="store_true",
                    help="when there is no plan, write a partial one: valid rounds taking as many VMs to "
                         "their target as the direct moves allow (status unknown, partial: true, exit 4)")
@@ -291,8 +296,7 @@ def _cmd_plan(args) -> int:
     else:
         result = plan(inst, args.planner, time_limit=args.time_limit, seed=args.seed,
                       progress=_progress(args.quiet), cost_slack=args.cost_slack, partial=args.partial,
-                      workers=args.workers,
-                      executor=_executor(args), **relax)
+                      workers=args.workers, executor=_executor(args), objective=args.objective, **relax)
     if relaxed_file is not None and result.relaxation is not None:
         save_instance(relaxed_instance(inst, result.relaxation), relaxed_file)
     if args.output is not None:

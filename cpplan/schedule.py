@@ -91,7 +91,6 @@ POLICIES = ("share", "free")
 PRIORITY_MAX_MIGRATIONS = 30_000
 TIME_TOLERANCE = 1e-6  # relative, on durations and instants (seconds)
 BANDWIDTH_TOLERANCE = 1e-9  # relative, on sums of bandwidths
-COST_TOLERANCE = 1e-9  # relative, on a cost budget (a cost C x (1 + slack) computed in floats)
 # past this many migrations the plan keeps its barriers (deriving, pruning and checking the order takes
 # about 0.3 ms per migration: 80 560 in 25 s on a busy 2-core machine)
 MAX_ORDERED_MIGRATIONS = 400_000
@@ -117,6 +116,16 @@ class Limits:
             if np.isfinite(inst.group_cap[g]):
                 groups_of[v].append(g)
         self.groups = [groups_of[v] for v in moves.vm.tolist()]
+        self._clear()
+
+    def nothing_in_flight(self) -> Limits:
+        """A copy counting nothing in flight (the migrations, links and groups shared)."""
+        out = copy.copy(self)
+        out._clear()
+        return out
+
+    def _clear(self) -> None:
+        inst = self.inst
         self.host_count = np.zeros(inst.n_hosts, dtype=np.int64)
         self.sending = np.zeros(inst.n_hosts, dtype=np.int64)  # in flight from each host (SPEC 8)
         self.receiving = np.zeros(inst.n_hosts, dtype=np.int64)  # ... and to it
@@ -157,6 +166,13 @@ class Limits:
                 return (f"group {inst.groups[g].name} would have {self.group_count[g] + 1} members "
                         f"migrating, limit {inst.groups[g].max_migrating}")
         return None
+
+    def busy(self, i: int) -> bool:
+        """Whether a host of migration ``i`` already runs as many migrations as it may (a quick first
+        test: then :meth:`refusal` refuses it)."""
+        count, limit = self.host_count, self.inst.host_limit
+        s, t = self.moves.src[i], self.moves.dst[i]
+        return bool(count[s] >= limit[s] or count[t] >= limit[t])
 
     def hold(self, i: int, bandwidth: float, sign: int = 1) -> None:
         """Count migration ``i`` in flight (``sign`` -1: it ended)."""
@@ -212,7 +228,7 @@ def estimate(inst, plan, after: list[list[int]] | None, priority: str = "plan",
     bandwidths = Bandwidths(inst, moves, limits, policy)
     release = Release(moves, after)
     start, end, bandwidth = [0.0] * len(moves), [0.0] * len(moves), [0.0] * len(moves)
-    waiting = Waiting(inst, moves, limits, _ranked(moves, after, bandwidths.nominal_durations(), priority))
+    waiting = Waiting(inst, moves, limits, ranked(moves, after, bandwidths.nominal_durations(), priority))
     waiting.add(release.first())
     flying, now = [], 0.0
     while waiting or flying:
@@ -324,7 +340,7 @@ class Waiting:
         return sorted(self.waiting, key=self.rank.__getitem__)[:n]
 
 
-def _ranked(moves: Migrations, after: list[list[int]] | None, duration: list[float],
+def ranked(moves: Migrations, after: list[list[int]] | None, duration: list[float],
             priority: str) -> np.ndarray:
     """The migrations in the order ``priority`` tries them (ties in plan order)."""
     if priority == "plan":
@@ -504,21 +520,6 @@ def ordered_estimate(inst, plan, *, cheap: bool = False) -> tuple[list[list[int]
     return after, timed
 
 
-def add_schedule(inst, plan) -> None:
-    """Give the valid round ``plan`` its order and estimated schedule, in place (SPEC 7.3).
-
-    Each migration gains ``after`` (:func:`cpplan.order.derive_after`, on plans of at most
-    :data:`MAX_ORDERED_MIGRATIONS` migrations; without it, or when that keeps the barriers, the plan has
-    no ``after``: SPEC's barrier order), ``start``, ``end`` and ``bandwidth`` (:func:`estimate`); the
-    plan gains ``makespan``. The order is pruned (:func:`cpplan.order.pruned`), and the schedule is the
-    shorter of the estimates by the pruned and the unpruned order: both respect the pruned one.
-    """
-    if not plan.found:
-        return
-    after, timed = ordered_estimate(inst, plan)
-    scheduled(plan, after, timed, in_place=True)
-
-
 def scheduled(plan, after: list[list[int]] | None, timed: Timed, *, in_place: bool = False):
     """``plan`` (a copy, or itself with ``in_place``) whose migrations carry ``after`` (None: no
     ``after`` key, the barriers) and the estimate ``timed``, and whose ``makespan`` is the estimate's."""
@@ -549,26 +550,6 @@ def start_ranks(plan) -> list[int]:
     for position, i in enumerate(by_start):
         rank[i] = position
     return rank
-
-
-def shortest_within(inst, plans: list, cost_slack: float):
-    """Of the valid round ``plans`` (None and answers without a plan skipped), the one with the
-    shortest estimated makespan (:func:`ordered_estimate`) among those costing at most the least cost
-    found times ``1 + cost_slack``; ties go to the cheaper, then the earlier. Returns it (None when no
-    plan is given) and what the choice traded: ``least_cost``, ``cost_budget``, the least-cost plan's
-    makespan ``least_cost_makespan`` and ``makespan_gained`` (seconds).
-    """
-    found = list({id(p): p for p in plans if p is not None and p.found}.values())  # each plan once
-    if not found:
-        return None, {}
-    least = min(found, key=lambda p: (p.cost, p.n_rounds))
-    budget = least.cost * (1 + cost_slack)
-    within = [p for p in found if p.cost <= budget * (1 + COST_TOLERANCE)]
-    spans = {id(p): ordered_estimate(inst, p)[1].makespan for p in within}
-    best = min(within, key=lambda p: (spans[id(p)], p.cost))
-    traded = {"least_cost": least.cost, "cost_budget": budget, "least_cost_makespan": spans[id(least)],
-              "makespan_gained": spans[id(least)] - spans[id(best)]}
-    return best, traded
 
 
 def stuck_hop(inst, plan) -> str | None:

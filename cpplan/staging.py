@@ -50,8 +50,9 @@ import time
 import numpy as np
 
 from .constraints.capacity import fits
+from .objective import add_schedule
 from .plan import Plan, plain_number
-from .schedule import add_schedule, ordered_estimate, scheduled, stuck_hop
+from .schedule import ordered_estimate, scheduled, stuck_hop
 from .validate import validate
 
 # staging hosts tried per migration of the critical chain (those keeping the most room first)
@@ -62,11 +63,11 @@ CHAIN_TRIES = 6
 MAX_MIGRATIONS = 20_000
 
 
-def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
+def staged(inst, plan: Plan, budget: float, seconds: float, objective: str = "makespan") -> Plan:
     """``plan`` (valid, with its schedule) with VMs of its critical chains stepping aside (module
     docstring) while its cost stays at most ``budget`` and ``seconds`` last, each step only when it
     shortens the estimate; ``plan`` itself when the steps end no sooner. The plan returned carries
-    its order and schedule (:func:`cpplan.schedule.add_schedule`)."""
+    its order and schedule by ``objective`` (:func:`cpplan.objective.add_schedule`)."""
     if not plan.n_migrations or plan.n_migrations > MAX_MIGRATIONS:
         return plan
     started = time.perf_counter()
@@ -77,7 +78,7 @@ def staged(inst, plan: Plan, budget: float, seconds: float) -> Plan:
         best, span = step
     if best is plan:
         return plan
-    add_schedule(inst, best)
+    add_schedule(inst, best, objective)
     return best if best.makespan < plan.makespan else plan
 
 

@@ -46,8 +46,8 @@ def test_past_the_exact_size_greedy_then_cp():
 def test_auto_keeps_exact_least_cost_but_takes_fewer_rounds_when_found():
     # direct-002: exact packs its path into 3 rounds; greedy finds the same cost in 2.
     inst = cpplan.load_instance(TINY_CASES / "direct-002.yaml")
-    exact_plan = cpplan.plan(inst, planner="exact")
-    auto_plan = cpplan.plan(inst, planner="auto", time_limit=20)
+    exact_plan = cpplan.plan(inst, planner="exact", objective="rounds")
+    auto_plan = cpplan.plan(inst, planner="auto", time_limit=20, objective="rounds")
     assert auto_plan.status == "optimal" and auto_plan.cost == exact_plan.cost
     assert auto_plan.n_rounds < exact_plan.n_rounds
 

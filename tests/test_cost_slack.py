@@ -11,7 +11,8 @@ from helpers import tiny_case_paths
 
 import cpplan
 from cpplan.cli import main
-from cpplan.schedule import ordered_estimate, shortest_within
+from cpplan.objective import shortest_within
+from cpplan.schedule import ordered_estimate
 
 # Two full hosts swap their VMs; h3 holds both and every host runs two migrations at once. The least
 # cost bounces one VM (cost 12, three rounds one after another); bouncing both costs 16 and runs in

@@ -269,7 +269,7 @@ def test_the_schedule_is_the_shorter_estimate_and_the_order_the_pruned_one(famil
     from cpplan.order import WAIT_ORDERS, derive_after, pruned
 
     inst = generate(family, hosts, seed)
-    plan = cpplan.plan(inst, planner="greedy")
+    plan = cpplan.plan(inst, planner="greedy", objective="rounds")
     routes = Plan(plan.status, plan.cost, plan.routes())
     full = derive_after(inst, routes, prune=False)
     leans = [pruned(inst, routes, full, waits) for waits in WAIT_ORDERS]

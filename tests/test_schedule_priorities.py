@@ -60,7 +60,7 @@ def test_every_priority_respects_the_order_and_the_limits(family, hosts, seed, g
 @pytest.mark.parametrize("family, hosts, seed, groups", CLOUDS)
 def test_the_plans_schedule_is_the_shortest_and_never_longer_than_by_plan_order(family, hosts, seed, groups):
     inst = generate(family, hosts, seed, groups=groups)
-    plan = cpplan.plan(inst, planner="greedy")
+    plan = cpplan.plan(inst, planner="greedy", objective="rounds")
     routes, orders = _routes(plan), _orders(inst, _routes(plan))
     by_plan_order = min(estimate(inst, routes, after).makespan for after in orders)
     every = min(estimate(inst, routes, after, p, policy).makespan

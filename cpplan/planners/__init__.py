@@ -27,10 +27,11 @@ from collections.abc import Callable
 from ..blockers import blocked_vms
 from ..bounds import cost_lower_bound, infeasibility, makespan_lower_bound, reaches, rounds_lower_bound
 from ..errors import InvalidPlanError
+from ..objective import add_schedule, check_objective
 from ..parallel import Workers
 from ..plan import Plan, plain_number
 from ..relax import OFFLINE_PENALTY, check_penalty, least_relaxation, needs_relaxation
-from ..schedule import add_schedule, stuck_hop
+from ..schedule import stuck_hop
 from ..staging import staged
 from ..validate import validate
 from . import auto, cp, exact, greedy
@@ -64,7 +65,7 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
          cost: Callable | None = None, hint: Plan | None = None,
          progress: Callable[[str], None] | None = None, cost_slack: float = 0.0, partial: bool = False,
          workers: int = 1, executor: str = "local", relax: bool = False,
-         offline_penalty: float = OFFLINE_PENALTY) -> Plan:
+         offline_penalty: float = OFFLINE_PENALTY, objective: str = "makespan") -> Plan:
     """Plan the migrations from ``inst.initial`` to ``inst.target`` with the named planner.
 
     ``cost`` is an optional callable ``VM -> number`` that the planner
@@ -95,27 +96,32 @@ def plan(inst, planner: str = "auto", *, time_limit: float | None = 30.0, seed: 
     (:func:`cpplan.relax.least_relaxation`: VMs moved offline at ``offline_penalty`` x their cost,
     a spare host, or one more migration per host) and return the plan for the changed instance,
     its ``relaxation`` saying what changed (:func:`cpplan.relax.relaxed_instance` rebuilds it).
+
+    ``objective`` is the second objective, after the least cost (:mod:`cpplan.objective`):
+    ``makespan`` (the default) re-times, re-orders and re-cuts the rounds when that shortens the
+    schedule; ``rounds`` keeps the rounds the planner found and their order.
     """
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r} (choose from {', '.join(PLANNERS)})")
     if not cost_slack >= 0 or cost_slack == float("inf"):
         raise ValueError(f"cost_slack must be a finite number at least 0, not {cost_slack!r}")
     parallel = Workers.of(workers, executor)
+    check_objective(objective)
     if relax:  # the answer as asked, then, without a plan, the least relaxation's (cpplan.relax)
         again = functools.partial(plan, seed=seed, cost=cost, progress=progress, cost_slack=cost_slack,
-                                  workers=workers, executor=executor)
+                                  workers=workers, executor=executor, objective=objective)
         return _relaxed(inst, planner, time_limit, hint, again, check_penalty(offline_penalty), progress)
     if cost is not None:
         result = plan(inst.with_cost(cost), planner, time_limit=time_limit, seed=seed, hint=hint,
                       progress=progress, cost_slack=cost_slack, partial=partial, workers=workers,
-                      executor=executor)
+                      executor=executor, objective=objective)
         return check(inst, _in_spec_cost(inst, result))
     started = time.perf_counter()
     staging = cost_slack > 0 and planner in TRADING_PLANNERS
     search_limit = time_limit if time_limit is None or not staging else (1 - STAGING_SHARE) * time_limit
     result = _search(inst, planner, time_limit=search_limit, seed=seed, hint=hint, progress=progress,
                      cost_slack=cost_slack, parallel=parallel)
-    _complete(inst, result, planner, time_limit, seed, started, cost_slack if staging else 0.0)
+    _complete(inst, result, planner, time_limit, seed, started, cost_slack if staging else 0.0, objective)
     if partial and not result.found:
         result = partial_plan(inst, result, time_limit=time_limit, seed=seed)
     result.stats.setdefault("seconds", round(time.perf_counter() - started, 3))
@@ -137,9 +143,10 @@ def _search(inst, planner: str, *, time_limit, seed, hint, progress, cost_slack,
 
 
 def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: float,
-              cost_slack: float) -> None:
-    """What every answer carries: its bounds and status by them, the schedule (shortened within
-    ``cost_slack`` by :mod:`cpplan.staging` when it is above 0), blockers and advice."""
+              cost_slack: float, objective: str) -> None:
+    """What every answer carries: its bounds and status by them, the schedule by ``objective``
+    (shortened within ``cost_slack`` by :mod:`cpplan.staging` when it is above 0), blockers and
+    advice."""
     lb, rounds_lb = cost_lower_bound(inst), rounds_lower_bound(inst)
     result.planner = result.planner or planner
     if (inst.domain_of >= 0).any() and not _searched_allowed_hosts(result):
@@ -153,13 +160,13 @@ def _complete(inst, result: Plan, planner: str, time_limit, seed: int, started: 
     if stuck is not None:  # the planners do not model convergence hop by hop: say so, plan nothing
         result.status, result.cost, result.rounds, result.reason = "unknown", 0, [], stuck
     result.makespan_lower_bound = makespan_lower_bound(inst)
-    add_schedule(inst, result)
+    add_schedule(inst, result, objective)
     if planner in TRADING_PLANNERS and result.found:  # cp's makespan objective, in the time left
         spent = time.perf_counter() - started
         _schedule_by_cp(inst, result, time_limit, spent, seed, share_left=1 / 3 if cost_slack else 1.0)
     if cost_slack and result.found:  # then steps aside, kept only when shorter than that schedule
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
-        _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else left, lb)
+        _step_aside(inst, result, cost_slack, STAGING_SECONDS if left is None else left, lb, objective)
     result.blocked = None if result.found else blocked_vms(inst)
     if result.status == "unknown":  # how the search ended and what to try next (.advice)
         seconds = time.perf_counter() - started
@@ -182,11 +189,11 @@ def _schedule_by_cp(inst, result: Plan, time_limit: float | None, spent: float, 
         result.stats["schedule"] = improve_schedule(inst, result, seconds, seed)
 
 
-def _step_aside(inst, result: Plan, cost_slack: float, seconds: float, lb: float) -> None:
+def _step_aside(inst, result: Plan, cost_slack: float, seconds: float, lb: float, objective: str) -> None:
     """Let VMs of ``result``'s critical chain step aside (:func:`cpplan.staging.staged`) within the cost
     slack over the least cost found, in place; ``stats["staging"]`` says what it cost and gained."""
     least = result.stats.get("least_cost", result.cost)
-    faster = staged(inst, result, least * (1 + cost_slack), seconds)
+    faster = staged(inst, result, least * (1 + cost_slack), seconds, objective)
     if faster is result:
         return
     result.stats["staging"] = {"cost_before": result.cost, "makespan_before": result.makespan,

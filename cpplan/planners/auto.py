@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from ..bounds import rounds_lower_bound
 from ..budget import Budget, Interrupt
+from ..objective import shortest_within
 from ..parallel import SERIAL
 from ..plan import Plan
-from ..schedule import shortest_within
 from . import cp, exact, greedy
 from .advice import ran_out_of_time
 

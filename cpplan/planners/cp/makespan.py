@@ -37,7 +37,7 @@ every instant. :func:`improve` keeps it only when it is shorter than the plan's 
 
 >>> from cpplan.model import Instance
 >>> from cpplan.plan import Plan
->>> from cpplan.schedule import add_schedule
+>>> from cpplan.objective import add_schedule
 >>> inst = Instance(hosts={"h0": {"ram": 15000}, "h1": {"ram": 15000}, "h2": {"ram": 20000},
 ...                        "h3": {"ram": 10000}, "h4": {"ram": 15000}},
 ...                 vms={"a": {"ram": 2500}, "b": {"ram": 5000}, "c": {"ram": 5000}, "d": {"ram": 2500},
@@ -48,7 +48,7 @@ every instant. :func:`improve` keeps it only when it is shorter than the plan's 
 >>> hop = lambda vm, a, b: {"vm": vm, "from": a, "to": b}
 >>> plan = Plan("feasible", 22500, [[hop("b", "h1", "h2"), hop("c", "h3", "h0")], [hop("a", "h0", "h1")],
 ...                                 [hop("d", "h4", "h0")], [hop("e", "h4", "h1")]])
->>> add_schedule(inst, plan)       # a and e wait for b's room on h1; c holds h0 from the start
+>>> add_schedule(inst, plan, "rounds")   # a and e wait for b's room on h1; c holds h0 from the start
 >>> [(m["vm"], m["after"], m["start"]) for r in plan.rounds for m in r], plan.makespan
 ([('b', [], 0.0), ('c', [], 0.0), ('a', [0], 6.0), ('d', [], 10.0), ('e', [0], 14.0)], 22.0)
 >>> improve(inst, plan, seconds=5)["status"]

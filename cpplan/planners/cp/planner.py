@@ -48,9 +48,9 @@ from ...bounds import cost_lower_bound, reaches, rounds_lower_bound
 from ...budget import Budget, Interrupt
 from ...constraints.groups import offline_refill_possible
 from ...cpsat import Outcome, Scaled
+from ...objective import shortest_within
 from ...parallel import SERIAL
 from ...plan import Move, MoveInRound, Plan
-from ...schedule import shortest_within
 from ...validate import validate
 from .. import greedy
 from .decompose import components, idle_hosts, part_hosts
