@@ -333,8 +333,9 @@ def summary(inst, result, seconds: float) -> str:
                        f"(cost {result.stats['least_cost']:g})")
         if "staging" in result.stats:
             timing += f", {_count(result.stats['staging']['migrations_added'], 'VM')} stepped aside for it"
+    cut = "; cut by its timeline" if result.stats.get("order") == "timeline" else ""
     return (f"{head}: cost {result.cost:g}{gap}, {_count(result.n_rounds, 'round')} (lower bound "
-            f"{result.rounds_lower_bound}){timing}, {_count(result.n_migrations, 'migration')} of "
+            f"{result.rounds_lower_bound}{cut}){timing}, {_count(result.n_migrations, 'migration')} of "
             f"{_count(int(inst.moving.sum()), 'VM')} to move [{seconds:.2f} s]")
 
 

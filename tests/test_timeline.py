@@ -122,9 +122,11 @@ def test_cpplan_plan_objective_rounds_keeps_the_planners_rounds(tmp_path, capsys
     instance, out = write_file(tmp_path / "shuffle.yaml", generate("shuffle", 10, seed=1).to_dict()), {}
     for objective in ("rounds", "makespan"):
         path = tmp_path / f"{objective}.json"
-        assert main(["plan", str(instance), "--planner", "greedy", "--objective",
-                     objective, "-o", str(path), "--quiet"]) == 0
+        args = ["plan", str(instance), "--planner", "greedy", "--objective", objective, "-o", str(path)]
+        assert main(args) == 0
         out[objective] = json.loads(path.read_text())
+        cut = "; cut by its timeline)" in capsys.readouterr().err   # the summary line says whose rounds
+        assert cut == (objective == "makespan")
     assert out["makespan"]["cost"] == out["rounds"]["cost"]
     assert out["makespan"]["makespan"] < out["rounds"]["makespan"]
     assert out["makespan"]["stats"]["order"] == "timeline" and out["rounds"]["stats"]["order"] == "rounds"
