@@ -493,9 +493,10 @@ def _in_flight(inst, moves, limits: Limits, start, end, bandwidth) -> list[str]:
 
 
 def ordered_estimate(inst, plan, *, cheap: bool = False) -> tuple[list[list[int]] | None, Timed]:
-    """The ``after`` order :func:`add_schedule` gives the valid round ``plan``, and its estimate: the
-    shortest of the list schedules by the orders pruned with each of :data:`cpplan.order.WAIT_ORDERS`
-    and the unpruned order, each with every priority of :data:`PRIORITIES` and every policy of
+    """The ``after`` order of the valid round ``plan``'s rounds (as
+    :func:`cpplan.objective.add_schedule` gives it by them), and its estimate: the shortest of the
+    list schedules by the orders pruned with each of :data:`cpplan.order.WAIT_ORDERS` and the
+    unpruned order, each with every priority of :data:`PRIORITIES` and every policy of
     :data:`POLICIES` (past :data:`PRIORITY_MAX_MIGRATIONS` migrations: the order pruned largest VM
     first, by plan order, each policy; ties: the shares, then the plan's priority, then the order
     pruned largest VM first; with ``cheap``, so at any size). The plan states the pruned order its

@@ -3,7 +3,7 @@
 Every planner module has ``plan(inst, *, time_limit, seed, hint, progress) -> Plan``.
 :func:`plan` adds what every answer needs: the cost lower bound, the rounds
 lower bound, the infeasibility certificates, the order and estimated schedule
-(:func:`cpplan.schedule.add_schedule`) with the makespan lower bound, on every
+(:func:`cpplan.objective.add_schedule`) with the makespan lower bound, on every
 answer without a plan the VMs that block it (:func:`cpplan.blockers.blocked_vms`) and, on an
 ``unknown`` one, what to try next (:mod:`.advice`), the time
 spent, and the validator's verdict (an invalid plan raises :class:`InvalidPlanError`).

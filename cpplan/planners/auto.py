@@ -40,7 +40,7 @@ CP_ROUNDS_SECONDS = 5.0  # at most, to shorten an exact plan of a tiny cloud
 def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, cost_slack=0.0, parallel=SERIAL) -> Plan:
     """With ``cost_slack`` s > 0, cp may spend up to ``(1 + s)`` times the least cost it finds, and
     the answer is the plan with the shortest estimated makespan among the plans tried that cost at
-    most ``(1 + s)`` times the cheapest of them (:func:`cpplan.schedule.shortest_within`)."""
+    most ``(1 + s)`` times the cheapest of them (:func:`cpplan.objective.shortest_within`)."""
     budget = Budget(time_limit)
     tried = {}
     with Interrupt() as stop:  # Ctrl-C: no further planner, the best plan so far

@@ -80,7 +80,7 @@ def plan(inst, *, time_limit=None, seed=0, hint=None, progress=None, parallel=SE
     With ``cost_slack`` s > 0, the models' rounds phases may spend up to ``(1 + s)`` times the least
     cost they found, and the answer is the plan with the shortest estimated makespan among the plans
     found (greedy's included) that cost at most ``(1 + s)`` times the cheapest of them
-    (:func:`cpplan.schedule.shortest_within`; ``stats`` says what was traded).
+    (:func:`cpplan.objective.shortest_within`; ``stats`` says what was traded).
     """
     budget = Budget(None if time_limit is None else time_limit * SAFETY)
     with Interrupt() as stop:
