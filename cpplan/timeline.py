@@ -133,7 +133,7 @@ def shortest_retimed(inst, plan):
     return best
 
 
-class Room:
+class Occupancy:
     """Per host: the use now, the demand of the migrations away from it that have ended (summed), and
     the migrations to it in flight with that sum as each started; per host and anti-affinity group,
     the members on it now. Rows of floats: a few resources each, Python is faster than numpy there."""
@@ -186,7 +186,7 @@ def _timeline(inst, moves: Migrations, priority: str, policy: str):
     """The timeline of the module docstring: its estimate and each migration's ``after`` (plan
     numbering), or None when it stops with migrations waiting. A migration refused for room waits
     apart until a migration touching its destination ends (nothing else gives room there)."""
-    limits, room = Limits(inst, moves), Room(inst, moves)
+    limits, room = Limits(inst, moves), Occupancy(inst, moves)
     bandwidths = Bandwidths(inst, moves, limits, policy)
     waiting = Waiting(inst, moves, limits, ranked(moves, None, bandwidths.nominal_durations(), priority))
     previous, following, last = [-1] * len(moves), [-1] * len(moves), {}
@@ -236,7 +236,7 @@ def _timeline(inst, moves: Migrations, priority: str, policy: str):
     return Timed(timed, max(end, default=0.0)), after
 
 
-def _ended(ended: list[set[int]], room: Room, after: list[list[int]], i: int) -> None:
+def _ended(ended: list[set[int]], room: Occupancy, after: list[list[int]], i: int) -> None:
     """Migration ``i`` ended: it joins the latest ends on both its hosts, and what it waits for
     leaves them (every later migration waiting for ``i`` waits for those through it)."""
     for h in (room.src[i], room.dst[i]):
