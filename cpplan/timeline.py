@@ -98,13 +98,14 @@ def retimed(inst, plan, priority: str = "plan", policy: str = "share"):
     if not plan.found or inst.share_ratio.size:
         return None
     moves = Migrations.of(inst, plan)
-    run = _timeline(inst, moves, priority, policy)
+    limits = Limits(inst, moves)  # the holds of each migration, found once for both passes
+    run = _timeline(inst, moves, limits, priority, policy)
     if run is None:
         return None
     timed, after = run
     by_start = sorted(range(len(moves)), key=lambda i: (timed.migrations[i]["start"], i))
     started = {i: k for k, i in enumerate(by_start)}
-    layer = _layers(inst, moves, by_start, [[started[p] for p in after[i]] for i in by_start])
+    layer = _layers(limits, by_start, [[started[p] for p in after[i]] for i in by_start])
     listed = [m for r in plan.rounds for m in r]
     by_round = sorted(range(len(moves)), key=lambda i: (layer[started[i]], started[i]))  # SPEC's numbering
     number = {i: k for k, i in enumerate(by_round)}
@@ -182,11 +183,11 @@ class Occupancy:
             self.members[s][k] -= 1
 
 
-def _timeline(inst, moves: Migrations, priority: str, policy: str):
+def _timeline(inst, moves: Migrations, limits: Limits, priority: str, policy: str):
     """The timeline of the module docstring: its estimate and each migration's ``after`` (plan
     numbering), or None when it stops with migrations waiting. A migration refused for room waits
     apart until a migration touching its destination ends (nothing else gives room there)."""
-    limits, room = Limits(inst, moves), Occupancy(inst, moves)
+    room = Occupancy(inst, moves)
     bandwidths = Bandwidths(inst, moves, limits, policy)
     waiting = Waiting(inst, moves, limits, ranked(moves, None, bandwidths.nominal_durations(), priority))
     previous, following, last = [-1] * len(moves), [-1] * len(moves), {}
@@ -244,9 +245,9 @@ def _ended(ended: list[set[int]], room: Occupancy, after: list[list[int]], i: in
         ended[h].add(i)
 
 
-def _layers(inst, moves: Migrations, by_start: list[int], after: list[list[int]]) -> list[int]:
-    """The round of each migration in start order (module docstring), ``after`` in that numbering."""
-    limits = Limits(inst, moves)
+def _layers(limits: Limits, by_start: list[int], after: list[list[int]]) -> list[int]:
+    """The round of each migration in start order (module docstring), ``after`` in that numbering;
+    each round counts its migrations against ``limits``'s kind."""
     per_round: list[Limits] = []
     out: list[int] = []
     for k, i in enumerate(by_start):
